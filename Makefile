@@ -1,0 +1,65 @@
+# zkcell: the front door.  The real build is meson (build/ and build-asan/).
+#   make                  build
+#   make check            install missing packages, build twice (normal and
+#                         ASan+UBSan), start the servers tests need, run every
+#                         test in both builds, print "N passed, N failed"
+#   make install PREFIX=DIR
+#   make bench            benchmarks (ratios against other tools, same run)
+#   make fuzz             build libFuzzer targets with clang and run each briefly
+#   make demo             a short tour on local servers
+PREFIX ?= /usr/local
+BUILD ?= build
+ASAN ?= build-asan
+MESON ?= meson
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build check test install bench fuzz demo clean format
+
+all: build
+
+deps:
+	@./scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	@$(MESON) setup $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null
+
+$(ASAN)/build.ninja:
+	@$(MESON) setup $(ASAN) -Db_sanitize=address,undefined -Db_lundef=false \
+	    -Dbuildtype=debug >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	@ninja -C $(BUILD) >/dev/null || ninja -C $(BUILD)
+
+build-asan: deps $(ASAN)/build.ninja
+	@ninja -C $(ASAN) >/dev/null || ninja -C $(ASAN)
+
+# Both suites run with the same servers up; servers are started by zkctl
+# on free loopback ports and stopped by their recorded PIDs.
+check: build build-asan
+	@./scripts/with-servers.sh $(BUILD) sh -c '\
+	    $(MESON) test -C $(BUILD) --no-rebuild --print-errorlogs -q >/dev/null 2>&1; \
+	    ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	    $(MESON) test -C $(ASAN) --no-rebuild --print-errorlogs -q --timeout-multiplier 3 >/dev/null 2>&1; \
+	    true'
+	@./scripts/report.sh $(BUILD) $(ASAN)
+
+test: check
+
+install: build
+	@$(MESON) configure $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null
+	@$(MESON) install -C $(BUILD) --no-rebuild --quiet
+
+bench: build
+	@./bench/run.sh $(BUILD)
+
+fuzz: deps
+	@./fuzz/build.sh build-fuzz $(FUZZ_SECONDS)
+
+demo: build
+	@./scripts/demo.sh $(BUILD)
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN) build-fuzz

@@ -1,0 +1,108 @@
+/*
+ * zkcell/sys/conn_impl.h: for implementers of zkc_conn only.
+ *
+ * An implementation embeds struct zkc_conn first in its own struct, fills
+ * a static struct zkc_conn_ops, calls zkc__conn_init() in its constructor
+ * and exposes only that constructor.  Arguments are checked once, in
+ * src/lib/conn.c, before they reach the ops: an implementation sees a
+ * valid request (non-NULL path starting with '/', known op, data_len 0 or
+ * data non-NULL) and a non-NULL completion.
+ *
+ * Contract of submit: return ZKC_OK and call done exactly once later, on a
+ * thread of the connection's (not inside submit), or return an error and
+ * never call done.  Completions of one connection run in submission order.
+ *
+ * Contract of close: mark the connection closed (later submits return
+ * ZKC_ECLOSED, which conn.c already ensures), complete every outstanding
+ * operation, end every outstanding watch with ZKC_EVENT_CLOSED (or
+ * zkc__watch_discard it if it was never handed out), release its own
+ * resources, then call zkc__conn_fini() and free the struct.  It may be
+ * called from one of the connection's own completions.
+ */
+#ifndef ZKC_SYS_CONN_IMPL_H
+#define ZKC_SYS_CONN_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "../conn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct zkc_conn_ops {
+    unsigned version; /* 1 */
+    const char *name; /* "zk", "fake", "meta", "global", "zkocc" */
+    /* must provide */
+    int (*submit)(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata);
+    /* must provide */
+    void (*close)(zkc_conn *c);
+    /* may provide (NULL: 0) */
+    int64_t (*session_id)(zkc_conn *c);
+};
+
+struct zkc_conn {
+    const struct zkc_conn_ops *ops;
+    pthread_mutex_t base_lock; /* guards state, callbacks */
+    zkc_state state;
+    int state_fd; /* eventfd, readable on every state change */
+    zkc_state_fn state_fn;
+    void *state_ud;
+    zkc_log_fn log_fn;
+    void *log_ud;
+    char *desc;
+    atomic_int closed;
+};
+
+/* Initialise the base.  desc is copied.  Returns ZKC_OK or ZKC_ENOMEM. */
+int zkc__conn_init(zkc_conn *c, const struct zkc_conn_ops *ops, const char *desc);
+/* Release the base's resources (not the struct itself). */
+void zkc__conn_fini(zkc_conn *c);
+/* Record a new state, wake the state fd, call the state callback. */
+void zkc__conn_set_state(zkc_conn *c, zkc_state s);
+/* Log through the connection's callback, if any. */
+void zkc__log(zkc_conn *c, zkc_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Watches, for implementations.  zkc__watch_new() returns a watch with two
+ * references: one for the caller (handed out in zkc_result.watch) and one
+ * for the firer.  zkc__watch_fire() delivers the one event (later calls do
+ * nothing) and drops the firer's reference.  zkc__watch_discard() drops
+ * both when the watch is never handed out.  zkc__watch_abandoned() tells
+ * that the caller already freed its handle, so the firer may forget it
+ * early (it must still call zkc__watch_fire or zkc__watch_release).
+ */
+zkc_watch *zkc__watch_new(const char *path);
+void zkc__watch_fire(zkc_watch *w, zkc_event_type type);
+void zkc__watch_discard(zkc_watch *w);
+int zkc__watch_abandoned(zkc_watch *w);
+/* Drop the firer's reference without firing (only when abandoned). */
+void zkc__watch_release(zkc_watch *w);
+
+/* Set the calling thread's detailed error message (see zkc_errmsg()). */
+void zkc__set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Time helpers: monotonic and wall-clock milliseconds. */
+int64_t zkc__now_ms(void);
+int64_t zkc__wall_ms(void);
+
+/* A random 64-bit number (from getrandom), for jitter and protected names. */
+uint64_t zkc__random(void);
+
+/*
+ * Wait until fd is readable, timeout_ms (-1: forever) passes, or cancel
+ * (may be NULL) is triggered.  Returns ZKC_OK, ZKC_ETIMEDOUT or
+ * ZKC_EINTERRUPTED.
+ */
+int zkc__wait_fd(int fd, int timeout_ms, zkc_cancel *cancel);
+
+/* Strings and ACL lists, allocated to exact size. */
+zkc_strings *zkc__strings_new(size_t count); /* count NULL slots */
+int zkc__strings_push(zkc_strings *s, const char *str, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

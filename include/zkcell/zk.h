@@ -1,0 +1,45 @@
+/*
+ * zkcell/zk.h: a connection to a real ZooKeeper quorum, through the
+ * Apache ZooKeeper C client (libzookeeper_mt).
+ *
+ * Threads: every function may be called from any thread.  Completions and
+ * watch events run on the C client's completion thread.
+ */
+#ifndef ZKC_ZK_H
+#define ZKC_ZK_H
+
+#include "conn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZKC_DEFAULT_BASE_TIMEOUT_MS 5000
+#define ZKC_DEFAULT_CONNECT_TIMEOUT_MS 30000
+
+typedef struct zkc_zk_opts {
+    unsigned version;          /* 1 */
+    int base_timeout_ms;       /* session timeout asked of the server; 0: default */
+    int connect_timeout_ms;    /* bound on the first connect; 0: default, <0: none */
+    const char *auth_scheme;   /* "digest" or NULL */
+    const char *auth_cred;     /* "user:password"; never logged */
+    zkc_log_fn log_fn;         /* the C client's log lines go here; NULL: silence */
+    void *log_ud;
+} zkc_zk_opts;
+
+#define ZKC_ZK_OPTS_INIT {1, 0, 0, NULL, NULL, NULL, NULL}
+
+/*
+ * zkc_zk_dial: connect to servers ("host:port,host:port") and wait for
+ * the session (DialZk / DialZkTimeout).  Returns ZKC_OK with *ret_conn,
+ * ZKC_ETIMEDOUT when no server answered within the connect timeout,
+ * ZKC_ECONNECT (bad address list, or the session could not be made),
+ * ZKC_EAUTHFAILED, ZKC_ENOMEM; zkc_errmsg() names the servers.
+ * opts may be NULL.
+ */
+int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_conn);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

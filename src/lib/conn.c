@@ -1,0 +1,560 @@
+/*
+ * conn.c: the dispatcher of the connection interface.
+ *
+ * It owns what every implementation shares: argument checks (done once,
+ * here), the base object (state, state fd and callback, log callback,
+ * description), the blocking calls built on zkc_submit(), and
+ * RetryChange.  The implementations (conn_fake.c, conn_zk.c, ...) see
+ * only checked requests.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "zkcell/sys/conn_impl.h"
+#include "zkcell/zkcell.h"
+
+/* ---- base object ---- */
+
+int zkc__conn_init(zkc_conn *c, const struct zkc_conn_ops *ops, const char *desc)
+{
+    c->ops = ops;
+    c->state = ZKC_STATE_CONNECTING;
+    c->state_fn = NULL;
+    c->log_fn = NULL;
+    atomic_init(&c->closed, 0);
+    c->desc = strdup(desc != NULL ? desc : ops->name);
+    if (c->desc == NULL)
+        return ZKC_ENOMEM;
+    c->state_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->state_fd < 0) {
+        free(c->desc);
+        return ZKC_ESYSTEMERROR;
+    }
+    pthread_mutex_init(&c->base_lock, NULL);
+    return ZKC_OK;
+}
+
+void zkc__conn_fini(zkc_conn *c)
+{
+    if (c->state_fd >= 0)
+        close(c->state_fd);
+    c->state_fd = -1;
+    free(c->desc);
+    c->desc = NULL;
+    pthread_mutex_destroy(&c->base_lock);
+}
+
+void zkc__conn_set_state(zkc_conn *c, zkc_state s)
+{
+    pthread_mutex_lock(&c->base_lock);
+    int changed = c->state != s && c->state != ZKC_STATE_CLOSED;
+    if (changed)
+        c->state = s;
+    zkc_state_fn fn = c->state_fn;
+    void *ud = c->state_ud;
+    pthread_mutex_unlock(&c->base_lock);
+    if (!changed)
+        return;
+    uint64_t one = 1;
+    ssize_t r = write(c->state_fd, &one, sizeof one);
+    (void)r;
+    if (fn != NULL)
+        fn(c, s, ud);
+}
+
+void zkc__log(zkc_conn *c, zkc_log_level level, const char *fmt, ...)
+{
+    pthread_mutex_lock(&c->base_lock);
+    zkc_log_fn fn = c->log_fn;
+    void *ud = c->log_ud;
+    pthread_mutex_unlock(&c->base_lock);
+    if (fn == NULL)
+        return;
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    fn(level, buf, ud);
+}
+
+const char *zkc_state_name(zkc_state s)
+{
+    switch (s) {
+    case ZKC_STATE_CONNECTING:
+        return "connecting";
+    case ZKC_STATE_CONNECTED:
+        return "connected";
+    case ZKC_STATE_SUSPENDED:
+        return "suspended";
+    case ZKC_STATE_RECONNECTED:
+        return "reconnected";
+    case ZKC_STATE_EXPIRED:
+        return "expired";
+    case ZKC_STATE_CLOSED:
+        return "closed";
+    }
+    return "unknown";
+}
+
+zkc_state zkc_conn_state(zkc_conn *c)
+{
+    pthread_mutex_lock(&c->base_lock);
+    zkc_state s = c->state;
+    pthread_mutex_unlock(&c->base_lock);
+    return s;
+}
+
+int zkc_conn_state_fd(zkc_conn *c)
+{
+    return c->state_fd;
+}
+
+void zkc_conn_state_ack(zkc_conn *c)
+{
+    uint64_t n;
+    ssize_t r = read(c->state_fd, &n, sizeof n);
+    (void)r;
+}
+
+void zkc_conn_set_state_callback(zkc_conn *c, zkc_state_fn fn, void *userdata)
+{
+    pthread_mutex_lock(&c->base_lock);
+    c->state_fn = fn;
+    c->state_ud = userdata;
+    pthread_mutex_unlock(&c->base_lock);
+}
+
+void zkc_conn_set_log(zkc_conn *c, zkc_log_fn fn, void *userdata)
+{
+    pthread_mutex_lock(&c->base_lock);
+    c->log_fn = fn;
+    c->log_ud = userdata;
+    pthread_mutex_unlock(&c->base_lock);
+}
+
+int64_t zkc_conn_session_id(zkc_conn *c)
+{
+    return c->ops->session_id != NULL ? c->ops->session_id(c) : 0;
+}
+
+const char *zkc_conn_describe(zkc_conn *c)
+{
+    return c->desc;
+}
+
+void zkc_conn_close(zkc_conn *c)
+{
+    if (c == NULL)
+        return;
+    if (atomic_exchange(&c->closed, 1))
+        return;
+    zkc__conn_set_state(c, ZKC_STATE_CLOSED);
+    c->ops->close(c);
+}
+
+/* ---- dispatch ---- */
+
+static const char *op_name(zkc_op op)
+{
+    switch (op) {
+    case ZKC_OP_GET:
+        return "get";
+    case ZKC_OP_CHILDREN:
+        return "children";
+    case ZKC_OP_EXISTS:
+        return "exists";
+    case ZKC_OP_CREATE:
+        return "create";
+    case ZKC_OP_SET:
+        return "set";
+    case ZKC_OP_DELETE:
+        return "delete";
+    case ZKC_OP_GET_ACL:
+        return "get_acl";
+    case ZKC_OP_SET_ACL:
+        return "set_acl";
+    }
+    return "unknown";
+}
+
+int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    if (c == NULL || req == NULL || done == NULL || req->path == NULL)
+        return ZKC_EBADARGUMENTS;
+    if (req->op < ZKC_OP_GET || req->op > ZKC_OP_SET_ACL)
+        return ZKC_EBADARGUMENTS;
+    if (req->data_len > 0 && req->data == NULL)
+        return ZKC_EBADARGUMENTS;
+    if (req->data_len > ZKC_MAX_DATA)
+        return ZKC_EBADARGUMENTS;
+    if (req->op == ZKC_OP_SET_ACL && req->acl == NULL)
+        return ZKC_EBADARGUMENTS;
+    bool seq = req->op == ZKC_OP_CREATE && (req->flags & ZKC_SEQUENCE);
+    if (zkc_path_validate(req->path, seq) != ZKC_OK)
+        return ZKC_EBADPATH;
+    if (atomic_load(&c->closed))
+        return ZKC_ECLOSED;
+    return c->ops->submit(c, req, done, userdata);
+}
+
+int zkc_aget(zkc_conn *c, const char *path, unsigned flags, zkc_done_fn done, void *userdata)
+{
+    zkc_request r = {.op = ZKC_OP_GET, .path = path, .flags = flags, .version = -1};
+    return zkc_submit(c, &r, done, userdata);
+}
+
+int zkc_achildren(zkc_conn *c, const char *path, unsigned flags, zkc_done_fn done,
+                  void *userdata)
+{
+    zkc_request r = {.op = ZKC_OP_CHILDREN, .path = path, .flags = flags, .version = -1};
+    return zkc_submit(c, &r, done, userdata);
+}
+
+int zkc_aexists(zkc_conn *c, const char *path, unsigned flags, zkc_done_fn done,
+                void *userdata)
+{
+    zkc_request r = {.op = ZKC_OP_EXISTS, .path = path, .flags = flags, .version = -1};
+    return zkc_submit(c, &r, done, userdata);
+}
+
+int zkc_acreate(zkc_conn *c, const char *path, const void *data, size_t len, unsigned flags,
+                const zkc_acl_list *acl, zkc_done_fn done, void *userdata)
+{
+    zkc_request r = {.op = ZKC_OP_CREATE, .path = path, .data = data, .data_len = len,
+                     .flags = flags, .version = -1, .acl = acl};
+    return zkc_submit(c, &r, done, userdata);
+}
+
+int zkc_aset(zkc_conn *c, const char *path, const void *data, size_t len, int32_t version,
+             zkc_done_fn done, void *userdata)
+{
+    zkc_request r = {.op = ZKC_OP_SET, .path = path, .data = data, .data_len = len,
+                     .version = version};
+    return zkc_submit(c, &r, done, userdata);
+}
+
+int zkc_adelete(zkc_conn *c, const char *path, int32_t version, zkc_done_fn done,
+                void *userdata)
+{
+    zkc_request r = {.op = ZKC_OP_DELETE, .path = path, .version = version};
+    return zkc_submit(c, &r, done, userdata);
+}
+
+/* ---- blocking calls: submit, then wait for the one completion ---- */
+
+typedef struct sync_call {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int finished;
+    int rc;
+    char *errmsg;
+    char *data;
+    size_t data_len;
+    bool have_stat;
+    zkc_stat stat;
+    zkc_strings *children;
+    zkc_acl_list *acl;
+    char *created_path;
+    zkc_watch *watch;
+    int nomem;
+} sync_call;
+
+static char *dup_bytes(const char *p, size_t len)
+{
+    char *d = malloc(len + 1);
+    if (d == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(d, p, len);
+    d[len] = '\0';
+    return d;
+}
+
+static zkc_strings *strings_dup(const zkc_strings *s)
+{
+    zkc_strings *d = zkc__strings_new(0);
+    if (d == NULL)
+        return NULL;
+    for (size_t i = 0; i < s->count; i++) {
+        if (zkc__strings_push(d, s->v[i], strlen(s->v[i])) != ZKC_OK) {
+            zkc_strings_free(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+static void sync_done(const zkc_result *res, void *userdata)
+{
+    sync_call *sc = userdata;
+    /* Copy what the waiter needs: the result's pointers die with us. */
+    sc->rc = res->rc;
+    if (res->errmsg != NULL)
+        sc->errmsg = strdup(res->errmsg);
+    if (res->stat != NULL) {
+        sc->have_stat = true;
+        sc->stat = *res->stat;
+    }
+    if (res->rc == ZKC_OK) {
+        if (res->data != NULL || res->op == ZKC_OP_GET) {
+            sc->data = dup_bytes(res->data != NULL ? res->data : "", res->data_len);
+            sc->data_len = res->data_len;
+            sc->nomem |= sc->data == NULL;
+        }
+        if (res->children != NULL) {
+            sc->children = strings_dup(res->children);
+            sc->nomem |= sc->children == NULL;
+        }
+        if (res->acl != NULL) {
+            sc->acl = zkc_acl_list_dup(res->acl);
+            sc->nomem |= sc->acl == NULL;
+        }
+        if (res->created_path != NULL) {
+            sc->created_path = strdup(res->created_path);
+            sc->nomem |= sc->created_path == NULL;
+        }
+    }
+    sc->watch = res->watch;
+    pthread_mutex_lock(&sc->lock);
+    sc->finished = 1;
+    pthread_cond_signal(&sc->cond);
+    pthread_mutex_unlock(&sc->lock);
+}
+
+/* Run req to completion.  On return sc holds the results (the caller
+ * takes what it wants and calls sync_finish). */
+static int sync_run(zkc_conn *c, const zkc_request *req, sync_call *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    pthread_mutex_init(&sc->lock, NULL);
+    pthread_cond_init(&sc->cond, NULL);
+    int rc = zkc_submit(c, req, sync_done, sc);
+    if (rc != ZKC_OK) {
+        sc->finished = 1;
+        sc->rc = rc;
+    }
+    pthread_mutex_lock(&sc->lock);
+    while (!sc->finished)
+        pthread_cond_wait(&sc->cond, &sc->lock);
+    pthread_mutex_unlock(&sc->lock);
+    if (sc->rc == ZKC_OK && sc->nomem)
+        sc->rc = ZKC_ENOMEM;
+    if (sc->rc != ZKC_OK) {
+        zkc__set_errmsg("%s %s: %s%s%s", op_name(req->op), req->path ? req->path : "(null)",
+                        zkc_strerror(sc->rc), sc->errmsg ? ": " : "",
+                        sc->errmsg ? sc->errmsg : "");
+    }
+    return sc->rc;
+}
+
+static void sync_finish(sync_call *sc)
+{
+    free(sc->errmsg);
+    free(sc->data);
+    zkc_strings_free(sc->children);
+    zkc_acl_list_free(sc->acl);
+    free(sc->created_path);
+    zkc_watch_free(sc->watch);
+    pthread_mutex_destroy(&sc->lock);
+    pthread_cond_destroy(&sc->cond);
+}
+
+/* Hand a result to an out-parameter, or leave it for sync_finish. */
+#define TAKE(dst, field)                                                       \
+    do {                                                                       \
+        if ((dst) != NULL) {                                                   \
+            *(dst) = sc.field;                                                 \
+            sc.field = NULL;                                                   \
+        }                                                                      \
+    } while (0)
+
+int zkc_get(zkc_conn *c, const char *path, char **ret_data, size_t *ret_len,
+            zkc_stat *ret_stat, zkc_watch **ret_watch)
+{
+    zkc_request req = {.op = ZKC_OP_GET, .path = path, .version = -1,
+                       .flags = ret_watch != NULL ? ZKC_WATCH : 0};
+    sync_call sc;
+    int rc = sync_run(c, &req, &sc);
+    if (rc == ZKC_OK) {
+        if (ret_len != NULL)
+            *ret_len = sc.data_len;
+        if (ret_stat != NULL && sc.have_stat)
+            *ret_stat = sc.stat;
+        TAKE(ret_data, data);
+        TAKE(ret_watch, watch);
+    }
+    sync_finish(&sc);
+    return rc;
+}
+
+int zkc_children(zkc_conn *c, const char *path, zkc_strings **ret_children,
+                 zkc_stat *ret_stat, zkc_watch **ret_watch)
+{
+    zkc_request req = {.op = ZKC_OP_CHILDREN, .path = path, .version = -1,
+                       .flags = ret_watch != NULL ? ZKC_WATCH : 0};
+    sync_call sc;
+    int rc = sync_run(c, &req, &sc);
+    if (rc == ZKC_OK) {
+        if (ret_stat != NULL && sc.have_stat)
+            *ret_stat = sc.stat;
+        if (ret_children != NULL && sc.children == NULL)
+            sc.children = zkc__strings_new(0);
+        TAKE(ret_children, children);
+        TAKE(ret_watch, watch);
+    }
+    sync_finish(&sc);
+    return rc;
+}
+
+int zkc_exists(zkc_conn *c, const char *path, bool *ret_exists, zkc_stat *ret_stat,
+               zkc_watch **ret_watch)
+{
+    zkc_request req = {.op = ZKC_OP_EXISTS, .path = path, .version = -1,
+                       .flags = ret_watch != NULL ? ZKC_WATCH : 0};
+    sync_call sc;
+    int rc = sync_run(c, &req, &sc);
+    if (rc == ZKC_OK) {
+        if (ret_exists != NULL)
+            *ret_exists = sc.have_stat;
+        if (ret_stat != NULL && sc.have_stat)
+            *ret_stat = sc.stat;
+        TAKE(ret_watch, watch);
+    }
+    sync_finish(&sc);
+    return rc;
+}
+
+int zkc_create(zkc_conn *c, const char *path, const void *data, size_t len, unsigned flags,
+               const zkc_acl_list *acl, char **ret_path)
+{
+    zkc_request req = {.op = ZKC_OP_CREATE, .path = path, .data = data, .data_len = len,
+                       .flags = flags, .version = -1, .acl = acl};
+    sync_call sc;
+    int rc = sync_run(c, &req, &sc);
+    if (rc == ZKC_OK)
+        TAKE(ret_path, created_path);
+    sync_finish(&sc);
+    return rc;
+}
+
+int zkc_set(zkc_conn *c, const char *path, const void *data, size_t len, int32_t version,
+            zkc_stat *ret_stat)
+{
+    zkc_request req = {.op = ZKC_OP_SET, .path = path, .data = data, .data_len = len,
+                       .version = version};
+    sync_call sc;
+    int rc = sync_run(c, &req, &sc);
+    if (rc == ZKC_OK && ret_stat != NULL && sc.have_stat)
+        *ret_stat = sc.stat;
+    sync_finish(&sc);
+    return rc;
+}
+
+int zkc_delete(zkc_conn *c, const char *path, int32_t version)
+{
+    zkc_request req = {.op = ZKC_OP_DELETE, .path = path, .version = version};
+    sync_call sc;
+    int rc = sync_run(c, &req, &sc);
+    sync_finish(&sc);
+    return rc;
+}
+
+int zkc_get_acl(zkc_conn *c, const char *path, zkc_acl_list **ret_acl, zkc_stat *ret_stat)
+{
+    zkc_request req = {.op = ZKC_OP_GET_ACL, .path = path, .version = -1};
+    sync_call sc;
+    int rc = sync_run(c, &req, &sc);
+    if (rc == ZKC_OK) {
+        if (ret_stat != NULL && sc.have_stat)
+            *ret_stat = sc.stat;
+        TAKE(ret_acl, acl);
+    }
+    sync_finish(&sc);
+    return rc;
+}
+
+int zkc_set_acl(zkc_conn *c, const char *path, const zkc_acl_list *acl, int32_t version)
+{
+    zkc_request req = {.op = ZKC_OP_SET_ACL, .path = path, .acl = acl, .version = version};
+    sync_call sc;
+    int rc = sync_run(c, &req, &sc);
+    sync_finish(&sc);
+    return rc;
+}
+
+/* ---- RetryChange ---- */
+
+#define ZKC_DEFAULT_MAX_CONFLICTS 16
+
+int zkc_retry_change(zkc_conn *c, const char *path, unsigned flags, const zkc_acl_list *acl,
+                     zkc_change_fn fn, void *userdata, unsigned max_conflicts,
+                     zkc_cancel *cancel)
+{
+    if (c == NULL || path == NULL || fn == NULL)
+        return ZKC_EBADARGUMENTS;
+    if (max_conflicts == 0)
+        max_conflicts = ZKC_DEFAULT_MAX_CONFLICTS;
+
+    for (unsigned conflicts = 0;; conflicts++) {
+        if (conflicts > max_conflicts) {
+            zkc__set_errmsg("retry_change %s: gave up after %u conflicting updates", path,
+                            max_conflicts);
+            return ZKC_ECONFLICT;
+        }
+        if (zkc_cancel_is_set(cancel)) {
+            zkc__set_errmsg("retry_change %s: interrupted", path);
+            return ZKC_EINTERRUPTED;
+        }
+        if (conflicts > 0) {
+            /* Back off a little, with jitter, so contenders spread out. */
+            int ms = (int)(zkc__random() % (1u << (conflicts < 6 ? conflicts : 6)));
+            if (zkc_sleep(ms, cancel) != ZKC_OK) {
+                zkc__set_errmsg("retry_change %s: interrupted", path);
+                return ZKC_EINTERRUPTED;
+            }
+        }
+
+        char *old = NULL;
+        size_t old_len = 0;
+        zkc_stat st;
+        int rc = zkc_get(c, path, &old, &old_len, &st, NULL);
+        if (rc != ZKC_OK && rc != ZKC_ENONODE)
+            return rc;
+        bool missing = rc == ZKC_ENONODE;
+
+        char *nv = NULL;
+        size_t nv_len = 0;
+        rc = fn(missing ? NULL : old, old_len, missing ? NULL : &st, &nv, &nv_len, userdata);
+        if (rc != ZKC_OK) {
+            free(old);
+            free(nv);
+            zkc__set_errmsg("retry_change %s: change function failed: %s", path,
+                            zkc_strerror(rc));
+            return rc;
+        }
+        if (missing) {
+            free(old);
+            rc = zkc_create(c, path, nv, nv_len, flags, acl, NULL);
+            free(nv);
+            if (rc == ZKC_ENODEEXISTS)
+                continue;
+            return rc;
+        }
+        bool same = nv_len == old_len && (nv_len == 0 || memcmp(nv, old, nv_len) == 0);
+        free(old);
+        if (same) {
+            free(nv);
+            return ZKC_OK;
+        }
+        rc = zkc_set(c, path, nv, nv_len, st.version, NULL);
+        free(nv);
+        if (rc == ZKC_EBADVERSION || rc == ZKC_ENONODE)
+            continue;
+        return rc;
+    }
+}

@@ -1,0 +1,350 @@
+/*
+ * watch.c: watch handles, cancel tokens, and the waits built on them.
+ *
+ * A watch is shared by two owners: the caller, who holds the handle, and
+ * the implementation that will fire it.  Each drops its reference once
+ * (zkc_watch_free, zkc__watch_fire); the last one frees.  Waiting uses a
+ * condition variable, and, when a cancel token is involved or the caller
+ * asks for it, an eventfd made on first use, so thousands of idle watches
+ * cost no descriptors.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "zkcell/sys/conn_impl.h"
+#include "zkcell/watch.h"
+
+struct zkc_watch {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int refs;
+    int abandoned; /* the caller freed its handle */
+    int fd;        /* eventfd, -1 until asked for */
+    zkc_event ev;
+    char *path;
+    zkc_watch_fn fn;
+    void *fn_ud;
+};
+
+struct zkc_cancel {
+    int fd; /* eventfd; a count above zero means triggered */
+    atomic_int set;
+};
+
+int64_t zkc__now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t zkc__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+uint64_t zkc__random(void)
+{
+    uint64_t r = 0;
+    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
+        /* No entropy yet: good enough for jitter. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
+        r *= 0x9e3779b97f4a7c15ull;
+    }
+    return r;
+}
+
+/* ---- waits ---- */
+
+int zkc__wait_fd(int fd, int timeout_ms, zkc_cancel *cancel)
+{
+    int64_t deadline = timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
+    for (;;) {
+        struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
+        nfds_t n = 1;
+        if (cancel != NULL) {
+            if (zkc_cancel_is_set(cancel))
+                return ZKC_EINTERRUPTED;
+            p[1].fd = cancel->fd;
+            n = 2;
+        }
+        int wait = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - zkc__now_ms();
+            wait = left < 0 ? 0 : (int)left;
+        }
+        int r = poll(p, n, wait);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            return ZKC_ESYSTEMERROR;
+        }
+        if (n == 2 && (p[1].revents & POLLIN))
+            return ZKC_EINTERRUPTED;
+        if (p[0].revents & (POLLIN | POLLERR | POLLHUP))
+            return ZKC_OK;
+        if (r == 0 && deadline >= 0 && zkc__now_ms() >= deadline)
+            return ZKC_ETIMEDOUT;
+    }
+}
+
+/* ---- cancel tokens ---- */
+
+zkc_cancel *zkc_cancel_new(void)
+{
+    zkc_cancel *c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return NULL;
+    c->fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->fd < 0) {
+        free(c);
+        return NULL;
+    }
+    atomic_init(&c->set, 0);
+    return c;
+}
+
+void zkc_cancel_trigger(zkc_cancel *c)
+{
+    if (c == NULL)
+        return;
+    if (atomic_exchange(&c->set, 1) == 0) {
+        uint64_t one = 1;
+        /* write(2) is async-signal-safe; the count never overflows (one write). */
+        ssize_t r = write(c->fd, &one, sizeof one);
+        (void)r;
+    }
+}
+
+int zkc_cancel_is_set(const zkc_cancel *c)
+{
+    return c != NULL && atomic_load(&((zkc_cancel *)c)->set);
+}
+
+int zkc_cancel_fd(const zkc_cancel *c)
+{
+    return c == NULL ? -1 : c->fd;
+}
+
+void zkc_cancel_free(zkc_cancel *c)
+{
+    if (c == NULL)
+        return;
+    close(c->fd);
+    free(c);
+}
+
+int zkc_sleep(int ms, zkc_cancel *cancel)
+{
+    if (cancel == NULL) {
+        struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+        return ZKC_OK;
+    }
+    int r = zkc__wait_fd(cancel->fd, ms, cancel);
+    return r == ZKC_ETIMEDOUT ? ZKC_OK : r;
+}
+
+/* ---- watches ---- */
+
+zkc_watch *zkc__watch_new(const char *path)
+{
+    zkc_watch *w = calloc(1, sizeof *w);
+    if (w == NULL)
+        return NULL;
+    w->path = strdup(path);
+    if (w->path == NULL) {
+        free(w);
+        return NULL;
+    }
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cond, NULL);
+    w->refs = 2;
+    w->fd = -1;
+    w->ev.type = ZKC_EVENT_NONE;
+    w->ev.path = w->path;
+    return w;
+}
+
+static void watch_unref(zkc_watch *w)
+{
+    pthread_mutex_lock(&w->lock);
+    int left = --w->refs;
+    pthread_mutex_unlock(&w->lock);
+    if (left > 0)
+        return;
+    if (w->fd >= 0)
+        close(w->fd);
+    pthread_mutex_destroy(&w->lock);
+    pthread_cond_destroy(&w->cond);
+    free(w->path);
+    free(w);
+}
+
+void zkc__watch_fire(zkc_watch *w, zkc_event_type type)
+{
+    if (w == NULL)
+        return;
+    zkc_watch_fn fn = NULL;
+    void *ud = NULL;
+    pthread_mutex_lock(&w->lock);
+    int first = w->ev.type == ZKC_EVENT_NONE;
+    if (first) {
+        w->ev.type = type;
+        if (w->fd >= 0) {
+            uint64_t one = 1;
+            ssize_t r = write(w->fd, &one, sizeof one);
+            (void)r;
+        }
+        pthread_cond_broadcast(&w->cond);
+        if (!w->abandoned) {
+            fn = w->fn;
+            ud = w->fn_ud;
+            w->fn = NULL;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (fn != NULL)
+        fn(w, &w->ev, ud);
+    if (first)
+        watch_unref(w);
+}
+
+void zkc__watch_release(zkc_watch *w)
+{
+    if (w != NULL)
+        watch_unref(w);
+}
+
+void zkc__watch_discard(zkc_watch *w)
+{
+    if (w == NULL)
+        return;
+    watch_unref(w);
+    watch_unref(w);
+}
+
+int zkc__watch_abandoned(zkc_watch *w)
+{
+    pthread_mutex_lock(&w->lock);
+    int a = w->abandoned;
+    pthread_mutex_unlock(&w->lock);
+    return a;
+}
+
+int zkc_watch_fd(zkc_watch *w)
+{
+    if (w == NULL)
+        return -1;
+    pthread_mutex_lock(&w->lock);
+    if (w->fd < 0) {
+        w->fd = eventfd(w->ev.type != ZKC_EVENT_NONE ? 1 : 0, EFD_CLOEXEC | EFD_NONBLOCK);
+    }
+    int fd = w->fd;
+    pthread_mutex_unlock(&w->lock);
+    return fd;
+}
+
+int zkc_watch_fired(zkc_watch *w)
+{
+    if (w == NULL)
+        return 0;
+    pthread_mutex_lock(&w->lock);
+    int fired = w->ev.type != ZKC_EVENT_NONE;
+    pthread_mutex_unlock(&w->lock);
+    return fired;
+}
+
+const zkc_event *zkc_watch_event(zkc_watch *w)
+{
+    static const zkc_event none = {ZKC_EVENT_NONE, ""};
+    if (w == NULL)
+        return &none;
+    pthread_mutex_lock(&w->lock);
+    /* ev.type is written once, under the lock; after that the struct is
+     * stable, and before it the caller sees NONE. */
+    const zkc_event *ev = &w->ev;
+    pthread_mutex_unlock(&w->lock);
+    return ev;
+}
+
+int zkc_watch_wait(zkc_watch *w, int timeout_ms, zkc_cancel *cancel)
+{
+    if (w == NULL)
+        return ZKC_EBADARGUMENTS;
+    if (cancel != NULL) {
+        int fd = zkc_watch_fd(w);
+        if (fd >= 0)
+            return zkc__wait_fd(fd, timeout_ms, cancel);
+        /* Out of descriptors: fall back to polling the token. */
+        int64_t deadline = timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
+        for (;;) {
+            if (zkc_watch_fired(w))
+                return ZKC_OK;
+            if (zkc_cancel_is_set(cancel))
+                return ZKC_EINTERRUPTED;
+            if (deadline >= 0 && zkc__now_ms() >= deadline)
+                return ZKC_ETIMEDOUT;
+            zkc_sleep(5, NULL);
+        }
+    }
+    struct timespec abs;
+    clock_gettime(CLOCK_REALTIME, &abs);
+    if (timeout_ms >= 0) {
+        abs.tv_sec += timeout_ms / 1000;
+        abs.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+        if (abs.tv_nsec >= 1000000000L) {
+            abs.tv_sec++;
+            abs.tv_nsec -= 1000000000L;
+        }
+    }
+    int rc = ZKC_OK;
+    pthread_mutex_lock(&w->lock);
+    while (w->ev.type == ZKC_EVENT_NONE) {
+        if (timeout_ms < 0) {
+            pthread_cond_wait(&w->cond, &w->lock);
+        } else if (pthread_cond_timedwait(&w->cond, &w->lock, &abs) == ETIMEDOUT) {
+            rc = w->ev.type == ZKC_EVENT_NONE ? ZKC_ETIMEDOUT : ZKC_OK;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->lock);
+    return rc;
+}
+
+void zkc_watch_set_callback(zkc_watch *w, zkc_watch_fn fn, void *userdata)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    int fired = w->ev.type != ZKC_EVENT_NONE;
+    if (!fired) {
+        w->fn = fn;
+        w->fn_ud = userdata;
+    }
+    pthread_mutex_unlock(&w->lock);
+    if (fired && fn != NULL)
+        fn(w, &w->ev, userdata);
+}
+
+void zkc_watch_free(zkc_watch *w)
+{
+    if (w == NULL)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->abandoned = 1;
+    w->fn = NULL;
+    pthread_mutex_unlock(&w->lock);
+    watch_unref(w);
+}

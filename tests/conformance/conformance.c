@@ -1,0 +1,785 @@
+/*
+ * conformance.c: the behaviour every zkc_conn implementation must share,
+ * written against the interface only.  The expectations are ZooKeeper
+ * 3.8's: where the fake and a real server disagree, the fake is wrong.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conformance.h"
+
+static const zkc_conformance_backend *B;
+static unsigned test_seq;
+
+typedef struct fixture {
+    zkc_conn *a;   /* the test's main session */
+    zkc_conn *b;   /* a second session on the same server */
+    char dir[256]; /* the test's own folder */
+} fixture;
+
+#define OK(expr) assert_int_equal(ZKC_OK, (expr))
+
+static zkc_conn *open_conn(void)
+{
+    zkc_conn *c = NULL;
+    OK(B->open(B->ud, &c));
+    assert_non_null(c);
+    return c;
+}
+
+static void rm_tree(zkc_conn *c, const char *path)
+{
+    zkc_strings *kids = NULL;
+    if (zkc_children(c, path, &kids, NULL, NULL) != ZKC_OK)
+        return;
+    for (size_t i = 0; i < kids->count; i++) {
+        char *p = zkc_path_join(path, kids->v[i]);
+        rm_tree(c, p);
+        free(p);
+    }
+    zkc_strings_free(kids);
+    zkc_delete(c, path, -1);
+}
+
+static int setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->a = open_conn();
+    f->b = open_conn();
+    int rc = zkc_create(f->a, B->root, NULL, 0, 0, NULL, NULL);
+    assert_true(rc == ZKC_OK || rc == ZKC_ENODEEXISTS);
+    snprintf(f->dir, sizeof f->dir, "%s/t%u-%d", B->root, ++test_seq, (int)getpid());
+    rm_tree(f->a, f->dir);
+    OK(zkc_create(f->a, f->dir, NULL, 0, 0, NULL, NULL));
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fixture *f = *state;
+    if (f->a != NULL)
+        rm_tree(f->a, f->dir);
+    zkc_conn_close(f->a);
+    zkc_conn_close(f->b);
+    free(f);
+    return 0;
+}
+
+static char *P(fixture *f, const char *rel)
+{
+    static _Thread_local char buf[8][512];
+    static _Thread_local int n;
+    char *p = buf[n++ % 8];
+    snprintf(p, 512, "%s/%s", f->dir, rel);
+    return p;
+}
+
+/* ---- data and basic operations ---- */
+
+static void test_create_get_set_delete(void **state)
+{
+    fixture *f = *state;
+    const char bin[] = {'a', 0, 'b', (char)0xff, 0};
+    char *created = NULL;
+    OK(zkc_create(f->a, P(f, "n"), bin, sizeof bin, 0, NULL, &created));
+    assert_string_equal(P(f, "n"), created);
+    zkc_free(created);
+
+    char *data = NULL;
+    size_t len = 0;
+    zkc_stat st;
+    OK(zkc_get(f->b, P(f, "n"), &data, &len, &st, NULL));
+    assert_int_equal(sizeof bin, len);
+    assert_memory_equal(bin, data, len);
+    assert_int_equal(0, data[len]); /* the courtesy NUL */
+    zkc_free(data);
+
+    zkc_stat st2;
+    OK(zkc_set(f->a, P(f, "n"), "xyz", 3, 0, &st2));
+    assert_int_equal(1, st2.version);
+    OK(zkc_get(f->a, P(f, "n"), &data, &len, NULL, NULL));
+    assert_int_equal(3, len);
+    assert_memory_equal("xyz", data, 3);
+    zkc_free(data);
+
+    /* Empty data reads back as empty, not as an error. */
+    OK(zkc_set(f->a, P(f, "n"), NULL, 0, -1, NULL));
+    OK(zkc_get(f->a, P(f, "n"), &data, &len, NULL, NULL));
+    assert_int_equal(0, len);
+    assert_non_null(data);
+    zkc_free(data);
+
+    OK(zkc_delete(f->a, P(f, "n"), 2));
+    bool exists = true;
+    OK(zkc_exists(f->b, P(f, "n"), &exists, NULL, NULL));
+    assert_false(exists);
+}
+
+static void test_large_data(void **state)
+{
+    fixture *f = *state;
+    size_t n = 512 * 1024;
+    char *big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (char)(i * 7);
+    OK(zkc_create(f->a, P(f, "big"), big, n, 0, NULL, NULL));
+    char *data = NULL;
+    size_t len = 0;
+    OK(zkc_get(f->b, P(f, "big"), &data, &len, NULL, NULL));
+    assert_int_equal(n, len);
+    assert_memory_equal(big, data, n);
+    zkc_free(data);
+    free(big);
+    /* Over the limit is refused before it reaches the server. */
+    assert_int_equal(ZKC_EBADARGUMENTS,
+                     zkc_set(f->a, P(f, "big"), "x", ZKC_MAX_DATA + 1, -1, NULL));
+}
+
+static void test_children(void **state)
+{
+    fixture *f = *state;
+    const char *names[] = {"c", "a", "b"};
+    for (int i = 0; i < 3; i++)
+        OK(zkc_create(f->a, P(f, names[i]), NULL, 0, 0, NULL, NULL));
+    zkc_strings *kids = NULL;
+    zkc_stat st;
+    OK(zkc_children(f->b, f->dir, &kids, &st, NULL));
+    zkc_strings_sort(kids);
+    assert_int_equal(3, kids->count);
+    assert_string_equal("a", kids->v[0]);
+    assert_string_equal("b", kids->v[1]);
+    assert_string_equal("c", kids->v[2]);
+    assert_int_equal(3, st.num_children);
+    zkc_strings_free(kids);
+
+    OK(zkc_children(f->b, P(f, "a"), &kids, NULL, NULL));
+    assert_int_equal(0, kids->count);
+    zkc_strings_free(kids);
+
+    /* The root lists /zookeeper, like every server. */
+    OK(zkc_children(f->a, "/", &kids, NULL, NULL));
+    bool found = false;
+    for (size_t i = 0; i < kids->count; i++)
+        found |= strcmp(kids->v[i], "zookeeper") == 0;
+    assert_true(found);
+    zkc_strings_free(kids);
+}
+
+/* ---- stats after each operation ---- */
+
+static void test_stats(void **state)
+{
+    fixture *f = *state;
+    zkc_stat parent0, parent1, parent2, s0, s1, child;
+    OK(zkc_exists(f->a, f->dir, NULL, &parent0, NULL));
+
+    OK(zkc_create(f->a, P(f, "s"), "abc", 3, 0, NULL, NULL));
+    bool exists = false;
+    OK(zkc_exists(f->a, P(f, "s"), &exists, &s0, NULL));
+    assert_true(exists);
+    assert_int_equal(0, s0.version);
+    assert_int_equal(0, s0.cversion);
+    assert_int_equal(0, s0.aversion);
+    assert_int_equal(3, s0.data_length);
+    assert_int_equal(0, s0.num_children);
+    assert_int_equal(0, s0.ephemeral_owner);
+    assert_true(s0.czxid > 0);
+    assert_int_equal(s0.czxid, s0.mzxid);
+    assert_int_equal(s0.czxid, s0.pzxid);
+    assert_int_equal(s0.ctime, s0.mtime);
+    assert_true(s0.ctime > 1500000000000LL); /* milliseconds since the epoch */
+
+    OK(zkc_exists(f->a, f->dir, NULL, &parent1, NULL));
+    assert_int_equal(parent0.cversion + 1, parent1.cversion);
+    assert_int_equal(parent0.num_children + 1, parent1.num_children);
+    assert_int_equal(s0.czxid, parent1.pzxid);
+    assert_int_equal(parent0.mzxid, parent1.mzxid); /* a child is not a data change */
+    assert_int_equal(parent0.version, parent1.version);
+
+    OK(zkc_set(f->a, P(f, "s"), "hello", 5, -1, &s1));
+    assert_int_equal(1, s1.version);
+    assert_int_equal(5, s1.data_length);
+    assert_int_equal(s0.czxid, s1.czxid);
+    assert_true(s1.mzxid > s0.mzxid);
+    assert_int_equal(s0.pzxid, s1.pzxid);
+    assert_true(s1.mtime >= s0.mtime);
+    assert_int_equal(s0.ctime, s1.ctime);
+
+    OK(zkc_create(f->a, P(f, "s/k"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_exists(f->a, P(f, "s/k"), NULL, &child, NULL));
+    OK(zkc_exists(f->a, P(f, "s"), NULL, &s1, NULL));
+    assert_int_equal(1, s1.cversion);
+    assert_int_equal(1, s1.num_children);
+    assert_int_equal(child.czxid, s1.pzxid);
+    assert_int_equal(0, child.data_length);
+
+    OK(zkc_delete(f->a, P(f, "s/k"), -1));
+    OK(zkc_exists(f->a, P(f, "s"), NULL, &s1, NULL));
+    assert_int_equal(2, s1.cversion);
+    assert_int_equal(0, s1.num_children);
+    assert_true(s1.pzxid > child.czxid);
+
+    OK(zkc_delete(f->a, P(f, "s"), -1));
+    OK(zkc_exists(f->a, f->dir, NULL, &parent2, NULL));
+    assert_int_equal(parent1.cversion + 1, parent2.cversion);
+    assert_int_equal(parent0.num_children, parent2.num_children);
+}
+
+/* ---- sequential names ---- */
+
+static void test_sequential(void **state)
+{
+    fixture *f = *state;
+    char *p = NULL;
+    char want[512];
+    for (int i = 0; i < 3; i++) {
+        OK(zkc_create(f->a, P(f, "lock-"), NULL, 0, ZKC_SEQUENCE, NULL, &p));
+        snprintf(want, sizeof want, "%s/lock-%010d", f->dir, i);
+        assert_string_equal(want, p);
+        zkc_free(p);
+    }
+    /* The number is the parent's cversion: deletes and plain creates
+     * count too, so numbers are never reused. */
+    snprintf(want, sizeof want, "%s/lock-%010d", f->dir, 1);
+    OK(zkc_delete(f->a, want, -1));
+    OK(zkc_create(f->a, P(f, "plain"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->b, P(f, "x-"), NULL, 0, ZKC_SEQUENCE | ZKC_EPHEMERAL, NULL, &p));
+    snprintf(want, sizeof want, "%s/x-%010d", f->dir, 5);
+    assert_string_equal(want, p);
+    zkc_free(p);
+
+    /* A trailing '/' asks for a bare number as the name. */
+    OK(zkc_create(f->a, P(f, "plain/"), NULL, 0, ZKC_SEQUENCE, NULL, &p));
+    snprintf(want, sizeof want, "%s/plain/%010d", f->dir, 0);
+    assert_string_equal(want, p);
+    zkc_free(p);
+}
+
+/* ---- ephemerals and sessions ---- */
+
+static void test_ephemeral(void **state)
+{
+    fixture *f = *state;
+    zkc_conn *c = open_conn();
+    OK(zkc_create(c, P(f, "e"), "x", 1, ZKC_EPHEMERAL, NULL, NULL));
+    zkc_stat st;
+    OK(zkc_exists(f->b, P(f, "e"), NULL, &st, NULL));
+    assert_true(zkc_conn_session_id(c) != 0);
+    assert_int_equal(zkc_conn_session_id(c), st.ephemeral_owner);
+    assert_true(zkc_conn_session_id(c) != zkc_conn_session_id(f->b));
+
+    assert_int_equal(ZKC_ENOCHILDRENFOREPHEMERALS,
+                     zkc_create(c, P(f, "e/kid"), NULL, 0, 0, NULL, NULL));
+
+    /* Closing the session removes its ephemerals; others see it. */
+    zkc_watch *w = NULL;
+    bool exists = false;
+    OK(zkc_exists(f->b, P(f, "e"), &exists, NULL, &w));
+    assert_true(exists);
+    zkc_conn_close(c);
+    OK(zkc_watch_wait(w, 10000, NULL));
+    assert_int_equal(ZKC_EVENT_DELETED, zkc_watch_event(w)->type);
+    assert_string_equal(P(f, "e"), zkc_watch_event(w)->path);
+    zkc_watch_free(w);
+    OK(zkc_exists(f->b, P(f, "e"), &exists, NULL, NULL));
+    assert_false(exists);
+}
+
+static void test_expiry(void **state)
+{
+    fixture *f = *state;
+    if (B->expire == NULL)
+        skip();
+    zkc_conn *c = open_conn();
+    OK(zkc_create(c, P(f, "e"), NULL, 0, ZKC_EPHEMERAL, NULL, NULL));
+    OK(zkc_create(c, P(f, "d"), NULL, 0, 0, NULL, NULL));
+    zkc_watch *mine = NULL, *theirs = NULL;
+    OK(zkc_get(c, P(f, "d"), NULL, NULL, NULL, &mine));
+    OK(zkc_exists(f->b, P(f, "e"), NULL, NULL, &theirs));
+
+    OK(B->expire(B->ud, c));
+    OK(zkc_watch_wait(mine, 30000, NULL));
+    assert_int_equal(ZKC_EVENT_SESSION_EXPIRED, zkc_watch_event(mine)->type);
+    OK(zkc_watch_wait(theirs, 30000, NULL));
+    assert_int_equal(ZKC_EVENT_DELETED, zkc_watch_event(theirs)->type);
+    for (int i = 0; i < 300 && zkc_conn_state(c) != ZKC_STATE_EXPIRED; i++)
+        zkc_sleep(10, NULL);
+    assert_int_equal(ZKC_STATE_EXPIRED, zkc_conn_state(c));
+    assert_int_equal(ZKC_ESESSIONEXPIRED, zkc_get(c, P(f, "d"), NULL, NULL, NULL, NULL));
+    /* The persistent node stays. */
+    bool exists = false;
+    OK(zkc_exists(f->b, P(f, "d"), &exists, NULL, NULL));
+    assert_true(exists);
+    zkc_watch_free(mine);
+    zkc_watch_free(theirs);
+    zkc_conn_close(c);
+}
+
+/* ---- errors ---- */
+
+static void test_errors(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(ZKC_ENONODE, zkc_get(f->a, P(f, "missing"), NULL, NULL, NULL, NULL));
+    assert_int_equal(ZKC_ENONODE, zkc_children(f->a, P(f, "missing"), NULL, NULL, NULL));
+    assert_int_equal(ZKC_ENONODE, zkc_set(f->a, P(f, "missing"), "x", 1, -1, NULL));
+    assert_int_equal(ZKC_ENONODE, zkc_delete(f->a, P(f, "missing"), -1));
+    assert_int_equal(ZKC_ENONODE, zkc_get_acl(f->a, P(f, "missing"), NULL, NULL));
+    assert_int_equal(ZKC_ENONODE,
+                     zkc_set_acl(f->a, P(f, "missing"), zkc_acl_world(ZKC_PERM_ALL), -1));
+    assert_int_equal(ZKC_ENONODE, zkc_create(f->a, P(f, "no/parent"), NULL, 0, 0, NULL, NULL));
+    assert_true(strstr(zkc_errmsg(), "no/parent") != NULL);
+
+    OK(zkc_create(f->a, P(f, "n"), NULL, 0, 0, NULL, NULL));
+    assert_int_equal(ZKC_ENODEEXISTS, zkc_create(f->b, P(f, "n"), NULL, 0, 0, NULL, NULL));
+    assert_int_equal(ZKC_EBADVERSION, zkc_set(f->a, P(f, "n"), "x", 1, 5, NULL));
+    assert_int_equal(ZKC_EBADVERSION, zkc_delete(f->a, P(f, "n"), 7));
+    assert_int_equal(ZKC_EBADVERSION,
+                     zkc_set_acl(f->a, P(f, "n"), zkc_acl_world(ZKC_PERM_ALL), 3));
+    OK(zkc_create(f->a, P(f, "n/k"), NULL, 0, 0, NULL, NULL));
+    assert_int_equal(ZKC_ENOTEMPTY, zkc_delete(f->a, P(f, "n"), -1));
+
+    zkc_acl_list empty = {0, NULL};
+    assert_int_equal(ZKC_EINVALIDACL, zkc_create(f->a, P(f, "m"), NULL, 0, 0, &empty, NULL));
+
+    /* Bad paths never reach the server, on any implementation. */
+    const char *bad[] = {"", "a", "/a/", "//", "/a//b", "/a/./b", "/a/..", "/a\x01"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        assert_int_equal(ZKC_EBADPATH, zkc_get(f->a, bad[i], NULL, NULL, NULL, NULL));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_get(f->a, NULL, NULL, NULL, NULL, NULL));
+    /* "/" cannot be deleted or created. */
+    assert_int_not_equal(ZKC_OK, zkc_delete(f->a, "/", -1));
+    assert_int_not_equal(ZKC_OK, zkc_create(f->a, "/", NULL, 0, 0, NULL, NULL));
+}
+
+static void test_error_names(void **state)
+{
+    (void)state;
+    /* Every code has a message and a name; ZooKeeper's keep their values. */
+    int codes[] = {
+#define XX(name, value, msg) value,
+        ZKC_ERRNO_MAP(XX)
+#undef XX
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof *codes; i++) {
+        assert_non_null(zkc_err_name(codes[i]));
+        assert_string_not_equal("unknown error", zkc_strerror(codes[i]));
+    }
+    assert_int_equal(-101, ZKC_ENONODE);
+    assert_int_equal(-110, ZKC_ENODEEXISTS);
+    assert_int_equal(-4, ZKC_ECONNECTIONLOSS);
+    assert_string_equal("unknown error", zkc_strerror(12345));
+    assert_null(zkc_err_name(12345));
+}
+
+/* ---- ACLs ---- */
+
+static void test_acl(void **state)
+{
+    fixture *f = *state;
+    OK(zkc_create(f->a, P(f, "file"), "d", 1, 0, zkc_acl_world(ZKC_PERM_FILE), NULL));
+    zkc_acl_list *acl = NULL;
+    zkc_stat st;
+    OK(zkc_get_acl(f->b, P(f, "file"), &acl, &st));
+    assert_int_equal(1, acl->count);
+    assert_int_equal(ZKC_PERM_FILE, acl->v[0].perms);
+    assert_string_equal("world", acl->v[0].scheme);
+    assert_string_equal("anyone", acl->v[0].id);
+    assert_false(zkc_is_directory(acl));
+    assert_int_equal(0, st.aversion);
+    zkc_acl_list_free(acl);
+
+    /* PERM_FILE has no CREATE: a file takes no children. */
+    assert_int_equal(ZKC_ENOAUTH, zkc_create(f->b, P(f, "file/kid"), NULL, 0, 0, NULL, NULL));
+
+    /* set_acl checks and bumps the aversion. */
+    OK(zkc_set_acl(f->a, P(f, "file"), zkc_acl_world(ZKC_PERM_ALL), 0));
+    assert_int_equal(ZKC_EBADVERSION,
+                     zkc_set_acl(f->a, P(f, "file"), zkc_acl_world(ZKC_PERM_ALL), 0));
+    OK(zkc_get_acl(f->a, P(f, "file"), &acl, &st));
+    assert_int_equal(1, st.aversion);
+    assert_int_equal(0, st.version);
+    assert_true(zkc_is_directory(acl));
+    zkc_acl_list_free(acl);
+    OK(zkc_create(f->b, P(f, "file/kid"), NULL, 0, 0, NULL, NULL));
+
+    /* Without READ, data is refused, but exists is not. */
+    OK(zkc_create(f->a, P(f, "secret"), "s", 1, 0,
+                  zkc_acl_world(ZKC_PERM_WRITE | ZKC_PERM_ADMIN | ZKC_PERM_DELETE), NULL));
+    assert_int_equal(ZKC_ENOAUTH, zkc_get(f->b, P(f, "secret"), NULL, NULL, NULL, NULL));
+    bool exists = false;
+    OK(zkc_exists(f->b, P(f, "secret"), &exists, NULL, NULL));
+    assert_true(exists);
+    /* Without WRITE, set is refused; without DELETE on the parent, delete. */
+    OK(zkc_create(f->a, P(f, "ro"), "r", 1, 0, zkc_acl_world(ZKC_PERM_READ), NULL));
+    assert_int_equal(ZKC_ENOAUTH, zkc_set(f->b, P(f, "ro"), "w", 1, -1, NULL));
+    assert_int_equal(ZKC_ENOAUTH,
+                     zkc_set_acl(f->b, P(f, "ro"), zkc_acl_world(ZKC_PERM_ALL), -1));
+    OK(zkc_create(f->a, P(f, "nodel"), NULL, 0, 0,
+                  zkc_acl_world(ZKC_PERM_ALL & ~ZKC_PERM_DELETE), NULL));
+    OK(zkc_create(f->a, P(f, "nodel/k"), NULL, 0, 0, NULL, NULL));
+    assert_int_equal(ZKC_ENOAUTH, zkc_delete(f->b, P(f, "nodel/k"), -1));
+    OK(zkc_set_acl(f->a, P(f, "nodel"), zkc_acl_world(ZKC_PERM_ALL), -1));
+}
+
+/* ---- watches ---- */
+
+typedef struct order_log {
+    pthread_mutex_t lock;
+    char text[1024];
+} order_log;
+
+static void log_line(order_log *o, const char *s)
+{
+    pthread_mutex_lock(&o->lock);
+    strncat(o->text, s, sizeof o->text - strlen(o->text) - 1);
+    strncat(o->text, ";", sizeof o->text - strlen(o->text) - 1);
+    pthread_mutex_unlock(&o->lock);
+}
+
+typedef struct tagged {
+    order_log *log;
+    const char *tag;
+} tagged;
+
+static void on_watch_tagged(zkc_watch *w, const zkc_event *ev, void *ud)
+{
+    tagged *t = ud;
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s:%d", t->tag, (int)ev->type);
+    log_line(t->log, buf);
+    (void)w;
+}
+
+static void on_done_tagged(const zkc_result *res, void *ud)
+{
+    tagged *t = ud;
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s:done%d", t->tag, res->rc);
+    log_line(t->log, buf);
+    zkc_watch_free(res->watch);
+}
+
+static void wait_for_text(order_log *o, const char *want)
+{
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&o->lock);
+        int found = strstr(o->text, want) != NULL;
+        pthread_mutex_unlock(&o->lock);
+        if (found)
+            return;
+        zkc_sleep(10, NULL);
+    }
+    fail_msg("never saw \"%s\" in \"%s\"", want, o->text);
+}
+
+static void test_watch_events(void **state)
+{
+    fixture *f = *state;
+    /* exists on a missing node fires on creation. */
+    zkc_watch *w = NULL;
+    bool exists = true;
+    OK(zkc_exists(f->a, P(f, "w"), &exists, NULL, &w));
+    assert_false(exists);
+    assert_non_null(w);
+    assert_false(zkc_watch_fired(w));
+    assert_int_equal(ZKC_ETIMEDOUT, zkc_watch_wait(w, 20, NULL));
+    OK(zkc_create(f->b, P(f, "w"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_watch_wait(w, 10000, NULL));
+    assert_int_equal(ZKC_EVENT_CREATED, zkc_watch_event(w)->type);
+    zkc_watch_free(w);
+
+    /* get fires on change, and only once. */
+    OK(zkc_get(f->a, P(f, "w"), NULL, NULL, NULL, &w));
+    OK(zkc_set(f->b, P(f, "w"), "1", 1, -1, NULL));
+    OK(zkc_watch_wait(w, 10000, NULL));
+    assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(w)->type);
+    OK(zkc_set(f->b, P(f, "w"), "2", 1, -1, NULL));
+    assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(w)->type);
+    zkc_watch_free(w);
+
+    /* children fires on a new child, through its file descriptor. */
+    OK(zkc_children(f->a, P(f, "w"), NULL, NULL, &w));
+    int fd = zkc_watch_fd(w);
+    assert_true(fd >= 0);
+    OK(zkc_create(f->b, P(f, "w/k"), NULL, 0, 0, NULL, NULL));
+    zkc_cancel *never = zkc_cancel_new();
+    OK(zkc_watch_wait(w, 10000, never));
+    zkc_cancel_free(never);
+    assert_int_equal(ZKC_EVENT_CHILD, zkc_watch_event(w)->type);
+    zkc_watch_free(w);
+
+    /* get and children on a missing node set no watch. */
+    w = (zkc_watch *)1;
+    assert_int_equal(ZKC_ENONODE, zkc_get(f->a, P(f, "nope"), NULL, NULL, NULL, &w));
+    assert_int_equal(ZKC_ENONODE, zkc_children(f->a, P(f, "nope"), NULL, NULL, &w));
+
+    /* A cancel token interrupts a wait. */
+    OK(zkc_get(f->a, P(f, "w"), NULL, NULL, NULL, &w));
+    zkc_cancel *cancel = zkc_cancel_new();
+    zkc_cancel_trigger(cancel);
+    assert_int_equal(ZKC_EINTERRUPTED, zkc_watch_wait(w, 10000, cancel));
+    zkc_cancel_free(cancel);
+    zkc_watch_free(w); /* freed before it fires: no leak, no crash */
+    OK(zkc_set(f->b, P(f, "w"), "3", 1, -1, NULL));
+}
+
+static void test_watch_order(void **state)
+{
+    fixture *f = *state;
+    order_log log = {PTHREAD_MUTEX_INITIALIZER, ""};
+    OK(zkc_create(f->a, P(f, "o"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->a, P(f, "o/k"), NULL, 0, 0, NULL, NULL));
+
+    /* Session b watches the node's data and its parent's children; a
+     * delete must fire the node's watch before the parent's. */
+    tagged data_tag = {&log, "data"}, kids_tag = {&log, "parent"};
+    zkc_watch *wd = NULL, *wc = NULL;
+    OK(zkc_get(f->b, P(f, "o/k"), NULL, NULL, NULL, &wd));
+    OK(zkc_children(f->b, P(f, "o"), NULL, NULL, &wc));
+    zkc_watch_set_callback(wd, on_watch_tagged, &data_tag);
+    zkc_watch_set_callback(wc, on_watch_tagged, &kids_tag);
+    OK(zkc_delete(f->a, P(f, "o/k"), -1));
+    wait_for_text(&log, "parent:4");
+    assert_string_equal("data:2;parent:4;", log.text);
+    zkc_watch_free(wd);
+    zkc_watch_free(wc);
+
+    /* The session that makes a change sees its own watch fire before the
+     * completion of the change. */
+    log.text[0] = '\0';
+    tagged w_tag = {&log, "watch"}, s_tag = {&log, "set"};
+    OK(zkc_get(f->a, P(f, "o"), NULL, NULL, NULL, &wd));
+    zkc_watch_set_callback(wd, on_watch_tagged, &w_tag);
+    OK(zkc_aset(f->a, P(f, "o"), "x", 1, -1, on_done_tagged, &s_tag));
+    wait_for_text(&log, "set:done0");
+    assert_string_equal("watch:3;set:done0;", log.text);
+    zkc_watch_free(wd);
+}
+
+/* ---- the asynchronous contract ---- */
+
+typedef struct counter {
+    pthread_mutex_t lock;
+    int n;
+    int in_order;
+    int closed_codes;
+    int last;
+} counter;
+
+static void count_done(const zkc_result *res, void *ud)
+{
+    counter *c = ((void **)ud)[0];
+    int idx = (int)(intptr_t)((void **)ud)[1];
+    pthread_mutex_lock(&c->lock);
+    if (idx != c->last + 1)
+        c->in_order = 0;
+    c->last = idx;
+    c->n++;
+    if (res->rc == ZKC_ECLOSING || res->rc == ZKC_ECLOSED)
+        c->closed_codes++;
+    pthread_mutex_unlock(&c->lock);
+    zkc_watch_free(res->watch);
+}
+
+static void test_pipeline_order(void **state)
+{
+    fixture *f = *state;
+    enum { N = 2000 };
+    OK(zkc_create(f->a, P(f, "p"), "v", 1, 0, NULL, NULL));
+    counter cnt = {PTHREAD_MUTEX_INITIALIZER, 0, 1, 0, -1};
+    static void *uds[N][2];
+    for (int i = 0; i < N; i++) {
+        uds[i][0] = &cnt;
+        uds[i][1] = (void *)(intptr_t)i;
+        OK(zkc_aget(f->a, P(f, "p"), 0, count_done, uds[i]));
+    }
+    for (int i = 0; i < 3000; i++) {
+        pthread_mutex_lock(&cnt.lock);
+        int n = cnt.n;
+        pthread_mutex_unlock(&cnt.lock);
+        if (n == N)
+            break;
+        zkc_sleep(10, NULL);
+    }
+    assert_int_equal(N, cnt.n);
+    assert_true(cnt.in_order);
+}
+
+static void test_close_completes_everything(void **state)
+{
+    fixture *f = *state;
+    enum { N = 500 };
+    zkc_conn *c = open_conn();
+    OK(zkc_create(f->a, P(f, "q"), "v", 1, 0, NULL, NULL));
+    counter cnt = {PTHREAD_MUTEX_INITIALIZER, 0, 1, 0, -1};
+    static void *uds[N][2];
+    zkc_watch *w = NULL;
+    OK(zkc_get(c, P(f, "q"), NULL, NULL, NULL, &w));
+    for (int i = 0; i < N; i++) {
+        uds[i][0] = &cnt;
+        uds[i][1] = (void *)(intptr_t)i;
+        OK(zkc_aget(c, P(f, "q"), ZKC_WATCH, count_done, uds[i]));
+    }
+    zkc_conn_close(c);
+    /* Every accepted submission completed exactly once by now. */
+    assert_int_equal(N, cnt.n);
+    assert_true(cnt.in_order);
+    /* The outstanding watch ended with CLOSED. */
+    OK(zkc_watch_wait(w, 1000, NULL));
+    assert_int_equal(ZKC_EVENT_CLOSED, zkc_watch_event(w)->type);
+    zkc_watch_free(w);
+}
+
+static void close_in_completion(const zkc_result *res, void *ud)
+{
+    zkc_conn **cp = ud;
+    zkc_conn_close(*cp);
+    *cp = NULL;
+    (void)res;
+}
+
+static void test_close_from_completion(void **state)
+{
+    fixture *f = *state;
+    zkc_conn *c = open_conn();
+    zkc_conn *volatile holder = c;
+    OK(zkc_aexists(c, f->dir, 0, close_in_completion, (void *)&holder));
+    for (int i = 0; i < 1000 && holder != NULL; i++)
+        zkc_sleep(10, NULL);
+    assert_null(holder);
+}
+
+/* ---- RetryChange ---- */
+
+static int append_x(const char *old, size_t old_len, const zkc_stat *st, char **ret_new,
+                    size_t *ret_len, void *ud)
+{
+    (void)st;
+    (void)ud;
+    char *n = malloc(old_len + 2);
+    if (n == NULL)
+        return ZKC_ENOMEM;
+    if (old_len > 0)
+        memcpy(n, old, old_len);
+    n[old_len] = 'x';
+    *ret_new = n;
+    *ret_len = old_len + 1;
+    return ZKC_OK;
+}
+
+static int same_value(const char *old, size_t old_len, const zkc_stat *st, char **ret_new,
+                      size_t *ret_len, void *ud)
+{
+    (void)st;
+    (void)ud;
+    *ret_new = malloc(old_len + 1);
+    memcpy(*ret_new, old, old_len);
+    *ret_len = old_len;
+    return ZKC_OK;
+}
+
+typedef struct meddler {
+    zkc_conn *other;
+    const char *path;
+} meddler;
+
+static int meddle(const char *old, size_t old_len, const zkc_stat *st, char **ret_new,
+                  size_t *ret_len, void *ud)
+{
+    meddler *m = ud;
+    /* Someone else writes between our read and our write, every time. */
+    zkc_set(m->other, m->path, "m", 1, -1, NULL);
+    return append_x(old, old_len, st, ret_new, ret_len, NULL);
+}
+
+static int refuse(const char *old, size_t old_len, const zkc_stat *st, char **ret_new,
+                  size_t *ret_len, void *ud)
+{
+    (void)old, (void)old_len, (void)st, (void)ret_new, (void)ret_len, (void)ud;
+    return ZKC_EBADDATA;
+}
+
+static void test_retry_change(void **state)
+{
+    fixture *f = *state;
+    OK(zkc_retry_change(f->a, P(f, "r"), 0, NULL, append_x, NULL, 0, NULL));
+    OK(zkc_retry_change(f->a, P(f, "r"), 0, NULL, append_x, NULL, 0, NULL));
+    char *data = NULL;
+    size_t len = 0;
+    zkc_stat st;
+    OK(zkc_get(f->a, P(f, "r"), &data, &len, &st, NULL));
+    assert_int_equal(2, len);
+    assert_memory_equal("xx", data, 2);
+    zkc_free(data);
+    assert_int_equal(1, st.version);
+
+    /* An unchanged value is not written. */
+    OK(zkc_retry_change(f->a, P(f, "r"), 0, NULL, same_value, NULL, 0, NULL));
+    OK(zkc_exists(f->a, P(f, "r"), NULL, &st, NULL));
+    assert_int_equal(1, st.version);
+
+    /* Endless conflicts give up with ECONFLICT after the bound. */
+    meddler m = {f->b, P(f, "r")};
+    assert_int_equal(ZKC_ECONFLICT,
+                     zkc_retry_change(f->a, m.path, 0, NULL, meddle, &m, 3, NULL));
+    OK(zkc_exists(f->a, P(f, "r"), NULL, &st, NULL));
+    assert_int_equal(1 + 4, st.version); /* only the meddler's 4 writes landed */
+
+    /* The change function's error ends it. */
+    assert_int_equal(ZKC_EBADDATA,
+                     zkc_retry_change(f->a, P(f, "r"), 0, NULL, refuse, NULL, 0, NULL));
+    /* A triggered token interrupts it. */
+    zkc_cancel *cancel = zkc_cancel_new();
+    zkc_cancel_trigger(cancel);
+    assert_int_equal(ZKC_EINTERRUPTED,
+                     zkc_retry_change(f->a, P(f, "r"), 0, NULL, append_x, NULL, 0, cancel));
+    zkc_cancel_free(cancel);
+}
+
+static void test_state(void **state)
+{
+    fixture *f = *state;
+    zkc_state s = zkc_conn_state(f->a);
+    assert_true(s == ZKC_STATE_CONNECTED || s == ZKC_STATE_RECONNECTED);
+    assert_true(zkc_conn_state_fd(f->a) >= 0);
+    assert_non_null(zkc_conn_describe(f->a));
+    assert_string_equal("expired", zkc_state_name(ZKC_STATE_EXPIRED));
+}
+
+int zkc_conformance_run(const zkc_conformance_backend *b)
+{
+    B = b;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_create_get_set_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_large_data, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_children, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequential, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ephemeral, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test(test_error_names),
+        cmocka_unit_test_setup_teardown(test_acl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_events, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_watch_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pipeline_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_completes_everything, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_from_completion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state, setup, teardown),
+    };
+    return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);
+}

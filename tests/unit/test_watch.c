@@ -1,0 +1,176 @@
+/* Watch handles and cancel tokens, driven directly through the
+ * implementer's functions (the connections fire them the same way). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <pthread.h>
+
+#include <zkcell/sys/conn_impl.h>
+#include <zkcell/zkcell.h>
+
+static void test_fire_once(void **state)
+{
+    (void)state;
+    zkc_watch *w = zkc__watch_new("/a");
+    assert_non_null(w);
+    assert_false(zkc_watch_fired(w));
+    assert_int_equal(ZKC_EVENT_NONE, zkc_watch_event(w)->type);
+    assert_int_equal(ZKC_ETIMEDOUT, zkc_watch_wait(w, 10, NULL));
+    zkc__watch_fire(w, ZKC_EVENT_CHANGED);
+    zkc__watch_fire(w, ZKC_EVENT_DELETED); /* ignored: one event per watch */
+    assert_true(zkc_watch_fired(w));
+    assert_int_equal(ZKC_OK, zkc_watch_wait(w, 0, NULL));
+    assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(w)->type);
+    assert_string_equal("/a", zkc_watch_event(w)->path);
+    zkc_watch_free(w);
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_watch_wait(NULL, 0, NULL));
+    zkc_watch_free(NULL);
+}
+
+static void test_fd(void **state)
+{
+    (void)state;
+    zkc_watch *w = zkc__watch_new("/b");
+    int fd = zkc_watch_fd(w);
+    assert_true(fd >= 0);
+    struct pollfd p = {fd, POLLIN, 0};
+    assert_int_equal(0, poll(&p, 1, 0));
+    zkc__watch_fire(w, ZKC_EVENT_CHILD);
+    assert_int_equal(1, poll(&p, 1, 1000));
+    assert_int_equal(1, poll(&p, 1, 0)); /* stays readable */
+    zkc_watch_free(w);
+
+    /* Asking for the descriptor after the event: readable at once. */
+    w = zkc__watch_new("/c");
+    zkc__watch_fire(w, ZKC_EVENT_CREATED);
+    p.fd = zkc_watch_fd(w);
+    assert_int_equal(1, poll(&p, 1, 0));
+    zkc_watch_free(w);
+}
+
+static void on_fire(zkc_watch *w, const zkc_event *ev, void *ud)
+{
+    (void)w;
+    *(int *)ud = (int)ev->type;
+}
+
+static void test_callback(void **state)
+{
+    (void)state;
+    int got = 0;
+    zkc_watch *w = zkc__watch_new("/d");
+    zkc_watch_set_callback(w, on_fire, &got);
+    assert_int_equal(0, got);
+    zkc__watch_fire(w, ZKC_EVENT_DELETED);
+    assert_int_equal(ZKC_EVENT_DELETED, got);
+    /* Set after the event: runs at once. */
+    got = 0;
+    zkc_watch_set_callback(w, on_fire, &got);
+    assert_int_equal(ZKC_EVENT_DELETED, got);
+    zkc_watch_free(w);
+
+    /* Freed before the event: no callback, and the firer still cleans up. */
+    got = 0;
+    w = zkc__watch_new("/e");
+    zkc_watch_set_callback(w, on_fire, &got);
+    zkc_watch_free(w);
+    assert_true(zkc__watch_abandoned(w));
+    zkc__watch_fire(w, ZKC_EVENT_CHANGED);
+    assert_int_equal(0, got);
+
+    /* Never handed out. */
+    zkc__watch_discard(zkc__watch_new("/f"));
+    /* Abandoned and released without an event. */
+    w = zkc__watch_new("/g");
+    zkc_watch_free(w);
+    zkc__watch_release(w);
+}
+
+static void *fire_later(void *arg)
+{
+    zkc_sleep(50, NULL);
+    zkc__watch_fire(arg, ZKC_EVENT_CHANGED);
+    return NULL;
+}
+
+static void test_wait_across_threads(void **state)
+{
+    (void)state;
+    zkc_watch *w = zkc__watch_new("/h");
+    pthread_t t;
+    pthread_create(&t, NULL, fire_later, w);
+    int64_t t0 = zkc__now_ms();
+    assert_int_equal(ZKC_OK, zkc_watch_wait(w, -1, NULL));
+    assert_true(zkc__now_ms() - t0 >= 40);
+    pthread_join(t, NULL);
+    zkc_watch_free(w);
+
+    /* The same, waiting with a token that is never triggered. */
+    w = zkc__watch_new("/i");
+    zkc_cancel *c = zkc_cancel_new();
+    pthread_create(&t, NULL, fire_later, w);
+    assert_int_equal(ZKC_OK, zkc_watch_wait(w, 5000, c));
+    pthread_join(t, NULL);
+    zkc_watch_free(w);
+    zkc_cancel_free(c);
+}
+
+static void *trigger_later(void *arg)
+{
+    zkc_sleep(50, NULL);
+    zkc_cancel_trigger(arg);
+    return NULL;
+}
+
+static void test_cancel(void **state)
+{
+    (void)state;
+    zkc_cancel *c = zkc_cancel_new();
+    assert_false(zkc_cancel_is_set(c));
+    assert_false(zkc_cancel_is_set(NULL));
+    zkc_watch *w = zkc__watch_new("/j");
+    pthread_t t;
+    pthread_create(&t, NULL, trigger_later, c);
+    assert_int_equal(ZKC_EINTERRUPTED, zkc_watch_wait(w, 10000, c));
+    pthread_join(t, NULL);
+    assert_true(zkc_cancel_is_set(c));
+    /* A trigger is never lost: later waits see it too. */
+    assert_int_equal(ZKC_EINTERRUPTED, zkc_watch_wait(w, 10000, c));
+    assert_int_equal(ZKC_EINTERRUPTED, zkc_sleep(10000, c));
+    zkc_cancel_trigger(c); /* idempotent */
+    struct pollfd p = {zkc_cancel_fd(c), POLLIN, 0};
+    assert_int_equal(1, poll(&p, 1, 0));
+    zkc__watch_fire(w, ZKC_EVENT_CHANGED);
+    zkc_watch_free(w);
+    zkc_cancel_free(c);
+    zkc_cancel_free(NULL);
+}
+
+static void test_sleep(void **state)
+{
+    (void)state;
+    int64_t t0 = zkc__now_ms();
+    assert_int_equal(ZKC_OK, zkc_sleep(30, NULL));
+    assert_true(zkc__now_ms() - t0 >= 29);
+    zkc_cancel *c = zkc_cancel_new();
+    t0 = zkc__now_ms();
+    assert_int_equal(ZKC_OK, zkc_sleep(30, c));
+    assert_true(zkc__now_ms() - t0 >= 29);
+    zkc_cancel_free(c);
+    assert_true(zkc__wall_ms() > 1500000000000LL);
+    assert_true(zkc__random() != zkc__random());
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fire_once),  cmocka_unit_test(test_fd),
+        cmocka_unit_test(test_callback),   cmocka_unit_test(test_wait_across_threads),
+        cmocka_unit_test(test_cancel),     cmocka_unit_test(test_sleep),
+    };
+    return cmocka_run_group_tests_name("watch", tests, NULL, NULL);
+}
