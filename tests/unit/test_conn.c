@@ -1,0 +1,300 @@
+/*
+ * The dispatcher (conn.c) against a scripted backend: arguments are
+ * checked once, before an implementation sees them; blocking calls copy
+ * results out and name the path on failure; state changes reach the fd
+ * and the callback.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zkcell/sys/conn_impl.h>
+#include <zkcell/zkcell.h>
+
+/* A backend that answers every request from a worker thread with a
+ * scripted result, and counts what reached it. */
+typedef struct mock {
+    zkc_conn base;
+    int submits;
+    int rc;          /* the answer's code */
+    int closes;
+    int *close_count;
+    pthread_t thr;
+    zkc_request last;
+    char last_path[256];
+} mock;
+
+typedef struct pending {
+    mock *m;
+    zkc_op op;
+    char path[256];
+    int watch;
+    zkc_done_fn done;
+    void *ud;
+} pending;
+
+static void *answer(void *arg)
+{
+    pending *p = arg;
+    static const char data[] = "hello\0world";
+    zkc_stat st = {.version = 7, .data_length = sizeof data - 1};
+    char *kids_v[2] = {"b", "a"};
+    zkc_strings kids = {2, kids_v};
+    zkc_result r = {.rc = p->m->rc, .op = p->op, .path = p->path};
+    if (r.rc == ZKC_OK) {
+        r.data = data;
+        r.data_len = sizeof data - 1;
+        r.stat = &st;
+        r.children = &kids;
+        r.acl = zkc_acl_world(ZKC_PERM_FILE);
+        r.created_path = "/made-0000000001";
+        if (p->watch) {
+            r.watch = zkc__watch_new(p->path);
+            zkc__watch_fire(r.watch, ZKC_EVENT_CHANGED);
+        }
+    } else {
+        r.errmsg = "scripted failure";
+    }
+    p->done(&r, p->ud);
+    free(p);
+    return NULL;
+}
+
+static int mock_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *ud)
+{
+    mock *m = (mock *)c;
+    m->submits++;
+    m->last = *req;
+    snprintf(m->last_path, sizeof m->last_path, "%s", req->path);
+    pending *p = calloc(1, sizeof *p);
+    p->m = m;
+    p->op = req->op;
+    snprintf(p->path, sizeof p->path, "%s", req->path);
+    p->watch = (req->flags & ZKC_WATCH) != 0;
+    p->done = done;
+    p->ud = ud;
+    pthread_join(m->thr, NULL); /* one at a time keeps this mock simple */
+    pthread_create(&m->thr, NULL, answer, p);
+    return ZKC_OK;
+}
+
+static void mock_close(zkc_conn *c)
+{
+    mock *m = (mock *)c;
+    pthread_join(m->thr, NULL);
+    (*m->close_count)++;
+    zkc__conn_fini(c);
+    free(m);
+}
+
+static int64_t mock_session(zkc_conn *c)
+{
+    (void)c;
+    return 42;
+}
+
+static const struct zkc_conn_ops mock_ops = {1, "mock", mock_submit, mock_close, mock_session};
+
+static void *noop(void *arg)
+{
+    return arg;
+}
+
+static mock *mock_new(int *close_count)
+{
+    mock *m = calloc(1, sizeof *m);
+    assert_int_equal(ZKC_OK, zkc__conn_init(&m->base, &mock_ops, "mock(test)"));
+    m->close_count = close_count;
+    pthread_create(&m->thr, NULL, noop, NULL);
+    zkc__conn_set_state(&m->base, ZKC_STATE_CONNECTED);
+    return m;
+}
+
+static void never(const zkc_result *r, void *ud)
+{
+    (void)r;
+    (void)ud;
+    fail_msg("a rejected submission must never complete");
+}
+
+static void test_arguments_checked_once(void **state)
+{
+    (void)state;
+    int closes = 0;
+    mock *m = mock_new(&closes);
+    zkc_conn *c = &m->base;
+    zkc_request r = {.op = ZKC_OP_GET, .path = "/a", .version = -1};
+
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(NULL, &r, never, NULL));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, NULL, never, NULL));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, &r, NULL, NULL));
+    r.op = (zkc_op)99;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, &r, never, NULL));
+    r.op = ZKC_OP_SET;
+    r.data_len = 3; /* data NULL */
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, &r, never, NULL));
+    r.data = "abc";
+    r.data_len = ZKC_MAX_DATA + 1;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, &r, never, NULL));
+    r.op = ZKC_OP_SET_ACL;
+    r.data_len = 0;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, &r, never, NULL)); /* acl NULL */
+    r.op = ZKC_OP_GET;
+    r.path = "relative";
+    assert_int_equal(ZKC_EBADPATH, zkc_submit(c, &r, never, NULL));
+    r.path = "/a/";
+    assert_int_equal(ZKC_EBADPATH, zkc_submit(c, &r, never, NULL));
+    r.op = ZKC_OP_CREATE;
+    r.flags = ZKC_SEQUENCE; /* a trailing '/' is fine for a sequential create */
+    assert_int_equal(0, m->submits);
+    assert_int_equal(ZKC_OK, zkc_create(c, "/a/", NULL, 0, ZKC_SEQUENCE, NULL, NULL));
+    assert_int_equal(1, m->submits);
+
+    /* The blocking form reports the path. */
+    assert_int_equal(ZKC_EBADPATH, zkc_get(c, "nope", NULL, NULL, NULL, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "get nope"));
+    assert_int_equal(1, m->submits);
+    zkc_conn_close(c);
+    assert_int_equal(1, closes);
+}
+
+static void test_blocking_results(void **state)
+{
+    (void)state;
+    int closes = 0;
+    mock *m = mock_new(&closes);
+    zkc_conn *c = &m->base;
+    char *data = NULL;
+    size_t len = 0;
+    zkc_stat st = {0};
+    zkc_watch *w = NULL;
+    assert_int_equal(ZKC_OK, zkc_get(c, "/x", &data, &len, &st, &w));
+    assert_int_equal(11, len);
+    assert_memory_equal("hello\0world", data, 11);
+    assert_int_equal(0, data[11]);
+    assert_int_equal(7, st.version);
+    assert_non_null(w);
+    assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(w)->type);
+    assert_int_equal(ZKC_WATCH, m->last.flags & ZKC_WATCH);
+    zkc_watch_free(w);
+    zkc_free(data);
+
+    /* No watch asked, none set; NULL out-parameters are fine. */
+    assert_int_equal(ZKC_OK, zkc_get(c, "/x", NULL, NULL, NULL, NULL));
+    assert_int_equal(0, m->last.flags & ZKC_WATCH);
+
+    zkc_strings *kids = NULL;
+    assert_int_equal(ZKC_OK, zkc_children(c, "/x", &kids, NULL, NULL));
+    assert_int_equal(2, kids->count);
+    zkc_strings_free(kids);
+
+    bool exists = false;
+    assert_int_equal(ZKC_OK, zkc_exists(c, "/x", &exists, &st, NULL));
+    assert_true(exists);
+
+    char *made = NULL;
+    assert_int_equal(ZKC_OK, zkc_create(c, "/made-", "d", 1, ZKC_SEQUENCE, NULL, &made));
+    assert_string_equal("/made-0000000001", made);
+    assert_int_equal(ZKC_OP_CREATE, m->last.op);
+    assert_int_equal(1, m->last.data_len);
+    zkc_free(made);
+
+    zkc_acl_list *acl = NULL;
+    assert_int_equal(ZKC_OK, zkc_get_acl(c, "/x", &acl, &st));
+    assert_int_equal(ZKC_PERM_FILE, acl->v[0].perms);
+    zkc_acl_list_free(acl);
+
+    assert_int_equal(ZKC_OK, zkc_set(c, "/x", "v", 1, 3, &st));
+    assert_int_equal(3, m->last.version);
+    assert_int_equal(ZKC_OK, zkc_delete(c, "/x", 4));
+    assert_int_equal(4, m->last.version);
+    assert_int_equal(ZKC_OK, zkc_set_acl(c, "/x", zkc_acl_world(ZKC_PERM_ALL), 5));
+    assert_int_equal(ZKC_OP_SET_ACL, m->last.op);
+
+    /* Failures carry the operation, the path and the backend's detail. */
+    m->rc = ZKC_ENONODE;
+    assert_int_equal(ZKC_ENONODE, zkc_delete(c, "/gone", -1));
+    assert_string_equal("delete /gone: node does not exist: scripted failure", zkc_errmsg());
+    data = (char *)1;
+    assert_int_equal(ZKC_ENONODE, zkc_get(c, "/gone", &data, NULL, NULL, NULL));
+    assert_ptr_equal((char *)1, data); /* untouched on failure */
+
+    assert_int_equal(42, zkc_conn_session_id(c));
+    assert_string_equal("mock(test)", zkc_conn_describe(c));
+    zkc_conn_close(c);
+    zkc_conn_close(NULL);
+}
+
+static void on_state(zkc_conn *c, zkc_state s, void *ud)
+{
+    (void)c;
+    int *seen = ud;
+    seen[seen[0] + 1] = (int)s;
+    seen[0]++;
+}
+
+static void test_state_changes(void **state)
+{
+    (void)state;
+    int closes = 0;
+    mock *m = mock_new(&closes);
+    zkc_conn *c = &m->base;
+    int seen[8] = {0};
+    zkc_conn_set_state_callback(c, on_state, seen);
+    struct pollfd p = {zkc_conn_state_fd(c), POLLIN, 0};
+    zkc_conn_state_ack(c);
+    assert_int_equal(0, poll(&p, 1, 0));
+    zkc__conn_set_state(c, ZKC_STATE_SUSPENDED);
+    assert_int_equal(1, poll(&p, 1, 0));
+    assert_int_equal(ZKC_STATE_SUSPENDED, zkc_conn_state(c));
+    zkc_conn_state_ack(c);
+    assert_int_equal(0, poll(&p, 1, 0));
+    zkc__conn_set_state(c, ZKC_STATE_SUSPENDED); /* no change, no wake-up */
+    assert_int_equal(0, poll(&p, 1, 0));
+    zkc__conn_set_state(c, ZKC_STATE_RECONNECTED);
+    assert_int_equal(2, seen[0]);
+    assert_int_equal(ZKC_STATE_SUSPENDED, seen[1]);
+    assert_int_equal(ZKC_STATE_RECONNECTED, seen[2]);
+    zkc_conn_close(c); /* CLOSED reaches the callback before the handle goes */
+    assert_int_equal(3, seen[0]);
+    assert_int_equal(ZKC_STATE_CLOSED, seen[3]);
+    for (int s = 0; s <= 5; s++)
+        assert_string_not_equal("unknown", zkc_state_name((zkc_state)s));
+}
+
+static void on_log(zkc_log_level level, const char *msg, void *ud)
+{
+    snprintf(ud, 64, "%d:%s", (int)level, msg);
+}
+
+static void test_log(void **state)
+{
+    (void)state;
+    int closes = 0;
+    mock *m = mock_new(&closes);
+    char buf[64] = "";
+    zkc__log(&m->base, ZKC_LOG_WARN, "silent %d", 1); /* no callback: nothing */
+    zkc_conn_set_log(&m->base, on_log, buf);
+    zkc__log(&m->base, ZKC_LOG_WARN, "hello %d", 2);
+    assert_string_equal("1:hello 2", buf);
+    zkc_conn_close(&m->base);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arguments_checked_once),
+        cmocka_unit_test(test_blocking_results),
+        cmocka_unit_test(test_state_changes),
+        cmocka_unit_test(test_log),
+    };
+    return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
+}
