@@ -147,6 +147,14 @@ static void test_arguments_checked_once(void **state)
     r.op = ZKC_OP_SET_ACL;
     r.data_len = 0;
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, &r, never, NULL)); /* acl NULL */
+    zkc_acl holes[1] = {{ZKC_PERM_ALL, NULL, "anyone"}};
+    zkc_acl_list bad_acl = {1, holes};
+    r.acl = &bad_acl; /* an entry without a scheme */
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, &r, never, NULL));
+    zkc_acl_list no_entries = {2, NULL};
+    r.acl = &no_entries;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_submit(c, &r, never, NULL));
+    r.acl = NULL;
     r.op = ZKC_OP_GET;
     r.path = "relative";
     assert_int_equal(ZKC_EBADPATH, zkc_submit(c, &r, never, NULL));
