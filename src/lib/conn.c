@@ -19,12 +19,20 @@
 
 /* ---- base object ---- */
 
+struct zkc__state_listener {
+    zkc_state_fn fn; /* NULL once removed during a dispatch */
+    void *ud;
+    struct zkc__state_listener *next;
+};
+
 int zkc__conn_init(zkc_conn *c, const struct zkc_conn_ops *ops, const char *desc)
 {
     c->ops = ops;
     c->state = ZKC_STATE_CONNECTING;
     c->state_fn = NULL;
     c->log_fn = NULL;
+    c->listeners = NULL;
+    c->listen_depth = 0;
     atomic_init(&c->closed, 0);
     c->desc = strdup(desc != NULL ? desc : ops->name);
     if (c->desc == NULL)
@@ -35,6 +43,11 @@ int zkc__conn_init(zkc_conn *c, const struct zkc_conn_ops *ops, const char *desc
         return ZKC_ESYSTEMERROR;
     }
     pthread_mutex_init(&c->base_lock, NULL);
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&c->listen_lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     return ZKC_OK;
 }
 
@@ -45,11 +58,66 @@ void zkc__conn_fini(zkc_conn *c)
     c->state_fd = -1;
     free(c->desc);
     c->desc = NULL;
+    while (c->listeners != NULL) {
+        struct zkc__state_listener *l = c->listeners;
+        c->listeners = l->next;
+        free(l);
+    }
+    pthread_mutex_destroy(&c->listen_lock);
     pthread_mutex_destroy(&c->base_lock);
+}
+
+int zkc__conn_add_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdata)
+{
+    struct zkc__state_listener *l = calloc(1, sizeof *l);
+    if (l == NULL)
+        return ZKC_ENOMEM;
+    l->fn = fn;
+    l->ud = userdata;
+    pthread_mutex_lock(&c->listen_lock);
+    struct zkc__state_listener **pp = &c->listeners;
+    while (*pp != NULL)
+        pp = &(*pp)->next;
+    *pp = l;
+    pthread_mutex_unlock(&c->listen_lock);
+    return ZKC_OK;
+}
+
+/* Unlink and free removed entries; only outside a dispatch. */
+static void listeners_sweep(zkc_conn *c)
+{
+    struct zkc__state_listener **pp = &c->listeners;
+    while (*pp != NULL) {
+        struct zkc__state_listener *l = *pp;
+        if (l->fn == NULL) {
+            *pp = l->next;
+            free(l);
+        } else {
+            pp = &l->next;
+        }
+    }
+}
+
+void zkc__conn_remove_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdata)
+{
+    /* Taking the lock waits out a dispatch on another thread; on this
+     * thread (a listener removing itself) the entry is only marked. */
+    pthread_mutex_lock(&c->listen_lock);
+    for (struct zkc__state_listener *l = c->listeners; l != NULL; l = l->next) {
+        if (l->fn == fn && l->ud == userdata) {
+            l->fn = NULL;
+            break;
+        }
+    }
+    if (c->listen_depth == 0)
+        listeners_sweep(c);
+    pthread_mutex_unlock(&c->listen_lock);
 }
 
 void zkc__conn_set_state(zkc_conn *c, zkc_state s)
 {
+    /* listen_lock orders the changes and their listeners. */
+    pthread_mutex_lock(&c->listen_lock);
     pthread_mutex_lock(&c->base_lock);
     int changed = c->state != s && c->state != ZKC_STATE_CLOSED;
     if (changed)
@@ -57,11 +125,21 @@ void zkc__conn_set_state(zkc_conn *c, zkc_state s)
     zkc_state_fn fn = c->state_fn;
     void *ud = c->state_ud;
     pthread_mutex_unlock(&c->base_lock);
-    if (!changed)
+    if (!changed) {
+        pthread_mutex_unlock(&c->listen_lock);
         return;
+    }
     uint64_t one = 1;
     ssize_t r = write(c->state_fd, &one, sizeof one);
     (void)r;
+    c->listen_depth++;
+    for (struct zkc__state_listener *l = c->listeners; l != NULL; l = l->next) {
+        if (l->fn != NULL)
+            l->fn(c, s, l->ud);
+    }
+    if (--c->listen_depth == 0)
+        listeners_sweep(c);
+    pthread_mutex_unlock(&c->listen_lock);
     if (fn != NULL)
         fn(c, s, ud);
 }
@@ -194,6 +272,13 @@ int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *user
         return ZKC_EBADARGUMENTS;
     if (req->op == ZKC_OP_SET_ACL && req->acl == NULL)
         return ZKC_EBADARGUMENTS;
+    if (req->acl != NULL && (req->op == ZKC_OP_CREATE || req->op == ZKC_OP_SET_ACL)) {
+        if (req->acl->count > 0 && req->acl->v == NULL)
+            return ZKC_EBADARGUMENTS;
+        for (size_t i = 0; i < req->acl->count; i++)
+            if (req->acl->v[i].scheme == NULL || req->acl->v[i].id == NULL)
+                return ZKC_EBADARGUMENTS;
+    }
     bool seq = req->op == ZKC_OP_CREATE && (req->flags & ZKC_SEQUENCE);
     if (zkc_path_validate(req->path, seq) != ZKC_OK)
         return ZKC_EBADPATH;

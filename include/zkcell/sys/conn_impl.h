@@ -53,6 +53,10 @@ struct zkc_conn {
     void *log_ud;
     char *desc;
     atomic_int closed;
+    /* Internal state listeners (the recipes'), see zkc__conn_add_state_listener. */
+    pthread_mutex_t listen_lock; /* recursive; held while listeners run */
+    struct zkc__state_listener *listeners;
+    int listen_depth;
 };
 
 /* Initialise the base.  desc is copied.  Returns ZKC_OK or ZKC_ENOMEM. */
@@ -61,6 +65,23 @@ int zkc__conn_init(zkc_conn *c, const struct zkc_conn_ops *ops, const char *desc
 void zkc__conn_fini(zkc_conn *c);
 /* Record a new state, wake the state fd, call the state callback. */
 void zkc__conn_set_state(zkc_conn *c, zkc_state s);
+/*
+ * Internal state listeners: any number per connection, unlike the one
+ * public state callback, so that several recipes (and the caller) can
+ * observe one connection.  zkc__conn_set_state() calls every listener,
+ * in the order added, before the public callback, on the thread that
+ * observes the change, and serialises them: a listener never runs twice
+ * at once and sees the states in the order they happened.  A listener
+ * must be quick and must not wait for other threads.
+ *
+ * zkc__conn_remove_state_listener() returns once fn is not running and
+ * will not run again (it may be called from inside a listener).  Remove
+ * every listener before the connection is closed.
+ * Returns of add: ZKC_OK or ZKC_ENOMEM.
+ */
+int zkc__conn_add_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdata);
+void zkc__conn_remove_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdata);
+
 /* Log through the connection's callback, if any. */
 void zkc__log(zkc_conn *c, zkc_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
