@@ -530,13 +530,17 @@ static void test_errors(void **state)
         {ZKC_PERM_ALL, "digest", "nocolon"}, {ZKC_PERM_ALL, "digest", "u:"},
         {ZKC_PERM_ALL, "digest", "a:b:c"},   {ZKC_PERM_ALL, "ip", "300.1.1.1"},
         {ZKC_PERM_ALL, "ip", "10.0.0.1/33"}, {ZKC_PERM_ALL, "ip", "10.0.0.1/"},
-        {ZKC_PERM_ALL, "auth", ""},          {ZKC_PERM_ALL, NULL, "x"},
+        {ZKC_PERM_ALL, "auth", ""},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         zkc_acl_list one = {1, &bad[i]};
         assert_int_equal(ZKC_EINVALIDACL, zkc_create(f->a, "/m", NULL, 0, 0, &one, NULL));
         assert_int_equal(ZKC_EINVALIDACL, zkc_set_acl(f->a, "/n", &one, -1));
     }
+    /* An entry without a scheme is malformed: the dispatcher refuses it. */
+    zkc_acl holey = {ZKC_PERM_ALL, NULL, "x"};
+    zkc_acl_list holey_list = {1, &holey};
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_create(f->a, "/m", NULL, 0, 0, &holey_list, NULL));
     assert_false(exists_now(f->a, "/m"));
     /* the ACL is checked before the parent (server order) */
     assert_int_equal(ZKC_EINVALIDACL, zkc_create(f->a, "/no/such", NULL, 0, 0, &empty, NULL));

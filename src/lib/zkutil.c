@@ -1,0 +1,1234 @@
+/*
+ * zkutil.c: tree helpers over any zkc_conn (the seed's zkutil):
+ * CreateRecursive, CreateOrUpdate, DeleteRecursive, ChildrenRecursive and
+ * ResolveWildcards, with the original's bugs fixed (reference 10.2-10.6,
+ * 10.12).
+ *
+ * The bulk helpers share one small engine, the pipe: a bounded window of
+ * asynchronous operations.  The caller's thread submits the first ones and
+ * waits; each completion (on the connection's completion thread) records
+ * its result under the pipe's mutex and then refills the window itself, so
+ * the window stays full without a thread hop per operation.  A job tells
+ * the pipe what to submit next and what to do with each result.  Nothing
+ * here blocks inside a completion, and zkc_submit() is never called with
+ * the pipe's mutex held.
+ *
+ * Glob matching is glob.c's; the blocking calls and errors are conn.c's.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zkcell/sys/conn_impl.h"
+#include "zkcell/path.h"
+#include "zkcell/util.h"
+
+/* The largest window we allocate slots for. */
+#define MAX_WINDOW 65536u
+/* How many times the creator lock-out re-reads an ACL changed meanwhile. */
+#define LOCKOUT_TRIES 4
+/* How deep delete_recursive goes back for a child that grew new children
+ * while its subtree was being deleted. */
+#define DELETE_RETRY_DEPTH 2
+
+/* ---- small helpers ---- */
+
+/*
+ * Set the thread's message to "<what> <path>: <detail>", where detail is
+ * the message the failed call left (it names the operation and the path
+ * that failed) or, without one, the code's text.  Returns rc.
+ */
+static int wrap_errmsg(int rc, const char *what, const char *path)
+{
+    char detail[768];
+    snprintf(detail, sizeof detail, "%s", zkc_errmsg());
+    zkc__set_errmsg("%s %s: %s", what, path, detail[0] != '\0' ? detail : zkc_strerror(rc));
+    return rc;
+}
+
+/* dir + "/" + name (name of len bytes), without "//" when dir is "/" or "". */
+static char *join_n(const char *dir, const char *name, size_t len)
+{
+    size_t dl = strlen(dir);
+    if (dl > 0 && dir[dl - 1] == '/')
+        dl--;
+    char *p = malloc(dl + 1 + len + 1);
+    if (p == NULL)
+        return NULL;
+    memcpy(p, dir, dl);
+    p[dl] = '/';
+    memcpy(p + dl + 1, name, len);
+    p[dl + 1 + len] = '\0';
+    return p;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    return join_n(dir, name, strlen(name));
+}
+
+/* A growable array of owned strings. */
+typedef struct strvec {
+    char **v;
+    size_t n, cap;
+} strvec;
+
+static int strvec_push(strvec *s, char *str)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 16;
+        char **v = realloc(s->v, cap * sizeof *v);
+        if (v == NULL)
+            return ZKC_ENOMEM;
+        s->v = v;
+        s->cap = cap;
+    }
+    s->v[s->n++] = str;
+    return ZKC_OK;
+}
+
+static void strvec_clear(strvec *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->v[i]);
+    free(s->v);
+    memset(s, 0, sizeof *s);
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sort by bytes and drop duplicates. */
+static void strvec_sort_unique(strvec *s)
+{
+    if (s->n < 2)
+        return;
+    qsort(s->v, s->n, sizeof *s->v, cmp_strp);
+    size_t k = 1;
+    for (size_t i = 1; i < s->n; i++) {
+        if (strcmp(s->v[i], s->v[k - 1]) == 0)
+            free(s->v[i]);
+        else
+            s->v[k++] = s->v[i];
+    }
+    s->n = k;
+}
+
+/* Move s's strings into a new zkc_strings, leaving s empty. */
+static int strvec_to_strings(strvec *s, zkc_strings **ret)
+{
+    zkc_strings *out = zkc__strings_new(s->n);
+    if (out == NULL)
+        return ZKC_ENOMEM;
+    for (size_t i = 0; i < s->n; i++)
+        out->v[i] = s->v[i];
+    free(s->v);
+    memset(s, 0, sizeof *s);
+    *ret = out;
+    return ZKC_OK;
+}
+
+/* ---- the pipe: a bounded window of asynchronous operations ---- */
+
+typedef struct pipe pipe_t;
+
+typedef struct pipe_slot {
+    pipe_t *p;
+    uintptr_t tag;
+} pipe_slot;
+
+typedef struct pipe_job {
+    /* Under the mutex: fill *req (path in *path, malloc'd) and *tag for
+     * the next operation, or return false when there is none now. */
+    bool (*next)(pipe_t *p, zkc_request *req, char **path, uintptr_t *tag);
+    /* Under the mutex, on the completion thread: take in one result. */
+    void (*done)(pipe_t *p, const zkc_result *res, uintptr_t tag);
+    /* Under the mutex, may be NULL: the operation of tag was refused by
+     * zkc_submit() (the pipe has recorded the error). */
+    void (*drop)(pipe_t *p, uintptr_t tag);
+} pipe_job;
+
+struct pipe {
+    zkc_conn *c;
+    const pipe_job *job;
+    void *ctx;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    unsigned window;
+    unsigned inflight; /* submitted, completion not run yet */
+    unsigned busy;     /* threads inside a completion or the first pump */
+    int rc;            /* the first error, or ZKC_OK */
+    char msg[512];     /* its detail */
+    pipe_slot *slots;
+    unsigned *free_slots;
+    unsigned nfree;
+};
+
+static int pipe_init(pipe_t *p, zkc_conn *c, unsigned window, const pipe_job *job, void *ctx)
+{
+    memset(p, 0, sizeof *p);
+    if (window == 0)
+        window = ZKC_DEFAULT_WINDOW;
+    if (window > MAX_WINDOW)
+        window = MAX_WINDOW;
+    p->c = c;
+    p->job = job;
+    p->ctx = ctx;
+    p->window = window;
+    p->slots = calloc(window, sizeof *p->slots);
+    p->free_slots = calloc(window, sizeof *p->free_slots);
+    if (p->slots == NULL || p->free_slots == NULL) {
+        free(p->slots);
+        free(p->free_slots);
+        return ZKC_ENOMEM;
+    }
+    for (unsigned i = 0; i < window; i++) {
+        p->slots[i].p = p;
+        p->free_slots[i] = window - 1 - i;
+    }
+    p->nfree = window;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    return ZKC_OK;
+}
+
+static void pipe_fini(pipe_t *p)
+{
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p->slots);
+    free(p->free_slots);
+}
+
+static void pipe_fail(pipe_t *p, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Record an error (the first one wins); under the mutex. */
+static void pipe_fail(pipe_t *p, int rc, const char *fmt, ...)
+{
+    if (p->rc != ZKC_OK)
+        return;
+    p->rc = rc;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(p->msg, sizeof p->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* Record a failed operation, naming it (and what it was for, if not
+ * NULL). */
+static void pipe_fail_op(pipe_t *p, const zkc_result *res, const char *opname, const char *what)
+{
+    pipe_fail(p, res->rc, "%s%s%s %s: %s%s%s", what ? what : "", what ? ": " : "", opname,
+              res->path ? res->path : "?", zkc_strerror(res->rc), res->errmsg ? ": " : "",
+              res->errmsg ? res->errmsg : "");
+}
+
+static void pipe_done(const zkc_result *res, void *userdata);
+
+/* Submit operations until the window is full, the job has nothing more
+ * to give, or an error was recorded. */
+static void pipe_pump(pipe_t *p)
+{
+    for (;;) {
+        zkc_request req;
+        char *path = NULL;
+        uintptr_t tag = 0;
+
+        pthread_mutex_lock(&p->mu);
+        memset(&req, 0, sizeof req);
+        if (p->rc != ZKC_OK || p->inflight >= p->window ||
+            !p->job->next(p, &req, &path, &tag)) {
+            pthread_mutex_unlock(&p->mu);
+            free(path);
+            return;
+        }
+        unsigned si = p->free_slots[--p->nfree];
+        p->slots[si].tag = tag;
+        p->inflight++;
+        pthread_mutex_unlock(&p->mu);
+
+        req.path = path;
+        int rc = zkc_submit(p->c, &req, pipe_done, &p->slots[si]);
+        if (rc != ZKC_OK) {
+            pthread_mutex_lock(&p->mu);
+            p->inflight--;
+            p->free_slots[p->nfree++] = si;
+            pipe_fail(p, rc, "submit %s: %s", path, zkc_strerror(rc));
+            if (p->job->drop != NULL)
+                p->job->drop(p, tag);
+            pthread_mutex_unlock(&p->mu);
+            free(path);
+            return;
+        }
+        free(path);
+    }
+}
+
+static void pipe_done(const zkc_result *res, void *userdata)
+{
+    pipe_slot *slot = userdata;
+    pipe_t *p = slot->p;
+
+    /* We never ask for watches; should one come, it is ours to free. */
+    zkc_watch_free(res->watch);
+
+    pthread_mutex_lock(&p->mu);
+    p->inflight--;
+    p->busy++;
+    p->free_slots[p->nfree++] = (unsigned)(slot - p->slots);
+    p->job->done(p, res, slot->tag);
+    pthread_mutex_unlock(&p->mu);
+
+    pipe_pump(p);
+
+    /* Last touch of p: once inflight and busy are 0 the waiter frees it. */
+    pthread_mutex_lock(&p->mu);
+    p->busy--;
+    if (p->inflight == 0 && p->busy == 0)
+        pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+}
+
+/* Run the job to the end: every operation submitted has completed. */
+static int pipe_run(pipe_t *p)
+{
+    pthread_mutex_lock(&p->mu);
+    p->busy++;
+    pthread_mutex_unlock(&p->mu);
+
+    pipe_pump(p);
+
+    pthread_mutex_lock(&p->mu);
+    p->busy--;
+    while (p->inflight > 0 || p->busy > 0)
+        pthread_cond_wait(&p->cv, &p->mu);
+    int rc = p->rc;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* ---- ChildrenRecursive ---- */
+
+/*
+ * A breadth-first walk.  nodes[] holds every descendant found so far, as
+ * a path relative to root; it doubles as the queue of nodes still to
+ * list (those from index next on).  Tag 0 is root itself, tag i+1 is
+ * nodes[i].
+ */
+typedef struct walk_node {
+    char *rel;
+    bool gone; /* deleted before it could be listed */
+} walk_node;
+
+typedef struct walk {
+    const char *root;
+    walk_node *nodes;
+    size_t count, cap, next;
+    bool root_listed;
+} walk;
+
+static bool walk_next(pipe_t *p, zkc_request *req, char **path, uintptr_t *tag)
+{
+    walk *w = p->ctx;
+    if (!w->root_listed) {
+        w->root_listed = true;
+        *path = strdup(w->root);
+        *tag = 0;
+    } else if (w->next < w->count) {
+        *path = join(w->root, w->nodes[w->next].rel);
+        *tag = (uintptr_t)++w->next;
+    } else {
+        return false;
+    }
+    if (*path == NULL) {
+        pipe_fail(p, ZKC_ENOMEM, "children %s: %s", w->root, zkc_strerror(ZKC_ENOMEM));
+        return false;
+    }
+    req->op = ZKC_OP_CHILDREN;
+    req->version = -1;
+    return true;
+}
+
+static void walk_done(pipe_t *p, const zkc_result *res, uintptr_t tag)
+{
+    walk *w = p->ctx;
+    if (res->rc == ZKC_ENONODE && tag > 0) {
+        w->nodes[tag - 1].gone = true;
+        return;
+    }
+    if (res->rc != ZKC_OK) {
+        pipe_fail_op(p, res, "children", NULL);
+        return;
+    }
+    const zkc_strings *ch = res->children;
+    if (ch == NULL || ch->count == 0)
+        return;
+    if (w->count + ch->count > w->cap) {
+        size_t cap = w->cap ? w->cap : 64;
+        while (cap < w->count + ch->count)
+            cap *= 2;
+        walk_node *nodes = realloc(w->nodes, cap * sizeof *nodes);
+        if (nodes == NULL) {
+            pipe_fail(p, ZKC_ENOMEM, "children %s: %s", res->path, zkc_strerror(ZKC_ENOMEM));
+            return;
+        }
+        w->nodes = nodes;
+        w->cap = cap;
+    }
+    const char *parent = tag > 0 ? w->nodes[tag - 1].rel : NULL;
+    for (size_t i = 0; i < ch->count; i++) {
+        char *rel = parent != NULL ? join(parent, ch->v[i]) : strdup(ch->v[i]);
+        if (rel == NULL) {
+            pipe_fail(p, ZKC_ENOMEM, "children %s: %s", res->path, zkc_strerror(ZKC_ENOMEM));
+            return;
+        }
+        w->nodes[w->count].rel = rel;
+        w->nodes[w->count].gone = false;
+        w->count++;
+    }
+}
+
+static const pipe_job walk_job = {walk_next, walk_done, NULL};
+
+static void walk_free(walk *w)
+{
+    for (size_t i = 0; i < w->count; i++)
+        free(w->nodes[i].rel);
+    free(w->nodes);
+    memset(w, 0, sizeof *w);
+}
+
+/*
+ * List the subtree under path into *out (relative paths of the nodes that
+ * still existed when listed, unsorted).  On error, *msg holds the failed
+ * operation's detail.
+ */
+static int list_tree(zkc_conn *c, const char *path, unsigned window, strvec *out, char *msg,
+                     size_t msglen)
+{
+    walk w = {.root = path};
+    pipe_t p;
+    int rc = pipe_init(&p, c, window, &walk_job, &w);
+    if (rc != ZKC_OK) {
+        snprintf(msg, msglen, "%s", zkc_strerror(rc));
+        return rc;
+    }
+    rc = pipe_run(&p);
+    if (rc != ZKC_OK)
+        snprintf(msg, msglen, "%s", p.msg);
+    pipe_fini(&p);
+
+    for (size_t i = 0; rc == ZKC_OK && i < w.count; i++) {
+        if (w.nodes[i].gone)
+            continue;
+        if (strvec_push(out, w.nodes[i].rel) != ZKC_OK) {
+            rc = ZKC_ENOMEM;
+            snprintf(msg, msglen, "%s", zkc_strerror(rc));
+            break;
+        }
+        w.nodes[i].rel = NULL;
+    }
+    if (rc != ZKC_OK)
+        strvec_clear(out);
+    walk_free(&w);
+    return rc;
+}
+
+int zkc_children_recursive(zkc_conn *c, const char *path, unsigned window,
+                           zkc_strings **ret_paths)
+{
+    if (ret_paths != NULL)
+        *ret_paths = NULL;
+    if (c == NULL || path == NULL || ret_paths == NULL) {
+        zkc__set_errmsg("children_recursive: NULL argument");
+        return ZKC_EBADARGUMENTS;
+    }
+    if (zkc_path_validate(path, false) != ZKC_OK) {
+        zkc__set_errmsg("children_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
+        return ZKC_EBADPATH;
+    }
+
+    strvec out = {0};
+    char msg[512];
+    int rc = list_tree(c, path, window, &out, msg, sizeof msg);
+    if (rc != ZKC_OK) {
+        zkc__set_errmsg("children_recursive %s: %s", path, msg);
+        return rc;
+    }
+    strvec_sort_unique(&out);
+    rc = strvec_to_strings(&out, ret_paths);
+    if (rc != ZKC_OK) {
+        strvec_clear(&out);
+        zkc__set_errmsg("children_recursive %s: %s", path, zkc_strerror(rc));
+    }
+    return rc;
+}
+
+/* ---- CreateRecursive and CreateOrUpdate ---- */
+
+/*
+ * The ACL of the directories made on the way: acl's entries with
+ * ZKC_PERM_DIRECTORY (world:anyone when acl is NULL).  The entries'
+ * strings are borrowed from acl; free only the returned list's array.
+ */
+static const zkc_acl_list *dir_acl(const zkc_acl_list *acl, zkc_acl_list *buf)
+{
+    if (acl == NULL)
+        return zkc_acl_world(ZKC_PERM_DIRECTORY);
+    buf->count = acl->count;
+    buf->v = NULL;
+    if (acl->count == 0)
+        return buf;
+    buf->v = calloc(acl->count, sizeof *buf->v);
+    if (buf->v == NULL)
+        return NULL;
+    for (size_t i = 0; i < acl->count; i++) {
+        buf->v[i] = acl->v[i];
+        buf->v[i].perms = ZKC_PERM_DIRECTORY;
+    }
+    return buf;
+}
+
+/*
+ * Create the missing ancestors of path, like mkdir -p: the nearest one
+ * first, going up while ZKC_ENONODE says its own parent is missing, then
+ * back down.  Nodes that exist already, or appear meanwhile, are fine.
+ */
+static int create_ancestors(zkc_conn *c, const char *path, const zkc_acl_list *acl)
+{
+    size_t n = strlen(path);
+    /* Slash positions: ancestor i is path[0 .. slash[i]). */
+    size_t *slash = malloc((n + 1) * sizeof *slash);
+    char *buf = strdup(path);
+    zkc_acl_list dbuf = {0, NULL};
+    const zkc_acl_list *dacl = dir_acl(acl, &dbuf);
+    int rc = ZKC_OK;
+
+    if (slash == NULL || buf == NULL || dacl == NULL) {
+        rc = ZKC_ENOMEM;
+        zkc__set_errmsg("create_recursive %s: %s", path, zkc_strerror(rc));
+        goto out;
+    }
+    size_t k = 0;
+    for (size_t i = 1; i < n; i++)
+        if (path[i] == '/')
+            slash[k++] = i;
+    /* The leaf's parent is ancestor k-1; none when the parent is "/". */
+    size_t i = k;
+    while (i > 0) {
+        buf[slash[i - 1]] = '\0';
+        rc = zkc_create(c, buf, NULL, 0, 0, dacl, NULL);
+        buf[slash[i - 1]] = '/';
+        if (rc == ZKC_ENONODE) {
+            i--;
+            continue;
+        }
+        if (rc != ZKC_OK && rc != ZKC_ENODEEXISTS) {
+            wrap_errmsg(rc, "create_recursive", path);
+            goto out;
+        }
+        break;
+    }
+    if (i == 0 && k > 0) {
+        /* Even the top ancestor's parent, "/", was missing. */
+        rc = ZKC_ENONODE;
+        wrap_errmsg(rc, "create_recursive", path);
+        goto out;
+    }
+    /* Ancestor i-1 exists now; create i .. k-1. */
+    for (; i < k; i++) {
+        buf[slash[i]] = '\0';
+        rc = zkc_create(c, buf, NULL, 0, 0, dacl, NULL);
+        buf[slash[i]] = '/';
+        if (rc != ZKC_OK && rc != ZKC_ENODEEXISTS) {
+            wrap_errmsg(rc, "create_recursive", path);
+            goto out;
+        }
+    }
+    rc = ZKC_OK;
+out:
+    free(slash);
+    free(buf);
+    free(dbuf.v);
+    return rc;
+}
+
+int zkc_create_recursive(zkc_conn *c, const char *path, const void *data, size_t len,
+                         unsigned flags, const zkc_acl_list *acl, char **ret_path)
+{
+    if (ret_path != NULL)
+        *ret_path = NULL;
+    if (c == NULL || path == NULL) {
+        zkc__set_errmsg("create_recursive: NULL argument");
+        return ZKC_EBADARGUMENTS;
+    }
+    if (zkc_path_validate(path, (flags & ZKC_SEQUENCE) != 0) != ZKC_OK || strcmp(path, "/") == 0) {
+        zkc__set_errmsg("create_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
+        return ZKC_EBADPATH;
+    }
+    int rc = zkc_create(c, path, data, len, flags, acl, ret_path);
+    if (rc != ZKC_ENONODE)
+        return rc;
+    rc = create_ancestors(c, path, acl);
+    if (rc != ZKC_OK)
+        return rc;
+    return zkc_create(c, path, data, len, flags, acl, ret_path);
+}
+
+int zkc_create_or_update(zkc_conn *c, const char *path, const void *data, size_t len,
+                         unsigned flags, const zkc_acl_list *acl, bool recursive,
+                         char **ret_path)
+{
+    if (ret_path != NULL)
+        *ret_path = NULL;
+    if (c == NULL || path == NULL) {
+        zkc__set_errmsg("create_or_update: NULL argument");
+        return ZKC_EBADARGUMENTS;
+    }
+    int rc = recursive ? zkc_create_recursive(c, path, data, len, flags, acl, ret_path)
+                       : zkc_create(c, path, data, len, flags, acl, ret_path);
+    if (rc != ZKC_ENODEEXISTS)
+        return rc;
+    return zkc_set(c, path, data, len, -1, NULL);
+}
+
+/* ---- DeleteRecursive ---- */
+
+/* One depth of the subtree, deleted in a window; children that grew new
+ * children meanwhile are collected in retry. */
+typedef struct del_level {
+    const char *root;
+    char **rels;
+    size_t n, next;
+    bool *retry;
+} del_level;
+
+static bool del_next(pipe_t *p, zkc_request *req, char **path, uintptr_t *tag)
+{
+    del_level *d = p->ctx;
+    if (d->next >= d->n)
+        return false;
+    *path = join(d->root, d->rels[d->next]);
+    if (*path == NULL) {
+        pipe_fail(p, ZKC_ENOMEM, "delete %s: %s", d->root, zkc_strerror(ZKC_ENOMEM));
+        return false;
+    }
+    *tag = d->next++;
+    req->op = ZKC_OP_DELETE;
+    req->version = -1;
+    return true;
+}
+
+static void del_done(pipe_t *p, const zkc_result *res, uintptr_t tag)
+{
+    del_level *d = p->ctx;
+    if (res->rc == ZKC_OK || res->rc == ZKC_ENONODE)
+        return;
+    if (res->rc == ZKC_ENOTEMPTY) {
+        d->retry[tag] = true;
+        return;
+    }
+    pipe_fail_op(p, res, "delete", NULL);
+}
+
+static const pipe_job del_job = {del_next, del_done, NULL};
+
+/*
+ * Take CREATE away from path's ACL so nobody adds children while its
+ * subtree goes, checked against the ACL's own version (aversion).  Not
+ * having ADMIN (ZKC_ENOAUTH) is no reason to stop: the lock-out is a
+ * courtesy, the final delete tells whether it worked.  On success with a
+ * change made, *saved and *aversion allow putting the ACL back.
+ */
+static int lock_out_creators(zkc_conn *c, const char *path, zkc_acl_list **saved,
+                             int32_t *aversion)
+{
+    *saved = NULL;
+    for (int tries = 0; tries < LOCKOUT_TRIES; tries++) {
+        zkc_acl_list *acl = NULL;
+        zkc_stat st;
+        int rc = zkc_get_acl(c, path, &acl, &st);
+        if (rc == ZKC_ENOAUTH)
+            return ZKC_OK;
+        if (rc != ZKC_OK)
+            return rc;
+        zkc_acl_list *locked = zkc_acl_list_dup(acl);
+        if (locked == NULL) {
+            zkc_acl_list_free(acl);
+            zkc__set_errmsg("get_acl %s: %s", path, zkc_strerror(ZKC_ENOMEM));
+            return ZKC_ENOMEM;
+        }
+        bool change = false;
+        for (size_t i = 0; i < locked->count; i++) {
+            if (locked->v[i].perms & ZKC_PERM_CREATE) {
+                locked->v[i].perms &= ~ZKC_PERM_CREATE;
+                change = true;
+            }
+        }
+        if (!change) {
+            zkc_acl_list_free(acl);
+            zkc_acl_list_free(locked);
+            return ZKC_OK;
+        }
+        rc = zkc_set_acl(c, path, locked, st.aversion);
+        zkc_acl_list_free(locked);
+        if (rc == ZKC_OK) {
+            *saved = acl;
+            *aversion = st.aversion + 1;
+            return ZKC_OK;
+        }
+        zkc_acl_list_free(acl);
+        if (rc == ZKC_ENOAUTH)
+            return ZKC_OK;
+        if (rc != ZKC_EBADVERSION)
+            return rc;
+        /* The ACL changed under us: read it again. */
+    }
+    return ZKC_OK;
+}
+
+/* Delete the nodes of rels (relative to path), deepest first, one depth
+ * at a time so no parent goes before its children have. */
+static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned window,
+                         int retry_depth);
+
+static int delete_tree(zkc_conn *c, const char *path, int32_t version, unsigned window,
+                       int retry_depth)
+{
+    int rc = zkc_delete(c, path, version);
+    if (rc != ZKC_ENOTEMPTY)
+        return rc;
+
+    zkc_acl_list *saved = NULL;
+    int32_t aversion = 0;
+    rc = lock_out_creators(c, path, &saved, &aversion);
+    if (rc != ZKC_OK)
+        return wrap_errmsg(rc, "delete_recursive", path);
+
+    strvec rels = {0};
+    char msg[512];
+    rc = list_tree(c, path, window, &rels, msg, sizeof msg);
+    if (rc != ZKC_OK) {
+        zkc__set_errmsg("delete_recursive %s: %s", path, msg);
+        goto fail;
+    }
+    rc = delete_levels(c, path, &rels, window, retry_depth);
+    strvec_clear(&rels);
+    if (rc != ZKC_OK)
+        goto fail;
+
+    rc = zkc_delete(c, path, version);
+    if (rc == ZKC_ENOTEMPTY) {
+        zkc__set_errmsg("delete_recursive %s: nodes were created under it while it was "
+                        "being deleted",
+                        path);
+        goto fail;
+    }
+    if (rc != ZKC_OK)
+        goto fail;
+    zkc_acl_list_free(saved);
+    return ZKC_OK;
+
+fail:
+    if (saved != NULL) {
+        /* Give the node back its CREATE permission; keep our message. */
+        char keep[1024];
+        snprintf(keep, sizeof keep, "%s", zkc_errmsg());
+        (void)zkc_set_acl(c, path, saved, aversion);
+        zkc__set_errmsg("%s", keep);
+        zkc_acl_list_free(saved);
+    }
+    return rc;
+}
+
+static size_t depth_of(const char *rel)
+{
+    size_t d = 1;
+    for (; *rel != '\0'; rel++)
+        d += *rel == '/';
+    return d;
+}
+
+static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned window,
+                         int retry_depth)
+{
+    size_t maxd = 0;
+    for (size_t i = 0; i < rels->n; i++) {
+        size_t d = depth_of(rels->v[i]);
+        if (d > maxd)
+            maxd = d;
+    }
+    /* Bucket the nodes by depth (counting sort, pointers only). */
+    size_t *start = calloc(maxd + 2, sizeof *start);
+    char **order = malloc((rels->n ? rels->n : 1) * sizeof *order);
+    bool *retry = calloc(rels->n ? rels->n : 1, sizeof *retry);
+    int rc = ZKC_OK;
+    if (start == NULL || order == NULL || retry == NULL) {
+        rc = ZKC_ENOMEM;
+        zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+        goto out;
+    }
+    for (size_t i = 0; i < rels->n; i++)
+        start[depth_of(rels->v[i]) + 1]++;
+    for (size_t d = 1; d <= maxd + 1; d++)
+        start[d] += start[d - 1];
+    {
+        size_t *fill = calloc(maxd + 1, sizeof *fill);
+        if (fill == NULL) {
+            rc = ZKC_ENOMEM;
+            zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+            goto out;
+        }
+        for (size_t i = 0; i < rels->n; i++) {
+            size_t d = depth_of(rels->v[i]);
+            order[start[d] + fill[d]++] = rels->v[i];
+        }
+        free(fill);
+    }
+
+    for (size_t d = maxd; d >= 1 && rc == ZKC_OK; d--) {
+        del_level lvl = {.root = path,
+                         .rels = order + start[d],
+                         .n = start[d + 1] - start[d],
+                         .retry = retry + start[d]};
+        if (lvl.n == 0)
+            continue;
+        pipe_t p;
+        rc = pipe_init(&p, c, window, &del_job, &lvl);
+        if (rc != ZKC_OK) {
+            zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+            break;
+        }
+        rc = pipe_run(&p);
+        if (rc != ZKC_OK)
+            zkc__set_errmsg("delete_recursive %s: %s", path, p.msg);
+        pipe_fini(&p);
+
+        /* Children that grew children meanwhile: their own recursive
+         * delete, which locks their creators out, a bounded number of
+         * times. */
+        for (size_t i = 0; rc == ZKC_OK && i < lvl.n; i++) {
+            if (!lvl.retry[i])
+                continue;
+            char *child = join(path, lvl.rels[i]);
+            if (child == NULL) {
+                rc = ZKC_ENOMEM;
+                zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+                break;
+            }
+            if (retry_depth > 0) {
+                rc = delete_tree(c, child, -1, window, retry_depth - 1);
+                if (rc == ZKC_ENONODE)
+                    rc = ZKC_OK;
+                else if (rc != ZKC_OK)
+                    wrap_errmsg(rc, "delete_recursive", path);
+            } else {
+                rc = ZKC_ENOTEMPTY;
+                zkc__set_errmsg("delete_recursive %s: nodes were created under %s while it "
+                                "was being deleted",
+                                path, child);
+            }
+            free(child);
+        }
+    }
+out:
+    free(start);
+    free(order);
+    free(retry);
+    return rc;
+}
+
+int zkc_delete_recursive(zkc_conn *c, const char *path, int32_t version)
+{
+    if (c == NULL || path == NULL) {
+        zkc__set_errmsg("delete_recursive: NULL argument");
+        return ZKC_EBADARGUMENTS;
+    }
+    if (zkc_path_validate(path, false) != ZKC_OK) {
+        zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
+        return ZKC_EBADPATH;
+    }
+    return delete_tree(c, path, version, 0, DELETE_RETRY_DEPTH);
+}
+
+/* ---- ResolveWildcards ---- */
+
+/*
+ * Each pattern is split at '/' and resolved component by component, as in
+ * the original (reference 10.5), but as tasks in one window of operations
+ * rather than a goroutine per match:
+ *
+ * - literal components (no unescaped '*', '?' or '[') are appended with
+ *   their escapes undone ("a\*b" names the node "a*b");
+ * - a wildcard component lists its parent and keeps the children that
+ *   match (a missing parent matches nothing); in the cell position of
+ *   /zk/<cell>/... the candidates are the caller's known cells instead;
+ * - a path expanded from a wildcard is kept only if it exists: an exists
+ *   check, except when its last component came from a listing;
+ * - a pattern with no wildcard at all is returned without any check
+ *   (escapes undone), as the user typed it.
+ *
+ * Malformed wildcards are found before anything is listed, so a bad
+ * pattern fails the same way whatever the tree holds.
+ */
+
+/* One pattern, split at '/': comps[0] is the empty string before the
+ * leading '/'. */
+typedef struct wpattern {
+    const char *text; /* the pattern as given */
+    char *buf;        /* a copy, NULs at the slashes */
+    char **comps;
+    size_t ncomps;
+    bool *magic;
+    strvec found;
+} wpattern;
+
+/* A partly resolved path: prefix is literal, comps from k on are not
+ * resolved yet. */
+typedef struct wtask {
+    struct wtask *next_free;
+    size_t pat;
+    size_t k;
+    char *prefix; /* "" for the root */
+} wtask;
+
+typedef struct wresolve {
+    wpattern *pats;
+    const zkc_strings *known_cells;
+    wtask **todo; /* a stack: depth first keeps it small */
+    size_t ntodo, captodo;
+} wresolve;
+
+/* Copy s without its escapes: "\x" is x, as in a glob. */
+static void unescape(char *dst, const char *s)
+{
+    for (; *s != '\0'; s++) {
+        if (*s == '\\' && s[1] != '\0')
+            s++;
+        *dst++ = *s;
+    }
+    *dst = '\0';
+}
+
+static wtask *wtask_new(size_t pat, size_t k, const char *prefix, const char *name)
+{
+    wtask *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return NULL;
+    t->pat = pat;
+    t->k = k;
+    t->prefix = name != NULL ? join(prefix, name) : strdup(prefix);
+    if (t->prefix == NULL) {
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+static void wtask_free(wtask *t)
+{
+    if (t != NULL)
+        free(t->prefix);
+    free(t);
+}
+
+static int wresolve_push(wresolve *w, wtask *t)
+{
+    if (t == NULL)
+        return ZKC_ENOMEM;
+    if (w->ntodo == w->captodo) {
+        size_t cap = w->captodo ? w->captodo * 2 : 16;
+        wtask **v = realloc(w->todo, cap * sizeof *v);
+        if (v == NULL) {
+            wtask_free(t);
+            return ZKC_ENOMEM;
+        }
+        w->todo = v;
+        w->captodo = cap;
+    }
+    w->todo[w->ntodo++] = t;
+    return ZKC_OK;
+}
+
+/*
+ * Queue a task for each name that matches t's next component.  listed
+ * tells that the names come from listing t's prefix: then a match of the
+ * last component is known to exist and needs no exists round trip.
+ */
+static int expand(pipe_t *p, wtask *t, const char *const *names, size_t n, bool listed)
+{
+    wresolve *w = p->ctx;
+    wpattern *pat = &w->pats[t->pat];
+    const char *comp = pat->comps[t->k];
+    bool last = t->k + 1 == pat->ncomps;
+    for (size_t i = 0; i < n; i++) {
+        bool m = false;
+        int rc = zkc_glob_match(comp, names[i], &m);
+        if (rc != ZKC_OK) {
+            pipe_fail(p, rc, "%s: %s", comp, zkc_strerror(rc));
+            return rc;
+        }
+        if (!m)
+            continue;
+        if (listed && last) {
+            char *found = join(t->prefix, names[i]);
+            rc = found != NULL ? strvec_push(&pat->found, found) : ZKC_ENOMEM;
+            if (rc != ZKC_OK)
+                free(found);
+        } else {
+            rc = wresolve_push(w, wtask_new(t->pat, t->k + 1, t->prefix, names[i]));
+        }
+        if (rc != ZKC_OK) {
+            pipe_fail(p, rc, "%s: %s", t->prefix, zkc_strerror(rc));
+            return rc;
+        }
+    }
+    return ZKC_OK;
+}
+
+static bool wresolve_next(pipe_t *p, zkc_request *req, char **path, uintptr_t *tag)
+{
+    wresolve *w = p->ctx;
+    while (w->ntodo > 0) {
+        wtask *t = w->todo[--w->ntodo];
+        wpattern *pat = &w->pats[t->pat];
+
+        /* Append the literal components up to the next wildcard. */
+        size_t j = t->k;
+        size_t extra = 0;
+        while (j < pat->ncomps && !pat->magic[j])
+            extra += 1 + strlen(pat->comps[j++]);
+        if (j > t->k) {
+            size_t pl = strlen(t->prefix);
+            char *np = realloc(t->prefix, pl + extra + 1);
+            if (np == NULL) {
+                wtask_free(t);
+                pipe_fail(p, ZKC_ENOMEM, "%s", zkc_strerror(ZKC_ENOMEM));
+                return false;
+            }
+            t->prefix = np;
+            for (size_t i = t->k; i < j; i++) {
+                np[pl++] = '/';
+                unescape(np + pl, pat->comps[i]);
+                pl += strlen(np + pl);
+            }
+            t->k = j;
+        }
+
+        if (j == pat->ncomps) {
+            /* Fully expanded: keep it if it exists. */
+            req->op = ZKC_OP_EXISTS;
+        } else if (j == 2 && w->known_cells != NULL && strcmp(pat->comps[1], "zk") == 0) {
+            /* The cell position: the caller's cells, no round trip. */
+            int rc = expand(p, t, (const char *const *)w->known_cells->v,
+                            w->known_cells->count, false);
+            wtask_free(t);
+            if (rc != ZKC_OK)
+                return false;
+            continue;
+        } else {
+            req->op = ZKC_OP_CHILDREN;
+        }
+        *path = strdup(t->prefix[0] != '\0' ? t->prefix : "/");
+        if (*path == NULL) {
+            wtask_free(t);
+            pipe_fail(p, ZKC_ENOMEM, "%s", zkc_strerror(ZKC_ENOMEM));
+            return false;
+        }
+        req->version = -1;
+        *tag = (uintptr_t)t;
+        return true;
+    }
+    return false;
+}
+
+static void wresolve_done(pipe_t *p, const zkc_result *res, uintptr_t tag)
+{
+    wresolve *w = p->ctx;
+    wtask *t = (wtask *)tag;
+
+    if (res->op == ZKC_OP_EXISTS) {
+        if (res->rc == ZKC_OK && res->stat != NULL) {
+            if (strvec_push(&w->pats[t->pat].found, t->prefix) != ZKC_OK)
+                pipe_fail(p, ZKC_ENOMEM, "%s", zkc_strerror(ZKC_ENOMEM));
+            else
+                t->prefix = NULL;
+        } else if (res->rc != ZKC_OK && res->rc != ZKC_ENONODE) {
+            pipe_fail_op(p, res, "exists", w->pats[t->pat].text);
+        }
+    } else if (res->rc == ZKC_OK) {
+        if (res->children != NULL)
+            expand(p, t, (const char *const *)res->children->v, res->children->count,
+                   true);
+    } else if (res->rc != ZKC_ENONODE) {
+        /* A missing directory matches nothing; anything else fails. */
+        pipe_fail_op(p, res, "children", w->pats[t->pat].text);
+    }
+    wtask_free(t);
+}
+
+static void wresolve_drop(pipe_t *p, uintptr_t tag)
+{
+    (void)p;
+    wtask_free((wtask *)tag);
+}
+
+static const pipe_job wresolve_job = {wresolve_next, wresolve_done, wresolve_drop};
+
+/* Split pattern into components and check the wildcards in them. */
+static int wpattern_parse(wpattern *wp, const char *pattern)
+{
+    size_t n = 1;
+    for (const char *s = pattern; *s != '\0'; s++)
+        n += *s == '/';
+    wp->text = pattern;
+    wp->buf = strdup(pattern);
+    wp->comps = calloc(n, sizeof *wp->comps);
+    wp->magic = calloc(n, sizeof *wp->magic);
+    if (wp->buf == NULL || wp->comps == NULL || wp->magic == NULL) {
+        zkc__set_errmsg("resolve_wildcards %s: %s", pattern, zkc_strerror(ZKC_ENOMEM));
+        return ZKC_ENOMEM;
+    }
+    wp->ncomps = 0;
+    char *s = wp->buf;
+    for (;;) {
+        wp->comps[wp->ncomps++] = s;
+        char *slash = strchr(s, '/');
+        if (slash == NULL)
+            break;
+        *slash = '\0';
+        s = slash + 1;
+    }
+    bool any = false;
+    for (size_t i = 0; i < wp->ncomps; i++) {
+        wp->magic[i] = zkc_glob_has_magic(wp->comps[i]);
+        any |= wp->magic[i];
+    }
+    if (!any)
+        return ZKC_OK;
+    /* A wildcard path must be absolute, without empty components. */
+    for (size_t i = 0; i < wp->ncomps; i++) {
+        if ((i == 0) != (wp->comps[i][0] == '\0')) {
+            zkc__set_errmsg("resolve_wildcards %s: %s", pattern, zkc_strerror(ZKC_EBADPATH));
+            return ZKC_EBADPATH;
+        }
+    }
+    /* Matching the empty name reports any malformed pattern, so a bad
+     * pattern fails even where nothing would be listed. */
+    for (size_t i = 0; i < wp->ncomps; i++) {
+        bool m;
+        if (wp->magic[i] && zkc_glob_match(wp->comps[i], "", &m) != ZKC_OK) {
+            zkc__set_errmsg("resolve_wildcards %s: %s: %s", pattern, wp->comps[i],
+                            zkc_strerror(ZKC_EBADPATTERN));
+            return ZKC_EBADPATTERN;
+        }
+    }
+    return ZKC_OK;
+}
+
+static bool wpattern_literal(const wpattern *wp)
+{
+    for (size_t i = 0; i < wp->ncomps; i++)
+        if (wp->magic[i])
+            return false;
+    return true;
+}
+
+int zkc_resolve_wildcards(zkc_conn *c, const char *const *patterns, size_t n,
+                          const zkc_strings *known_cells, zkc_strings **ret_paths)
+{
+    if (ret_paths != NULL)
+        *ret_paths = NULL;
+    if (c == NULL || (patterns == NULL && n > 0) || ret_paths == NULL) {
+        zkc__set_errmsg("resolve_wildcards: NULL argument");
+        return ZKC_EBADARGUMENTS;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (patterns[i] == NULL) {
+            zkc__set_errmsg("resolve_wildcards: NULL pattern");
+            return ZKC_EBADARGUMENTS;
+        }
+    }
+
+    wresolve w = {.known_cells = known_cells};
+    strvec out = {0};
+    int rc = ZKC_OK;
+    w.pats = calloc(n ? n : 1, sizeof *w.pats);
+    if (w.pats == NULL) {
+        zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(ZKC_ENOMEM));
+        return ZKC_ENOMEM;
+    }
+
+    for (size_t i = 0; i < n && rc == ZKC_OK; i++) {
+        rc = wpattern_parse(&w.pats[i], patterns[i]);
+        if (rc == ZKC_OK && !wpattern_literal(&w.pats[i]))
+            rc = wresolve_push(&w, wtask_new(i, 1, "", NULL));
+        if (rc == ZKC_ENOMEM)
+            zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
+    }
+
+    if (rc == ZKC_OK && w.ntodo > 0) {
+        pipe_t p;
+        rc = pipe_init(&p, c, 0, &wresolve_job, &w);
+        if (rc == ZKC_OK) {
+            rc = pipe_run(&p);
+            if (rc != ZKC_OK) {
+                /* Name the first pattern still being resolved. */
+                zkc__set_errmsg("resolve_wildcards: %s", p.msg);
+            }
+            pipe_fini(&p);
+        } else {
+            zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
+        }
+    }
+
+    /* In pattern order: a literal as typed (escapes undone), unchecked;
+     * a wildcard pattern's matches sorted. */
+    for (size_t i = 0; i < n && rc == ZKC_OK; i++) {
+        wpattern *wp = &w.pats[i];
+        if (wpattern_literal(wp)) {
+            char *lit = malloc(strlen(patterns[i]) + 1);
+            if (lit != NULL) {
+                unescape(lit, patterns[i]);
+                rc = strvec_push(&out, lit);
+            }
+            if (lit == NULL || rc != ZKC_OK) {
+                free(lit);
+                rc = ZKC_ENOMEM;
+            }
+        } else {
+            strvec_sort_unique(&wp->found);
+            for (size_t j = 0; j < wp->found.n && rc == ZKC_OK; j++) {
+                rc = strvec_push(&out, wp->found.v[j]);
+                if (rc == ZKC_OK)
+                    wp->found.v[j] = NULL;
+            }
+        }
+        if (rc != ZKC_OK)
+            zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
+    }
+    if (rc == ZKC_OK) {
+        rc = strvec_to_strings(&out, ret_paths);
+        if (rc != ZKC_OK)
+            zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
+    }
+
+    strvec_clear(&out);
+    for (size_t i = 0; i < w.ntodo; i++)
+        wtask_free(w.todo[i]);
+    free(w.todo);
+    for (size_t i = 0; i < n; i++) {
+        strvec_clear(&w.pats[i].found);
+        free(w.pats[i].buf);
+        free(w.pats[i].comps);
+        free(w.pats[i].magic);
+    }
+    free(w.pats);
+    return rc;
+}
