@@ -1,0 +1,1221 @@
+/*
+ * conn_zk.c: a zkc_conn over a real ZooKeeper session, through the Apache
+ * ZooKeeper C client (libzookeeper_mt): zkc_zk_dial (the seed's DialZk
+ * and DialZkTimeout, always with a bound unless asked otherwise), the
+ * operations, session states, watches and close.
+ *
+ * Every operation goes through the C client's asynchronous calls, and its
+ * completion runs on the C client's completion thread, where results are
+ * handed over borrowed (no copies, except the data of a get, which gets
+ * its courtesy NUL).  What the C client does not do, this file does:
+ *
+ *  - Exactly one completion per accepted submit.  Every operation is
+ *    kept in a list, in submission order, until it completes; at close,
+ *    after zookeeper_close() has joined the C client's threads, anything
+ *    still listed completes with ZKC_ECLOSING.  (Before that, close gives
+ *    answers already on their way up to CLOSE_DRAIN_MS to arrive: the C
+ *    client's completion thread may leave before running the ZCLOSING
+ *    results it queues at close, and then leaks them.)  An operation the
+ *    C client refuses at once because the session is gone (ZINVALIDSTATE)
+ *    is completed by us, after every operation submitted before it.
+ *  - Every watch ends with exactly one event.  The C client drops its
+ *    watchers silently at close and tells them about expiry only through
+ *    session events; so each watch handed out is tracked here, and ends
+ *    with its node event, ZKC_EVENT_SESSION_EXPIRED or ZKC_EVENT_CLOSED.
+ *  - Close from the completion thread: zookeeper_close() joins that very
+ *    thread, so such a close is handed to a helper thread of the
+ *    connection (started on first need, which also delivers the
+ *    completions of refused operations).
+ *  - Logging: the C client's log callback takes no user pointer, so each
+ *    connection borrows one of a fixed set of trampolines, which maps the
+ *    line back to the connection and its zkc_log_fn.  That slot table is
+ *    the one piece of process-wide state here; nothing of the C client's
+ *    global configuration (log level, log stream) is touched, and with
+ *    no log function nothing is printed.
+ *
+ * Digest (or any other scheme's) credentials are given to the C client,
+ * which sends them again after every reconnect; they are never logged.
+ */
+#include <zookeeper/zookeeper.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zkcell/path.h"
+#include "zkcell/sys/conn_impl.h"
+#include "zkcell/zk.h"
+
+typedef struct zk_conn zk_conn;
+
+/* A watch handed to the C client. */
+enum { WREC_PENDING, WREC_ACTIVE, WREC_DONE };
+typedef struct zk_wrec {
+    struct zk_wrec *prev, *next; /* zc->watches */
+    zk_conn *zc;
+    zkc_watch *w;
+    int state; /* PENDING until its operation completes, ACTIVE once handed out */
+    struct zk_wrec *fire_next; /* a batch to fire outside the lock */
+} zk_wrec;
+
+/* One outstanding operation. */
+typedef struct zk_op {
+    struct zk_op *prev, *next; /* zc->ops, in submission order */
+    zk_conn *zc;
+    zkc_done_fn done;
+    void *ud;
+    zkc_op op;
+    int deferred_rc; /* non-zero: refused by the C client, completed by us */
+    bool orphan;     /* its submit failed, yet the C client may still answer */
+    zk_wrec *wrec;   /* the watch asked for, or NULL */
+    char path[];
+} zk_op;
+
+struct zk_conn {
+    zkc_conn base; /* first: the dispatcher casts */
+    zhandle_t *zh;
+    char *servers;
+    int log_slot;
+
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t cond;  /* dial progress, submitters leaving */
+    bool connected_once;
+    bool expired;
+    bool auth_failed;
+    bool auth_done;
+    int auth_rc;
+    int64_t session_id;
+
+    bool connected_now; /* CONNECTED or RECONNECTED, not since lost */
+    zk_op *ops_head, *ops_tail;
+    zk_wrec *watches;
+    int inflight;   /* operations the C client holds */
+    int submitting; /* threads inside a zoo_a* call */
+    bool closing;
+    bool draining;
+
+    /* The helper thread: completions of refused operations, and close
+     * when asked from the completion thread. */
+    pthread_t aux;
+    pthread_cond_t aux_cond;
+    bool aux_started;
+    bool aux_quit;
+    bool aux_close;
+};
+
+static const struct zkc_conn_ops zk_ops;
+
+/* How long close waits for answers already on their way. */
+#define CLOSE_DRAIN_MS 1000
+
+/* The connection whose C client callback runs on this thread, if any. */
+static _Thread_local zk_conn *tls_in_callback;
+
+/* ---- logging: the C client's per-handle callback, mapped back ---- */
+
+#define LOG_SLOTS 256
+static _Atomic(zk_conn *) log_slots[LOG_SLOTS];
+
+static void log_dispatch(int slot, const char *msg)
+{
+    zk_conn *zc = atomic_load(&log_slots[slot]);
+    if (zc == NULL || msg == NULL)
+        return;
+    /* "2024-...:pid(0xtid):ZOO_INFO@func@line: text" -> level, "func@line: text" */
+    zkc_log_level level = ZKC_LOG_INFO;
+    const char *text = msg;
+    static const struct {
+        const char *tag;
+        zkc_log_level level;
+    } levels[] = {{"ZOO_ERROR@", ZKC_LOG_ERROR},
+                  {"ZOO_WARN@", ZKC_LOG_WARN},
+                  {"ZOO_INFO@", ZKC_LOG_INFO},
+                  {"ZOO_DEBUG@", ZKC_LOG_DEBUG}};
+    for (size_t i = 0; i < sizeof levels / sizeof *levels; i++) {
+        const char *p = strstr(msg, levels[i].tag);
+        if (p != NULL) {
+            level = levels[i].level;
+            text = p + strlen(levels[i].tag);
+            break;
+        }
+    }
+    size_t len = strlen(text);
+    while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+        len--;
+    zk_conn *saved = tls_in_callback;
+    tls_in_callback = zc;
+    zkc__log(&zc->base, level, "zookeeper: %.*s", (int)len, text);
+    tls_in_callback = saved;
+}
+
+static void log_drop(const char *msg)
+{
+    (void)msg;
+}
+
+/* clang-format off */
+#define LOG_TRAMP(a, b)                                                        \
+    static void log_tramp_##a##_##b(const char *msg)                           \
+    {                                                                          \
+        log_dispatch((a) * 16 + (b), msg);                                     \
+    }
+#define LOG_TRAMP_ROW(a)                                                       \
+    LOG_TRAMP(a, 0) LOG_TRAMP(a, 1) LOG_TRAMP(a, 2) LOG_TRAMP(a, 3)            \
+    LOG_TRAMP(a, 4) LOG_TRAMP(a, 5) LOG_TRAMP(a, 6) LOG_TRAMP(a, 7)            \
+    LOG_TRAMP(a, 8) LOG_TRAMP(a, 9) LOG_TRAMP(a, 10) LOG_TRAMP(a, 11)          \
+    LOG_TRAMP(a, 12) LOG_TRAMP(a, 13) LOG_TRAMP(a, 14) LOG_TRAMP(a, 15)
+LOG_TRAMP_ROW(0) LOG_TRAMP_ROW(1) LOG_TRAMP_ROW(2) LOG_TRAMP_ROW(3)
+LOG_TRAMP_ROW(4) LOG_TRAMP_ROW(5) LOG_TRAMP_ROW(6) LOG_TRAMP_ROW(7)
+LOG_TRAMP_ROW(8) LOG_TRAMP_ROW(9) LOG_TRAMP_ROW(10) LOG_TRAMP_ROW(11)
+LOG_TRAMP_ROW(12) LOG_TRAMP_ROW(13) LOG_TRAMP_ROW(14) LOG_TRAMP_ROW(15)
+
+#define LOG_TRAMP_REF(a, b) log_tramp_##a##_##b,
+#define LOG_TRAMP_REF_ROW(a)                                                   \
+    LOG_TRAMP_REF(a, 0) LOG_TRAMP_REF(a, 1) LOG_TRAMP_REF(a, 2)                \
+    LOG_TRAMP_REF(a, 3) LOG_TRAMP_REF(a, 4) LOG_TRAMP_REF(a, 5)                \
+    LOG_TRAMP_REF(a, 6) LOG_TRAMP_REF(a, 7) LOG_TRAMP_REF(a, 8)                \
+    LOG_TRAMP_REF(a, 9) LOG_TRAMP_REF(a, 10) LOG_TRAMP_REF(a, 11)              \
+    LOG_TRAMP_REF(a, 12) LOG_TRAMP_REF(a, 13) LOG_TRAMP_REF(a, 14)             \
+    LOG_TRAMP_REF(a, 15)
+static const log_callback_fn log_tramps[LOG_SLOTS] = {
+    LOG_TRAMP_REF_ROW(0) LOG_TRAMP_REF_ROW(1) LOG_TRAMP_REF_ROW(2)
+    LOG_TRAMP_REF_ROW(3) LOG_TRAMP_REF_ROW(4) LOG_TRAMP_REF_ROW(5)
+    LOG_TRAMP_REF_ROW(6) LOG_TRAMP_REF_ROW(7) LOG_TRAMP_REF_ROW(8)
+    LOG_TRAMP_REF_ROW(9) LOG_TRAMP_REF_ROW(10) LOG_TRAMP_REF_ROW(11)
+    LOG_TRAMP_REF_ROW(12) LOG_TRAMP_REF_ROW(13) LOG_TRAMP_REF_ROW(14)
+    LOG_TRAMP_REF_ROW(15)
+};
+/* clang-format on */
+
+/* Take a free slot for zc; -1 when all are taken (its log lines are then
+ * dropped, never printed). */
+static int log_slot_take(zk_conn *zc)
+{
+    for (int i = 0; i < LOG_SLOTS; i++) {
+        zk_conn *expected = NULL;
+        if (atomic_compare_exchange_strong(&log_slots[i], &expected, zc))
+            return i;
+    }
+    return -1;
+}
+
+/* Only once the C client's threads are gone. */
+static void log_slot_release(int slot)
+{
+    if (slot >= 0)
+        atomic_store(&log_slots[slot], NULL);
+}
+
+/* ---- helpers ---- */
+
+static void stat_from_zk(zkc_stat *d, const struct Stat *s)
+{
+    d->czxid = s->czxid;
+    d->mzxid = s->mzxid;
+    d->ctime = s->ctime;
+    d->mtime = s->mtime;
+    d->version = s->version;
+    d->cversion = s->cversion;
+    d->aversion = s->aversion;
+    d->ephemeral_owner = s->ephemeralOwner;
+    d->data_length = s->dataLength;
+    d->num_children = s->numChildren;
+    d->pzxid = s->pzxid;
+}
+
+/* The code for operations refused because the session is gone. */
+static int gone_rc_locked(zk_conn *zc)
+{
+    if (zc->auth_failed)
+        return ZKC_EAUTHFAILED;
+    if (zc->expired)
+        return ZKC_ESESSIONEXPIRED;
+    int s = zc->zh != NULL ? zoo_state(zc->zh) : 0;
+    if (s == ZOO_AUTH_FAILED_STATE)
+        return ZKC_EAUTHFAILED;
+    return ZKC_ESESSIONEXPIRED;
+}
+
+static void ops_unlink_locked(zk_conn *zc, zk_op *op)
+{
+    if (op->prev != NULL)
+        op->prev->next = op->next;
+    else
+        zc->ops_head = op->next;
+    if (op->next != NULL)
+        op->next->prev = op->prev;
+    else
+        zc->ops_tail = op->prev;
+    op->prev = op->next = NULL;
+}
+
+static void wrec_unlink_locked(zk_conn *zc, zk_wrec *r)
+{
+    if (r->prev != NULL)
+        r->prev->next = r->next;
+    else
+        zc->watches = r->next;
+    if (r->next != NULL)
+        r->next->prev = r->prev;
+    r->prev = r->next = NULL;
+}
+
+/* ---- completing operations ---- */
+
+static void drain_deferred(zk_conn *zc);
+
+static void result_init(zkc_result *r, const zk_op *op, int rc)
+{
+    memset(r, 0, sizeof *r);
+    r->rc = rc;
+    r->op = op->op;
+    r->path = op->path;
+}
+
+/*
+ * Decide the fate of op's watch: handed out in r when the C client
+ * registered it (registered true), else discarded.  Runs on the
+ * completion thread, or at close when no C client thread is left.
+ */
+static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
+{
+    zk_wrec *wr = op->wrec;
+    if (wr == NULL)
+        return;
+    op->wrec = NULL;
+    pthread_mutex_lock(&zc->lock);
+    if (!registered) {
+        wrec_unlink_locked(zc, wr);
+        pthread_mutex_unlock(&zc->lock);
+        zkc__watch_discard(wr->w);
+        free(wr);
+        return;
+    }
+    bool gone = zc->expired || zc->auth_failed;
+    wr->state = gone ? WREC_DONE : WREC_ACTIVE;
+    pthread_mutex_unlock(&zc->lock);
+    r->watch = wr->w;
+    if (gone) /* cannot happen in order, but never leave a watch hanging */
+        zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+}
+
+/* Run op's completion with r, then forget op.  A C client operation stays
+ * listed while its completion runs, so that no later refused operation
+ * can overtake it. */
+static void finish(zk_conn *zc, zk_op *op, const zkc_result *r)
+{
+    if (!op->orphan)
+        op->done(r, op->ud);
+    else
+        zkc_watch_free(r->watch); /* nobody asked for it any more */
+    pthread_mutex_lock(&zc->lock);
+    ops_unlink_locked(zc, op);
+    if (--zc->inflight == 0 && zc->closing)
+        pthread_cond_broadcast(&zc->cond);
+    bool kick = zc->ops_head != NULL && zc->ops_head->deferred_rc != 0;
+    pthread_mutex_unlock(&zc->lock);
+    free(op);
+    if (kick)
+        drain_deferred(zc);
+}
+
+/* Complete the refused operations at the head of the list, in order.  One
+ * drainer at a time; a drainer looks again before it stops. */
+static void drain_deferred(zk_conn *zc)
+{
+    pthread_mutex_lock(&zc->lock);
+    if (zc->draining) {
+        pthread_mutex_unlock(&zc->lock);
+        return;
+    }
+    zc->draining = true;
+    while (zc->ops_head != NULL && zc->ops_head->deferred_rc != 0) {
+        zk_op *op = zc->ops_head;
+        ops_unlink_locked(zc, op);
+        pthread_mutex_unlock(&zc->lock);
+        zkc_result r;
+        result_init(&r, op, op->deferred_rc);
+        /* A close from this completion must be handed to the helper,
+         * which may be the thread running this. */
+        zk_conn *saved = tls_in_callback;
+        tls_in_callback = zc;
+        op->done(&r, op->ud);
+        tls_in_callback = saved;
+        free(op);
+        pthread_mutex_lock(&zc->lock);
+    }
+    zc->draining = false;
+    pthread_mutex_unlock(&zc->lock);
+}
+
+/* ---- the C client's callbacks (completion thread) ---- */
+
+#define ENTER_CALLBACK(zc)                                                                     \
+    zk_conn *saved_tls_ = tls_in_callback;                                                     \
+    tls_in_callback = (zc)
+#define LEAVE_CALLBACK() tls_in_callback = saved_tls_
+
+static void on_data(int rc, const char *value, int value_len, const struct Stat *stat,
+                    const void *data)
+{
+    zk_op *op = (zk_op *)data;
+    zk_conn *zc = op->zc;
+    ENTER_CALLBACK(zc);
+    zkc_result r;
+    zkc_stat st;
+    char small[256];
+    char *copy = NULL;
+    result_init(&r, op, rc);
+    if (rc == ZOK) {
+        size_t len = value_len > 0 ? (size_t)value_len : 0;
+        /* The C client's buffer has no room for the courtesy NUL. */
+        copy = len < sizeof small ? small : malloc(len + 1);
+        if (copy == NULL) {
+            r.rc = ZKC_ENOMEM;
+        } else {
+            if (len > 0)
+                memcpy(copy, value, len);
+            copy[len] = '\0';
+            r.data = copy;
+            r.data_len = len;
+            stat_from_zk(&st, stat);
+            r.stat = &st;
+        }
+    }
+    settle_watch(zc, op, &r, rc == ZOK);
+    finish(zc, op, &r);
+    if (copy != small)
+        free(copy);
+    LEAVE_CALLBACK();
+}
+
+static void on_children(int rc, const struct String_vector *strings, const struct Stat *stat,
+                        const void *data)
+{
+    zk_op *op = (zk_op *)data;
+    zk_conn *zc = op->zc;
+    ENTER_CALLBACK(zc);
+    zkc_result r;
+    zkc_stat st;
+    zkc_strings kids = {0, NULL};
+    result_init(&r, op, rc);
+    if (rc == ZOK) {
+        if (strings != NULL && strings->count > 0) {
+            kids.count = (size_t)strings->count;
+            kids.v = strings->data;
+        }
+        r.children = &kids;
+        stat_from_zk(&st, stat);
+        r.stat = &st;
+    }
+    settle_watch(zc, op, &r, rc == ZOK);
+    finish(zc, op, &r);
+    LEAVE_CALLBACK();
+}
+
+static void on_exists(int rc, const struct Stat *stat, const void *data)
+{
+    zk_op *op = (zk_op *)data;
+    zk_conn *zc = op->zc;
+    ENTER_CALLBACK(zc);
+    zkc_result r;
+    zkc_stat st;
+    /* A missing node is not an error for exists, and its watch is set. */
+    result_init(&r, op, rc == ZNONODE ? ZKC_OK : rc);
+    if (rc == ZOK) {
+        stat_from_zk(&st, stat);
+        r.stat = &st;
+    }
+    settle_watch(zc, op, &r, rc == ZOK || rc == ZNONODE);
+    finish(zc, op, &r);
+    LEAVE_CALLBACK();
+}
+
+static void on_stat(int rc, const struct Stat *stat, const void *data)
+{
+    zk_op *op = (zk_op *)data;
+    zk_conn *zc = op->zc;
+    ENTER_CALLBACK(zc);
+    zkc_result r;
+    zkc_stat st;
+    result_init(&r, op, rc);
+    if (rc == ZOK && stat != NULL) {
+        stat_from_zk(&st, stat);
+        r.stat = &st;
+    }
+    finish(zc, op, &r);
+    LEAVE_CALLBACK();
+}
+
+static void on_created(int rc, const char *value, const void *data)
+{
+    zk_op *op = (zk_op *)data;
+    zk_conn *zc = op->zc;
+    ENTER_CALLBACK(zc);
+    zkc_result r;
+    result_init(&r, op, rc);
+    /* The server's name for the node, whole (sequence number included):
+     * the asynchronous call has no caller-sized buffer to truncate it. */
+    if (rc == ZOK)
+        r.created_path = value;
+    finish(zc, op, &r);
+    LEAVE_CALLBACK();
+}
+
+static void on_void(int rc, const void *data)
+{
+    zk_op *op = (zk_op *)data;
+    zk_conn *zc = op->zc;
+    ENTER_CALLBACK(zc);
+    zkc_result r;
+    result_init(&r, op, rc);
+    finish(zc, op, &r);
+    LEAVE_CALLBACK();
+}
+
+static void on_acl(int rc, struct ACL_vector *acl, struct Stat *stat, const void *data)
+{
+    zk_op *op = (zk_op *)data;
+    zk_conn *zc = op->zc;
+    ENTER_CALLBACK(zc);
+    zkc_result r;
+    zkc_stat st;
+    zkc_acl small[8];
+    zkc_acl *v = small;
+    zkc_acl_list list = {0, NULL};
+    result_init(&r, op, rc);
+    if (rc == ZOK) {
+        size_t n = acl != NULL && acl->count > 0 ? (size_t)acl->count : 0;
+        if (n > sizeof small / sizeof *small)
+            v = malloc(n * sizeof *v);
+        if (v == NULL) {
+            r.rc = ZKC_ENOMEM;
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                v[i].perms = (uint32_t)acl->data[i].perms;
+                v[i].scheme = acl->data[i].id.scheme;
+                v[i].id = acl->data[i].id.id;
+            }
+            list.count = n;
+            list.v = n > 0 ? v : NULL;
+            r.acl = &list;
+            stat_from_zk(&st, stat);
+            r.stat = &st;
+        }
+    }
+    finish(zc, op, &r);
+    if (v != small)
+        free(v);
+    LEAVE_CALLBACK();
+}
+
+/* A watch's own watcher: its node event, or session events. */
+static void on_watch(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)zh;
+    (void)path;
+    zk_wrec *wr = ctx;
+    zk_conn *zc = wr->zc;
+    ENTER_CALLBACK(zc);
+    if (type == ZOO_SESSION_EVENT) {
+        /* Transient states are the connection's business; the end of the
+         * session ends the watch (the global watcher may get there first). */
+        if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
+            pthread_mutex_lock(&zc->lock);
+            bool fire = wr->state == WREC_ACTIVE;
+            if (fire)
+                wr->state = WREC_DONE;
+            pthread_mutex_unlock(&zc->lock);
+            /* The C client still holds the record: it is freed at close. */
+            if (fire)
+                zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+        }
+    } else if (type == ZOO_CREATED_EVENT || type == ZOO_DELETED_EVENT ||
+               type == ZOO_CHANGED_EVENT || type == ZOO_CHILD_EVENT) {
+        /* The C client has forgotten this watcher: so can we. */
+        pthread_mutex_lock(&zc->lock);
+        bool fire = wr->state == WREC_ACTIVE;
+        wr->state = WREC_DONE;
+        wrec_unlink_locked(zc, wr);
+        pthread_mutex_unlock(&zc->lock);
+        if (fire)
+            zkc__watch_fire(wr->w, (zkc_event_type)type);
+        free(wr);
+    }
+    LEAVE_CALLBACK();
+}
+
+/* The handle's watcher: session events. */
+static void on_session(zhandle_t *zh, int type, int state, const char *path, void *ctx)
+{
+    (void)path;
+    zk_conn *zc = ctx;
+    if (type != ZOO_SESSION_EVENT)
+        return;
+    ENTER_CALLBACK(zc);
+    int next = -1;
+    zk_wrec *ended = NULL;
+    pthread_mutex_lock(&zc->lock);
+    if (!zc->closing) {
+        if (state == ZOO_CONNECTED_STATE) {
+            zc->connected_now = true;
+            if (!zc->connected_once) {
+                zc->connected_once = true;
+                const clientid_t *cid = zoo_client_id(zh);
+                zc->session_id = cid != NULL ? cid->client_id : 0;
+                next = ZKC_STATE_CONNECTED;
+            } else {
+                next = ZKC_STATE_RECONNECTED;
+            }
+        } else if (state == ZOO_CONNECTING_STATE) {
+            zc->connected_now = false;
+            if (zc->connected_once)
+                next = ZKC_STATE_SUSPENDED;
+        } else if (state == ZOO_EXPIRED_SESSION_STATE || state == ZOO_AUTH_FAILED_STATE) {
+            if (state == ZOO_AUTH_FAILED_STATE)
+                zc->auth_failed = true;
+            else
+                zc->expired = true;
+            zc->connected_now = false;
+            next = ZKC_STATE_EXPIRED;
+            /* Every watch handed out ends now.  The records stay listed:
+             * the C client still holds them until close. */
+            for (zk_wrec *wr = zc->watches; wr != NULL; wr = wr->next) {
+                if (wr->state != WREC_ACTIVE)
+                    continue;
+                wr->state = WREC_DONE;
+                wr->fire_next = ended;
+                ended = wr;
+            }
+        }
+        pthread_cond_broadcast(&zc->cond);
+    }
+    pthread_mutex_unlock(&zc->lock);
+    if (next == ZKC_STATE_EXPIRED)
+        zkc__log(&zc->base, ZKC_LOG_ERROR, "zk(%s): %s", zc->servers,
+                 zc->auth_failed ? "authentication failed; session closed" : "session expired");
+    else if (next == ZKC_STATE_SUSPENDED)
+        zkc__log(&zc->base, ZKC_LOG_WARN, "zk(%s): connection lost, session 0x%llx suspended",
+                 zc->servers, (unsigned long long)zc->session_id);
+    else if (next == ZKC_STATE_RECONNECTED)
+        zkc__log(&zc->base, ZKC_LOG_INFO, "zk(%s): reconnected, session 0x%llx", zc->servers,
+                 (unsigned long long)zc->session_id);
+    if (next >= 0)
+        zkc__conn_set_state(&zc->base, (zkc_state)next);
+    while (ended != NULL) {
+        zk_wrec *wr = ended;
+        ended = wr->fire_next;
+        zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+    }
+    LEAVE_CALLBACK();
+}
+
+/* The answer to the credentials sent at dial (on the C client's I/O
+ * thread; later re-sends after reconnects have no completion, and a
+ * refusal then shows as ZOO_AUTH_FAILED_STATE). */
+static void on_auth(int rc, const void *data)
+{
+    zk_conn *zc = (zk_conn *)data;
+    pthread_mutex_lock(&zc->lock);
+    zc->auth_done = true;
+    zc->auth_rc = rc;
+    if (rc == ZAUTHFAILED)
+        zc->auth_failed = true;
+    pthread_cond_broadcast(&zc->cond);
+    pthread_mutex_unlock(&zc->lock);
+}
+
+/* ---- the helper thread ---- */
+
+static void teardown(zk_conn *zc, bool on_aux);
+static void wait_locked(zk_conn *zc, int64_t deadline);
+
+static void *aux_main(void *arg)
+{
+    zk_conn *zc = arg;
+    pthread_mutex_lock(&zc->lock);
+    for (;;) {
+        if (zc->aux_close) {
+            pthread_mutex_unlock(&zc->lock);
+            teardown(zc, true); /* frees zc */
+            return NULL;
+        }
+        if (zc->aux_quit)
+            break;
+        if (zc->ops_head != NULL && zc->ops_head->deferred_rc != 0 && !zc->draining) {
+            pthread_mutex_unlock(&zc->lock);
+            drain_deferred(zc);
+            pthread_mutex_lock(&zc->lock);
+            continue;
+        }
+        pthread_cond_wait(&zc->aux_cond, &zc->lock);
+    }
+    pthread_mutex_unlock(&zc->lock);
+    return NULL;
+}
+
+/* Wake the helper, starting it on first need.  Returns ZKC_OK or
+ * ZKC_ENOMEM (no thread could be made). */
+static int aux_kick_locked(zk_conn *zc)
+{
+    if (!zc->aux_started) {
+        sigset_t all, old;
+        sigfillset(&all);
+        /* The helper takes no signals meant for the application. */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = pthread_create(&zc->aux, NULL, aux_main, zc);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc != 0)
+            return ZKC_ENOMEM;
+        zc->aux_started = true;
+    }
+    pthread_cond_signal(&zc->aux_cond);
+    return ZKC_OK;
+}
+
+/* ---- submit ---- */
+
+/* ACL lists in the C client's form, borrowing the strings. */
+typedef struct acl_conv {
+    struct ACL_vector vec;
+    struct ACL small[8];
+} acl_conv;
+
+static int acl_to_zk(acl_conv *ac, const zkc_acl_list *acl)
+{
+    if (acl == NULL) {
+        ac->vec = ZOO_OPEN_ACL_UNSAFE;
+        return ZKC_OK;
+    }
+    if (acl->count > INT32_MAX)
+        return ZKC_EBADARGUMENTS;
+    ac->vec.count = (int32_t)acl->count;
+    ac->vec.data = acl->count <= sizeof ac->small / sizeof *ac->small
+                       ? ac->small
+                       : malloc(acl->count * sizeof *ac->vec.data);
+    if (ac->vec.data == NULL)
+        return ZKC_ENOMEM;
+    for (size_t i = 0; i < acl->count; i++) {
+        if (acl->v[i].scheme == NULL || acl->v[i].id == NULL) {
+            if (ac->vec.data != ac->small)
+                free(ac->vec.data);
+            return ZKC_EBADARGUMENTS;
+        }
+        ac->vec.data[i].perms = (int32_t)acl->v[i].perms;
+        ac->vec.data[i].id.scheme = acl->v[i].scheme;
+        ac->vec.data[i].id.id = acl->v[i].id;
+    }
+    return ZKC_OK;
+}
+
+static void acl_conv_free(acl_conv *ac)
+{
+    if (ac->vec.data != ac->small && ac->vec.data != ZOO_OPEN_ACL_UNSAFE.data)
+        free(ac->vec.data);
+}
+
+/* Hand op to the C client; returns the C client's code. */
+static int zk_start(zk_conn *zc, zk_op *op, const zkc_request *req, acl_conv *ac)
+{
+    zhandle_t *zh = zc->zh;
+    const char *path = op->path;
+    zk_wrec *wr = op->wrec;
+    /* NULL data would mean "no data" (-1) to the C client; we store empty. */
+    const char *data = req->data_len > 0 ? req->data : "";
+    int len = (int)req->data_len;
+    switch (req->op) {
+    case ZKC_OP_GET:
+        return wr != NULL ? zoo_awget(zh, path, on_watch, wr, on_data, op)
+                          : zoo_aget(zh, path, 0, on_data, op);
+    case ZKC_OP_CHILDREN:
+        return wr != NULL ? zoo_awget_children2(zh, path, on_watch, wr, on_children, op)
+                          : zoo_aget_children2(zh, path, 0, on_children, op);
+    case ZKC_OP_EXISTS:
+        return wr != NULL ? zoo_awexists(zh, path, on_watch, wr, on_exists, op)
+                          : zoo_aexists(zh, path, 0, on_exists, op);
+    case ZKC_OP_CREATE:
+        return zoo_acreate(zh, path, data, len, &ac->vec,
+                           (int)(req->flags & (ZKC_EPHEMERAL | ZKC_SEQUENCE)), on_created, op);
+    case ZKC_OP_SET:
+        return zoo_aset(zh, path, data, len, req->version, on_stat, op);
+    case ZKC_OP_DELETE:
+        return zoo_adelete(zh, path, req->version, on_void, op);
+    case ZKC_OP_GET_ACL:
+        return zoo_aget_acl(zh, path, on_acl, op);
+    case ZKC_OP_SET_ACL:
+        return zoo_aset_acl(zh, path, req->version, &ac->vec, on_void, op);
+    }
+    return ZBADARGUMENTS;
+}
+
+static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    zk_conn *zc = (zk_conn *)c;
+    size_t plen = strlen(req->path);
+    zk_op *op = malloc(sizeof *op + plen + 1);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->zc = zc;
+    op->done = done;
+    op->ud = userdata;
+    op->op = req->op;
+    memcpy(op->path, req->path, plen + 1);
+
+    acl_conv ac = {.vec = {0, NULL}};
+    if (req->op == ZKC_OP_CREATE || req->op == ZKC_OP_SET_ACL) {
+        int rc = acl_to_zk(&ac, req->acl);
+        if (rc != ZKC_OK) {
+            free(op);
+            return rc;
+        }
+    }
+    bool watchable =
+        req->op == ZKC_OP_GET || req->op == ZKC_OP_CHILDREN || req->op == ZKC_OP_EXISTS;
+    if (watchable && (req->flags & ZKC_WATCH)) {
+        zk_wrec *wr = calloc(1, sizeof *wr);
+        zkc_watch *w = wr != NULL ? zkc__watch_new(req->path) : NULL;
+        if (w == NULL) {
+            free(wr);
+            free(op);
+            acl_conv_free(&ac);
+            return ZKC_ENOMEM;
+        }
+        wr->zc = zc;
+        wr->w = w;
+        wr->state = WREC_PENDING;
+        op->wrec = wr;
+    }
+
+    pthread_mutex_lock(&zc->lock);
+    if (zc->closing) {
+        pthread_mutex_unlock(&zc->lock);
+        if (op->wrec != NULL) {
+            zkc__watch_discard(op->wrec->w);
+            free(op->wrec);
+        }
+        free(op);
+        acl_conv_free(&ac);
+        return ZKC_ECLOSED;
+    }
+    op->prev = zc->ops_tail;
+    if (zc->ops_tail != NULL)
+        zc->ops_tail->next = op;
+    else
+        zc->ops_head = op;
+    zc->ops_tail = op;
+    if (op->wrec != NULL) {
+        op->wrec->next = zc->watches;
+        if (zc->watches != NULL)
+            zc->watches->prev = op->wrec;
+        zc->watches = op->wrec;
+    }
+    zc->submitting++;
+    zc->inflight++;
+    pthread_mutex_unlock(&zc->lock);
+
+    /* From here on, once the C client accepts op, its completion may run
+     * (and free op) at any moment: op is not touched after ZOK. */
+    int zrc = zk_start(zc, op, req, &ac);
+    acl_conv_free(&ac);
+
+    pthread_mutex_lock(&zc->lock);
+    if (--zc->submitting == 0 && zc->closing)
+        pthread_cond_broadcast(&zc->cond);
+    if (zrc == ZOK) {
+        pthread_mutex_unlock(&zc->lock);
+        return ZKC_OK;
+    }
+    if (zrc == ZMARSHALLINGERROR) {
+        /* Out of memory inside the C client, which cannot tell whether
+         * it queued the operation: keep it listed, silent, in case an
+         * answer comes; the caller is told it failed. */
+        op->orphan = true;
+        pthread_mutex_unlock(&zc->lock);
+        return ZKC_ENOMEM;
+    }
+    /* Refused before it was queued: the C client will never call back. */
+    zc->inflight--;
+    zk_wrec *wr = op->wrec;
+    op->wrec = NULL;
+    if (wr != NULL)
+        wrec_unlink_locked(zc, wr);
+    int rc;
+    if (zrc == ZINVALIDSTATE) {
+        /* The session is gone.  Accepted, and completed after everything
+         * submitted before it. */
+        op->deferred_rc = gone_rc_locked(zc);
+        rc = aux_kick_locked(zc);
+        if (rc == ZKC_OK) {
+            pthread_mutex_unlock(&zc->lock);
+            if (wr != NULL) {
+                zkc__watch_discard(wr->w);
+                free(wr);
+            }
+            return ZKC_OK;
+        }
+    } else {
+        rc = zrc == ZBADARGUMENTS ? ZKC_EBADPATH : ZKC_ENOMEM;
+    }
+    ops_unlink_locked(zc, op);
+    pthread_mutex_unlock(&zc->lock);
+    if (wr != NULL) {
+        zkc__watch_discard(wr->w);
+        free(wr);
+    }
+    free(op);
+    return rc;
+}
+
+/* ---- close ---- */
+
+/*
+ * The end of a connection: close the C client's handle (which completes
+ * what it still holds, with ZCLOSING, and joins its threads), complete
+ * what is left, end the watches, free everything.  on_aux: running on
+ * the helper thread, which then exits.
+ */
+static void teardown(zk_conn *zc, bool on_aux)
+{
+    /* Give the answers already on their way a moment to arrive: they
+     * complete with their real results, and the C client, whose
+     * completion thread may leave before the ZCLOSING results it queues
+     * at close, leaks nothing.  Not when the connection is down. */
+    pthread_mutex_lock(&zc->lock);
+    int64_t deadline = zkc__now_ms() + CLOSE_DRAIN_MS;
+    while (zc->inflight > 0 && zc->connected_now && zkc__now_ms() < deadline)
+        wait_locked(zc, deadline);
+    pthread_mutex_unlock(&zc->lock);
+    if (zc->zh != NULL) {
+        zk_conn *saved = tls_in_callback;
+        tls_in_callback = zc; /* completions may run here, inside destroy */
+        zookeeper_close(zc->zh);
+        tls_in_callback = saved;
+        zc->zh = NULL;
+    }
+    /* No C client thread is left.  Stop the helper (unless it is us). */
+    pthread_mutex_lock(&zc->lock);
+    bool join = zc->aux_started && !on_aux;
+    zc->aux_quit = true;
+    pthread_cond_signal(&zc->aux_cond);
+    pthread_mutex_unlock(&zc->lock);
+    if (join)
+        pthread_join(zc->aux, NULL);
+
+    /* Nobody else touches zc now. */
+    for (zk_op *op = zc->ops_head, *next; op != NULL; op = next) {
+        next = op->next;
+        zkc_result r;
+        result_init(&r, op, op->deferred_rc != 0 ? op->deferred_rc : ZKC_ECLOSING);
+        if (op->wrec != NULL) {
+            wrec_unlink_locked(zc, op->wrec);
+            zkc__watch_discard(op->wrec->w);
+            free(op->wrec);
+        }
+        if (!op->orphan)
+            op->done(&r, op->ud);
+        free(op);
+    }
+    zc->ops_head = zc->ops_tail = NULL;
+    for (zk_wrec *wr = zc->watches, *next; wr != NULL; wr = next) {
+        next = wr->next;
+        if (wr->state == WREC_ACTIVE)
+            zkc__watch_fire(wr->w, ZKC_EVENT_CLOSED);
+        free(wr);
+    }
+    zc->watches = NULL;
+
+    log_slot_release(zc->log_slot);
+    pthread_mutex_destroy(&zc->lock);
+    pthread_cond_destroy(&zc->cond);
+    pthread_cond_destroy(&zc->aux_cond);
+    zkc__conn_fini(&zc->base);
+    free(zc->servers);
+    free(zc);
+    if (on_aux)
+        pthread_detach(pthread_self());
+}
+
+static void zk_close(zkc_conn *c)
+{
+    zk_conn *zc = (zk_conn *)c;
+    pthread_mutex_lock(&zc->lock);
+    zc->closing = true;
+    /* No thread may be inside a zoo_a* call when the handle goes. */
+    while (zc->submitting > 0)
+        pthread_cond_wait(&zc->cond, &zc->lock);
+    if (tls_in_callback == zc) {
+        /* On the C client's own thread: zookeeper_close() would wait for
+         * this very thread.  The helper closes; this thread returns to the
+         * C client, which then lets it go. */
+        zc->aux_close = true;
+        if (aux_kick_locked(zc) == ZKC_OK) {
+            pthread_mutex_unlock(&zc->lock);
+            return;
+        }
+        zc->aux_close = false;
+        pthread_mutex_unlock(&zc->lock);
+        /* No thread to hand it to: leak the connection rather than hang. */
+        zkc__log(c, ZKC_LOG_ERROR, "zk(%s): cannot start a thread to close the connection",
+                 zc->servers);
+        return;
+    }
+    pthread_mutex_unlock(&zc->lock);
+    teardown(zc, false);
+}
+
+static int64_t zk_session_id(zkc_conn *c)
+{
+    zk_conn *zc = (zk_conn *)c;
+    pthread_mutex_lock(&zc->lock);
+    int64_t id = zc->expired || zc->auth_failed ? 0 : zc->session_id;
+    pthread_mutex_unlock(&zc->lock);
+    return id;
+}
+
+static const struct zkc_conn_ops zk_ops = {
+    .version = 1,
+    .name = "zk",
+    .submit = zk_submit,
+    .close = zk_close,
+    .session_id = zk_session_id,
+};
+
+/* ---- dial ---- */
+
+/* host:port[,host:port...][/chroot]: each entry a non-empty host and a
+ * port in 1..65535; the chroot, if any, a valid path. */
+static bool servers_valid(const char *servers)
+{
+    const char *chroot = strchr(servers, '/');
+    size_t hosts_len = chroot != NULL ? (size_t)(chroot - servers) : strlen(servers);
+    if (hosts_len == 0)
+        return false;
+    if (chroot != NULL && (strcmp(chroot, "/") == 0 || zkc_path_validate(chroot, false) != 0))
+        return false;
+    const char *p = servers, *end = servers + hosts_len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *e = comma != NULL ? comma : end;
+        while (p < e && (*p == ' ' || *p == '\t'))
+            p++;
+        const char *colon = NULL;
+        for (const char *q = p; q < e; q++)
+            if (*q == ':')
+                colon = q;
+        if (colon == NULL || colon == p || colon + 1 == e || e - colon > 6)
+            return false;
+        long port = 0;
+        for (const char *q = colon + 1; q < e; q++) {
+            if (*q < '0' || *q > '9')
+                return false;
+            port = port * 10 + (*q - '0');
+        }
+        if (port < 1 || port > 65535)
+            return false;
+        p = comma != NULL ? comma + 1 : end;
+        if (comma != NULL && p == end)
+            return false; /* trailing comma */
+    }
+    return true;
+}
+
+/* Wait on zc->cond once, at most until the deadline (-1: none).  Locked. */
+static void wait_locked(zk_conn *zc, int64_t deadline)
+{
+    if (deadline < 0) {
+        pthread_cond_wait(&zc->cond, &zc->lock);
+        return;
+    }
+    int64_t left = deadline - zkc__now_ms();
+    if (left <= 0)
+        return;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += (time_t)(left / 1000);
+    ts.tv_nsec += (long)(left % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&zc->cond, &zc->lock, &ts);
+}
+
+/* Free a connection that never left zkc_zk_dial. */
+static void dial_abort(zk_conn *zc)
+{
+    pthread_mutex_lock(&zc->lock);
+    zc->closing = true;
+    pthread_mutex_unlock(&zc->lock);
+    teardown(zc, false);
+}
+
+int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_conn)
+{
+    static const zkc_zk_opts defaults = ZKC_ZK_OPTS_INIT;
+    if (ret_conn == NULL || servers == NULL) {
+        zkc__set_errmsg("dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
+        return ZKC_EBADARGUMENTS;
+    }
+    *ret_conn = NULL;
+    if (opts == NULL)
+        opts = &defaults;
+    if (opts->version != 1 || (opts->auth_scheme != NULL) != (opts->auth_cred != NULL)) {
+        zkc__set_errmsg("dial %s: bad options (version %u, scheme and credentials go together)",
+                        servers, opts->version);
+        return ZKC_EBADARGUMENTS;
+    }
+    if (!servers_valid(servers)) {
+        zkc__set_errmsg("dial \"%s\": bad address list (want host:port[,host:port...])",
+                        servers);
+        return ZKC_ECONNECT;
+    }
+    int session_ms =
+        opts->base_timeout_ms > 0 ? opts->base_timeout_ms : ZKC_DEFAULT_BASE_TIMEOUT_MS;
+    int connect_ms = opts->connect_timeout_ms == 0 ? ZKC_DEFAULT_CONNECT_TIMEOUT_MS
+                                                   : opts->connect_timeout_ms;
+    int64_t t0 = zkc__now_ms();
+    int64_t deadline = connect_ms < 0 ? -1 : t0 + connect_ms;
+
+    zk_conn *zc = calloc(1, sizeof *zc);
+    if (zc == NULL)
+        return ZKC_ENOMEM;
+    zc->log_slot = -1;
+    zc->servers = strdup(servers);
+    size_t dlen = strlen(servers) + 8;
+    char *desc = malloc(dlen);
+    if (zc->servers == NULL || desc == NULL) {
+        free(zc->servers);
+        free(desc);
+        free(zc);
+        return ZKC_ENOMEM;
+    }
+    snprintf(desc, dlen, "zk(%s)", servers);
+    int rc = zkc__conn_init(&zc->base, &zk_ops, desc);
+    free(desc);
+    if (rc != ZKC_OK) {
+        free(zc->servers);
+        free(zc);
+        return rc;
+    }
+    zc->base.log_fn = opts->log_fn;
+    zc->base.log_ud = opts->log_ud;
+    pthread_mutex_init(&zc->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&zc->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&zc->aux_cond, NULL);
+
+    zc->log_slot = log_slot_take(zc);
+    if (zc->log_slot < 0)
+        zkc__log(&zc->base, ZKC_LOG_WARN,
+                 "zk(%s): more than %d connections; the C client's log lines of this one "
+                 "are dropped",
+                 servers, LOG_SLOTS);
+    log_callback_fn logcb = zc->log_slot >= 0 ? log_tramps[zc->log_slot] : log_drop;
+
+    /* The C client's threads inherit our signal mask: keep the
+     * application's signals away from them. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    errno = 0;
+    zc->zh = zookeeper_init2(servers, on_session, session_ms, NULL, zc, 0, logcb);
+    int init_errno = errno;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (zc->zh == NULL) {
+        zkc__set_errmsg("dial %s: cannot start a ZooKeeper client: %s", servers,
+                        init_errno == EINVAL || init_errno == ENOENT
+                            ? "no address could be resolved"
+                            : strerror(init_errno ? init_errno : EINVAL));
+        dial_abort(zc);
+        return init_errno == ENOMEM ? ZKC_ENOMEM : ZKC_ECONNECT;
+    }
+
+    /* The first session event decides (DialZk), within the bound. */
+    pthread_mutex_lock(&zc->lock);
+    while (!zc->connected_once && !zc->expired && !zc->auth_failed &&
+           (deadline < 0 || zkc__now_ms() < deadline))
+        wait_locked(zc, deadline);
+    bool connected = zc->connected_once && !zc->expired && !zc->auth_failed;
+    bool gone = zc->expired || zc->auth_failed;
+    pthread_mutex_unlock(&zc->lock);
+    if (!connected) {
+        if (gone)
+            zkc__set_errmsg("dial %s: the session could not be made", servers);
+        else
+            zkc__set_errmsg("dial %s: no ZooKeeper server answered within %d ms", servers,
+                            connect_ms);
+        dial_abort(zc);
+        return gone ? ZKC_ECONNECT : ZKC_ETIMEDOUT;
+    }
+
+    if (opts->auth_scheme != NULL) {
+        size_t clen = strlen(opts->auth_cred);
+        int zrc = clen > INT32_MAX ? ZBADARGUMENTS
+                                   : zoo_add_auth(zc->zh, opts->auth_scheme, opts->auth_cred,
+                                                  (int)clen, on_auth, zc);
+        if (zrc != ZOK) {
+            zkc__set_errmsg("dial %s: cannot send %s credentials: %s", servers,
+                            opts->auth_scheme, zerror(zrc));
+            dial_abort(zc);
+            return ZKC_ECONNECT;
+        }
+        pthread_mutex_lock(&zc->lock);
+        while (!zc->auth_done && !zc->auth_failed && !zc->expired &&
+               (deadline < 0 || zkc__now_ms() < deadline))
+            wait_locked(zc, deadline);
+        bool done = zc->auth_done, failed = zc->auth_failed;
+        int auth_rc = zc->auth_rc;
+        bool expired = zc->expired;
+        pthread_mutex_unlock(&zc->lock);
+        if (failed) {
+            zkc__set_errmsg("dial %s: %s authentication failed", servers, opts->auth_scheme);
+            dial_abort(zc);
+            return ZKC_EAUTHFAILED;
+        }
+        if (expired || (done && auth_rc != ZOK)) {
+            zkc__set_errmsg("dial %s: %s while authenticating", servers,
+                            expired ? "session expired" : zerror(auth_rc));
+            dial_abort(zc);
+            return ZKC_ECONNECT;
+        }
+        if (!done) {
+            zkc__set_errmsg("dial %s: no answer to %s authentication within %d ms", servers,
+                            opts->auth_scheme, connect_ms);
+            dial_abort(zc);
+            return ZKC_ETIMEDOUT;
+        }
+    }
+    zkc__log(&zc->base, ZKC_LOG_INFO, "zk(%s): connected in %lld ms, session 0x%llx", servers,
+             (long long)(zkc__now_ms() - t0), (unsigned long long)zc->session_id);
+    *ret_conn = &zc->base;
+    return ZKC_OK;
+}
+
+/*
+ * For tests (the expiry test needs to steal the session): the session id
+ * and password of a zk connection.  Not in a public header on purpose.
+ */
+int zkc__zk_session_credentials(zkc_conn *c, int64_t *ret_id, char ret_passwd[16]);
+int zkc__zk_session_credentials(zkc_conn *c, int64_t *ret_id, char ret_passwd[16])
+{
+    if (c == NULL || c->ops != &zk_ops || ret_id == NULL || ret_passwd == NULL)
+        return ZKC_EBADARGUMENTS;
+    zk_conn *zc = (zk_conn *)c;
+    pthread_mutex_lock(&zc->lock);
+    int rc = ZKC_ECLOSED;
+    if (!zc->closing && zc->zh != NULL) {
+        const clientid_t *cid = zoo_client_id(zc->zh);
+        *ret_id = cid->client_id;
+        memcpy(ret_passwd, cid->passwd, 16);
+        rc = ZKC_OK;
+    }
+    pthread_mutex_unlock(&zc->lock);
+    return rc;
+}

@@ -1,0 +1,219 @@
+/*
+ * zk_test_util.h: helpers shared by the tests that run against a real
+ * ZooKeeper server (tests/integration/test_zk.c and
+ * tests/conformance/run_zk.c).  Header-only, for tests only.
+ *
+ * zk_test_expire() ends a zkc_conn's session from outside, the way kazoo
+ * and Curator tests do: a second raw C client handle joins the same
+ * session (id and password) and closes it.
+ *
+ * zk_test_zkctl() runs the zkctl named by $ZKCTL on a folder;
+ * zk_test_own_server_start() runs a standalone server for the whole
+ * process (stopped at exit, or on TERM/INT by its recorded pid).
+ */
+#ifndef ZK_TEST_UTIL_H
+#define ZK_TEST_UTIL_H
+
+#include <zookeeper/zookeeper.h>
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <zkcell/zkcell.h>
+
+/* In conn_zk.c, deliberately not in a public header. */
+int zkc__zk_session_credentials(zkc_conn *c, int64_t *ret_id, char ret_passwd[16]);
+
+typedef struct zk_test_waiter {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int state;
+    int connected; /* CONNECTED seen at least once */
+} zk_test_waiter;
+
+static inline void zk_test_silent_log(const char *msg)
+{
+    (void)msg;
+}
+
+static inline void zk_test_waiter_watch(zhandle_t *zh, int type, int state, const char *path,
+                                        void *ctx)
+{
+    (void)zh;
+    (void)path;
+    zk_test_waiter *w = ctx;
+    if (type != ZOO_SESSION_EVENT)
+        return;
+    pthread_mutex_lock(&w->lock);
+    w->state = state;
+    if (state == ZOO_CONNECTED_STATE)
+        w->connected = 1;
+    pthread_cond_broadcast(&w->cond);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* Join c's session with a raw handle on servers, then close it: the
+ * server ends the session.  The two handles steal the session from each
+ * other until one closes it, so the close is made as soon as the raw
+ * handle is in, and tried again if c's session survives.  Returns ZKC_OK
+ * once c reports EXPIRED, or an error. */
+static inline int zk_test_expire(const char *servers, zkc_conn *c)
+{
+    clientid_t cid;
+    memset(&cid, 0, sizeof cid);
+    int rc = zkc__zk_session_credentials(c, &cid.client_id, cid.passwd);
+    if (rc != ZKC_OK)
+        return rc;
+    for (int attempt = 0; attempt < 20; attempt++) {
+        zk_test_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+        zhandle_t *zh = zookeeper_init2(servers, zk_test_waiter_watch, 10000, &cid, &w, 0,
+                                        zk_test_silent_log);
+        if (zh == NULL)
+            return ZKC_ECONNECT;
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += 10;
+        pthread_mutex_lock(&w.lock);
+        while (!w.connected && w.state != ZOO_EXPIRED_SESSION_STATE)
+            if (pthread_cond_timedwait(&w.cond, &w.lock, &dl) != 0)
+                break;
+        pthread_mutex_unlock(&w.lock);
+        zookeeper_close(zh);
+        for (int i = 0; i < 50; i++) {
+            if (zkc_conn_state(c) == ZKC_STATE_EXPIRED)
+                return ZKC_OK;
+            zkc_sleep(10, NULL);
+        }
+    }
+    return ZKC_ETIMEDOUT;
+}
+
+/* ---- servers run with zkctl ---- */
+
+static const char *zk_test_zkctl_bin;
+
+/* $ZKCTL if it names an executable, else NULL. */
+static inline const char *zk_test_zkctl_init(void)
+{
+    const char *z = getenv("ZKCTL");
+    zk_test_zkctl_bin = z != NULL && *z != '\0' && access(z, X_OK) == 0 ? z : NULL;
+    return zk_test_zkctl_bin;
+}
+
+static inline int zk_test_port_free(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return 0;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int ok = bind(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* n consecutive free client ports in [lo, lo+90), with their quorum and
+ * election ports (+100, +200) free too when n > 1; -1 if none.  (The last
+ * ten of each hundred stay unused: 22998 and 22999 serve as dead ports.) */
+static inline int zk_test_pick_ports(int lo, int n)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    unsigned seed = (unsigned)getpid() * 2654435761u ^ (unsigned)ts.tv_nsec;
+    int span = 90 - n;
+    int start = (int)(seed % (unsigned)span);
+    for (int k = 0; k < span; k++) {
+        int p = lo + (start + k) % span;
+        int ok = 1;
+        for (int i = 0; i < n && ok; i++)
+            ok = zk_test_port_free(p + i) &&
+                 (n == 1 || (zk_test_port_free(p + i + 100) && zk_test_port_free(p + i + 200)));
+        if (ok)
+            return p;
+    }
+    return -1;
+}
+
+/* Run "$ZKCTL --quiet --dir DIR <args>"; its exit status, or -1. */
+static inline int zk_test_zkctl(const char *dir, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static inline int zk_test_zkctl(const char *dir, const char *fmt, ...)
+{
+    if (zk_test_zkctl_bin == NULL)
+        return -1;
+    char args[512], cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' --quiet --dir '%s' %s", zk_test_zkctl_bin, dir, args);
+    int rc = system(cmd);
+    return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static char zk_test_own_dir[64];
+static char zk_test_own_addr[64];
+static volatile pid_t zk_test_own_pid;
+
+static inline void zk_test_own_server_stop(void)
+{
+    if (zk_test_own_dir[0] == '\0')
+        return;
+    zk_test_zkctl(zk_test_own_dir, "teardown");
+    rmdir(zk_test_own_dir);
+    zk_test_own_dir[0] = '\0';
+}
+
+static inline void zk_test_own_server_signal(int sig)
+{
+    if (zk_test_own_pid > 0)
+        kill(zk_test_own_pid, SIGKILL);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* A standalone server on a free port in [lo, lo+100) for this process;
+ * its address list, or NULL. */
+static inline const char *zk_test_own_server_start(int lo)
+{
+    snprintf(zk_test_own_dir, sizeof zk_test_own_dir, "/tmp/zkc-test-server-XXXXXX");
+    if (mkdtemp(zk_test_own_dir) == NULL)
+        return NULL;
+    int port = zk_test_pick_ports(lo, 1);
+    if (port < 0 || zk_test_zkctl(zk_test_own_dir, "start --ports %d", port) != 0) {
+        zk_test_zkctl(zk_test_own_dir, "teardown");
+        rmdir(zk_test_own_dir);
+        zk_test_own_dir[0] = '\0';
+        return NULL;
+    }
+    char pidfile[128];
+    snprintf(pidfile, sizeof pidfile, "%s/zk1/zk.pid", zk_test_own_dir);
+    FILE *f = fopen(pidfile, "r");
+    int pid = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    zk_test_own_pid = pid;
+    atexit(zk_test_own_server_stop);
+    signal(SIGTERM, zk_test_own_server_signal);
+    signal(SIGINT, zk_test_own_server_signal);
+    snprintf(zk_test_own_addr, sizeof zk_test_own_addr, "127.0.0.1:%d", port);
+    return zk_test_own_addr;
+}
+
+#endif
