@@ -1,0 +1,1578 @@
+/*
+ * conn_global.c: one namespace over n quorums (the seed's GlobalConn) as
+ * a zkc_conn, and zkc_global_diff() / zkc_global_repair().
+ *
+ * An operation is a struct gop: it is sent to every quorum at once (a
+ * fan-out), each quorum's answer is copied into its slot, and the last
+ * answer to arrive runs advance(), which either starts the next step
+ * (sequential creates ask quorum 0 first; unversioned sets read the
+ * versions first) or compares the answers and completes.  The semantics
+ * (what agrees, what is inconsistent, how versions, sequential names and
+ * watches work) are written down in include/zkcell/global.h.
+ *
+ * Closing takes a write lock on the gate that every fan-out holds for
+ * reading, so no operation is sent to a quorum being closed.  The struct
+ * is reference counted by the operations in flight, since a close from a
+ * quorum's own completion thread lets that thread run its remaining
+ * completions after the close returns.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "zkcell/global.h"
+#include "zkcell/path.h"
+#include "zkcell/sys/conn_impl.h"
+
+#define MAX_CAS_ROUNDS 8
+#define MAX_VERSION_BUMPS 100000
+
+typedef struct global_conn global_conn;
+
+/* One quorum's answer, copied out of its completion. */
+typedef struct qres {
+    int rc;
+    char *errmsg;
+    char *data;
+    size_t data_len;
+    bool has_stat;
+    zkc_stat stat;
+    zkc_strings *children;
+    zkc_acl_list *acl;
+    char *created;
+    zkc_watch *watch;
+    bool nomem;
+} qres;
+
+typedef enum gstep {
+    STEP_MAIN = 0,  /* the operation itself, on every quorum */
+    STEP_PREREAD,   /* unversioned set/set_acl: read each quorum's version */
+    STEP_SEQ_FIRST, /* sequential create: quorum 0 picks the name */
+    STEP_SEQ_REST   /* ...then the others create exactly that name */
+} gstep;
+
+typedef struct gop gop;
+
+typedef struct qslot {
+    gop *op;
+    size_t i;
+} qslot;
+
+struct gop {
+    global_conn *g;
+    size_t n;        /* quorums (g may be gone when op is freed) */
+    zkc_request req; /* copies of path, data and acl */
+    char *path;
+    void *data;
+    zkc_acl_list *acl;
+    zkc_done_fn done;
+    void *ud;
+    gstep step;
+    unsigned round;
+    pthread_mutex_t lock;
+    size_t pending;
+    qres *res;         /* n */
+    qslot *slots;      /* n */
+    int32_t *versions; /* n: per-quorum versions for STEP_MAIN, or NULL */
+    char *seq_name;
+};
+
+/* A watch set on every quorum for one caller's watch. */
+typedef struct glink {
+    zkc_watch *outer;
+    zkc_watch **inner; /* n */
+    size_t fired;      /* inner callbacks that ran */
+    bool outer_fired;
+    global_conn *g;
+    struct glink *next;
+} glink;
+
+struct global_conn {
+    zkc_conn base;
+    size_t n;
+    zkc_conn **q;
+    pthread_rwlock_t gate; /* read: sending to quorums; write: closing */
+    bool closing;
+    pthread_mutex_t lock;  /* reap, qstate */
+    glink *reap;
+    zkc_state *qstate;
+    bool was_connected;         /* every quorum was up once */
+    bool was_down;              /* ...and some went down after that */
+    unsigned state_gen;         /* counts quorum state changes */
+    atomic_int refs;            /* the owner + operations in flight */
+};
+
+static const struct zkc_conn_ops global_ops;
+static void advance(gop *op);
+
+/* ---- small helpers ---- */
+
+static char *dup_bytes(const char *p, size_t len)
+{
+    char *d = malloc(len + 1);
+    if (d == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(d, p, len);
+    d[len] = '\0';
+    return d;
+}
+
+static zkc_strings *strings_copy(const zkc_strings *s)
+{
+    zkc_strings *d = zkc__strings_new(0);
+    for (size_t i = 0; d != NULL && i < s->count; i++) {
+        if (zkc__strings_push(d, s->v[i], strlen(s->v[i])) != ZKC_OK) {
+            zkc_strings_free(d);
+            d = NULL;
+        }
+    }
+    return d;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmp_acl(const void *a, const void *b)
+{
+    const zkc_acl *x = a, *y = b;
+    if (x->perms != y->perms)
+        return x->perms < y->perms ? -1 : 1;
+    int c = strcmp(x->scheme, y->scheme);
+    return c != 0 ? c : strcmp(x->id, y->id);
+}
+
+static bool strings_equal_sorted(zkc_strings *a, zkc_strings *b)
+{
+    size_t na = a != NULL ? a->count : 0, nb = b != NULL ? b->count : 0;
+    if (na != nb)
+        return false;
+    if (na == 0)
+        return true;
+    qsort(a->v, na, sizeof *a->v, cmp_str);
+    qsort(b->v, nb, sizeof *b->v, cmp_str);
+    for (size_t i = 0; i < na; i++)
+        if (strcmp(a->v[i], b->v[i]) != 0)
+            return false;
+    return true;
+}
+
+static bool acl_equal_sorted(zkc_acl_list *a, zkc_acl_list *b)
+{
+    size_t na = a != NULL ? a->count : 0, nb = b != NULL ? b->count : 0;
+    if (na != nb)
+        return false;
+    if (na == 0)
+        return true;
+    qsort(a->v, na, sizeof *a->v, cmp_acl);
+    qsort(b->v, nb, sizeof *b->v, cmp_acl);
+    for (size_t i = 0; i < na; i++)
+        if (cmp_acl(&a->v[i], &b->v[i]) != 0)
+            return false;
+    return true;
+}
+
+/* A growing text buffer for messages that name every quorum. */
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        size_t room = b->cap - b->len;
+        int n = vsnprintf(b->p != NULL ? b->p + b->len : NULL, b->p != NULL ? room : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (b->p != NULL && (size_t)n < room) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap > 0 ? b->cap * 2 : 256) + (size_t)n;
+        char *p = realloc(b->p, cap);
+        if (p == NULL)
+            return;
+        if (b->p == NULL)
+            p[0] = '\0';
+        b->p = p;
+        b->cap = cap;
+    }
+}
+
+static bool transient(int rc)
+{
+    switch (rc) {
+    case ZKC_ECONNECTIONLOSS:
+    case ZKC_EOPERATIONTIMEOUT:
+    case ZKC_ESESSIONEXPIRED:
+    case ZKC_ESESSIONMOVED:
+    case ZKC_ETHROTTLEDOP:
+    case ZKC_ENOTREADONLY:
+    case ZKC_ECLOSING:
+    case ZKC_ECLOSED:
+    case ZKC_ETIMEDOUT:
+    case ZKC_ENOMEM:
+    case ZKC_ESYSTEMERROR:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- lifetime ---- */
+
+static void reap_links(glink *l)
+{
+    while (l != NULL) {
+        glink *next = l->next;
+        for (size_t i = 0; l->inner != NULL && i < l->g->n; i++)
+            zkc_watch_free(l->inner[i]);
+        free(l->inner);
+        free(l);
+        l = next;
+    }
+}
+
+static void global_free(global_conn *g)
+{
+    reap_links(g->reap);
+    free(g->q);
+    free(g->qstate);
+    pthread_rwlock_destroy(&g->gate);
+    pthread_mutex_destroy(&g->lock);
+    zkc__conn_fini(&g->base);
+    free(g);
+}
+
+static void global_unref(global_conn *g)
+{
+    if (atomic_fetch_sub(&g->refs, 1) == 1)
+        global_free(g);
+}
+
+static void reap_now(global_conn *g)
+{
+    pthread_mutex_lock(&g->lock);
+    glink *l = g->reap;
+    g->reap = NULL;
+    pthread_mutex_unlock(&g->lock);
+    reap_links(l);
+}
+
+/* ---- operations ---- */
+
+static void qres_clear(qres *r)
+{
+    free(r->errmsg);
+    free(r->data);
+    zkc_strings_free(r->children);
+    zkc_acl_list_free(r->acl);
+    free(r->created);
+    zkc_watch_free(r->watch);
+    memset(r, 0, sizeof *r);
+}
+
+static void gop_free(gop *op)
+{
+    if (op == NULL)
+        return;
+    size_t n = op->n;
+    for (size_t i = 0; op->res != NULL && i < n; i++)
+        qres_clear(&op->res[i]);
+    free(op->res);
+    free(op->slots);
+    free(op->versions);
+    free(op->seq_name);
+    free(op->path);
+    free(op->data);
+    zkc_acl_list_free(op->acl);
+    pthread_mutex_destroy(&op->lock);
+    free(op);
+}
+
+/* Complete op with r (its path set here) and free it.  Nothing may
+ * touch the connection afterwards. */
+static void finish(gop *op, zkc_result *r)
+{
+    r->op = op->req.op;
+    r->path = op->path;
+    zkc_done_fn done = op->done;
+    void *ud = op->ud;
+    done(r, ud);
+    gop_free(op);
+}
+
+static void finish_err(gop *op, int rc, const char *msg)
+{
+    zkc_result r = {.rc = rc, .errmsg = msg};
+    finish(op, &r);
+}
+
+static void quorum_done(const zkc_result *res, void *userdata);
+
+/*
+ * Send step requests to quorums [from, to).  req_for fills quorum i's
+ * request.  Returns ZKC_OK when at least one went out (the last answer
+ * then runs advance(); op may be gone by the time this returns), else an
+ * error and nothing is pending.  A quorum that refuses at once gets that
+ * code as its answer; the first one refusing means nothing went out.
+ */
+static int fan_out(gop *op, size_t from, size_t to, void (*req_for)(gop *, size_t, zkc_request *))
+{
+    global_conn *g = op->g;
+    for (size_t i = from; i < to; i++)
+        qres_clear(&op->res[i]);
+    pthread_rwlock_rdlock(&g->gate);
+    if (g->closing) {
+        pthread_rwlock_unlock(&g->gate);
+        return ZKC_ECLOSING;
+    }
+    /* Answers cannot all arrive before the last request is out, so the
+     * count needs no guard. */
+    pthread_mutex_lock(&op->lock);
+    op->pending = to - from;
+    pthread_mutex_unlock(&op->lock);
+    bool sent = false, last = false;
+    int rc = ZKC_OK;
+    for (size_t i = from; i < to; i++) {
+        zkc_request r;
+        req_for(op, i, &r);
+        atomic_fetch_add(&g->refs, 1);
+        rc = zkc_submit(g->q[i], &r, quorum_done, &op->slots[i]);
+        if (rc == ZKC_OK) {
+            sent = true;
+            continue;
+        }
+        atomic_fetch_sub(&g->refs, 1);
+        if (!sent)
+            break; /* nothing out: refuse the whole step */
+        /* Out of memory half way (the only refusal that can differ
+         * between quorums): that quorum's answer. */
+        op->res[i].rc = rc;
+        pthread_mutex_lock(&op->lock);
+        last = --op->pending == 0;
+        pthread_mutex_unlock(&op->lock);
+    }
+    pthread_rwlock_unlock(&g->gate);
+    if (!sent)
+        return rc;
+    if (last) {
+        /* Every other answer came back before the refusal: complete on
+         * this thread (inside the submit, on this out-of-memory path). */
+        advance(op);
+    }
+    return ZKC_OK;
+}
+
+static void req_main(gop *op, size_t i, zkc_request *r)
+{
+    *r = op->req;
+    if (op->versions != NULL)
+        r->version = op->versions[i];
+}
+
+static void req_exists(gop *op, size_t i, zkc_request *r)
+{
+    (void)i;
+    *r = (zkc_request){.op = ZKC_OP_EXISTS, .path = op->path, .version = -1};
+}
+
+static void req_seq_rest(gop *op, size_t i, zkc_request *r)
+{
+    (void)i;
+    *r = op->req;
+    r->path = op->seq_name;
+    r->flags &= ~ZKC_SEQUENCE;
+}
+
+static void quorum_done(const zkc_result *res, void *userdata)
+{
+    qslot *s = userdata;
+    gop *op = s->op;
+    global_conn *g = op->g;
+    qres *q = &op->res[s->i];
+    q->rc = res->rc;
+    if (res->errmsg != NULL)
+        q->errmsg = strdup(res->errmsg);
+    if (res->stat != NULL) {
+        q->has_stat = true;
+        q->stat = *res->stat;
+    }
+    if (res->rc == ZKC_OK) {
+        if (res->op == ZKC_OP_GET) {
+            q->data = dup_bytes(res->data != NULL ? res->data : "", res->data_len);
+            q->data_len = res->data_len;
+            q->nomem |= q->data == NULL;
+        }
+        if (res->children != NULL) {
+            q->children = strings_copy(res->children);
+            q->nomem |= q->children == NULL;
+        }
+        if (res->acl != NULL) {
+            q->acl = zkc_acl_list_dup(res->acl);
+            q->nomem |= q->acl == NULL;
+        }
+        if (res->created_path != NULL) {
+            q->created = strdup(res->created_path);
+            q->nomem |= q->created == NULL;
+        }
+        if (q->nomem)
+            q->rc = ZKC_ENOMEM;
+    }
+    q->watch = res->watch;
+    pthread_mutex_lock(&op->lock);
+    bool last = --op->pending == 0;
+    pthread_mutex_unlock(&op->lock);
+    if (last)
+        advance(op);
+    global_unref(g);
+}
+
+/* ---- comparing answers ---- */
+
+/* One quorum's answer, in a few words. */
+static void describe(sbuf *b, const global_conn *g, size_t i, const qres *q, zkc_op op)
+{
+    sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, zkc_conn_describe(g->q[i]));
+    if (q->rc != ZKC_OK) {
+        sb_printf(b, "%s", zkc_strerror(q->rc));
+        return;
+    }
+    switch (op) {
+    case ZKC_OP_GET:
+        sb_printf(b, "ok, %zu bytes, version %d", q->data_len, (int)q->stat.version);
+        break;
+    case ZKC_OP_CHILDREN:
+        sb_printf(b, "ok, %zu children", q->children != NULL ? q->children->count : 0);
+        break;
+    case ZKC_OP_EXISTS:
+        sb_printf(b, "%s", q->has_stat ? "exists" : "does not exist");
+        break;
+    case ZKC_OP_GET_ACL:
+        sb_printf(b, "ok, %zu ACL entries", q->acl != NULL ? q->acl->count : 0);
+        break;
+    case ZKC_OP_CREATE:
+        sb_printf(b, "created %s", q->created != NULL ? q->created : "?");
+        break;
+    default:
+        sb_printf(b, "ok");
+        break;
+    }
+}
+
+static void finish_inconsistent(gop *op, const char *what)
+{
+    global_conn *g = op->g;
+    sbuf b = {0};
+    sb_printf(&b, "%s: ", what);
+    for (size_t i = 0; i < g->n; i++)
+        describe(&b, g, i, &op->res[i], op->step == STEP_PREREAD ? ZKC_OP_EXISTS : op->req.op);
+    finish_err(op, ZKC_EINCONSISTENT, b.p != NULL ? b.p : what);
+    free(b.p);
+}
+
+/* One quorum's error as the whole answer. */
+static void finish_quorum_err(gop *op, size_t i)
+{
+    global_conn *g = op->g;
+    const qres *q = &op->res[i];
+    sbuf b = {0};
+    sb_printf(&b, "quorum %zu %s: %s%s%s", i, zkc_conn_describe(g->q[i]), zkc_strerror(q->rc),
+              q->errmsg != NULL ? ": " : "", q->errmsg != NULL ? q->errmsg : "");
+    finish_err(op, q->rc, b.p);
+    free(b.p);
+}
+
+static bool answers_agree(gop *op, zkc_op kind)
+{
+    global_conn *g = op->g;
+    qres *a = &op->res[0];
+    for (size_t i = 1; i < g->n; i++) {
+        qres *b = &op->res[i];
+        if (a->rc != b->rc)
+            return false;
+        if (a->rc != ZKC_OK)
+            continue;
+        switch (kind) {
+        case ZKC_OP_GET:
+            if (a->data_len != b->data_len ||
+                (a->data_len > 0 && memcmp(a->data, b->data, a->data_len) != 0))
+                return false;
+            break;
+        case ZKC_OP_CHILDREN:
+            if (!strings_equal_sorted(a->children, b->children))
+                return false;
+            break;
+        case ZKC_OP_EXISTS:
+            if (a->has_stat != b->has_stat)
+                return false;
+            break;
+        case ZKC_OP_GET_ACL:
+            if (!acl_equal_sorted(a->acl, b->acl))
+                return false;
+            break;
+        default:
+            break;
+        }
+    }
+    return true;
+}
+
+static void glink_fired(zkc_watch *w, const zkc_event *ev, void *userdata)
+{
+    glink *l = userdata;
+    global_conn *g = l->g;
+    (void)w;
+    /* The first quorum's event wins.  Once fired, outer may be gone
+     * (the caller's free drops the last reference), so fire it once. */
+    pthread_mutex_lock(&g->lock);
+    bool first = !l->outer_fired;
+    l->outer_fired = true;
+    pthread_mutex_unlock(&g->lock);
+    if (first)
+        zkc__watch_fire(l->outer, ev->type);
+    pthread_mutex_lock(&g->lock);
+    if (++l->fired == g->n) {
+        l->next = g->reap;
+        g->reap = l;
+    }
+    pthread_mutex_unlock(&g->lock);
+}
+
+/* One watch for the caller over every quorum's, or NULL (and the
+ * quorums' freed) when not every quorum set one. */
+static zkc_watch *combine_watches(gop *op)
+{
+    global_conn *g = op->g;
+    bool all = true;
+    for (size_t i = 0; i < g->n; i++)
+        all &= op->res[i].watch != NULL;
+    glink *l = all ? calloc(1, sizeof *l) : NULL;
+    if (l != NULL) {
+        l->g = g;
+        l->inner = calloc(g->n, sizeof *l->inner);
+        l->outer = l->inner != NULL ? zkc__watch_new(op->path) : NULL;
+        if (l->outer == NULL) {
+            free(l->inner);
+            free(l);
+            l = NULL;
+        }
+    }
+    if (l == NULL) {
+        for (size_t i = 0; i < g->n; i++) {
+            zkc_watch_free(op->res[i].watch);
+            op->res[i].watch = NULL;
+        }
+        return NULL;
+    }
+    zkc_watch *outer = l->outer;
+    for (size_t i = 0; i < g->n; i++) {
+        l->inner[i] = op->res[i].watch;
+        op->res[i].watch = NULL;
+    }
+    /* After this loop the link may be complete and reaped at any time:
+     * do not touch it. */
+    for (size_t i = 0; i < g->n; i++)
+        zkc_watch_set_callback(l->inner[i], glink_fired, l);
+    return outer;
+}
+
+static void finish_read(gop *op)
+{
+    global_conn *g = op->g;
+    zkc_op kind = op->req.op;
+    for (size_t i = 0; i < g->n; i++) {
+        if (op->res[i].rc == ZKC_ECLOSING) {
+            finish_quorum_err(op, i);
+            return;
+        }
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (transient(op->res[i].rc)) {
+            finish_quorum_err(op, i);
+            return;
+        }
+    }
+    if (!answers_agree(op, kind)) {
+        char what[64];
+        snprintf(what, sizeof what, "quorums disagree on %s",
+                 kind == ZKC_OP_GET        ? "the data"
+                 : kind == ZKC_OP_CHILDREN ? "the children"
+                 : kind == ZKC_OP_EXISTS   ? "whether the node exists"
+                                           : "the ACL");
+        finish_inconsistent(op, what);
+        return;
+    }
+    qres *a = &op->res[0];
+    zkc_result r = {.rc = a->rc, .errmsg = a->errmsg};
+    if (a->rc == ZKC_OK) {
+        r.data = a->data;
+        r.data_len = a->data_len;
+        r.stat = a->has_stat ? &a->stat : NULL;
+        r.children = a->children;
+        r.acl = a->acl;
+        if (op->req.flags & ZKC_WATCH)
+            r.watch = combine_watches(op);
+    } else {
+        combine_watches(op); /* frees any */
+    }
+    finish(op, &r);
+}
+
+/* The answers of a write over quorums [0, n). */
+static void finish_write(gop *op, const char *created)
+{
+    global_conn *g = op->g;
+    for (size_t i = 0; i < g->n; i++) {
+        if (op->res[i].rc == ZKC_ECLOSING) {
+            finish_quorum_err(op, i);
+            return;
+        }
+    }
+    int rc0 = op->res[0].rc;
+    bool same = true;
+    for (size_t i = 1; i < g->n; i++)
+        same &= op->res[i].rc == rc0;
+    if (!same) {
+        finish_inconsistent(op, "the write succeeded or failed differently on the quorums; "
+                                "repair with zkc_global_repair");
+        return;
+    }
+    qres *a = &op->res[0];
+    zkc_result r = {.rc = rc0, .errmsg = a->errmsg};
+    if (rc0 == ZKC_OK) {
+        r.stat = a->has_stat ? &a->stat : NULL;
+        r.created_path = created;
+    }
+    finish(op, &r);
+}
+
+/* Run the step after every quorum answered (the last answer's thread). */
+static void advance(gop *op)
+{
+    global_conn *g = op->g;
+    zkc_op kind = op->req.op;
+    int rc;
+    switch (op->step) {
+    case STEP_PREREAD: {
+        /* The versions to send, or why not to write at all. */
+        bool all_there = true, none_there = true;
+        for (size_t i = 0; i < g->n; i++) {
+            if (op->res[i].rc != ZKC_OK) {
+                finish_quorum_err(op, i);
+                return;
+            }
+            all_there &= op->res[i].has_stat;
+            none_there &= !op->res[i].has_stat;
+        }
+        if (none_there) {
+            finish_err(op, ZKC_ENONODE, NULL);
+            return;
+        }
+        if (!all_there) {
+            finish_inconsistent(op, "the node exists on some quorums only; nothing written");
+            return;
+        }
+        for (size_t i = 0; i < g->n; i++)
+            op->versions[i] = kind == ZKC_OP_SET ? op->res[i].stat.version
+                                                 : op->res[i].stat.aversion;
+        op->step = STEP_MAIN;
+        rc = fan_out(op, 0, g->n, req_main);
+        if (rc != ZKC_OK)
+            finish_err(op, rc, "the connection is closing");
+        return;
+    }
+    case STEP_SEQ_FIRST: {
+        qres *a = &op->res[0];
+        if (a->rc != ZKC_OK || g->n == 1) {
+            zkc_result r = {.rc = a->rc, .errmsg = a->errmsg, .created_path = a->created};
+            finish(op, &r);
+            return;
+        }
+        op->seq_name = strdup(a->created);
+        if (op->seq_name == NULL) {
+            finish_err(op, ZKC_ENOMEM, "created on quorum 0 only: out of memory");
+            return;
+        }
+        op->step = STEP_SEQ_REST;
+        rc = fan_out(op, 1, g->n, req_seq_rest);
+        if (rc != ZKC_OK) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "%s was created on quorum 0 only: %s", op->seq_name,
+                     zkc_strerror(rc));
+            finish_err(op, rc == ZKC_ECLOSING ? rc : ZKC_EINCONSISTENT, msg);
+        }
+        return;
+    }
+    case STEP_SEQ_REST: {
+        char *name = op->seq_name;
+        op->seq_name = NULL;
+        finish_write(op, name);
+        free(name);
+        return;
+    }
+    case STEP_MAIN:
+        break;
+    }
+    if (kind == ZKC_OP_GET || kind == ZKC_OP_CHILDREN || kind == ZKC_OP_EXISTS ||
+        kind == ZKC_OP_GET_ACL) {
+        finish_read(op);
+        return;
+    }
+    if (op->versions != NULL) {
+        /* An unversioned set sent with each quorum's version: refused
+         * everywhere means another writer came first everywhere. */
+        bool all_bad = true;
+        for (size_t i = 0; i < g->n; i++)
+            all_bad &= op->res[i].rc == ZKC_EBADVERSION;
+        if (all_bad) {
+            if (++op->round >= MAX_CAS_ROUNDS) {
+                finish_err(op, ZKC_ECONFLICT, "other writers kept changing the node");
+                return;
+            }
+            op->step = STEP_PREREAD;
+            rc = fan_out(op, 0, g->n, req_exists);
+            if (rc != ZKC_OK)
+                finish_err(op, rc, "the connection is closing");
+            return;
+        }
+    }
+    if (kind == ZKC_OP_CREATE) {
+        /* Plain creates: every quorum made the same name. */
+        char *name = op->res[0].created != NULL ? strdup(op->res[0].created) : NULL;
+        finish_write(op, name);
+        free(name);
+        return;
+    }
+    finish_write(op, NULL);
+}
+
+static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    global_conn *g = (global_conn *)c;
+    reap_now(g);
+    gop *op = calloc(1, sizeof *op);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    op->g = g;
+    op->n = g->n;
+    pthread_mutex_init(&op->lock, NULL);
+    op->req = *req;
+    op->done = done;
+    op->ud = userdata;
+    op->res = calloc(g->n, sizeof *op->res);
+    op->slots = calloc(g->n, sizeof *op->slots);
+    op->path = strdup(req->path);
+    bool nomem = op->res == NULL || op->slots == NULL || op->path == NULL;
+    if (!nomem && req->data_len > 0) {
+        op->data = malloc(req->data_len);
+        nomem = op->data == NULL;
+        if (!nomem)
+            memcpy(op->data, req->data, req->data_len);
+    }
+    if (!nomem && req->acl != NULL)
+        nomem = (op->acl = zkc_acl_list_dup(req->acl)) == NULL;
+    bool cas = (req->op == ZKC_OP_SET || req->op == ZKC_OP_SET_ACL) && req->version < 0;
+    if (!nomem && cas)
+        nomem = (op->versions = calloc(g->n, sizeof *op->versions)) == NULL;
+    if (nomem) {
+        gop_free(op);
+        return ZKC_ENOMEM;
+    }
+    op->req.path = op->path;
+    op->req.data = op->data;
+    op->req.acl = op->acl;
+    for (size_t i = 0; i < g->n; i++)
+        op->slots[i] = (qslot){op, i};
+
+    int rc;
+    if (cas) {
+        op->step = STEP_PREREAD;
+        rc = fan_out(op, 0, g->n, req_exists);
+    } else if (req->op == ZKC_OP_CREATE && (req->flags & ZKC_SEQUENCE)) {
+        op->step = STEP_SEQ_FIRST;
+        rc = fan_out(op, 0, 1, req_main);
+    } else {
+        rc = fan_out(op, 0, g->n, req_main);
+    }
+    if (rc != ZKC_OK) {
+        gop_free(op);
+        return rc == ZKC_ECLOSING ? ZKC_ECLOSED : rc;
+    }
+    return ZKC_OK;
+}
+
+/* ---- state ---- */
+
+/* Our state from the quorums' (lock held). */
+static zkc_state compute_state(global_conn *g)
+{
+    bool expired = false, down = false;
+    for (size_t i = 0; i < g->n; i++) {
+        expired |= g->qstate[i] == ZKC_STATE_EXPIRED;
+        down |= g->qstate[i] == ZKC_STATE_SUSPENDED || g->qstate[i] == ZKC_STATE_CONNECTING ||
+                g->qstate[i] == ZKC_STATE_CLOSED;
+    }
+    if (expired)
+        return ZKC_STATE_EXPIRED;
+    if (down) {
+        g->was_down |= g->was_connected;
+        return g->was_connected ? ZKC_STATE_SUSPENDED : ZKC_STATE_CONNECTING;
+    }
+    g->was_connected = true;
+    return g->was_down ? ZKC_STATE_RECONNECTED : ZKC_STATE_CONNECTED;
+}
+
+static void on_quorum_state(zkc_conn *qc, zkc_state s, void *userdata)
+{
+    global_conn *g = userdata;
+    pthread_mutex_lock(&g->lock);
+    for (size_t i = 0; i < g->n; i++)
+        if (g->q[i] == qc)
+            g->qstate[i] = s;
+    g->state_gen++;
+    pthread_mutex_unlock(&g->lock);
+    /* Set our state without holding a lock (the state callback is the
+     * caller's code); when another quorum changed meanwhile, set it
+     * again so the last value set is the current one.  Expired stays. */
+    for (;;) {
+        pthread_mutex_lock(&g->lock);
+        zkc_state next = compute_state(g);
+        unsigned gen = g->state_gen;
+        pthread_mutex_unlock(&g->lock);
+        if (zkc_conn_state(&g->base) != ZKC_STATE_EXPIRED)
+            zkc__conn_set_state(&g->base, next);
+        pthread_mutex_lock(&g->lock);
+        bool stable = gen == g->state_gen;
+        pthread_mutex_unlock(&g->lock);
+        if (stable)
+            return;
+    }
+}
+
+/* ---- close ---- */
+
+static void global_close(zkc_conn *c)
+{
+    global_conn *g = (global_conn *)c;
+    pthread_rwlock_wrlock(&g->gate);
+    g->closing = true;
+    pthread_rwlock_unlock(&g->gate);
+    for (size_t i = 0; i < g->n; i++)
+        zkc_conn_set_state_callback(g->q[i], NULL, NULL);
+    /* Each close completes that quorum's operations (ZKC_ECLOSING) and
+     * ends its watches, which ends ours. */
+    for (size_t i = 0; i < g->n; i++)
+        zkc_conn_close(g->q[i]);
+    reap_now(g);
+    global_unref(g);
+}
+
+static const struct zkc_conn_ops global_ops = {
+    .version = 1,
+    .name = "global",
+    .submit = global_submit,
+    .close = global_close,
+    .session_id = NULL,
+};
+
+int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
+{
+    bool bad = conns == NULL || ret_conn == NULL || n == 0 || n > ZKC_GLOBAL_MAX_QUORUMS;
+    for (size_t i = 0; !bad && i < n; i++)
+        bad = conns[i] == NULL;
+    if (bad) {
+        for (size_t i = 0; conns != NULL && i < n && i < ZKC_GLOBAL_MAX_QUORUMS; i++)
+            zkc_conn_close(conns[i]);
+        return ZKC_EBADARGUMENTS;
+    }
+    *ret_conn = NULL;
+    global_conn *g = calloc(1, sizeof *g);
+    sbuf desc = {0};
+    sb_printf(&desc, "global(");
+    for (size_t i = 0; i < n; i++)
+        sb_printf(&desc, "%s%s", i > 0 ? "," : "", zkc_conn_describe(conns[i]));
+    sb_printf(&desc, ")");
+    int rc = ZKC_ENOMEM;
+    if (g != NULL && desc.p != NULL) {
+        g->n = n;
+        g->q = calloc(n, sizeof *g->q);
+        g->qstate = calloc(n, sizeof *g->qstate);
+        if (g->q != NULL && g->qstate != NULL)
+            rc = zkc__conn_init(&g->base, &global_ops, desc.p);
+    }
+    free(desc.p);
+    if (rc != ZKC_OK) {
+        if (g != NULL) {
+            free(g->q);
+            free(g->qstate);
+            free(g);
+        }
+        for (size_t i = 0; i < n; i++)
+            zkc_conn_close(conns[i]);
+        return rc;
+    }
+    pthread_rwlock_init(&g->gate, NULL);
+    pthread_mutex_init(&g->lock, NULL);
+    atomic_init(&g->refs, 1);
+    memcpy(g->q, conns, n * sizeof *conns);
+    for (size_t i = 0; i < n; i++)
+        g->qstate[i] = ZKC_STATE_CONNECTING;
+    for (size_t i = 0; i < n; i++) {
+        zkc_conn_set_state_callback(conns[i], on_quorum_state, g);
+        on_quorum_state(conns[i], zkc_conn_state(conns[i]), g);
+    }
+    *ret_conn = &g->base;
+    return ZKC_OK;
+}
+
+zkc_conn *zkc_global_quorum(zkc_conn *c, size_t i)
+{
+    if (c == NULL || c->ops != &global_ops)
+        return NULL;
+    global_conn *g = (global_conn *)c;
+    return i < g->n ? g->q[i] : NULL;
+}
+
+size_t zkc_global_size(zkc_conn *c)
+{
+    if (c == NULL || c->ops != &global_ops)
+        return 0;
+    return ((global_conn *)c)->n;
+}
+
+/* ---- dialing n quorums ---- */
+
+typedef struct dial_job {
+    const char *addrs;
+    const zkc_zk_opts *opts;
+    zkc_conn *conn;
+    int rc;
+    char msg[1024];
+    pthread_t thr;
+    bool started;
+} dial_job;
+
+static void *dial_run(void *arg)
+{
+    dial_job *j = arg;
+    j->rc = zkc_zk_dial(j->addrs, j->opts, &j->conn);
+    if (j->rc != ZKC_OK)
+        snprintf(j->msg, sizeof j->msg, "%s", zkc_errmsg());
+    return NULL;
+}
+
+int zkc_global_dial(const char *const *addr_lists, size_t n, const zkc_zk_opts *opts,
+                    zkc_conn **ret_conn)
+{
+    if (addr_lists == NULL || ret_conn == NULL || n == 0 || n > ZKC_GLOBAL_MAX_QUORUMS)
+        return ZKC_EBADARGUMENTS;
+    for (size_t i = 0; i < n; i++)
+        if (addr_lists[i] == NULL)
+            return ZKC_EBADARGUMENTS;
+    dial_job *jobs = calloc(n, sizeof *jobs);
+    if (jobs == NULL)
+        return ZKC_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].addrs = addr_lists[i];
+        jobs[i].opts = opts;
+        jobs[i].started = pthread_create(&jobs[i].thr, NULL, dial_run, &jobs[i]) == 0;
+        if (!jobs[i].started)
+            dial_run(&jobs[i]);
+    }
+    int rc = ZKC_OK;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (jobs[i].started)
+            pthread_join(jobs[i].thr, NULL);
+        if (jobs[i].rc != ZKC_OK && rc == ZKC_OK) {
+            rc = jobs[i].rc;
+            bad = i;
+        }
+    }
+    if (rc != ZKC_OK) {
+        for (size_t i = 0; i < n; i++)
+            zkc_conn_close(jobs[i].conn);
+        zkc__set_errmsg("quorum %zu (%s): %s", bad, jobs[bad].addrs, jobs[bad].msg);
+        free(jobs);
+        return rc;
+    }
+    zkc_conn **conns = calloc(n, sizeof *conns);
+    if (conns == NULL) {
+        for (size_t i = 0; i < n; i++)
+            zkc_conn_close(jobs[i].conn);
+        free(jobs);
+        return ZKC_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        conns[i] = jobs[i].conn;
+    free(jobs);
+    rc = zkc_global_open(conns, n, ret_conn);
+    free(conns);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Divergence: diff and repair, with blocking reads fanned out per node. */
+/* ------------------------------------------------------------------ */
+
+/* What one quorum holds at one path. */
+typedef struct nodeinfo {
+    int rc; /* ZKC_OK, ZKC_ENONODE (absent), or the read's error */
+    char *errmsg;
+    char *data;
+    size_t data_len;
+    zkc_stat stat;
+    zkc_acl_list *acl;
+    zkc_stat acl_stat;
+    zkc_strings *kids;
+} nodeinfo;
+
+typedef struct reader {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    size_t left;
+} reader;
+
+typedef struct read_slot {
+    reader *rd;
+    nodeinfo *ni;
+} read_slot;
+
+static void read_done(const zkc_result *res, void *userdata)
+{
+    read_slot *s = userdata;
+    nodeinfo *ni = s->ni;
+    pthread_mutex_lock(&s->rd->lock);
+    int rc = res->rc;
+    if (rc == ZKC_OK) {
+        if (res->op == ZKC_OP_GET) {
+            ni->data = dup_bytes(res->data != NULL ? res->data : "", res->data_len);
+            ni->data_len = res->data_len;
+            if (res->stat != NULL)
+                ni->stat = *res->stat;
+            rc = ni->data != NULL ? ZKC_OK : ZKC_ENOMEM;
+        } else if (res->op == ZKC_OP_GET_ACL) {
+            ni->acl = res->acl != NULL ? zkc_acl_list_dup(res->acl) : NULL;
+            if (res->stat != NULL)
+                ni->acl_stat = *res->stat;
+            rc = res->acl == NULL || ni->acl != NULL ? ZKC_OK : ZKC_ENOMEM;
+        } else {
+            ni->kids = res->children != NULL ? strings_copy(res->children) : zkc__strings_new(0);
+            rc = ni->kids != NULL ? ZKC_OK : ZKC_ENOMEM;
+        }
+    }
+    /* The worst answer wins: an error, then "no node", then ok. */
+    if (rc != ZKC_OK && rc != ZKC_ENONODE) {
+        if (ni->rc == ZKC_OK || ni->rc == ZKC_ENONODE) {
+            ni->rc = rc;
+            free(ni->errmsg);
+            ni->errmsg = res->errmsg != NULL ? strdup(res->errmsg) : NULL;
+        }
+    } else if (rc == ZKC_ENONODE && ni->rc == ZKC_OK) {
+        ni->rc = rc;
+    }
+    if (--s->rd->left == 0)
+        pthread_cond_signal(&s->rd->cond);
+    pthread_mutex_unlock(&s->rd->lock);
+}
+
+static void nodeinfo_clear(nodeinfo *ni)
+{
+    free(ni->errmsg);
+    free(ni->data);
+    zkc_acl_list_free(ni->acl);
+    zkc_strings_free(ni->kids);
+    memset(ni, 0, sizeof *ni);
+}
+
+/* Read path on every quorum at once: data, ACL and children. */
+static int read_node(zkc_conn *const *conns, size_t n, const char *path, nodeinfo *ni)
+{
+    reader rd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    read_slot *slots = calloc(n, sizeof *slots);
+    if (slots == NULL)
+        return ZKC_ENOMEM;
+    static const zkc_op ops[3] = {ZKC_OP_GET, ZKC_OP_GET_ACL, ZKC_OP_CHILDREN};
+    int rc = ZKC_OK;
+    for (size_t i = 0; i < n; i++) {
+        nodeinfo_clear(&ni[i]);
+        slots[i] = (read_slot){&rd, &ni[i]};
+        for (int k = 0; k < 3; k++) {
+            zkc_request r = {.op = ops[k], .path = path, .version = -1};
+            pthread_mutex_lock(&rd.lock);
+            rd.left++;
+            pthread_mutex_unlock(&rd.lock);
+            int src = zkc_submit(conns[i], &r, read_done, &slots[i]);
+            if (src != ZKC_OK) {
+                pthread_mutex_lock(&rd.lock);
+                rd.left--;
+                if (ni[i].rc == ZKC_OK || ni[i].rc == ZKC_ENONODE)
+                    ni[i].rc = src;
+                pthread_mutex_unlock(&rd.lock);
+            }
+        }
+    }
+    pthread_mutex_lock(&rd.lock);
+    while (rd.left > 0)
+        pthread_cond_wait(&rd.cond, &rd.lock);
+    pthread_mutex_unlock(&rd.lock);
+    free(slots);
+    for (size_t i = 0; i < n && rc == ZKC_OK; i++) {
+        if (ni[i].rc != ZKC_OK && ni[i].rc != ZKC_ENONODE) {
+            rc = ni[i].rc;
+            zkc__set_errmsg("quorum %zu %s: read %s: %s%s%s", i, zkc_conn_describe(conns[i]),
+                            path, zkc_strerror(rc), ni[i].errmsg != NULL ? ": " : "",
+                            ni[i].errmsg != NULL ? ni[i].errmsg : "");
+        }
+    }
+    return rc;
+}
+
+static bool present(const nodeinfo *ni)
+{
+    return ni->rc == ZKC_OK;
+}
+
+static bool data_equal(const nodeinfo *a, const nodeinfo *b)
+{
+    return a->data_len == b->data_len &&
+           (a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
+}
+
+static int diff_add(zkc_diff *d, const char *path, zkc_diff_kind kind, uint64_t mask,
+                    const char *detail)
+{
+    zkc_diff_entry *v = realloc(d->v, (d->count + 1) * sizeof *v);
+    if (v == NULL)
+        return ZKC_ENOMEM;
+    d->v = v;
+    zkc_diff_entry *e = &v[d->count];
+    e->path = strdup(path);
+    e->detail = strdup(detail != NULL ? detail : "");
+    e->kind = kind;
+    e->present = mask;
+    if (e->path == NULL || e->detail == NULL) {
+        free(e->path);
+        free(e->detail);
+        return ZKC_ENOMEM;
+    }
+    d->count++;
+    return ZKC_OK;
+}
+
+/* Compare one node across quorums; append what differs to d. */
+static int compare_node(zkc_conn *const *conns, size_t n, const char *path, nodeinfo *ni,
+                        zkc_diff *d)
+{
+    (void)conns;
+    uint64_t mask = 0;
+    size_t first = n;
+    for (size_t i = 0; i < n; i++) {
+        if (present(&ni[i])) {
+            mask |= (uint64_t)1 << i;
+            if (first == n)
+                first = i;
+        }
+    }
+    if (first == n)
+        return ZKC_OK;
+    sbuf b = {0};
+    int rc = ZKC_OK;
+    uint64_t all = n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1);
+    if (mask != all) {
+        sb_printf(&b, "present on quorum");
+        for (size_t i = 0; i < n; i++)
+            if (mask & ((uint64_t)1 << i))
+                sb_printf(&b, " %zu", i);
+        sb_printf(&b, "; missing on quorum");
+        for (size_t i = 0; i < n; i++)
+            if (!(mask & ((uint64_t)1 << i)))
+                sb_printf(&b, " %zu", i);
+        rc = diff_add(d, path, ZKC_DIFF_MISSING, mask, b.p);
+        free(b.p);
+        return rc;
+    }
+    bool same_data = true, same_acl = true, same_eph = true, same_ver = true;
+    for (size_t i = 1; i < n; i++) {
+        same_data &= data_equal(&ni[0], &ni[i]);
+        same_acl &= acl_equal_sorted(ni[0].acl, ni[i].acl);
+        same_eph &= (ni[0].stat.ephemeral_owner != 0) == (ni[i].stat.ephemeral_owner != 0);
+        same_ver &= ni[0].stat.version == ni[i].stat.version &&
+                    ni[0].acl_stat.aversion == ni[i].acl_stat.aversion;
+    }
+    if (!same_data) {
+        for (size_t i = 0; i < n; i++)
+            sb_printf(&b, "%squorum %zu: %zu bytes, version %d", i ? "; " : "", i,
+                      ni[i].data_len, (int)ni[i].stat.version);
+        rc = diff_add(d, path, ZKC_DIFF_DATA, mask, b.p);
+        b.len = 0;
+    }
+    if (rc == ZKC_OK && !same_acl) {
+        for (size_t i = 0; i < n; i++) {
+            sb_printf(&b, "%squorum %zu:", i ? "; " : "", i);
+            for (size_t k = 0; ni[i].acl != NULL && k < ni[i].acl->count; k++) {
+                char perms[6];
+                zkc_perms_format(ni[i].acl->v[k].perms, perms);
+                sb_printf(&b, " %s:%s:%.5s", ni[i].acl->v[k].scheme, ni[i].acl->v[k].id, perms);
+            }
+        }
+        rc = diff_add(d, path, ZKC_DIFF_ACL, mask, b.p);
+        b.len = 0;
+    }
+    if (rc == ZKC_OK && !same_eph) {
+        for (size_t i = 0; i < n; i++)
+            sb_printf(&b, "%squorum %zu: %s", i ? "; " : "", i,
+                      ni[i].stat.ephemeral_owner != 0 ? "ephemeral" : "persistent");
+        rc = diff_add(d, path, ZKC_DIFF_EPHEMERAL, mask, b.p);
+        b.len = 0;
+    }
+    if (rc == ZKC_OK && same_data && !same_ver) {
+        for (size_t i = 0; i < n; i++)
+            sb_printf(&b, "%squorum %zu: version %d, ACL version %d", i ? "; " : "", i,
+                      (int)ni[i].stat.version, (int)ni[i].acl_stat.aversion);
+        rc = diff_add(d, path, ZKC_DIFF_VERSION, mask, b.p);
+    }
+    free(b.p);
+    return rc;
+}
+
+/* The sorted union of the children every quorum has at this node. */
+static zkc_strings *union_kids(nodeinfo *ni, size_t n, const char *path)
+{
+    zkc_strings *u = zkc__strings_new(0);
+    for (size_t i = 0; u != NULL && i < n; i++) {
+        if (!present(&ni[i]) || ni[i].kids == NULL)
+            continue;
+        for (size_t k = 0; k < ni[i].kids->count; k++) {
+            const char *name = ni[i].kids->v[k];
+            if (strcmp(path, "/") == 0 && strcmp(name, "zookeeper") == 0)
+                continue;
+            if (zkc__strings_push(u, name, strlen(name)) != ZKC_OK) {
+                zkc_strings_free(u);
+                return NULL;
+            }
+        }
+    }
+    if (u == NULL || u->count < 2)
+        return u;
+    qsort(u->v, u->count, sizeof *u->v, cmp_str);
+    size_t w = 1;
+    for (size_t i = 1; i < u->count; i++) {
+        if (strcmp(u->v[w - 1], u->v[i]) == 0)
+            free(u->v[i]);
+        else
+            u->v[w++] = u->v[i];
+    }
+    u->count = w;
+    return u;
+}
+
+static int diff_walk(zkc_conn *const *conns, size_t n, const char *path, nodeinfo *ni,
+                     zkc_diff *d)
+{
+    int rc = read_node(conns, n, path, ni);
+    if (rc != ZKC_OK)
+        return rc;
+    rc = compare_node(conns, n, path, ni, d);
+    zkc_strings *kids = rc == ZKC_OK ? union_kids(ni, n, path) : NULL;
+    if (rc == ZKC_OK && kids == NULL)
+        rc = ZKC_ENOMEM;
+    for (size_t k = 0; rc == ZKC_OK && k < kids->count; k++) {
+        char *child = zkc_path_join(path, kids->v[k]);
+        if (child == NULL) {
+            rc = ZKC_ENOMEM;
+            break;
+        }
+        rc = diff_walk(conns, n, child, ni, d);
+        free(child);
+    }
+    zkc_strings_free(kids);
+    return rc;
+}
+
+static int check_quorums(zkc_conn *const *conns, size_t n, const char *path, size_t min)
+{
+    if (conns == NULL || n < min || n > ZKC_GLOBAL_MAX_QUORUMS)
+        return ZKC_EBADARGUMENTS;
+    for (size_t i = 0; i < n; i++)
+        if (conns[i] == NULL)
+            return ZKC_EBADARGUMENTS;
+    if (zkc_path_validate(path, false) != ZKC_OK) {
+        zkc__set_errmsg("bad path: %s", path != NULL ? path : "(null)");
+        return ZKC_EBADPATH;
+    }
+    return ZKC_OK;
+}
+
+void zkc_diff_free(zkc_diff *d)
+{
+    if (d == NULL)
+        return;
+    for (size_t i = 0; i < d->count; i++) {
+        free(d->v[i].path);
+        free(d->v[i].detail);
+    }
+    free(d->v);
+    free(d);
+}
+
+const char *zkc_diff_kind_name(zkc_diff_kind kind)
+{
+    switch (kind) {
+    case ZKC_DIFF_MISSING:
+        return "missing";
+    case ZKC_DIFF_DATA:
+        return "data";
+    case ZKC_DIFF_ACL:
+        return "acl";
+    case ZKC_DIFF_EPHEMERAL:
+        return "ephemeral";
+    case ZKC_DIFF_VERSION:
+        return "version";
+    }
+    return "unknown";
+}
+
+static void nodeinfo_free(nodeinfo *ni, size_t n)
+{
+    for (size_t i = 0; ni != NULL && i < n; i++)
+        nodeinfo_clear(&ni[i]);
+    free(ni);
+}
+
+int zkc_global_diff(zkc_conn *const *conns, size_t n, const char *path, zkc_diff **ret_diff)
+{
+    int rc = check_quorums(conns, n, path, 2);
+    if (rc != ZKC_OK)
+        return rc;
+    if (ret_diff == NULL)
+        return ZKC_EBADARGUMENTS;
+    zkc_diff *d = calloc(1, sizeof *d);
+    nodeinfo *ni = calloc(n, sizeof *ni);
+    if (d == NULL || ni == NULL) {
+        free(d);
+        free(ni);
+        return ZKC_ENOMEM;
+    }
+    rc = diff_walk(conns, n, path, ni, d);
+    nodeinfo_free(ni, n);
+    if (rc != ZKC_OK) {
+        zkc_diff_free(d);
+        return rc;
+    }
+    *ret_diff = d;
+    return ZKC_OK;
+}
+
+/* ---- repair ---- */
+
+typedef struct repair {
+    zkc_conn *const *conns;
+    size_t n;
+    size_t src;
+    size_t changes;
+    char *unrepairable; /* the first difference left as is */
+} repair;
+
+static int repair_fail(repair *r, size_t i, const char *what, const char *path, int rc)
+{
+    char saved[1024];
+    snprintf(saved, sizeof saved, "%s", zkc_errmsg());
+    zkc__set_errmsg("repair: quorum %zu %s: %s %s: %s", i, zkc_conn_describe(r->conns[i]), what,
+                    path, saved[0] != '\0' ? saved : zkc_strerror(rc));
+    return rc;
+}
+
+static void note_unrepairable(repair *r, const char *path, const char *why)
+{
+    if (r->unrepairable != NULL)
+        return;
+    size_t len = strlen(path) + strlen(why) + 3;
+    r->unrepairable = malloc(len);
+    if (r->unrepairable != NULL)
+        snprintf(r->unrepairable, len, "%s: %s", path, why);
+}
+
+/* Delete path and everything under it on one quorum, children first. */
+static int delete_tree(repair *r, size_t i, const char *path)
+{
+    zkc_strings *kids = NULL;
+    int rc = zkc_children(r->conns[i], path, &kids, NULL, NULL);
+    if (rc == ZKC_ENONODE)
+        return ZKC_OK;
+    if (rc != ZKC_OK)
+        return repair_fail(r, i, "list", path, rc);
+    for (size_t k = 0; rc == ZKC_OK && k < kids->count; k++) {
+        char *child = zkc_path_join(path, kids->v[k]);
+        rc = child != NULL ? delete_tree(r, i, child) : ZKC_ENOMEM;
+        free(child);
+    }
+    zkc_strings_free(kids);
+    if (rc != ZKC_OK)
+        return rc;
+    rc = zkc_delete(r->conns[i], path, -1);
+    if (rc == ZKC_ENONODE)
+        return ZKC_OK;
+    if (rc != ZKC_OK)
+        return repair_fail(r, i, "delete", path, rc);
+    r->changes++;
+    return ZKC_OK;
+}
+
+/* Write the same data (or ACL) until quorum i reaches version want. */
+static int bump_to(repair *r, size_t i, const char *path, const nodeinfo *src, bool acl,
+                   int32_t have, int32_t want)
+{
+    if (want - have > MAX_VERSION_BUMPS) {
+        note_unrepairable(r, path, "versions too far apart to realign");
+        return ZKC_OK;
+    }
+    for (int32_t v = have; v < want; v++) {
+        int rc = acl ? zkc_set_acl(r->conns[i], path, src->acl, v)
+                     : zkc_set(r->conns[i], path, src->data, src->data_len, v, NULL);
+        if (rc != ZKC_OK)
+            return repair_fail(r, i, acl ? "realign the ACL version of" : "realign the version of",
+                               path, rc);
+        r->changes++;
+    }
+    return ZKC_OK;
+}
+
+static int repair_walk(repair *r, const char *path, nodeinfo *ni)
+{
+    size_t n = r->n, s = r->src;
+    int rc = read_node(r->conns, n, path, ni);
+    if (rc != ZKC_OK)
+        return rc;
+    if (!present(&ni[s])) {
+        for (size_t i = 0; rc == ZKC_OK && i < n; i++)
+            if (present(&ni[i]))
+                rc = delete_tree(r, i, path);
+        return rc;
+    }
+    const nodeinfo *src = &ni[s];
+    bool src_eph = src->stat.ephemeral_owner != 0;
+    for (size_t i = 0; rc == ZKC_OK && i < n; i++) {
+        if (i == s)
+            continue;
+        nodeinfo *t = &ni[i];
+        bool t_eph = present(t) && t->stat.ephemeral_owner != 0;
+        if (present(t) && t_eph != src_eph) {
+            if (src_eph) {
+                note_unrepairable(r, path, "ephemeral on the source, persistent elsewhere");
+                continue;
+            }
+            /* Someone's ephemeral where the source has a persistent node. */
+            rc = zkc_delete(r->conns[i], path, t->stat.version);
+            if (rc != ZKC_OK)
+                return repair_fail(r, i, "delete", path, rc);
+            r->changes++;
+            t->rc = ZKC_ENONODE;
+        }
+        if (!present(t)) {
+            if (src_eph) {
+                note_unrepairable(r, path, "an ephemeral node of the source cannot be copied");
+                continue;
+            }
+            rc = zkc_create(r->conns[i], path, src->data, src->data_len, 0, src->acl, NULL);
+            if (rc != ZKC_OK)
+                return repair_fail(r, i, "create", path, rc);
+            r->changes++;
+            /* As created: version 0, aversion 0, the source's data. */
+            t->rc = ZKC_OK;
+            t->stat = (zkc_stat){0};
+            t->acl_stat = (zkc_stat){0};
+            continue;
+        }
+        if (!data_equal(src, t)) {
+            zkc_stat st;
+            rc = zkc_set(r->conns[i], path, src->data, src->data_len, t->stat.version, &st);
+            if (rc != ZKC_OK)
+                return repair_fail(r, i, "set", path, rc);
+            r->changes++;
+            t->stat.version = st.version;
+        }
+        if (!acl_equal_sorted(src->acl, t->acl)) {
+            rc = zkc_set_acl(r->conns[i], path, src->acl, t->acl_stat.aversion);
+            if (rc != ZKC_OK)
+                return repair_fail(r, i, "set the ACL of", path, rc);
+            r->changes++;
+            t->acl_stat.aversion++;
+        }
+    }
+    if (rc != ZKC_OK)
+        return rc;
+
+    /* Realign versions: everyone up to the highest (versions only grow). */
+    int32_t want = 0, want_acl = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!present(&ni[i]))
+            continue;
+        if (ni[i].stat.version > want)
+            want = ni[i].stat.version;
+        if (ni[i].acl_stat.aversion > want_acl)
+            want_acl = ni[i].acl_stat.aversion;
+    }
+    for (size_t i = 0; rc == ZKC_OK && i < n; i++) {
+        if (!present(&ni[i]) || (ni[i].stat.ephemeral_owner != 0) != src_eph)
+            continue;
+        rc = bump_to(r, i, path, src, false, ni[i].stat.version, want);
+        if (rc == ZKC_OK)
+            rc = bump_to(r, i, path, src, true, ni[i].acl_stat.aversion, want_acl);
+    }
+    if (rc != ZKC_OK || src_eph)
+        return rc;
+
+    zkc_strings *kids = union_kids(ni, n, path);
+    if (kids == NULL)
+        return ZKC_ENOMEM;
+    for (size_t k = 0; rc == ZKC_OK && k < kids->count; k++) {
+        char *child = zkc_path_join(path, kids->v[k]);
+        rc = child != NULL ? repair_walk(r, child, ni) : ZKC_ENOMEM;
+        free(child);
+    }
+    zkc_strings_free(kids);
+    return rc;
+}
+
+int zkc_global_repair(zkc_conn *const *conns, size_t n, size_t source, const char *path,
+                      size_t *ret_changes)
+{
+    int rc = check_quorums(conns, n, path, 2);
+    if (rc != ZKC_OK)
+        return rc;
+    if (source >= n)
+        return ZKC_EBADARGUMENTS;
+    repair r = {conns, n, source, 0, NULL};
+    nodeinfo *ni = calloc(n, sizeof *ni);
+    if (ni == NULL)
+        return ZKC_ENOMEM;
+    rc = repair_walk(&r, path, ni);
+    nodeinfo_free(ni, n);
+    if (ret_changes != NULL)
+        *ret_changes = r.changes;
+    if (rc == ZKC_OK) {
+        zkc_diff *d = NULL;
+        rc = zkc_global_diff(conns, n, path, &d);
+        if (rc == ZKC_OK && d->count > 0) {
+            rc = ZKC_EINCONSISTENT;
+            if (r.unrepairable != NULL)
+                zkc__set_errmsg("repair %s: left as is: %s", path, r.unrepairable);
+            else
+                zkc__set_errmsg("repair %s: still differs: %s: %s: %s", path, d->v[0].path,
+                                zkc_diff_kind_name(d->v[0].kind), d->v[0].detail);
+        }
+        zkc_diff_free(d);
+    }
+    free(r.unrepairable);
+    return rc;
+}

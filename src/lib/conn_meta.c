@@ -1,0 +1,839 @@
+/*
+ * conn_meta.c: the cell router (the seed's MetaConn) as a zkc_conn.
+ *
+ * Each operation is copied into a struct mop, its path's cell worked out
+ * (/zk/local rewritten to the real cell), and sent to that cell's
+ * connection from the cache.  When the connection is there, the submit
+ * goes straight through on the caller's thread (the fast path: one copy,
+ * two short locks).  Otherwise, and for every retry, the operation joins
+ * its cell's queue and one of the router's threads takes it: these
+ * threads may block in a dial, the completion threads never do.  A cell
+ * queue is served by one thread at a time, so operations of one cell are
+ * sent in submission order.
+ *
+ * The retry policy (what is safe to repeat after a lost reply) is
+ * written down in include/zkcell/meta.h; inner_done() and check_done()
+ * implement it.  Address lookup is cells.c's, dialing conn_cache.c's.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zkcell/cells.h"
+#include "zkcell/meta.h"
+#include "zkcell/sys/conn_impl.h"
+
+#define DEFAULT_MAX_ATTEMPTS 5
+#define DEFAULT_BACKOFF_MIN_MS 100
+#define DEFAULT_BACKOFF_MAX_MS 3000
+#define DEFAULT_BUDGET_MS 30000
+#define DEFAULT_THREADS 4
+#define MAX_THREADS 64
+/* Not an error code: the fast path found no connection ready. */
+#define ZKC_EAGAIN_FAST 1
+
+typedef struct meta_conn meta_conn;
+
+typedef enum mop_kind {
+    MOP_ROUTE = 0, /* an operation for a cell's connection */
+    MOP_KNOWN,     /* children("/zk"): the known cells */
+    MOP_FAIL       /* a path the router cannot route: complete with fail_rc */
+} mop_kind;
+
+typedef enum mop_phase {
+    PHASE_RUN = 0, /* send the operation */
+    PHASE_CHECK    /* a create lost its reply: does the node exist? */
+} mop_phase;
+
+/* One operation, from submit to completion. */
+typedef struct mop {
+    meta_conn *m;
+    struct mop *next; /* in a cell queue or the timer list */
+    mop_kind kind;
+    mop_phase phase;
+    zkc_request req;  /* as sent: the real path, copies of data and acl */
+    char *path;       /* the caller's path */
+    char *real;       /* the real path (req.path) */
+    char *cell;       /* the real cell; "" for MOP_KNOWN and MOP_FAIL */
+    bool rewritten;   /* real differs from path */
+    void *data;
+    zkc_acl_list *acl;
+    zkc_done_fn done;
+    void *ud;
+    unsigned attempts;  /* operations sent so far */
+    int64_t start;      /* submit time */
+    int64_t due;        /* when a scheduled retry may run */
+    bool lost;          /* an earlier attempt lost its reply */
+    int64_t session;    /* the session the last create went to */
+    int fail_rc;
+    char *fail_msg;
+} mop;
+
+/* The queue of one cell. */
+typedef struct mcell {
+    char *name;
+    mop *head, *tail;
+    bool busy; /* a router thread is sending from this queue */
+    struct mcell *next;
+} mcell;
+
+/* A watch on a rewritten path: the caller holds outer (which reports the
+ * caller's path); inner is the cell connection's.  Fired inners wait in
+ * the reap list to be freed by a router thread, since a watch callback
+ * must not free its own watch. */
+typedef struct wlink {
+    zkc_watch *inner;
+    zkc_watch *outer;
+    meta_conn *m;
+    struct wlink *next;
+} wlink;
+
+struct meta_conn {
+    zkc_conn base;
+    zkc_conn_cache *cache;
+    zkc_cells *cells;
+    unsigned max_attempts;
+    int backoff_min_ms;
+    int backoff_max_ms;
+    int budget_ms;
+    zkc_cancel *cancel;
+
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* work for the threads, or stopping */
+    pthread_cond_t idle; /* submitting went to 0 */
+    mcell *queues;
+    mop *timers; /* sorted by due */
+    wlink *reap;
+    bool stopping;
+    int submitting; /* callers on the fast path */
+    pthread_t *threads;
+    unsigned nthreads;
+    /* The struct lives while any of these do: the owner (until close),
+     * each router thread, each operation sent to a cell (a completion
+     * may come after close, when a close from a cell's own completion
+     * thread lets that thread finish its queue). */
+    atomic_int refs;
+};
+
+static const struct zkc_conn_ops meta_ops;
+
+static void meta_free(meta_conn *m);
+
+static void meta_unref(meta_conn *m)
+{
+    if (atomic_fetch_sub(&m->refs, 1) == 1)
+        meta_free(m);
+}
+
+/* ---- operations ---- */
+
+static bool is_read(zkc_op op)
+{
+    return op == ZKC_OP_GET || op == ZKC_OP_CHILDREN || op == ZKC_OP_EXISTS ||
+           op == ZKC_OP_GET_ACL;
+}
+
+static void mop_free(mop *op)
+{
+    if (op == NULL)
+        return;
+    free(op->path);
+    free(op->real);
+    free(op->cell);
+    free(op->data);
+    zkc_acl_list_free(op->acl);
+    free(op->fail_msg);
+    free(op);
+}
+
+/* The jittered, growing delay before retry number n (n >= 1). */
+static int backoff_ms(int min, int max, unsigned n)
+{
+    int64_t d = min;
+    for (unsigned i = 1; i < n && d < max; i++)
+        d *= 2;
+    if (d > max)
+        d = max;
+    int64_t half = d / 2;
+    return (int)(d - half + (int64_t)(zkc__random() % (uint64_t)(half + 1)));
+}
+
+static void chain_fired(zkc_watch *w, const zkc_event *ev, void *userdata)
+{
+    wlink *l = userdata;
+    (void)w;
+    meta_conn *m = l->m;
+    zkc__watch_fire(l->outer, ev->type);
+    pthread_mutex_lock(&m->lock);
+    l->next = m->reap;
+    m->reap = l;
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* A watch that reports the caller's path; inner is taken over. */
+static zkc_watch *wrap_watch(meta_conn *m, zkc_watch *inner, const char *path)
+{
+    zkc_watch *outer = zkc__watch_new(path);
+    wlink *l = outer != NULL ? malloc(sizeof *l) : NULL;
+    if (l == NULL) {
+        /* Out of memory: hand out the cell's watch (the real path). */
+        zkc__watch_discard(outer);
+        return inner;
+    }
+    l->inner = inner;
+    l->outer = outer;
+    l->m = m;
+    l->next = NULL;
+    zkc_watch_set_callback(inner, chain_fired, l);
+    return outer;
+}
+
+static void reap_links(wlink *l)
+{
+    while (l != NULL) {
+        wlink *next = l->next;
+        zkc_watch_free(l->inner);
+        free(l);
+        l = next;
+    }
+}
+
+/*
+ * Complete op with res (NULL: an empty result), as the caller must see
+ * it, and free op.  Nothing may touch the router after this: the
+ * completion may have closed it.
+ */
+static void finish(mop *op, const zkc_result *res)
+{
+    zkc_result r = {0};
+    if (res != NULL)
+        r = *res;
+    r.op = op->req.op;
+    r.path = op->path;
+    char *created = NULL;
+    if (op->rewritten) {
+        if (r.watch != NULL)
+            r.watch = wrap_watch(op->m, r.watch, op->path);
+        /* The created path in the caller's terms: /zk/local/... */
+        const size_t head = 2 + (sizeof ZKC_MAGIC_PREFIX - 1); /* "/zk/" */
+        size_t cl = strlen(op->cell);
+        if (r.created_path != NULL && strlen(r.created_path) >= head + cl) {
+            const char *rest = r.created_path + head + cl;
+            size_t rl = strlen(rest);
+            created = malloc(head + 5 + rl + 1);
+            if (created != NULL) {
+                memcpy(created, op->path, head + 5); /* "/zk/local" */
+                memcpy(created + head + 5, rest, rl + 1);
+                r.created_path = created;
+            }
+        }
+    }
+    zkc_done_fn done = op->done;
+    void *ud = op->ud;
+    done(&r, ud);
+    free(created);
+    mop_free(op);
+}
+
+static void finish_err(mop *op, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void finish_err(mop *op, int rc, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    zkc_result r = {.rc = rc, .errmsg = msg};
+    finish(op, &r);
+}
+
+/* ---- queues (lock held) ---- */
+
+static mcell *find_queue(meta_conn *m, const char *name, bool add)
+{
+    for (mcell *q = m->queues; q != NULL; q = q->next)
+        if (strcmp(q->name, name) == 0)
+            return q;
+    if (!add)
+        return NULL;
+    mcell *q = calloc(1, sizeof *q);
+    if (q == NULL)
+        return NULL;
+    q->name = strdup(name);
+    if (q->name == NULL) {
+        free(q);
+        return NULL;
+    }
+    q->next = m->queues;
+    m->queues = q;
+    return q;
+}
+
+static void queue_push(mcell *q, mop *op)
+{
+    op->next = NULL;
+    if (q->tail != NULL)
+        q->tail->next = op;
+    else
+        q->head = op;
+    q->tail = op;
+}
+
+static void timer_insert(meta_conn *m, mop *op)
+{
+    mop **pp = &m->timers;
+    while (*pp != NULL && (*pp)->due <= op->due)
+        pp = &(*pp)->next;
+    op->next = *pp;
+    *pp = op;
+}
+
+/* ---- sending ---- */
+
+static void inner_done(const zkc_result *res, void *userdata);
+
+/* Send op on conn.  On ZKC_OK op belongs to the completion, which may
+ * already have run: do not touch it. */
+static int send_op(mop *op, zkc_conn *conn)
+{
+    zkc_request r = op->req;
+    if (op->phase == PHASE_CHECK) {
+        r = (zkc_request){.op = ZKC_OP_EXISTS, .path = op->real, .version = -1};
+    } else if (r.op == ZKC_OP_CREATE) {
+        op->session = zkc_conn_session_id(conn);
+    }
+    op->attempts++;
+    meta_conn *m = op->m;
+    atomic_fetch_add(&m->refs, 1);
+    int rc = zkc_submit(conn, &r, inner_done, op);
+    if (rc != ZKC_OK)
+        atomic_fetch_sub(&m->refs, 1); /* never the last: the caller holds one */
+    return rc;
+}
+
+/*
+ * Schedule another attempt of op after a delay (none when now is true),
+ * or, when the attempts, the budget or the cancel token say no, complete
+ * it with rc and detail.  Either way op is consumed.
+ */
+static void retry_or_fail(mop *op, bool now, int rc, const char *detail)
+{
+    meta_conn *m = op->m;
+    const char *why = NULL;
+    char buf[128];
+    int64_t t = zkc__now_ms();
+    int delay = now ? 0 : backoff_ms(m->backoff_min_ms, m->backoff_max_ms, op->attempts);
+    if (op->attempts >= m->max_attempts) {
+        snprintf(buf, sizeof buf, "gave up after %u attempts", op->attempts);
+        why = buf;
+    } else if (zkc_cancel_is_set(m->cancel)) {
+        why = "retries cancelled";
+    } else if (m->budget_ms >= 0 && t + delay - op->start > m->budget_ms) {
+        snprintf(buf, sizeof buf, "retry budget of %d ms spent after %u attempts",
+                 m->budget_ms, op->attempts);
+        why = buf;
+    }
+    if (why == NULL) {
+        pthread_mutex_lock(&m->lock);
+        if (!m->stopping) {
+            op->due = t + delay;
+            timer_insert(m, op);
+            pthread_cond_signal(&m->cond);
+            pthread_mutex_unlock(&m->lock);
+            return;
+        }
+        pthread_mutex_unlock(&m->lock);
+        why = "connection closing";
+    }
+    finish_err(op, rc, "%s; %s", detail, why);
+}
+
+/* The reply to the existence check of a create whose reply was lost. */
+static void check_done(mop *op, const zkc_result *res)
+{
+    bool ephemeral = (op->req.flags & ZKC_EPHEMERAL) != 0;
+    int rc = res->rc;
+    if (rc == ZKC_OK && res->stat == NULL) {
+        /* Not there: the lost attempt was not applied.  Create again. */
+        op->phase = PHASE_RUN;
+        retry_or_fail(op, true, ZKC_ECONNECTIONLOSS,
+                      "the create's reply was lost and the node is not there");
+        return;
+    }
+    if (rc == ZKC_OK) {
+        if (ephemeral && res->stat->ephemeral_owner != 0 &&
+            res->stat->ephemeral_owner == op->session) {
+            /* Ours beyond doubt: an ephemeral of the very session. */
+            zkc_result r = {.rc = ZKC_OK, .created_path = op->real};
+            finish(op, &r);
+            return;
+        }
+        finish_err(op, ZKC_ENODEEXISTS,
+                   "an earlier attempt of this create lost its reply; the node exists now "
+                   "and may be the one that attempt made");
+        return;
+    }
+    char detail[700];
+    snprintf(detail, sizeof detail,
+             "the create's reply was lost; checking whether the node was made failed: %s%s%s",
+             zkc_strerror(rc), res->errmsg != NULL ? ": " : "",
+             res->errmsg != NULL ? res->errmsg : "");
+    if (rc == ZKC_ECONNECTIONLOSS ||
+        (!ephemeral && (rc == ZKC_ESESSIONEXPIRED || rc == ZKC_ECLOSING))) {
+        retry_or_fail(op, false, ZKC_ECONNECTIONLOSS, detail);
+        return;
+    }
+    if (rc == ZKC_ESESSIONEXPIRED) {
+        /* An ephemeral create: whatever it made went with the session. */
+        finish_err(op, rc, "%s", detail);
+        return;
+    }
+    finish_err(op, ZKC_ECONNECTIONLOSS, "%s", detail);
+}
+
+/* After a lost reply, the errors the lost attempt itself would cause. */
+static bool ambiguous(const mop *op, int rc)
+{
+    switch (op->req.op) {
+    case ZKC_OP_SET:
+    case ZKC_OP_SET_ACL:
+        return rc == ZKC_EBADVERSION;
+    case ZKC_OP_DELETE:
+        return rc == ZKC_EBADVERSION || rc == ZKC_ENONODE;
+    default:
+        return false;
+    }
+}
+
+/* The completion of an operation sent to a cell (its completion thread). */
+static void handle_reply(mop *op, const zkc_result *res);
+
+static void inner_done(const zkc_result *res, void *userdata)
+{
+    mop *op = userdata;
+    meta_conn *m = op->m;
+    handle_reply(op, res);
+    meta_unref(m);
+}
+
+static void handle_reply(mop *op, const zkc_result *res)
+{
+    int rc = res->rc;
+    if (op->phase == PHASE_CHECK) {
+        check_done(op, res);
+        return;
+    }
+    char detail[800];
+    snprintf(detail, sizeof detail, "%s%s%s", zkc_strerror(rc), res->errmsg != NULL ? ": " : "",
+             res->errmsg != NULL ? res->errmsg : "");
+    zkc_op kind = op->req.op;
+    if (is_read(kind) &&
+        (rc == ZKC_ECONNECTIONLOSS || rc == ZKC_ESESSIONEXPIRED || rc == ZKC_ECLOSING)) {
+        retry_or_fail(op, false, rc, detail);
+        return;
+    }
+    if (rc == ZKC_ECONNECTIONLOSS) {
+        if (kind == ZKC_OP_CREATE && (op->req.flags & ZKC_SEQUENCE)) {
+            finish_err(op, rc,
+                       "%s; the node may or may not have been created (a sequential "
+                       "create is never repeated)",
+                       detail);
+        } else if (kind == ZKC_OP_CREATE) {
+            op->lost = true;
+            op->phase = PHASE_CHECK;
+            retry_or_fail(op, false, rc, detail);
+        } else if (op->req.version >= 0) {
+            op->lost = true;
+            retry_or_fail(op, false, rc, detail);
+        } else {
+            finish_err(op, rc,
+                       "%s; the write may or may not have been applied (a write without a "
+                       "version is never repeated)",
+                       detail);
+        }
+        return;
+    }
+    if (op->lost && ambiguous(op, rc)) {
+        finish_err(op, ZKC_ECONNECTIONLOSS,
+                   "an earlier attempt lost its reply and the retry got \"%s\": the earlier "
+                   "attempt may have been applied",
+                   zkc_strerror(rc));
+        return;
+    }
+    finish(op, res);
+}
+
+/* Send op from a router thread: dial if need be.  Consumes op. */
+static void dispatch(meta_conn *m, mop *op)
+{
+    if (op->kind == MOP_KNOWN) {
+        zkc_strings *cells = NULL;
+        int rc = zkc_cells_known(m->cells, zkc_conn_cache_zkocc(m->cache), &cells);
+        if (rc != ZKC_OK) {
+            finish_err(op, rc, "%s", zkc_errmsg());
+            return;
+        }
+        zkc_result r = {.rc = ZKC_OK, .children = cells};
+        finish(op, &r);
+        zkc_strings_free(cells);
+        return;
+    }
+    if (op->kind == MOP_FAIL) {
+        char msg[1024];
+        snprintf(msg, sizeof msg, "%s", op->fail_msg != NULL ? op->fail_msg : "");
+        finish_err(op, op->fail_rc, "%s", msg);
+        return;
+    }
+    zkc_conn *conn = NULL;
+    int rc = zkc_conn_cache_get(m->cache, op->cell, &conn);
+    if (rc != ZKC_OK) {
+        finish_err(op, rc, "%s", zkc_errmsg());
+        return;
+    }
+    rc = send_op(op, conn);
+    zkc_conn_cache_release(m->cache, conn);
+    if (rc != ZKC_OK)
+        finish_err(op, rc, "cell %s: cannot send: %s", op->cell, zkc_strerror(rc));
+}
+
+/* ---- router threads ---- */
+
+static void *router_main(void *arg)
+{
+    meta_conn *m = arg;
+    pthread_mutex_lock(&m->lock);
+    while (!m->stopping) {
+        if (m->reap != NULL) {
+            wlink *l = m->reap;
+            m->reap = NULL;
+            pthread_mutex_unlock(&m->lock);
+            reap_links(l);
+            pthread_mutex_lock(&m->lock);
+            continue;
+        }
+        int64_t now = zkc__now_ms();
+        while (m->timers != NULL && m->timers->due <= now) {
+            mop *op = m->timers;
+            m->timers = op->next;
+            mcell *q = find_queue(m, op->cell, false);
+            /* The queue exists: the operation went through it before,
+             * or the fast path made it. */
+            if (q == NULL) {
+                pthread_mutex_unlock(&m->lock);
+                finish_err(op, ZKC_ENOMEM, "out of memory");
+                pthread_mutex_lock(&m->lock);
+                continue;
+            }
+            queue_push(q, op);
+        }
+        mcell *q = m->queues;
+        while (q != NULL && (q->head == NULL || q->busy))
+            q = q->next;
+        if (q != NULL) {
+            mop *op = q->head;
+            q->head = op->next;
+            if (q->head == NULL)
+                q->tail = NULL;
+            q->busy = true;
+            pthread_mutex_unlock(&m->lock);
+            dispatch(m, op);
+            pthread_mutex_lock(&m->lock);
+            q->busy = false;
+            continue;
+        }
+        if (m->timers != NULL) {
+            int64_t due = m->timers->due;
+            struct timespec ts = {(time_t)(due / 1000), (long)(due % 1000) * 1000000L};
+            pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+        } else {
+            pthread_cond_wait(&m->cond, &m->lock);
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    meta_unref(m);
+    return NULL;
+}
+
+/* ---- the interface ---- */
+
+/* Work out where op goes.  Returns ZKC_OK or ZKC_ENOMEM; a path that
+ * cannot be routed makes op a MOP_FAIL. */
+static int route(meta_conn *m, mop *op)
+{
+    const char *path = op->path;
+    if (strcmp(path, "/" ZKC_MAGIC_PREFIX) == 0 && op->req.op == ZKC_OP_CHILDREN) {
+        op->kind = MOP_KNOWN;
+        return (op->cell = strdup("")) != NULL ? ZKC_OK : ZKC_ENOMEM;
+    }
+    const char *cell;
+    size_t len;
+    char *real_cell = NULL;
+    int rc = zkc_cell_from_path(path, &cell, &len);
+    if (rc == ZKC_OK) {
+        if (len == 5 && memcmp(cell, "local", 5) == 0)
+            rc = zkc_cells_local_cell(m->cells, &real_cell);
+        else if ((real_cell = strndup(cell, len)) == NULL)
+            rc = ZKC_ENOMEM;
+    }
+    if (rc == ZKC_ENOMEM)
+        return rc;
+    if (rc != ZKC_OK) {
+        op->kind = MOP_FAIL;
+        op->fail_rc = rc;
+        op->fail_msg = strdup(zkc_errmsg());
+        op->cell = strdup("");
+        return op->cell != NULL && op->fail_msg != NULL ? ZKC_OK : ZKC_ENOMEM;
+    }
+    op->cell = real_cell;
+    op->rewritten = strlen(real_cell) != len || memcmp(real_cell, cell, len) != 0;
+    if (!op->rewritten) {
+        op->real = strdup(path);
+    } else {
+        const char *rest = cell + len;
+        size_t rl = strlen(rest), cl = strlen(real_cell);
+        const size_t head = 2 + (sizeof ZKC_MAGIC_PREFIX - 1); /* "/zk/" */
+        op->real = malloc(head + cl + rl + 1);
+        if (op->real != NULL) {
+            memcpy(op->real, path, head);
+            memcpy(op->real + head, real_cell, cl);
+            memcpy(op->real + head + cl, rest, rl + 1);
+        }
+    }
+    if (op->real == NULL)
+        return ZKC_ENOMEM;
+    op->req.path = op->real;
+    return ZKC_OK;
+}
+
+static mop *mop_new(meta_conn *m, const zkc_request *req, zkc_done_fn done, void *ud)
+{
+    mop *op = calloc(1, sizeof *op);
+    if (op == NULL)
+        return NULL;
+    op->m = m;
+    op->req = *req;
+    op->done = done;
+    op->ud = ud;
+    op->start = zkc__now_ms();
+    op->path = strdup(req->path);
+    bool nomem = op->path == NULL;
+    if (!nomem && req->data_len > 0) {
+        op->data = malloc(req->data_len);
+        nomem = op->data == NULL;
+        if (!nomem)
+            memcpy(op->data, req->data, req->data_len);
+    }
+    op->req.data = op->data;
+    if (!nomem && req->acl != NULL) {
+        op->acl = zkc_acl_list_dup(req->acl);
+        nomem = op->acl == NULL;
+    }
+    op->req.acl = op->acl;
+    if (nomem || route(m, op) != ZKC_OK) {
+        mop_free(op);
+        return NULL;
+    }
+    return op;
+}
+
+static int meta_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    meta_conn *m = (meta_conn *)c;
+    mop *op = mop_new(m, req, done, userdata);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    pthread_mutex_lock(&m->lock);
+    if (m->stopping) {
+        pthread_mutex_unlock(&m->lock);
+        mop_free(op);
+        return ZKC_ECLOSED;
+    }
+    mcell *q = find_queue(m, op->cell, true);
+    if (q == NULL) {
+        pthread_mutex_unlock(&m->lock);
+        mop_free(op);
+        return ZKC_ENOMEM;
+    }
+    if (op->kind == MOP_ROUTE && q->head == NULL && !q->busy) {
+        /* The fast path: nothing of this cell is waiting, so sending now
+         * keeps the order.  Only a connection already there is used. */
+        m->submitting++;
+        pthread_mutex_unlock(&m->lock);
+        zkc_conn *conn = NULL;
+        int rc = ZKC_EAGAIN_FAST;
+        if (zkc_conn_cache_try(m->cache, op->cell, &conn)) {
+            rc = send_op(op, conn);
+            zkc_conn_cache_release(m->cache, conn);
+        }
+        pthread_mutex_lock(&m->lock);
+        if (--m->submitting == 0)
+            pthread_cond_broadcast(&m->idle);
+        if (rc == ZKC_OK) {
+            pthread_mutex_unlock(&m->lock);
+            return ZKC_OK;
+        }
+        if (rc != ZKC_EAGAIN_FAST || m->stopping) {
+            pthread_mutex_unlock(&m->lock);
+            mop_free(op);
+            return rc != ZKC_EAGAIN_FAST ? rc : ZKC_ECLOSED;
+        }
+    }
+    queue_push(q, op);
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    return ZKC_OK;
+}
+
+static void meta_free(meta_conn *m)
+{
+    reap_links(m->reap);
+    while (m->queues != NULL) {
+        mcell *q = m->queues;
+        m->queues = q->next;
+        free(q->name);
+        free(q);
+    }
+    free(m->threads);
+    pthread_cond_destroy(&m->cond);
+    pthread_cond_destroy(&m->idle);
+    pthread_mutex_destroy(&m->lock);
+    zkc__conn_fini(&m->base);
+    free(m);
+}
+
+static void meta_close(zkc_conn *c)
+{
+    meta_conn *m = (meta_conn *)c;
+    pthread_t self = pthread_self();
+
+    pthread_mutex_lock(&m->lock);
+    m->stopping = true;
+    pthread_cond_broadcast(&m->cond);
+    while (m->submitting > 0)
+        pthread_cond_wait(&m->idle, &m->lock);
+    pthread_mutex_unlock(&m->lock);
+
+    /* The threads finish what they are sending (a dial may take a
+     * while), then stop. */
+    for (unsigned i = 0; i < m->nthreads; i++) {
+        if (pthread_equal(m->threads[i], self)) {
+            pthread_detach(self);
+            continue;
+        }
+        pthread_join(m->threads[i], NULL);
+    }
+
+    /* Closing every cell's connection completes what they carry
+     * (ZKC_ECLOSING) and ends their watches (ZKC_EVENT_CLOSED), which
+     * ends ours. */
+    zkc_conn_cache_close(m->cache);
+
+    /* What never left our queues. */
+    pthread_mutex_lock(&m->lock);
+    mop *list = m->timers;
+    m->timers = NULL;
+    for (mcell *q = m->queues; q != NULL; q = q->next) {
+        if (q->head == NULL)
+            continue;
+        q->tail->next = list;
+        list = q->head;
+        q->head = q->tail = NULL;
+    }
+    wlink *reap = m->reap;
+    m->reap = NULL;
+    pthread_mutex_unlock(&m->lock);
+    while (list != NULL) {
+        mop *op = list;
+        list = op->next;
+        finish_err(op, ZKC_ECLOSING, "the connection was closed");
+    }
+    reap_links(reap);
+    zkc_conn_cache_free(m->cache);
+    m->cache = NULL;
+    /* When we run inside a completion on one of our threads, or cells
+     * still have completions to run, the last of them frees. */
+    meta_unref(m);
+}
+
+static const struct zkc_conn_ops meta_ops = {
+    .version = 1,
+    .name = "meta",
+    .submit = meta_submit,
+    .close = meta_close,
+    .session_id = NULL,
+};
+
+int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **ret_conn)
+{
+    static const zkc_meta_opts defaults = ZKC_META_OPTS_INIT;
+    if (opts == NULL)
+        opts = &defaults;
+    if (cache == NULL || ret_conn == NULL || opts->version != 1 || opts->backoff_min_ms < 0 ||
+        opts->backoff_max_ms < 0 || opts->threads > MAX_THREADS) {
+        zkc_conn_cache_free(cache);
+        return ZKC_EBADARGUMENTS;
+    }
+    *ret_conn = NULL;
+    meta_conn *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        zkc_conn_cache_free(cache);
+        return ZKC_ENOMEM;
+    }
+    m->cache = cache;
+    m->cells = zkc_conn_cache_cells(cache);
+    m->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : DEFAULT_MAX_ATTEMPTS;
+    m->backoff_min_ms = opts->backoff_min_ms > 0 ? opts->backoff_min_ms : DEFAULT_BACKOFF_MIN_MS;
+    m->backoff_max_ms = opts->backoff_max_ms > 0 ? opts->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
+    if (m->backoff_max_ms < m->backoff_min_ms)
+        m->backoff_max_ms = m->backoff_min_ms;
+    m->budget_ms = opts->retry_budget_ms != 0 ? opts->retry_budget_ms : DEFAULT_BUDGET_MS;
+    if (m->budget_ms < 0)
+        m->budget_ms = -1;
+    m->cancel = opts->cancel;
+    m->nthreads = opts->threads > 0 ? opts->threads : DEFAULT_THREADS;
+
+    int rc = zkc__conn_init(&m->base, &meta_ops, "meta(cells)");
+    if (rc != ZKC_OK) {
+        free(m);
+        zkc_conn_cache_free(cache);
+        return rc;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&m->idle, NULL);
+    m->threads = calloc(m->nthreads, sizeof *m->threads);
+    unsigned started = 0;
+    atomic_init(&m->refs, 1);
+    if (m->threads != NULL) {
+        for (; started < m->nthreads; started++) {
+            atomic_fetch_add(&m->refs, 1);
+            if (pthread_create(&m->threads[started], NULL, router_main, m) != 0) {
+                atomic_fetch_sub(&m->refs, 1);
+                break;
+            }
+        }
+    }
+    if (started < m->nthreads) {
+        m->nthreads = started;
+        meta_close(&m->base);
+        return m->threads == NULL ? ZKC_ENOMEM : ZKC_ESYSTEMERROR;
+    }
+    zkc__conn_set_state(&m->base, ZKC_STATE_CONNECTED);
+    *ret_conn = &m->base;
+    return ZKC_OK;
+}
+
+zkc_conn_cache *zkc_meta_cache(zkc_conn *c)
+{
+    if (c == NULL || c->ops != &meta_ops)
+        return NULL;
+    return ((meta_conn *)c)->cache;
+}

@@ -1,0 +1,599 @@
+/*
+ * The global namespace over n quorums (conn_global.c) on three in-memory
+ * trees: writes fanned out, reads compared, partial writes and
+ * disagreements reported per quorum, versions, sequential names,
+ * watches, states, and divergence found by zkc_global_diff() and
+ * repaired by zkc_global_repair().
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zkcell/sys/conn_impl.h>
+#include <zkcell/zkcell.h>
+
+#define OK(expr) assert_int_equal(ZKC_OK, (expr))
+#define NQ 3
+
+typedef struct fx {
+    zkc_fake_tree *t[NQ];
+    zkc_conn *direct[NQ]; /* our own sessions, behind the global's back */
+    zkc_conn *g;
+} fx;
+
+static zkc_conn *open_global(fx *f)
+{
+    zkc_conn *q[NQ];
+    for (int i = 0; i < NQ; i++)
+        OK(zkc_fake_open(f->t[i], &q[i]));
+    zkc_conn *g = NULL;
+    OK(zkc_global_open(q, NQ, &g));
+    return g;
+}
+
+static int setup(void **state)
+{
+    fx *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    for (int i = 0; i < NQ; i++) {
+        f->t[i] = zkc_fake_tree_new();
+        OK(zkc_fake_open(f->t[i], &f->direct[i]));
+    }
+    f->g = open_global(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    fx *f = *state;
+    zkc_conn_close(f->g);
+    for (int i = 0; i < NQ; i++) {
+        zkc_conn_close(f->direct[i]);
+        zkc_fake_tree_free(f->t[i]);
+    }
+    free(f);
+    return 0;
+}
+
+static void expect_msg(const char *part)
+{
+    if (strstr(zkc_errmsg(), part) == NULL)
+        fail_msg("message \"%s\" lacks \"%s\"", zkc_errmsg(), part);
+}
+
+static char *data_on(fx *f, int i, const char *path)
+{
+    char *d = NULL;
+    OK(zkc_get(f->direct[i], path, &d, NULL, NULL, NULL));
+    return d;
+}
+
+static zkc_stat stat_on(fx *f, int i, const char *path)
+{
+    zkc_stat st;
+    bool e = false;
+    OK(zkc_exists(f->direct[i], path, &e, &st, NULL));
+    assert_true(e);
+    return st;
+}
+
+static bool exists_on(fx *f, int i, const char *path)
+{
+    bool e = false;
+    OK(zkc_exists(f->direct[i], path, &e, NULL, NULL));
+    return e;
+}
+
+static void test_fan_out(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    char *p = NULL;
+    OK(zkc_create(g, "/a", "v1", 2, 0, NULL, &p));
+    assert_string_equal("/a", p);
+    zkc_free(p);
+    for (int i = 0; i < NQ; i++) {
+        char *d = data_on(f, i, "/a");
+        assert_string_equal("v1", d);
+        zkc_free(d);
+    }
+    char *d = NULL;
+    size_t len = 0;
+    zkc_stat st;
+    OK(zkc_get(g, "/a", &d, &len, &st, NULL));
+    assert_int_equal(2, len);
+    assert_string_equal("v1", d);
+    assert_int_equal(0, st.version);
+    zkc_free(d);
+    OK(zkc_set(g, "/a", "v2", 2, 0, &st));
+    assert_int_equal(1, st.version);
+    for (int i = 0; i < NQ; i++)
+        assert_int_equal(1, stat_on(f, i, "/a").version);
+    OK(zkc_create(g, "/a/k1", NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(g, "/a/k2", NULL, 0, 0, NULL, NULL));
+    zkc_strings *kids = NULL;
+    OK(zkc_children(g, "/a", &kids, NULL, NULL));
+    assert_int_equal(2, kids->count);
+    zkc_strings_free(kids);
+    bool e = false;
+    OK(zkc_exists(g, "/a/k1", &e, NULL, NULL));
+    assert_true(e);
+    OK(zkc_exists(g, "/a/none", &e, NULL, NULL));
+    assert_false(e);
+    OK(zkc_set_acl(g, "/a/k1", zkc_acl_world(ZKC_PERM_FILE), 0));
+    zkc_acl_list *acl = NULL;
+    OK(zkc_get_acl(g, "/a/k1", &acl, NULL));
+    assert_int_equal(ZKC_PERM_FILE, acl->v[0].perms);
+    zkc_acl_list_free(acl);
+    OK(zkc_delete(g, "/a/k1", -1));
+    for (int i = 0; i < NQ; i++)
+        assert_false(exists_on(f, i, "/a/k1"));
+
+    /* The same error everywhere is that error, not a disagreement. */
+    assert_int_equal(ZKC_ENONODE, zkc_get(g, "/missing", NULL, NULL, NULL, NULL));
+    assert_int_equal(ZKC_ENONODE, zkc_delete(g, "/missing", -1));
+    assert_int_equal(ZKC_ENODEEXISTS, zkc_create(g, "/a", NULL, 0, 0, NULL, NULL));
+    assert_int_equal(ZKC_EBADVERSION, zkc_set(g, "/a", "x", 1, 0, NULL));
+    assert_int_equal(ZKC_ENOTEMPTY, zkc_delete(g, "/a", -1));
+
+    assert_int_equal(NQ, zkc_global_size(g));
+    assert_non_null(zkc_global_quorum(g, 2));
+    assert_null(zkc_global_quorum(g, 3));
+    assert_null(zkc_global_quorum(f->direct[0], 0));
+    assert_int_equal(0, zkc_global_size(f->direct[0]));
+    assert_non_null(strstr(zkc_conn_describe(g), "global(fake"));
+    assert_int_equal(ZKC_STATE_CONNECTED, zkc_conn_state(g));
+}
+
+static void test_reads_disagree(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    OK(zkc_create(g, "/r", "same", 4, 0, NULL, NULL));
+    OK(zkc_set(f->direct[1], "/r", "other!", 6, -1, NULL));
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_get(g, "/r", NULL, NULL, NULL, NULL));
+    expect_msg("quorums disagree on the data");
+    expect_msg("quorum 0 fake");
+    expect_msg("ok, 4 bytes, version 0");
+    expect_msg("quorum 1 fake");
+    expect_msg("ok, 6 bytes, version 1");
+
+    OK(zkc_create(f->direct[2], "/r/extra", NULL, 0, 0, NULL, NULL));
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_children(g, "/r", NULL, NULL, NULL));
+    expect_msg("quorums disagree on the children");
+    expect_msg("quorum 2 fake");
+    expect_msg("ok, 1 children");
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_exists(g, "/r/extra", NULL, NULL, NULL));
+    expect_msg("quorum 0 fake");
+    expect_msg("does not exist");
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_get(g, "/r/extra", NULL, NULL, NULL, NULL));
+    expect_msg("node does not exist");
+
+    OK(zkc_set_acl(f->direct[0], "/r", zkc_acl_world(ZKC_PERM_READ), -1));
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_get_acl(g, "/r", NULL, NULL));
+    expect_msg("disagree on the ACL");
+
+    /* Same set of children in another order is agreement. */
+    OK(zkc_create(g, "/o", NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->direct[0], "/o/b", NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->direct[0], "/o/a", NULL, 0, 0, NULL, NULL));
+    for (int i = 1; i < NQ; i++) {
+        OK(zkc_create(f->direct[i], "/o/a", NULL, 0, 0, NULL, NULL));
+        OK(zkc_create(f->direct[i], "/o/b", NULL, 0, 0, NULL, NULL));
+    }
+    zkc_strings *kids = NULL;
+    OK(zkc_children(g, "/o", &kids, NULL, NULL));
+    assert_int_equal(2, kids->count);
+    zkc_strings_free(kids);
+
+    /* A quorum that cannot answer is its error, named, not a
+     * disagreement. */
+    OK(zkc_fake_inject(zkc_global_quorum(g, 2), ZKC_FAKE_LOSS_BEFORE, 1));
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_get(g, "/o", NULL, NULL, NULL, NULL));
+    expect_msg("quorum 2 fake");
+    OK(zkc_get(g, "/o", NULL, NULL, NULL, NULL));
+}
+
+static void test_partial_writes(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    /* The node already exists on quorum 1 only: created on 0 and 2. */
+    OK(zkc_create(f->direct[1], "/p", "old", 3, 0, NULL, NULL));
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_create(g, "/p", "new", 3, 0, NULL, NULL));
+    expect_msg("succeeded or failed differently");
+    expect_msg("quorum 0 fake");
+    expect_msg("created /p");
+    expect_msg("quorum 1 fake");
+    expect_msg("node already exists");
+    for (int i = 0; i < NQ; i++)
+        assert_true(exists_on(f, i, "/p"));
+
+    /* A versioned write needs every quorum at that version. */
+    OK(zkc_set(f->direct[2], "/p", "new", 3, -1, NULL)); /* q2 at version 1 */
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_set(g, "/p", "x", 1, 0, NULL));
+    expect_msg("quorum 2 fake");
+    expect_msg("version conflict");
+
+    /* A lost write on one quorum is inconsistent too. */
+    OK(zkc_create(g, "/q", NULL, 0, 0, NULL, NULL));
+    OK(zkc_fake_inject(zkc_global_quorum(g, 1), ZKC_FAKE_LOSS_BEFORE, 1));
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_delete(g, "/q", -1));
+    expect_msg("connection to the server lost");
+    assert_false(exists_on(f, 0, "/q"));
+    assert_true(exists_on(f, 1, "/q"));
+}
+
+static void test_unversioned_set(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    OK(zkc_create(g, "/u", "0", 1, 0, NULL, NULL));
+    /* Versions differ per quorum: an unversioned set still works, each
+     * quorum checked against its own version. */
+    OK(zkc_set(f->direct[1], "/u", "0", 1, -1, NULL));
+    OK(zkc_set(f->direct[1], "/u", "0", 1, -1, NULL));
+    zkc_stat st;
+    OK(zkc_set(g, "/u", "1", 1, -1, &st));
+    assert_int_equal(1, st.version); /* quorum 0's */
+    assert_int_equal(3, stat_on(f, 1, "/u").version);
+    /* Missing everywhere: no node; missing somewhere: nothing written. */
+    assert_int_equal(ZKC_ENONODE, zkc_set(g, "/nope", "x", 1, -1, NULL));
+    OK(zkc_create(f->direct[0], "/half", "h", 1, 0, NULL, NULL));
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_set(g, "/half", "x", 1, -1, NULL));
+    expect_msg("exists on some quorums only; nothing written");
+    char *d = data_on(f, 0, "/half");
+    assert_string_equal("h", d);
+    zkc_free(d);
+    assert_int_equal(ZKC_EINCONSISTENT,
+                     zkc_set_acl(g, "/half", zkc_acl_world(ZKC_PERM_READ), -1));
+    OK(zkc_set_acl(g, "/u", zkc_acl_world(ZKC_PERM_READ), -1));
+    assert_int_equal(1, stat_on(f, 2, "/u").aversion);
+}
+
+/* Two global writers racing with unversioned sets: whatever happens,
+ * divergence is never silent. */
+typedef struct racer {
+    zkc_conn *g;
+    const char *value;
+    int inconsistent;
+    int other;
+} racer;
+
+static void *race(void *arg)
+{
+    racer *r = arg;
+    for (int i = 0; i < 200; i++) {
+        int rc = zkc_set(r->g, "/race", r->value, strlen(r->value), -1, NULL);
+        if (rc == ZKC_EINCONSISTENT)
+            r->inconsistent++;
+        else if (rc != ZKC_OK && rc != ZKC_ECONFLICT)
+            r->other++;
+    }
+    return NULL;
+}
+
+static void test_no_silent_divergence(void **state)
+{
+    fx *f = *state;
+    OK(zkc_create(f->g, "/race", NULL, 0, 0, NULL, NULL));
+    zkc_conn *g2 = open_global(f);
+    racer a = {f->g, "aaaa", 0, 0}, b = {g2, "bb", 0, 0};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, race, &a);
+    pthread_create(&tb, NULL, race, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(0, a.other);
+    assert_int_equal(0, b.other);
+    zkc_diff *d = NULL;
+    OK(zkc_global_diff(f->direct, NQ, "/race", &d));
+    bool diverged = false;
+    for (size_t i = 0; i < d->count; i++)
+        diverged |= d->v[i].kind == ZKC_DIFF_DATA;
+    if (diverged)
+        assert_true(a.inconsistent + b.inconsistent > 0);
+    zkc_diff_free(d);
+    zkc_conn_close(g2);
+}
+
+static void test_sequential_names(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    OK(zkc_create(g, "/s", NULL, 0, 0, NULL, NULL));
+    /* Quorum 1's sequence counter runs ahead... */
+    OK(zkc_create(f->direct[1], "/s/junk", NULL, 0, 0, NULL, NULL));
+    OK(zkc_delete(f->direct[1], "/s/junk", -1));
+    /* ...yet the names agree: quorum 0 picks, the others follow. */
+    char *p = NULL;
+    OK(zkc_create(g, "/s/n-", "x", 1, ZKC_SEQUENCE, NULL, &p));
+    assert_string_equal("/s/n-0000000000", p);
+    zkc_free(p);
+    for (int i = 0; i < NQ; i++)
+        assert_true(exists_on(f, i, "/s/n-0000000000"));
+    OK(zkc_create(g, "/s/n-", "x", 1, ZKC_SEQUENCE | ZKC_EPHEMERAL, NULL, &p));
+    assert_string_equal("/s/n-0000000001", p);
+    zkc_free(p);
+    assert_true(stat_on(f, 2, "/s/n-0000000001").ephemeral_owner != 0);
+
+    /* The name quorum 0 picks already exists on quorum 2. */
+    OK(zkc_create(f->direct[2], "/s/n-0000000002", NULL, 0, 0, NULL, NULL));
+    assert_int_equal(ZKC_EINCONSISTENT,
+                     zkc_create(g, "/s/n-", NULL, 0, ZKC_SEQUENCE, NULL, NULL));
+    expect_msg("quorum 2 fake");
+    expect_msg("node already exists");
+    /* Quorum 0 refusing stops it before the others are touched. */
+    assert_int_equal(ZKC_ENONODE, zkc_create(g, "/nope/n-", NULL, 0, ZKC_SEQUENCE, NULL, NULL));
+}
+
+static void test_watches(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    OK(zkc_create(g, "/w", "0", 1, 0, NULL, NULL));
+    zkc_watch *w = NULL;
+    OK(zkc_get(g, "/w", NULL, NULL, NULL, &w));
+    /* A write through the global fires it once (the first quorum's). */
+    OK(zkc_set(g, "/w", "1", 1, -1, NULL));
+    OK(zkc_watch_wait(w, 5000, NULL));
+    assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(w)->type);
+    assert_string_equal("/w", zkc_watch_event(w)->path);
+    zkc_watch_free(w);
+
+    /* A change behind its back on one quorum fires it too. */
+    zkc_watch *wc = NULL, *we = NULL;
+    OK(zkc_children(g, "/w", NULL, NULL, &wc));
+    OK(zkc_exists(g, "/w/k", NULL, NULL, &we));
+    OK(zkc_create(f->direct[2], "/w/k", NULL, 0, 0, NULL, NULL));
+    OK(zkc_watch_wait(wc, 5000, NULL));
+    assert_int_equal(ZKC_EVENT_CHILD, zkc_watch_event(wc)->type);
+    OK(zkc_watch_wait(we, 5000, NULL));
+    assert_int_equal(ZKC_EVENT_CREATED, zkc_watch_event(we)->type);
+    zkc_watch_free(wc);
+    zkc_watch_free(we);
+
+    /* No watch on an inconsistent answer. */
+    zkc_watch *wi = (zkc_watch *)&wi;
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_exists(g, "/w/k", NULL, NULL, &wi));
+    assert_ptr_equal(&wi, wi);
+
+    /* Expiry of one quorum ends it. */
+    zkc_watch *wx = NULL;
+    OK(zkc_get(g, "/w", NULL, NULL, NULL, &wx));
+    OK(zkc_fake_inject(zkc_global_quorum(g, 1), ZKC_FAKE_EXPIRE, 0));
+    OK(zkc_watch_wait(wx, 5000, NULL));
+    assert_int_equal(ZKC_EVENT_SESSION_EXPIRED, zkc_watch_event(wx)->type);
+    zkc_watch_free(wx);
+    assert_int_equal(ZKC_STATE_EXPIRED, zkc_conn_state(g));
+    assert_int_equal(ZKC_ESESSIONEXPIRED, zkc_get(g, "/w", NULL, NULL, NULL, NULL));
+    expect_msg("quorum 1 fake");
+}
+
+typedef struct count_ctx {
+    pthread_mutex_t lock;
+    int count;
+} count_ctx;
+
+static void on_done(const zkc_result *res, void *ud)
+{
+    count_ctx *c = ud;
+    (void)res;
+    pthread_mutex_lock(&c->lock);
+    c->count++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+static void test_close(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = open_global(f);
+    OK(zkc_create(g, "/c", NULL, 0, 0, NULL, NULL));
+    zkc_watch *w = NULL;
+    OK(zkc_get(g, "/c", NULL, NULL, NULL, &w));
+    for (int i = 0; i < NQ; i++)
+        OK(zkc_fake_inject(zkc_global_quorum(g, (size_t)i), ZKC_FAKE_DELAY, 20));
+    enum { N = 50 };
+    count_ctx ctx = {PTHREAD_MUTEX_INITIALIZER, 0};
+    for (int i = 0; i < N; i++)
+        OK(zkc_aset(g, "/c", "x", 1, -1, on_done, &ctx));
+    zkc_conn_close(g);
+    /* Every operation completed by the time close returned. */
+    assert_int_equal(N, ctx.count);
+    OK(zkc_watch_wait(w, 0, NULL));
+    zkc_event_type t = zkc_watch_event(w)->type;
+    assert_true(t == ZKC_EVENT_CLOSED || t == ZKC_EVENT_CHANGED);
+    zkc_watch_free(w);
+}
+
+static void close_in_done(const zkc_result *res, void *ud)
+{
+    (void)res;
+    zkc_conn **cp = ud;
+    zkc_conn_close(*cp);
+    *cp = NULL;
+}
+
+static void test_close_from_completion(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = open_global(f);
+    zkc_conn *volatile holder = g;
+    OK(zkc_aexists(g, "/", 0, close_in_done, (void *)&holder));
+    for (int i = 0; i < 500 && holder != NULL; i++)
+        zkc_sleep(10, NULL);
+    assert_null(holder);
+}
+
+static void test_open_errors(void **state)
+{
+    (void)state;
+    zkc_conn *g = NULL;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_open(NULL, 1, &g));
+    zkc_conn *none[1] = {NULL};
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_open(none, 1, &g));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_open(none, 0, &g));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_dial(NULL, 1, NULL, &g));
+    /* A quorum that cannot be reached: the error names it. */
+    const char *addrs[2] = {"127.0.0.1:1", "127.0.0.1:1"};
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.connect_timeout_ms = 300;
+    int rc = zkc_global_dial(addrs, 2, &o, &g);
+    assert_true(rc != ZKC_OK);
+    expect_msg("quorum 0 (127.0.0.1:1)");
+    assert_null(g);
+}
+
+/* ---- diff and repair ---- */
+
+static bool has_entry(const zkc_diff *d, const char *path, zkc_diff_kind kind)
+{
+    for (size_t i = 0; i < d->count; i++)
+        if (strcmp(d->v[i].path, path) == 0 && d->v[i].kind == kind)
+            return true;
+    return false;
+}
+
+static void test_diff_and_repair(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    zkc_diff *d = NULL;
+    OK(zkc_global_diff(f->direct, NQ, "/", &d));
+    assert_int_equal(0, d->count); /* /zookeeper is not compared */
+    zkc_diff_free(d);
+
+    OK(zkc_create(g, "/d", "root", 4, 0, NULL, NULL));
+    OK(zkc_create(g, "/d/same", "s", 1, 0, NULL, NULL));
+    OK(zkc_create(g, "/d/data", "s", 1, 0, NULL, NULL));
+    OK(zkc_create(g, "/d/acl", "s", 1, 0, NULL, NULL));
+    OK(zkc_create(g, "/d/ver", "s", 1, 0, NULL, NULL));
+    /* Divergence of every kind. */
+    OK(zkc_set(f->direct[1], "/d/data", "other", 5, -1, NULL));
+    OK(zkc_set_acl(f->direct[2], "/d/acl", zkc_acl_world(ZKC_PERM_FILE), -1));
+    OK(zkc_set(f->direct[0], "/d/ver", "s", 1, -1, NULL));
+    OK(zkc_create(f->direct[1], "/d/extra", "e", 1, 0, NULL, NULL));
+    OK(zkc_create(f->direct[1], "/d/extra/deep", "e", 1, 0, NULL, NULL));
+    OK(zkc_create(f->direct[0], "/d/only0", "o", 1, 0, NULL, NULL));
+    OK(zkc_create(f->direct[0], "/d/only0/kid", "o", 1, 0, NULL, NULL));
+    OK(zkc_create(f->direct[2], "/d/eph", NULL, 0, ZKC_EPHEMERAL, NULL, NULL));
+    OK(zkc_create(f->direct[0], "/d/eph", NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->direct[1], "/d/eph", NULL, 0, 0, NULL, NULL));
+
+    OK(zkc_global_diff(f->direct, NQ, "/d", &d));
+    assert_true(has_entry(d, "/d/data", ZKC_DIFF_DATA));
+    assert_true(has_entry(d, "/d/acl", ZKC_DIFF_ACL));
+    assert_true(has_entry(d, "/d/ver", ZKC_DIFF_VERSION));
+    assert_true(has_entry(d, "/d/extra", ZKC_DIFF_MISSING));
+    assert_true(has_entry(d, "/d/extra/deep", ZKC_DIFF_MISSING));
+    assert_true(has_entry(d, "/d/only0", ZKC_DIFF_MISSING));
+    assert_true(has_entry(d, "/d/only0/kid", ZKC_DIFF_MISSING));
+    assert_true(has_entry(d, "/d/eph", ZKC_DIFF_EPHEMERAL));
+    assert_false(has_entry(d, "/d/same", ZKC_DIFF_DATA));
+    for (size_t i = 0; i < d->count; i++) {
+        if (strcmp(d->v[i].path, "/d/extra") == 0) {
+            assert_int_equal(2, d->v[i].present); /* quorum 1 only */
+            assert_string_equal("present on quorum 1; missing on quorum 0 2", d->v[i].detail);
+        }
+        if (strcmp(d->v[i].path, "/d/data") == 0)
+            assert_non_null(strstr(d->v[i].detail, "quorum 1: 5 bytes, version 1"));
+        assert_non_null(zkc_diff_kind_name(d->v[i].kind));
+    }
+    /* Parents come before children. */
+    size_t pe = d->count, pd = d->count;
+    for (size_t i = 0; i < d->count; i++) {
+        if (strcmp(d->v[i].path, "/d/extra") == 0)
+            pe = i;
+        if (strcmp(d->v[i].path, "/d/extra/deep") == 0)
+            pd = i;
+    }
+    assert_true(pe < pd);
+    zkc_diff_free(d);
+
+    /* The global connection reports what it meets. */
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_get(g, "/d/data", NULL, NULL, NULL, NULL));
+
+    /* Repair from quorum 0. */
+    size_t changes = 0;
+    OK(zkc_global_repair(f->direct, NQ, 0, "/d", &changes));
+    assert_true(changes >= 8);
+    OK(zkc_global_diff(f->direct, NQ, "/d", &d));
+    for (size_t i = 0; i < d->count; i++)
+        print_message("left: %s %s %s\n", d->v[i].path, zkc_diff_kind_name(d->v[i].kind),
+                      d->v[i].detail);
+    assert_int_equal(0, d->count);
+    zkc_diff_free(d);
+    for (int i = 0; i < NQ; i++) {
+        char *x = data_on(f, i, "/d/data");
+        assert_string_equal("s", x);
+        zkc_free(x);
+        assert_false(exists_on(f, i, "/d/extra"));
+        assert_true(exists_on(f, i, "/d/only0/kid"));
+        assert_int_equal(0, stat_on(f, i, "/d/eph").ephemeral_owner);
+    }
+    /* Versions realigned: a versioned global write works again. */
+    OK(zkc_set(g, "/d/ver", "t", 1, 1, NULL));
+    OK(zkc_get(g, "/d/data", NULL, NULL, NULL, NULL));
+    changes = 99;
+    OK(zkc_global_repair(f->direct, NQ, 0, "/d", &changes));
+    assert_int_equal(0, changes);
+
+    /* An ephemeral node of the source cannot be copied: left, reported. */
+    OK(zkc_create(f->direct[2], "/d/mine", NULL, 0, ZKC_EPHEMERAL, NULL, NULL));
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_global_repair(f->direct, NQ, 2, "/d", NULL));
+    expect_msg("left as is: /d/mine");
+
+    /* Repair from another source: the source's absence deletes. */
+    OK(zkc_delete(f->direct[2], "/d/mine", -1));
+    OK(zkc_create(f->direct[0], "/d/gone", NULL, 0, 0, NULL, NULL));
+    OK(zkc_global_repair(f->direct, NQ, 1, "/d", NULL));
+    assert_false(exists_on(f, 0, "/d/gone"));
+
+    /* Bad arguments. */
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_diff(f->direct, 1, "/d", &d));
+    assert_int_equal(ZKC_EBADPATH, zkc_global_diff(f->direct, NQ, "d", &d));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_repair(f->direct, NQ, 3, "/d", NULL));
+    zkc_diff_free(NULL);
+}
+
+static void test_states(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    assert_int_equal(ZKC_STATE_CONNECTED, zkc_conn_state(g));
+    OK(zkc_fake_inject(zkc_global_quorum(g, 0), ZKC_FAKE_SUSPEND, 1));
+    assert_int_equal(ZKC_STATE_SUSPENDED, zkc_conn_state(g));
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_get(g, "/", NULL, NULL, NULL, NULL));
+    OK(zkc_fake_inject(zkc_global_quorum(g, 0), ZKC_FAKE_SUSPEND, 0));
+    assert_int_equal(ZKC_STATE_RECONNECTED, zkc_conn_state(g));
+    OK(zkc_get(g, "/", NULL, NULL, NULL, NULL));
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_fan_out),
+        T(test_reads_disagree),
+        T(test_partial_writes),
+        T(test_unversioned_set),
+        T(test_no_silent_divergence),
+        T(test_sequential_names),
+        T(test_watches),
+        T(test_close),
+        T(test_close_from_completion),
+        cmocka_unit_test(test_open_errors),
+        T(test_diff_and_repair),
+        T(test_states),
+    };
+#undef T
+    return cmocka_run_group_tests_name("global", tests, NULL, NULL);
+}
