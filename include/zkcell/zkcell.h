@@ -16,7 +16,12 @@
 #include "conn.h"
 #include "path.h"
 #include "util.h"
+#include "recipes.h"
 #include "fake.h"
 #include "zk.h"
+#include "cells.h"
+#include "conncache.h"
+#include "meta.h"
+#include "global.h"
 
 #endif

@@ -1,0 +1,565 @@
+/*
+ * cmd_wait.c: the subcommands that wait: wait, watch, elock and qlock.
+ *
+ * They wait with poll(2) on watch descriptors, the cancel token that
+ * SIGINT and SIGTERM trigger, and, for the locks, the session's state
+ * descriptor: a lock is given up as lost (and a command run under it is
+ * sent SIGTERM) as soon as its node goes or its session is in doubt,
+ * never kept silently.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "zkcmd.h"
+
+#ifdef ZK_HAVE_RECIPES
+#include "zkcell/recipes.h"
+#endif
+
+#define HELP_CASE                                                              \
+    case 'h':                                                                  \
+        zk_help(stdout, z->cmd);                                               \
+        return ZK_EXIT_OK;                                                     \
+    default:                                                                   \
+        return zk_bad_option(z, argv)
+
+#define EXIT_INTERRUPTED 130
+
+static const char *event_name(zkc_event_type t)
+{
+    switch (t) {
+    case ZKC_EVENT_CREATED: return "CREATED";
+    case ZKC_EVENT_DELETED: return "DELETED";
+    case ZKC_EVENT_CHANGED: return "CHANGED";
+    case ZKC_EVENT_CHILD: return "CHILD";
+    case ZKC_EVENT_SESSION_EXPIRED: return "SESSION_EXPIRED";
+    case ZKC_EVENT_CLOSED: return "CLOSED";
+    default: return "NONE";
+    }
+}
+
+static int parse_timeout(zk_ctx *z, const char *val, int *ms)
+{
+    int64_t v;
+    if (zk_parse_duration(val, &v) != 0 || v > INT32_MAX)
+        return zk_usage(z, "--timeout: want a duration like 500ms, 10s or 2m, got '%s'", val);
+    *ms = (int)v;
+    return 0;
+}
+
+/* ---- wait ---- */
+
+int zk_cmd_wait(zk_ctx *z, int argc, char **argv)
+{
+    static const struct option lo[] = {{"timeout", required_argument, NULL, 't'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    bool exit_if_exists = false;
+    int timeout = -1, c, rc;
+    while ((c = getopt_long(argc, argv, "et:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 'e': exit_if_exists = true; break;
+        case 't':
+            if ((rc = parse_timeout(z, optarg, &timeout)) != 0)
+                return rc;
+            break;
+        HELP_CASE;
+        }
+    }
+    if (argc - optind != 1)
+        return zk_usage(z, "want exactly one path");
+    zk_args a;
+    zk_expand(z, argv + optind, 1, false, &a);
+    if (a.n != 1 || zk_connect(z) != ZKC_OK) {
+        if (a.n > 1)
+            zk_errf(z, "%s: matches %zu nodes; wait takes one", argv[optind], a.n);
+        zk_args_free(&a);
+        return ZK_EXIT_FAIL;
+    }
+    zk_catch_signals(z);
+    const char *path = a.v[0].path;
+    bool children = a.v[0].trailing;
+    zkc_watch *w = NULL;
+    for (;;) {
+        if (children)
+            rc = zkc_children(z->conn, path, NULL, NULL, &w);
+        else
+            rc = zkc_get(z->conn, path, NULL, NULL, NULL, &w);
+        if (rc == ZKC_OK && exit_if_exists) {
+            zkc_watch_free(w);
+            zk_args_free(&a);
+            return ZK_EXIT_OK;
+        }
+        if (rc != ZKC_ENONODE)
+            break;
+        bool exists = false;
+        rc = zkc_exists(z->conn, path, &exists, NULL, &w);
+        if (rc != ZKC_OK || !exists)
+            break;
+        /* Created meanwhile: read it again. */
+        zkc_watch_free(w);
+        w = NULL;
+    }
+    if (rc != ZKC_OK) {
+        zk_err(z, path, rc, NULL);
+    } else {
+        rc = zkc_watch_wait(w, timeout, z->cancel);
+        if (rc == ZKC_OK) {
+            printf("event: %s %s\n", event_name(zkc_watch_event(w)->type), path);
+        } else if (rc == ZKC_EINTERRUPTED) {
+            z->status = EXIT_INTERRUPTED;
+        } else {
+            zk_err(z, path, rc, NULL);
+        }
+    }
+    zkc_watch_free(w);
+    zk_args_free(&a);
+    return z->status;
+}
+
+/* ---- watch ---- */
+
+typedef struct watched {
+    const char *path;
+    zkc_watch *w; /* NULL: no longer watched */
+} watched;
+
+/* Arm a data watch on path (or an exists watch while it is missing), and
+ * print the data when asked. */
+static int arm(zk_ctx *z, watched *wd, const char *event)
+{
+    for (;;) {
+        char *data = NULL;
+        size_t len = 0;
+        zkc_stat st;
+        int rc = zkc_get(z->conn, wd->path, &data, &len, &st, &wd->w);
+        if (rc == ZKC_OK) {
+            if (event != NULL && z->json) {
+                json_t *j = json_pack("{ss ss}", "event", event, "path", wd->path);
+                zk_json_set_data(j, data, len);
+                json_object_set_new(j, "stat", zk_json_stat(&st));
+                zk_json_print(j, false);
+                json_decref(j);
+            } else if (event != NULL) {
+                printf("%s %s version=%d size=%zu\n", event, wd->path, (int)st.version, len);
+                zk_write_data(z, stdout, data, len);
+                if (len > 0 && data[len - 1] != '\n')
+                    fputc('\n', stdout);
+            }
+            fflush(stdout);
+            zkc_free(data);
+            return ZKC_OK;
+        }
+        if (rc != ZKC_ENONODE)
+            return rc;
+        bool exists = false;
+        rc = zkc_exists(z->conn, wd->path, &exists, NULL, &wd->w);
+        if (rc != ZKC_OK || !exists)
+            return rc;
+        zkc_watch_free(wd->w);
+        wd->w = NULL;
+    }
+}
+
+static void print_event(zk_ctx *z, const char *event, const char *path)
+{
+    if (z->json) {
+        json_t *j = json_pack("{ss ss}", "event", event, "path", path);
+        zk_json_print(j, false);
+        json_decref(j);
+    } else {
+        printf("%s %s\n", event, path);
+    }
+    fflush(stdout);
+}
+
+int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
+{
+    static const struct option lo[] = {{"timeout", required_argument, NULL, 't'},
+                                       {"count", required_argument, NULL, 'n'},
+                                       {"json", no_argument, NULL, 'j'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    int timeout = -1, c, rc;
+    unsigned count = 0;
+    while ((c = getopt_long(argc, argv, "t:n:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if ((rc = parse_timeout(z, optarg, &timeout)) != 0)
+                return rc;
+            break;
+        case 'n':
+            if (zk_parse_uint(optarg, 1, UINT32_MAX, &count) != 0)
+                return zk_usage(z, "--count: want a number of events, got '%s'", optarg);
+            break;
+        case 'j': z->json = true; break;
+        HELP_CASE;
+        }
+    }
+    if (optind >= argc)
+        return zk_usage(z, "no path given");
+    zk_args a;
+    zk_expand(z, argv + optind, argc - optind, false, &a);
+    if (a.n == 0 || zk_connect(z) != ZKC_OK) {
+        zk_args_free(&a);
+        return ZK_EXIT_FAIL;
+    }
+    zk_catch_signals(z);
+    watched *ws = calloc(a.n, sizeof *ws);
+    struct pollfd *pfd = calloc(a.n + 1, sizeof *pfd);
+    size_t *idx = calloc(a.n + 1, sizeof *idx);
+    if (ws == NULL || pfd == NULL || idx == NULL) {
+        zk_errf(z, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < a.n; i++) {
+        ws[i].path = a.v[i].path;
+        if ((rc = arm(z, &ws[i], NULL)) != ZKC_OK)
+            zk_err(z, ws[i].path, rc, NULL);
+    }
+    int64_t deadline = timeout >= 0 ? zk_now_ms() + timeout : -1;
+    unsigned events = 0;
+    for (;;) {
+        nfds_t n = 0;
+        for (size_t i = 0; i < a.n; i++) {
+            if (ws[i].w == NULL)
+                continue;
+            pfd[n].fd = zkc_watch_fd(ws[i].w);
+            pfd[n].events = POLLIN;
+            idx[n++] = i;
+        }
+        if (n == 0)
+            break; /* nothing left to watch */
+        pfd[n].fd = zkc_cancel_fd(z->cancel);
+        pfd[n].events = POLLIN;
+        int wait_ms = -1;
+        if (deadline >= 0) {
+            int64_t left = deadline - zk_now_ms();
+            if (left <= 0)
+                break;
+            wait_ms = (int)left;
+        }
+        int r = poll(pfd, n + 1, wait_ms);
+        if (r < 0 && errno != EINTR) {
+            zk_errf(z, "poll: %s", strerror(errno));
+            break;
+        }
+        if (zkc_cancel_is_set(z->cancel))
+            break;
+        bool closed = false;
+        for (nfds_t k = 0; k < n; k++) {
+            watched *wd = &ws[idx[k]];
+            if (!zkc_watch_fired(wd->w))
+                continue;
+            zkc_event_type t = zkc_watch_event(wd->w)->type;
+            zkc_watch_free(wd->w);
+            wd->w = NULL;
+            events++;
+            switch (t) {
+            case ZKC_EVENT_CHANGED:
+            case ZKC_EVENT_CREATED:
+                if ((rc = arm(z, wd, event_name(t))) != ZKC_OK)
+                    zk_err(z, wd->path, rc, NULL);
+                break;
+            case ZKC_EVENT_DELETED:
+                print_event(z, "DELETED", wd->path);
+                break;
+            case ZKC_EVENT_CLOSED:
+                print_event(z, "CLOSED", wd->path);
+                closed = true;
+                break;
+            default:
+                print_event(z, event_name(t), wd->path);
+                if ((rc = arm(z, wd, NULL)) != ZKC_OK) {
+                    zk_err(z, wd->path, rc, NULL);
+                    closed = true;
+                }
+                break;
+            }
+            if (count > 0 && events >= count)
+                closed = true;
+        }
+        if (closed)
+            break;
+    }
+out:
+    for (size_t i = 0; ws != NULL && i < a.n; i++)
+        zkc_watch_free(ws[i].w);
+    free(ws);
+    free(pfd);
+    free(idx);
+    zk_args_free(&a);
+    return z->status;
+}
+
+/* ---- holding a lock node ---- */
+
+/*
+ * Hold the node at path (ours, ephemeral) until a signal, or while the
+ * command runs.  Lost when the node goes or the session is in doubt.
+ * Returns the exit status.  The node is deleted on the way out when it is
+ * still ours.
+ */
+static int hold(zk_ctx *z, const char *path, char **cmd, int ncmd)
+{
+    int status = ZK_EXIT_OK;
+    pid_t child = -1;
+    if (ncmd == 0) {
+        printf("%s: locked %s\n", z->cmd, path);
+        fflush(stdout);
+    } else {
+        fflush(stdout);
+        child = fork();
+        if (child == 0) {
+            signal(SIGINT, SIG_DFL);
+            signal(SIGTERM, SIG_DFL);
+            signal(SIGHUP, SIG_DFL);
+            char **args = calloc((size_t)ncmd + 1, sizeof *args);
+            if (args != NULL) {
+                memcpy(args, cmd, (size_t)ncmd * sizeof *args);
+                execvp(args[0], args);
+            }
+            fprintf(stderr, "zk %s: %s: %s\n", z->cmd, cmd[0], strerror(errno));
+            _exit(127);
+        }
+        if (child < 0) {
+            zk_errf(z, "fork: %s", strerror(errno));
+            status = ZK_EXIT_FAIL;
+            goto release;
+        }
+    }
+    zkc_watch *w = NULL;
+    bool lost = false;
+    for (;;) {
+        if (w == NULL) {
+            zkc_stat st;
+            int rc = zkc_get(z->conn, path, NULL, NULL, &st, &w);
+            if (rc != ZKC_OK || st.ephemeral_owner != zkc_conn_session_id(z->conn)) {
+                zk_err(z, path, rc != ZKC_OK ? rc : ZKC_ENONODE, "lock lost");
+                lost = true;
+                break;
+            }
+        }
+        zkc_state s = zkc_conn_state(z->conn);
+        if (s != ZKC_STATE_CONNECTED && s != ZKC_STATE_RECONNECTED) {
+            zk_errf(z, "%s: lock lost: session %s", path, zkc_state_name(s));
+            lost = true;
+            break;
+        }
+        struct pollfd pfd[3] = {
+            {.fd = zkc_watch_fd(w), .events = POLLIN},
+            {.fd = zkc_cancel_fd(z->cancel), .events = POLLIN},
+            {.fd = zkc_conn_state_fd(z->conn), .events = POLLIN},
+        };
+        int r = poll(pfd, 3, child > 0 ? 100 : -1);
+        if (r < 0 && errno != EINTR)
+            break;
+        if (pfd[2].revents & POLLIN)
+            zkc_conn_state_ack(z->conn);
+        if (child > 0) {
+            int ws;
+            pid_t p = waitpid(child, &ws, WNOHANG);
+            if (p == child) {
+                child = -1;
+                status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+                break;
+            }
+        }
+        if (zkc_cancel_is_set(z->cancel)) {
+            /* Without a command, a signal is the normal way to unlock. */
+            status = child > 0 ? EXIT_INTERRUPTED : ZK_EXIT_OK;
+            break;
+        }
+        if (zkc_watch_fired(w)) {
+            zkc_watch_free(w);
+            w = NULL; /* read again: a change re-arms, a deletion is lost */
+        }
+    }
+    zkc_watch_free(w);
+    if (child > 0) {
+        /* The lock is gone or we were told to stop: so is the command. */
+        kill(child, SIGTERM);
+        int ws;
+        while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
+            ;
+        if (lost)
+            status = ZK_EXIT_FAIL;
+        else if (status == ZK_EXIT_OK)
+            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+    }
+    if (lost)
+        status = ZK_EXIT_FAIL;
+release:;
+    zkc_stat st;
+    bool exists = false;
+    if (zkc_exists(z->conn, path, &exists, &st, NULL) == ZKC_OK && exists &&
+        st.ephemeral_owner == zkc_conn_session_id(z->conn)) {
+        int rc = zkc_delete(z->conn, path, st.version);
+        if (rc != ZKC_OK && rc != ZKC_ENONODE)
+            zk_err(z, path, rc, "could not release");
+    }
+    return status;
+}
+
+/* ---- elock ---- */
+
+int zk_cmd_elock(zk_ctx *z, int argc, char **argv)
+{
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+        switch (c) {
+        HELP_CASE;
+        }
+    }
+    if (optind >= argc)
+        return zk_usage(z, "no path given");
+    const char *zp = argv[optind];
+    (void)zk_is_zk_path(argv[optind], &zp);
+    char *path = zk_path_clean(zp, NULL);
+    if (path == NULL) {
+        zk_err(z, argv[optind], ZKC_EBADPATH, "not an absolute path");
+        return ZK_EXIT_FAIL;
+    }
+    if (zk_connect(z) != ZKC_OK) {
+        free(path);
+        return ZK_EXIT_FAIL;
+    }
+    zk_catch_signals(z);
+    int status;
+    int rc = zkc_create(z->conn, path, NULL, 0, ZKC_EPHEMERAL, NULL, NULL);
+    if (rc != ZKC_OK) {
+        zk_err(z, path, rc, rc == ZKC_ENODEEXISTS ? "locked by someone else" : NULL);
+        status = ZK_EXIT_FAIL;
+    } else {
+        status = hold(z, path, argv + optind + 1, argc - optind - 1);
+    }
+    free(path);
+    return status;
+}
+
+/* ---- qlock ---- */
+
+#ifndef ZK_HAVE_RECIPES
+/* ObtainQueueLock, for a library without the recipes: wait until entry is
+ * first among its siblings (bytewise order), watching only the one
+ * before it. */
+static int zkc_queue_lock(zkc_conn *c, const char *entry, int timeout_ms, zkc_cancel *cancel)
+{
+    char *dir = zkc_path_dir(entry);
+    const char *name = zkc_path_base(entry);
+    int64_t deadline = timeout_ms >= 0 ? zk_now_ms() + timeout_ms : -1;
+    int rc;
+    for (;;) {
+        zkc_strings *kids = NULL;
+        rc = zkc_children(c, dir, &kids, NULL, NULL);
+        if (rc != ZKC_OK)
+            break;
+        zkc_strings_sort(kids);
+        const char *prev = NULL;
+        bool found = false;
+        for (size_t i = 0; i < kids->count && !found; i++) {
+            if (strcmp(kids->v[i], name) == 0)
+                found = true;
+            else
+                prev = kids->v[i];
+        }
+        char *pp = found && prev != NULL ? zkc_path_join(dir, prev) : NULL;
+        zkc_strings_free(kids);
+        if (!found) {
+            rc = ZKC_ENONODE;
+            break;
+        }
+        if (pp == NULL) {
+            rc = ZKC_OK;
+            break;
+        }
+        zkc_watch *w = NULL;
+        bool exists = false;
+        rc = zkc_exists(c, pp, &exists, NULL, &w);
+        zkc_free(pp);
+        if (rc != ZKC_OK)
+            break;
+        if (exists) {
+            int left = -1;
+            if (deadline >= 0) {
+                int64_t l = deadline - zk_now_ms();
+                left = l > 0 ? (int)l : 0;
+            }
+            rc = zkc_watch_wait(w, left, cancel);
+        }
+        zkc_watch_free(w);
+        if (rc != ZKC_OK)
+            break;
+    }
+    zkc_free(dir);
+    return rc;
+}
+#endif
+
+int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
+{
+    static const struct option lo[] = {{"timeout", required_argument, NULL, 't'},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    int timeout = z->lock_wait_ms >= 0 ? (int)z->lock_wait_ms : -1, c, rc;
+    while ((c = getopt_long(argc, argv, "+t:h", lo, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if ((rc = parse_timeout(z, optarg, &timeout)) != 0)
+                return rc;
+            break;
+        HELP_CASE;
+        }
+    }
+    if (optind >= argc)
+        return zk_usage(z, "no queue folder given");
+    const char *zp = argv[optind];
+    (void)zk_is_zk_path(argv[optind], &zp);
+    char *dir = zk_path_clean(zp, NULL);
+    if (dir == NULL) {
+        zk_err(z, argv[optind], ZKC_EBADPATH, "not an absolute path");
+        return ZK_EXIT_FAIL;
+    }
+    if (zk_connect(z) != ZKC_OK) {
+        free(dir);
+        return ZK_EXIT_FAIL;
+    }
+    zk_catch_signals(z);
+    /* Our entry: "<dir>/" plus the server's sequence number. */
+    char *prefix = malloc(strlen(dir) + 2);
+    char *entry = NULL;
+    int status = ZK_EXIT_FAIL;
+    if (prefix == NULL)
+        goto out;
+    sprintf(prefix, "%s/", strcmp(dir, "/") == 0 ? "" : dir);
+    rc = zkc_create_recursive(z->conn, prefix, NULL, 0, ZKC_EPHEMERAL | ZKC_SEQUENCE, NULL,
+                              &entry);
+    if (rc != ZKC_OK) {
+        zk_err(z, dir, rc, NULL);
+        goto out;
+    }
+    rc = zkc_queue_lock(z->conn, entry, timeout, z->cancel);
+    if (rc == ZKC_OK) {
+        status = hold(z, entry, argv + optind + 1, argc - optind - 1);
+    } else {
+        if (rc == ZKC_EINTERRUPTED)
+            status = EXIT_INTERRUPTED;
+        else
+            zk_err(z, dir, rc, rc == ZKC_ETIMEDOUT ? "the lock was not free in time" : NULL);
+        int drc = zkc_delete(z->conn, entry, -1);
+        if (drc != ZKC_OK && drc != ZKC_ENONODE)
+            zk_err(z, entry, drc, "could not remove our queue entry");
+    }
+out:
+    zkc_free(entry);
+    free(prefix);
+    free(dir);
+    return status;
+}

@@ -1,0 +1,391 @@
+/*
+ * out.c: what the zk command prints and how.
+ *
+ * Errors go to stderr as "zk CMD: PATH: message" and make the exit status
+ * 1; usage errors add a hint and give 2.  Node data is bytes: written raw
+ * to a pipe or file, and with non-printable bytes escaped as \xNN on a
+ * terminal (main.c decides which).  JSON output carries data as "data"
+ * when it is UTF-8 text and as "data_base64" otherwise, so any node
+ * round-trips through dump and restore.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "zkcmd.h"
+
+/* ---- errors ---- */
+
+void zk_err(zk_ctx *z, const char *path, int rc, const char *detail)
+{
+    if (detail != NULL && *detail != '\0')
+        fprintf(stderr, "zk %s: %s: %s (%s)\n", z->cmd, path, zkc_strerror(rc), detail);
+    else
+        fprintf(stderr, "zk %s: %s: %s\n", z->cmd, path, zkc_strerror(rc));
+    z->status = ZK_EXIT_FAIL;
+}
+
+void zk_errf(zk_ctx *z, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "zk %s: ", z->cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    z->status = ZK_EXIT_FAIL;
+}
+
+int zk_usage(zk_ctx *z, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, *z->cmd != '\0' ? "zk %s: " : "zk: ", z->cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    if (*z->cmd != '\0')
+        fprintf(stderr, "\nTry 'zk help %s'.\n", z->cmd);
+    else
+        fputs("\nTry 'zk --help'.\n", stderr);
+    return ZK_EXIT_USAGE;
+}
+
+int zk_bad_option(zk_ctx *z, char **argv)
+{
+    extern int optind, optopt;
+    if (optopt != 0 && optopt < 256)
+        return zk_usage(z, "unknown option or missing value: -%c", optopt);
+    return zk_usage(z, "unknown option or missing value: %s", argv[optind - 1]);
+}
+
+/* ---- data ---- */
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    /* C1 controls are not printable either. */
+    if (cp >= 0x80 && cp < 0xa0)
+        return 0;
+    return len;
+}
+
+void zk_write_data(zk_ctx *z, FILE *f, const char *data, size_t len)
+{
+    if (!z->escape) {
+        fwrite(data, 1, len, f);
+        return;
+    }
+    const unsigned char *s = (const unsigned char *)data;
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = s[i];
+        if (c == '\n' || c == '\t' || (c >= 0x20 && c < 0x7f)) {
+            fputc(c, f);
+            i++;
+            continue;
+        }
+        size_t u = c >= 0x80 ? utf8_len(s + i, len - i) : 0;
+        if (u > 0) {
+            fwrite(s + i, 1, u, f);
+            i += u;
+        } else {
+            fprintf(f, "\\x%02x", c);
+            i++;
+        }
+    }
+}
+
+/* ---- times, durations, numbers ---- */
+
+void zk_fmt_time(int64_t ms, char *buf, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+void zk_fmt_time_long(int64_t ms, char *buf, size_t size)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    char a[32], b[16];
+    localtime_r(&t, &tm);
+    strftime(a, sizeof a, "%Y-%m-%d %H:%M:%S", &tm);
+    strftime(b, sizeof b, "%z", &tm);
+    snprintf(buf, size, "%s.%03d %s", a, (int)(ms % 1000), b);
+}
+
+int64_t zk_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int zk_parse_duration(const char *s, int64_t *ms)
+{
+    char *end;
+    if (s == NULL || *s == '\0' || *s == '-')
+        return -1;
+    double v = strtod(s, &end);
+    if (end == s || v < 0)
+        return -1;
+    double mult;
+    if (*end == '\0' || strcmp(end, "s") == 0)
+        mult = 1000;
+    else if (strcmp(end, "ms") == 0)
+        mult = 1;
+    else if (strcmp(end, "m") == 0)
+        mult = 60000;
+    else if (strcmp(end, "h") == 0)
+        mult = 3600000;
+    else
+        return -1;
+    double r = v * mult;
+    if (r > 9e15)
+        return -1;
+    *ms = (int64_t)r;
+    return 0;
+}
+
+int zk_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
+{
+    char *end;
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return -1;
+    unsigned long v = strtoul(s, &end, 10);
+    if (*end != '\0' || v < min || v > max)
+        return -1;
+    *ret = (unsigned)v;
+    return 0;
+}
+
+int zk_perms_parse(const char *s, uint32_t *ret)
+{
+    uint32_t p = 0;
+    for (; *s != '\0'; s++) {
+        switch (*s) {
+        case 'r': p |= ZKC_PERM_READ; break;
+        case 'w': p |= ZKC_PERM_WRITE; break;
+        case 'c': p |= ZKC_PERM_CREATE; break;
+        case 'd': p |= ZKC_PERM_DELETE; break;
+        case 'a': p |= ZKC_PERM_ADMIN; break;
+        case '-': break;
+        default: return -1;
+        }
+    }
+    *ret = p;
+    return 0;
+}
+
+/* ---- base64 ---- */
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *zk_base64_encode(const char *data, size_t len)
+{
+    const unsigned char *s = (const unsigned char *)data;
+    char *out = malloc((len + 2) / 3 * 4 + 1);
+    if (out == NULL)
+        return NULL;
+    char *o = out;
+    size_t i = 0;
+    for (; i + 2 < len; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *o++ = b64[v >> 18];
+        *o++ = b64[(v >> 12) & 63];
+        *o++ = b64[(v >> 6) & 63];
+        *o++ = b64[v & 63];
+    }
+    if (i < len) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0);
+        *o++ = b64[v >> 18];
+        *o++ = b64[(v >> 12) & 63];
+        *o++ = i + 1 < len ? b64[(v >> 6) & 63] : '=';
+        *o++ = '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+static int b64_val(int c)
+{
+    const char *p = c != '\0' ? strchr(b64, c) : NULL;
+    return p != NULL ? (int)(p - b64) : -1;
+}
+
+int zk_base64_decode(const char *s, char **ret, size_t *ret_len)
+{
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '=')
+        n--;
+    if (n % 4 == 1)
+        return -1;
+    char *out = malloc(n / 4 * 3 + 3);
+    if (out == NULL)
+        return -1;
+    size_t o = 0;
+    uint32_t acc = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        int v = b64_val((unsigned char)s[i]);
+        if (v < 0) {
+            free(out);
+            return -1;
+        }
+        acc = acc << 6 | (uint32_t)v;
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    out[o] = '\0';
+    *ret = out;
+    *ret_len = o;
+    return 0;
+}
+
+/* ---- JSON ---- */
+
+json_t *zk_json_stat(const zkc_stat *st)
+{
+    return json_pack("{sI sI sI sI si si si sI si si sI}",
+                     "czxid", (json_int_t)st->czxid, "mzxid", (json_int_t)st->mzxid,
+                     "ctime", (json_int_t)st->ctime, "mtime", (json_int_t)st->mtime,
+                     "version", (int)st->version, "cversion", (int)st->cversion,
+                     "aversion", (int)st->aversion, "ephemeral_owner",
+                     (json_int_t)st->ephemeral_owner, "data_length", (int)st->data_length,
+                     "num_children", (int)st->num_children, "pzxid", (json_int_t)st->pzxid);
+}
+
+void zk_json_set_data(json_t *obj, const char *data, size_t len)
+{
+    json_t *s = json_stringn(data != NULL ? data : "", data != NULL ? len : 0);
+    if (s != NULL) {
+        json_object_set_new(obj, "data", s);
+        return;
+    }
+    char *enc = zk_base64_encode(data, len);
+    if (enc != NULL)
+        json_object_set_new(obj, "data_base64", json_string(enc));
+    free(enc);
+}
+
+int zk_json_get_data(json_t *obj, char **data, size_t *len)
+{
+    json_t *d = json_object_get(obj, "data");
+    json_t *b = json_object_get(obj, "data_base64");
+    if (d != NULL && json_is_string(d)) {
+        size_t n = json_string_length(d);
+        char *p = malloc(n + 1);
+        if (p == NULL)
+            return -1;
+        memcpy(p, json_string_value(d), n);
+        p[n] = '\0';
+        *data = p;
+        *len = n;
+        return 0;
+    }
+    if (b != NULL && json_is_string(b))
+        return zk_base64_decode(json_string_value(b), data, len);
+    if (d == NULL && b == NULL) {
+        *data = calloc(1, 1);
+        *len = 0;
+        return *data != NULL ? 0 : -1;
+    }
+    return -1;
+}
+
+json_t *zk_json_acl(const zkc_acl_list *acl)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; acl != NULL && i < acl->count; i++) {
+        char perms[6];
+        zkc_perms_format(acl->v[i].perms, perms);
+        json_array_append_new(arr, json_pack("{ss ss ss}", "scheme", acl->v[i].scheme, "id",
+                                             acl->v[i].id, "perms", perms));
+    }
+    return arr;
+}
+
+int zk_json_get_acl(json_t *arr, zkc_acl_list **ret)
+{
+    if (!json_is_array(arr))
+        return -1;
+    size_t n = json_array_size(arr);
+    zkc_acl_list *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return -1;
+    a->v = calloc(n > 0 ? n : 1, sizeof *a->v);
+    if (a->v == NULL) {
+        free(a);
+        return -1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        const char *scheme, *id;
+        json_t *perms;
+        if (json_unpack(e, "{ss ss so}", "scheme", &scheme, "id", &id, "perms", &perms) != 0)
+            goto bad;
+        uint32_t p;
+        if (json_is_string(perms)) {
+            if (zk_perms_parse(json_string_value(perms), &p) != 0)
+                goto bad;
+        } else if (json_is_integer(perms) && json_integer_value(perms) >= 0 &&
+                   json_integer_value(perms) <= 31) {
+            p = (uint32_t)json_integer_value(perms);
+        } else {
+            goto bad;
+        }
+        a->v[i].perms = p;
+        a->v[i].scheme = strdup(scheme);
+        a->v[i].id = strdup(id);
+        a->count = i + 1;
+        if (a->v[i].scheme == NULL || a->v[i].id == NULL)
+            goto bad;
+    }
+    *ret = a;
+    return 0;
+bad:
+    zkc_acl_list_free(a);
+    return -1;
+}
+
+void zk_json_print(json_t *doc, bool pretty)
+{
+    size_t flags = (pretty ? JSON_INDENT(2) : JSON_COMPACT) |
+                   JSON_PRESERVE_ORDER;
+    json_dumpf(doc, stdout, flags);
+    fputc('\n', stdout);
+}

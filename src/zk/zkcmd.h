@@ -1,0 +1,239 @@
+/*
+ * zkcmd.h: what the files of the zk command share.
+ *
+ *   main.c     options, the connection (--server, --fake, the cells),
+ *              help texts, dispatch to the subcommands
+ *   out.c      output: errors on stderr, escaping of binary data on a
+ *              terminal, times, JSON helpers, base64
+ *   pipe.c     a window of asynchronous operations, and the tree walker
+ *              built on it (ls -R, tree, find, du, dump, zip)
+ *   paths.c    path arguments: cleaning, wildcards, "zk:" prefixes
+ *   cmd_read.c    ls, cat, stat, tree, find, du
+ *   cmd_write.c   touch, rm, cp, edit, chmod
+ *   cmd_wait.c    wait, watch, elock, qlock
+ *   cmd_archive.c zip, unzip, dump, restore
+ *
+ * The command is single-threaded except inside pipe.c, whose completions
+ * run on the connection's threads.
+ */
+#ifndef ZK_ZKCMD_H
+#define ZK_ZKCMD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "zkcell/conn.h"
+#include "zkcell/err.h"
+#include "zkcell/fake.h"
+#include "zkcell/path.h"
+#include "zkcell/util.h"
+#include "zkcell/watch.h"
+#include "zkcell/zk.h"
+
+/* Exit statuses. */
+#define ZK_EXIT_OK 0
+#define ZK_EXIT_FAIL 1  /* some paths failed */
+#define ZK_EXIT_USAGE 2 /* bad arguments */
+
+/* Everything a subcommand needs. */
+typedef struct zk_ctx {
+    const char *cmd;           /* subcommand name, for messages */
+    zkc_conn *conn;            /* NULL until zk_connect() */
+    zkc_strings *known_cells;  /* cells for a '*' in /zk/<cell>; NULL: children of /zk */
+    zkc_cancel *cancel;        /* triggered by SIGINT/SIGTERM when handled */
+    int status;                /* exit status so far */
+    unsigned window;           /* operations in flight for bulk work */
+    int escape;                /* escape data on stdout: 1 yes, 0 raw */
+    bool json;                 /* the subcommand's --json */
+    int64_t lock_wait_ms;      /* --lock-wait-timeout, -1: forever */
+
+    /* connection options, from main.c */
+    const char *server;
+    const char *fake_file;
+    const char *fake_save;
+    const char *auth;          /* "user:password", never printed */
+    const char *config;        /* --config */
+    const char *local_cell;    /* --local-cell */
+    int connect_timeout_ms;
+    int session_timeout_ms;
+    zkc_fake_tree *fake_tree;
+} zk_ctx;
+
+/* A subcommand: parses its own options (argv[0] is its name). */
+typedef int (*zk_cmd_fn)(zk_ctx *z, int argc, char **argv);
+
+/* ---- main.c ---- */
+
+/* Connect as the global options say.  Returns ZKC_OK, or prints the
+ * error and returns it (the caller exits 1). */
+int zk_connect(zk_ctx *z);
+/* Print the help of the current subcommand to f. */
+void zk_help(FILE *f, const char *cmd);
+/* Handle SIGINT/SIGTERM by triggering z->cancel from now on. */
+void zk_catch_signals(zk_ctx *z);
+
+/* ---- out.c ---- */
+
+/* "zk CMD: PATH: message" on stderr; sets status 1.  rc is a zkcell
+ * code; detail may be NULL. */
+void zk_err(zk_ctx *z, const char *path, int rc, const char *detail);
+/* "zk CMD: message" on stderr; sets status 1. */
+void zk_errf(zk_ctx *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "zk CMD: message" and a hint on stderr; returns ZK_EXIT_USAGE. */
+int zk_usage(zk_ctx *z, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Write bytes to f: raw, or with non-printable bytes as \xNN when
+ * z->escape. */
+void zk_write_data(zk_ctx *z, FILE *f, const char *data, size_t len);
+/* Format ms since the epoch, local time: "YYYY-MM-DD HH:MM:SS". */
+void zk_fmt_time(int64_t ms, char *buf, size_t size);
+/* Same, with milliseconds and the zone offset. */
+void zk_fmt_time_long(int64_t ms, char *buf, size_t size);
+/* Parse a duration: "250ms", "10s", "2m", "1h", a bare number is
+ * seconds.  Returns 0 and *ms, or -1. */
+int zk_parse_duration(const char *s, int64_t *ms);
+/* Monotonic milliseconds. */
+int64_t zk_now_ms(void);
+/* Parse an unsigned integer in [min, max]. */
+int zk_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
+
+/* JSON: the stat as an object; data as "data" (UTF-8 text) or
+ * "data_base64" set into obj; an ACL list as an array. */
+json_t *zk_json_stat(const zkc_stat *st);
+void zk_json_set_data(json_t *obj, const char *data, size_t len);
+json_t *zk_json_acl(const zkc_acl_list *acl);
+/* Read data back from an object written by zk_json_set_data: returns 0
+ * with a malloc'd buffer (NUL-terminated), or -1 when malformed. */
+int zk_json_get_data(json_t *obj, char **data, size_t *len);
+/* Read an ACL array back; -1 when malformed. */
+int zk_json_get_acl(json_t *arr, zkc_acl_list **ret);
+/* Print one JSON document and a newline to stdout. */
+void zk_json_print(json_t *doc, bool pretty);
+
+char *zk_base64_encode(const char *data, size_t len);
+int zk_base64_decode(const char *s, char **ret, size_t *ret_len);
+
+/* "rwdca" -> perms; -1 on a bad letter. */
+int zk_perms_parse(const char *s, uint32_t *ret);
+
+/* ---- paths.c ---- */
+
+/* One path argument after expansion. */
+typedef struct zk_arg {
+    char *path;      /* cleaned, no trailing '/' except for "/" */
+    bool trailing;   /* the argument ended in '/' */
+    const char *arg; /* the argument as typed (borrowed) */
+} zk_arg;
+
+typedef struct zk_args {
+    size_t n, cap;
+    zk_arg *v;
+} zk_args;
+
+/* Clean a ZooKeeper path the way Go's path.Clean does (no "." or "..",
+ * no doubled or trailing '/').  Returns a malloc'd string, or NULL when
+ * the path is not absolute. */
+char *zk_path_clean(const char *in, bool *trailing);
+
+/* Expand the path arguments (wildcards, cells).  Errors are printed
+ * naming the argument; with quiet_missing, patterns that match nothing
+ * are skipped silently.  Returns the number of failed arguments. */
+size_t zk_expand(zk_ctx *z, char **argv, int argc, bool quiet_missing, zk_args *out);
+void zk_args_free(zk_args *a);
+
+/* A path in ZooKeeper ("/zk/...", or any path with a "zk:" prefix)
+ * rather than a local file; *zpath points past the prefix. */
+bool zk_is_zk_path(const char *arg, const char **zpath);
+
+/* ---- pipe.c ---- */
+
+typedef struct zk_pipe zk_pipe;
+/* Called once per added request, on a connection thread, serialized
+ * with the other calls of the same pipe.  May call zk_pipe_add(). */
+typedef void (*zk_pipe_fn)(zk_pipe *p, const zkc_result *res, void *tag);
+
+zk_pipe *zk_pipe_new(zkc_conn *c, unsigned window, zkc_cancel *cancel);
+/* Queue a request (copied).  Returns ZKC_OK or ZKC_ENOMEM. */
+int zk_pipe_add(zk_pipe *p, const zkc_request *req, zk_pipe_fn fn, void *tag);
+/* Run until every queued request has completed (or the cancel token is
+ * triggered: then ZKC_EINTERRUPTED). */
+int zk_pipe_run(zk_pipe *p);
+void zk_pipe_free(zk_pipe *p);
+
+/* One node found by the walker. */
+typedef struct zk_node {
+    char *path;
+    int depth;             /* 0 for the root */
+    int rc;                /* ZKC_OK, or why this node could not be read */
+    zkc_stat stat;
+    char *data;            /* with want_data */
+    size_t data_len;
+    zkc_acl_list *acl;     /* with want_acl */
+} zk_node;
+
+typedef struct zk_walk_opts {
+    bool want_data;
+    bool want_acl;
+    int max_depth; /* -1: no limit */
+} zk_walk_opts;
+
+typedef struct zk_tree {
+    size_t n, cap;
+    zk_node **v; /* sorted depth-first, children by name */
+} zk_tree;
+
+/* Walk the subtree at root with a window of operations.  Returns ZKC_OK
+ * (nodes that could not be read carry their rc), or the root's error.
+ * Nodes deleted during the walk are left out. */
+int zk_walk(zk_ctx *z, const char *root, const zk_walk_opts *o, zk_tree *out);
+void zk_tree_free(zk_tree *t);
+/* Compare paths depth-first ('/' before every other byte). */
+int zk_path_cmp(const char *a, const char *b);
+
+/* Fetch the stats of many paths at once (exists).  st[i] gets the stat
+ * and rc[i] ZKC_OK, ZKC_ENONODE or another error. */
+int zk_stat_many(zk_ctx *z, char *const *paths, size_t n, zkc_stat *st, int *rc);
+
+/* The result of one get or get_acl of zk_fetch_many(). */
+typedef struct zk_fetched {
+    int rc;
+    zkc_stat stat;
+    char *data; /* get: NUL-terminated */
+    size_t data_len;
+    zkc_acl_list *acl; /* get_acl */
+} zk_fetched;
+
+/* Run op (ZKC_OP_GET or ZKC_OP_GET_ACL) on n paths, pipelined; out has
+ * n slots.  Returns ZKC_OK (each slot has its rc) or a global error. */
+int zk_fetch_many(zk_ctx *z, zkc_op op, char *const *paths, size_t n, zk_fetched *out);
+/* Free the contents of n slots, and the array. */
+void zk_fetched_free(zk_fetched *f, size_t n);
+
+/* ---- subcommands ---- */
+int zk_cmd_ls(zk_ctx *z, int argc, char **argv);
+int zk_cmd_cat(zk_ctx *z, int argc, char **argv);
+int zk_cmd_stat(zk_ctx *z, int argc, char **argv);
+int zk_cmd_tree(zk_ctx *z, int argc, char **argv);
+int zk_cmd_find(zk_ctx *z, int argc, char **argv);
+int zk_cmd_du(zk_ctx *z, int argc, char **argv);
+int zk_cmd_touch(zk_ctx *z, int argc, char **argv);
+int zk_cmd_rm(zk_ctx *z, int argc, char **argv);
+int zk_cmd_cp(zk_ctx *z, int argc, char **argv);
+int zk_cmd_edit(zk_ctx *z, int argc, char **argv);
+int zk_cmd_chmod(zk_ctx *z, int argc, char **argv);
+int zk_cmd_wait(zk_ctx *z, int argc, char **argv);
+int zk_cmd_watch(zk_ctx *z, int argc, char **argv);
+int zk_cmd_elock(zk_ctx *z, int argc, char **argv);
+int zk_cmd_qlock(zk_ctx *z, int argc, char **argv);
+int zk_cmd_zip(zk_ctx *z, int argc, char **argv);
+int zk_cmd_unzip(zk_ctx *z, int argc, char **argv);
+int zk_cmd_dump(zk_ctx *z, int argc, char **argv);
+int zk_cmd_restore(zk_ctx *z, int argc, char **argv);
+
+/* Report the option getopt_long() just refused; returns ZK_EXIT_USAGE. */
+int zk_bad_option(zk_ctx *z, char **argv);
+
+#endif
