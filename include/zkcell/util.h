@@ -81,6 +81,17 @@ int zkc_glob_match(const char *pattern, const char *name, bool *ret_match);
  * ends in a lone backslash. */
 bool zkc_glob_has_magic(const char *s);
 
+/*
+ * Base64 (RFC 4648 alphabet, with padding): the encoding of binary node
+ * data in the JSON trees of the fake and in zk's dumps.
+ * zkc_base64_encode returns a NUL-terminated string (zkc_free), NULL when
+ * out of memory.  zkc_base64_decode is strict: padding optional but exact
+ * when present, no whitespace, no stray bits; *ret (zkc_free) gets a NUL
+ * after its *ret_len bytes.  Returns ZKC_OK, ZKC_EBADDATA or ZKC_ENOMEM.
+ */
+char *zkc_base64_encode(const void *data, size_t len);
+int zkc_base64_decode(const char *s, size_t n, char **ret, size_t *ret_len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -349,17 +349,6 @@ typedef struct sync_call {
     int nomem;
 } sync_call;
 
-static char *dup_bytes(const char *p, size_t len)
-{
-    char *d = malloc(len + 1);
-    if (d == NULL)
-        return NULL;
-    if (len > 0)
-        memcpy(d, p, len);
-    d[len] = '\0';
-    return d;
-}
-
 static zkc_strings *strings_dup(const zkc_strings *s)
 {
     zkc_strings *d = zkc__strings_new(0);
@@ -387,7 +376,7 @@ static void sync_done(const zkc_result *res, void *userdata)
     }
     if (res->rc == ZKC_OK) {
         if (res->data != NULL || res->op == ZKC_OP_GET) {
-            sc->data = dup_bytes(res->data != NULL ? res->data : "", res->data_len);
+            sc->data = zkc__memdup(res->data != NULL ? res->data : "", res->data_len);
             sc->data_len = res->data_len;
             sc->nomem |= sc->data == NULL;
         }

@@ -46,6 +46,7 @@
 
 #include "sha1.h"
 #include "zkcell/fake.h"
+#include "zkcell/util.h"
 #include "zkcell/path.h"
 #include "zkcell/sys/conn_impl.h"
 
@@ -272,17 +273,6 @@ static const struct zkc_conn_ops fake_ops;
 /* Small helpers.                                                      */
 /* ------------------------------------------------------------------ */
 
-static char *dup_mem(const void *p, size_t len)
-{
-    char *d = malloc(len + 1);
-    if (d == NULL)
-        return NULL;
-    if (len > 0)
-        memcpy(d, p, len);
-    d[len] = '\0';
-    return d;
-}
-
 static char *fmt_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *fmt_msg(const char *fmt, ...)
 {
@@ -298,83 +288,6 @@ static char *fmt_msg(const char *fmt, ...)
 static int32_t inc32(int32_t v)
 {
     return (int32_t)(uint32_t)((uint32_t)v + 1u);
-}
-
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard base64 with padding; returns a malloc'd string or NULL. */
-static char *base64_encode(const unsigned char *p, size_t len)
-{
-    if (len > (SIZE_MAX - 1) / 4 * 3 - 3)
-        return NULL;
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (out == NULL)
-        return NULL;
-    char *o = out;
-    size_t i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = b64chars[v >> 18];
-        *o++ = b64chars[(v >> 12) & 63];
-        *o++ = b64chars[(v >> 6) & 63];
-        *o++ = b64chars[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
-        *o++ = b64chars[v >> 18];
-        *o++ = b64chars[(v >> 12) & 63];
-        *o++ = i + 1 < len ? b64chars[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    *o = '\0';
-    return out;
-}
-
-static int b64_value(unsigned char c)
-{
-    const char *p = c != 0 ? strchr(b64chars, c) : NULL;
-    return p == NULL ? -1 : (int)(p - b64chars);
-}
-
-/* Strict base64: the standard alphabet, padding optional but exact when
- * present, no whitespace.  Returns ZKC_OK, ZKC_EBADDATA or ZKC_ENOMEM. */
-static int base64_decode(const char *s, size_t n, char **ret, size_t *ret_len)
-{
-    size_t pad = 0;
-    while (n > 0 && pad < 2 && s[n - 1] == '=') {
-        n--;
-        pad++;
-    }
-    if (n % 4 == 1 || (pad > 0 && (n + pad) % 4 != 0))
-        return ZKC_EBADDATA;
-    char *out = malloc(n / 4 * 3 + 3);
-    if (out == NULL)
-        return ZKC_ENOMEM;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_value((unsigned char)s[i]);
-        if (v < 0) {
-            free(out);
-            return ZKC_EBADDATA;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    /* Leftover bits must be zero, or the text is not canonical base64. */
-    if ((acc & ((1u << bits) - 1)) != 0) {
-        free(out);
-        return ZKC_EBADDATA;
-    }
-    *ret = out;
-    *ret_len = o;
-    return ZKC_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -662,9 +575,9 @@ static fk_node *node_new(const char *path, size_t plen, const void *data, size_t
     fk_node *n = calloc(1, sizeof *n);
     if (n == NULL)
         return NULL;
-    n->link.key = dup_mem(path, plen);
+    n->link.key = zkc__memdup(path, plen);
     n->link.klen = plen;
-    n->data = dup_mem(data, len);
+    n->data = zkc__memdup(data, len);
     n->len = len;
     if (n->link.key == NULL || n->data == NULL) {
         node_free(n);
@@ -873,17 +786,8 @@ static void *session_main(void *arg)
             continue;
         }
         if (!fc->q_stop && it->due_ms > 0) {
-            int64_t left = it->due_ms - zkc__now_ms();
-            if (left > 0) {
-                struct timespec ts;
-                clock_gettime(CLOCK_MONOTONIC, &ts);
-                ts.tv_sec += (time_t)(left / 1000);
-                ts.tv_nsec += (long)(left % 1000) * 1000000L;
-                if (ts.tv_nsec >= 1000000000L) {
-                    ts.tv_sec++;
-                    ts.tv_nsec -= 1000000000L;
-                }
-                pthread_cond_timedwait(&fc->qcond, &fc->qlock, &ts);
+            if (it->due_ms > zkc__now_ms()) {
+                zkc__cond_wait_until(&fc->qcond, &fc->qlock, it->due_ms);
                 continue;
             }
         }
@@ -992,7 +896,7 @@ static int reg_add(zkc_fake_tree *t, fake_conn *fc, fk_reg *r, const char *path,
         wp = calloc(1, sizeof *wp);
         if (wp == NULL)
             return ZKC_ENOMEM;
-        wp->link.key = dup_mem(path, plen);
+        wp->link.key = zkc__memdup(path, plen);
         if (wp->link.key == NULL) {
             free(wp);
             return ZKC_ENOMEM;
@@ -1223,7 +1127,7 @@ static int op_set(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_do
     }
     if (!version_ok(req->version, n->version))
         return ZKC_EBADVERSION;
-    char *data = dup_mem(req->data, req->data_len);
+    char *data = zkc__memdup(req->data, req->data_len);
     if (data == NULL)
         return ZKC_ENOMEM;
     free(n->data);
@@ -1294,7 +1198,7 @@ static int op_read(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_d
         return ZKC_ENOAUTH;
     }
     if (req->op == ZKC_OP_GET) {
-        d->data = dup_mem(n->data, n->len);
+        d->data = zkc__memdup(n->data, n->len);
         if (d->data == NULL)
             return ZKC_ENOMEM;
         d->res.data = d->data;
@@ -1839,7 +1743,7 @@ int zkc_fake_add_auth(zkc_conn *c, const char *scheme, const char *cred)
          * before the first ':', and the hash of the whole string. */
         uint8_t h[ZKC_SHA1_LEN];
         zkc__sha1(cred, strlen(cred), h);
-        char *b64 = base64_encode(h, sizeof h);
+        char *b64 = zkc_base64_encode(h, sizeof h);
         const char *colon = strchr(cred, ':');
         size_t ulen = colon != NULL ? (size_t)(colon - cred) : strlen(cred);
         id = b64 != NULL ? fmt_msg("%.*s:%s", (int)ulen, cred, b64) : NULL;
@@ -1896,7 +1800,7 @@ static int load_value(json_t *v, char **ret, size_t *ret_len)
 {
     if (json_is_string(v)) {
         *ret_len = json_string_length(v);
-        *ret = dup_mem(json_string_value(v), *ret_len);
+        *ret = zkc__memdup(json_string_value(v), *ret_len);
         return *ret == NULL ? ZKC_ENOMEM : ZKC_OK;
     }
     json_t *b =
@@ -1904,14 +1808,14 @@ static int load_value(json_t *v, char **ret, size_t *ret_len)
     if (b != NULL) {
         if (!json_is_string(b))
             return ZKC_EBADDATA;
-        return base64_decode(json_string_value(b), json_string_length(b), ret, ret_len);
+        return zkc_base64_decode(json_string_value(b), json_string_length(b), ret, ret_len);
     }
     *ret = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
     if (*ret == NULL)
         return ZKC_ENOMEM;
     *ret_len = strlen(*ret);
     /* jansson's allocation: hand back one of ours. */
-    char *copy = dup_mem(*ret, *ret_len);
+    char *copy = zkc__memdup(*ret, *ret_len);
     free(*ret);
     *ret = copy;
     return copy == NULL ? ZKC_ENOMEM : ZKC_OK;
@@ -1926,7 +1830,7 @@ static int load_put(zkc_fake_tree *t, const load_entry *e)
     if (n != NULL) {
         if (n->len == e->len && (e->len == 0 || memcmp(n->data, e->data, e->len) == 0))
             return ZKC_OK;
-        char *data = dup_mem(e->data, e->len);
+        char *data = zkc__memdup(e->data, e->len);
         if (data == NULL)
             return ZKC_ENOMEM;
         free(n->data);
@@ -2121,7 +2025,7 @@ static json_t *dump_value(const fk_node *n)
     json_t *v = json_stringn(n->data, n->len);
     if (v != NULL)
         return v;
-    char *b = base64_encode((const unsigned char *)n->data, n->len);
+    char *b = zkc_base64_encode((const unsigned char *)n->data, n->len);
     if (b == NULL)
         return NULL;
     v = json_pack("{s:s}", "base64", b);

@@ -1030,18 +1030,7 @@ static void wait_locked(zk_conn *zc, int64_t deadline)
         pthread_cond_wait(&zc->cond, &zc->lock);
         return;
     }
-    int64_t left = deadline - zkc__now_ms();
-    if (left <= 0)
-        return;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += (time_t)(left / 1000);
-    ts.tv_nsec += (long)(left % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&zc->cond, &zc->lock, &ts);
+    zkc__cond_wait_until(&zc->cond, &zc->lock, deadline);
 }
 
 /* Free a connection that never left zkc_zk_dial. */

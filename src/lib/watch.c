@@ -44,6 +44,25 @@ int64_t zkc__now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+char *zkc__memdup(const void *p, size_t len)
+{
+    char *d = malloc(len + 1);
+    if (d == NULL)
+        return NULL;
+    if (len > 0)
+        memcpy(d, p, len);
+    d[len] = '\0';
+    return d;
+}
+
+void zkc__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_ms)
+{
+    if (deadline_ms <= zkc__now_ms())
+        return;
+    struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
+    pthread_cond_timedwait(cond, mutex, &ts);
+}
+
 int64_t zkc__wall_ms(void)
 {
     struct timespec ts;

@@ -112,6 +112,16 @@ int64_t zkc__wall_ms(void);
 /* A random 64-bit number (from getrandom), for jitter and protected names. */
 uint64_t zkc__random(void);
 
+/* A malloc'd copy of len bytes with a NUL after them; NULL when out of memory. */
+char *zkc__memdup(const void *p, size_t len);
+
+/*
+ * pthread_cond_timedwait until the monotonic time deadline_ms (as
+ * zkc__now_ms); cond must use CLOCK_MONOTONIC.  Returns at once when the
+ * deadline has passed; like any condition wait it may return early.
+ */
+void zkc__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_ms);
+
 /*
  * Wait until fd is readable, timeout_ms (-1: forever) passes, or cancel
  * (may be NULL) is triggered.  Returns ZKC_OK, ZKC_ETIMEDOUT or
