@@ -431,15 +431,20 @@ int zk_cmd_elock(zk_ctx *z, int argc, char **argv)
         free(path);
         return ZK_EXIT_FAIL;
     }
+    if (zk_cell_conn_begin(z, &path) != ZKC_OK) {
+        free(path);
+        return ZK_EXIT_FAIL;
+    }
     zk_catch_signals(z);
     int status;
-    int rc = zkc_create(z->conn, path, NULL, 0, ZKC_EPHEMERAL, NULL, NULL);
+    int rc = zk_create_recursive(z, path, NULL, 0, ZKC_EPHEMERAL, NULL);
     if (rc != ZKC_OK) {
         zk_err(z, path, rc, rc == ZKC_ENODEEXISTS ? "locked by someone else" : NULL);
         status = ZK_EXIT_FAIL;
     } else {
         status = hold(z, path, argv + optind + 1, argc - optind - 1);
     }
+    zk_cell_conn_end(z);
     free(path);
     return status;
 }
@@ -527,7 +532,7 @@ int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
         zk_err(z, argv[optind], ZKC_EBADPATH, "not an absolute path");
         return ZK_EXIT_FAIL;
     }
-    if (zk_connect(z) != ZKC_OK) {
+    if (zk_connect(z) != ZKC_OK || zk_cell_conn_begin(z, &dir) != ZKC_OK) {
         free(dir);
         return ZK_EXIT_FAIL;
     }
@@ -539,8 +544,7 @@ int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
     if (prefix == NULL)
         goto out;
     sprintf(prefix, "%s/", strcmp(dir, "/") == 0 ? "" : dir);
-    rc = zkc_create_recursive(z->conn, prefix, NULL, 0, ZKC_EPHEMERAL | ZKC_SEQUENCE, NULL,
-                              &entry);
+    rc = zk_create_recursive(z, prefix, NULL, 0, ZKC_EPHEMERAL | ZKC_SEQUENCE, &entry);
     if (rc != ZKC_OK) {
         zk_err(z, dir, rc, NULL);
         goto out;
@@ -558,6 +562,7 @@ int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
             zk_err(z, entry, drc, "could not remove our queue entry");
     }
 out:
+    zk_cell_conn_end(z);
     zkc_free(entry);
     free(prefix);
     free(dir);

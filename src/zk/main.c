@@ -62,7 +62,7 @@ static const zk_cmd commands[] = {
     {"tree", zk_cmd_tree, "tree [-L DEPTH] [-s] [--json] PATH...",
      "Draw the subtree under each PATH.\n"
      "  -L DEPTH  descend at most DEPTH levels\n"
-     "  -s        show each node's data size and children count\n"
+     "  -s        show each node's data size\n"
      "  --json    one nested JSON document per PATH: path, name, stat, children\n"},
     {"find", zk_cmd_find, "find [-n GLOB] [-t TYPE] [-0] PATH...",
      "Print the paths of every node under each PATH (PATH included) that\n"
@@ -93,9 +93,10 @@ static const zk_cmd commands[] = {
      "existing local folder), each source is copied under DST by its name.\n"
      "Nodes are written with version -1; missing parents are created.\n"},
     {"edit", zk_cmd_edit, "edit PATH",
-     "Edit the data of PATH with $EDITOR (default vi).  The data is written\n"
-     "back only if it changed, and only if nobody changed the node\n"
-     "meanwhile; on a conflict the edited copy is kept and its name printed.\n"},
+     "Edit the data of PATH with $VISUAL, else $EDITOR, else vi.  The data\n"
+     "is written back only if it changed, and only if nobody changed the\n"
+     "node meanwhile; on a conflict the edited copy is kept and its name\n"
+     "printed.\n"},
     {"wait", zk_cmd_wait, "wait [-e] [-t DURATION] PATH | wait [-t DURATION] PATH/",
      "Wait for one change of PATH's data (or its creation, or its deletion)\n"
      "and print 'event: TYPE PATH'.  With a trailing '/', wait for a change of\n"
@@ -107,6 +108,8 @@ static const zk_cmd commands[] = {
      "deleted node is no longer watched; a missing node is watched for its\n"
      "creation.  Ends on SIGINT, when nothing is left to watch, after COUNT\n"
      "events, or after DURATION.\n"
+     "  -n, --count N     exit after N events\n"
+     "  -t, --timeout D   exit after D (250ms, 10s, 2m)\n"
      "  --json    one JSON object per event: event, path, data, stat\n"},
     {"chmod", zk_cmd_chmod, "chmod n+PERMS|n-PERMS PATH...",
      "Add (n+) or remove (n-) permissions, from r w d c a (read, write,\n"
@@ -116,7 +119,7 @@ static const zk_cmd commands[] = {
     {"elock", zk_cmd_elock, "elock PATH [COMMAND [ARG...]]",
      "Take an exclusive lock: create PATH as an ephemeral node and hold it\n"
      "until SIGINT or SIGTERM, or, with COMMAND, while COMMAND runs (then exit\n"
-     "with its status).  Fails if PATH exists.\n"},
+     "with its status).  Fails if PATH exists; missing parents are created.\n"},
     {"qlock", zk_cmd_qlock, "qlock [-t DURATION] DIR/ [COMMAND [ARG...]]",
      "Queue for a lock on the folder DIR: create a sequential ephemeral entry\n"
      "in it, wait until it is first (watching only the entry before ours),\n"
@@ -135,7 +138,7 @@ static const zk_cmd commands[] = {
      "setting the data of existing ones.\n"},
     {"dump", zk_cmd_dump, "dump [-e] [-o FILE] PATH",
      "Write the subtree at PATH as one JSON document: every node's path\n"
-     "(relative to PATH), data (\"data\", or \"data_base64\" when it is not\n"
+     "(absolute), data (\"data\", or \"data_base64\" when it is not\n"
      "UTF-8 text) and ACL.\n"
      "  -e        include ephemeral nodes (marked \"ephemeral\": true)\n"
      "  -o FILE   write to FILE instead of standard output\n"},
@@ -332,6 +335,150 @@ static int connect_cells(zk_ctx *z)
     return rc;
 }
 #endif
+
+#ifdef ZK_HAVE_META
+/* The status of cell in the cache's JSON: "state" and "last_error". */
+static void cell_status(zkc_conn_cache *cache, const char *cell, char *state, size_t ssize,
+                        char *err, size_t esize)
+{
+    char *text = NULL;
+    snprintf(state, ssize, "unknown");
+    *err = '\0';
+    if (zkc_conn_cache_status(cache, &text) != ZKC_OK)
+        return;
+    json_t *doc = json_loads(text, 0, NULL);
+    zkc_free(text);
+    json_t *c = json_object_get(doc, cell);
+    const char *s = json_string_value(json_object_get(c, "state"));
+    const char *e = json_string_value(json_object_get(c, "last_error"));
+    if (s != NULL)
+        snprintf(state, ssize, "%s", s);
+    if (e != NULL)
+        snprintf(err, esize, "%s", e);
+    json_decref(doc);
+}
+#endif
+
+const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_t size)
+{
+#ifdef ZK_HAVE_META
+    if (rc != ZKC_ETIMEDOUT && rc != ZKC_ECONNECTIONLOSS && rc != ZKC_EOPERATIONTIMEOUT &&
+        rc != ZKC_ECLOSED && rc != ZKC_ESESSIONEXPIRED)
+        return NULL;
+    zkc_conn_cache *cache = z->conn != NULL ? zkc_meta_cache(z->conn) : NULL;
+    const char *name;
+    size_t len;
+    if (cache == NULL || cells == NULL || zkc_cell_from_path(path, &name, &len) != ZKC_OK)
+        return NULL;
+    char *given = strndup(name, len), *cell = NULL, *addrs = NULL;
+    if (given == NULL || zkc_cells_resolve(cells, given, &cell) != ZKC_OK) {
+        free(given);
+        return NULL;
+    }
+    free(given);
+    if (zkc_cells_addrs(cells, cell, false, &addrs) != ZKC_OK)
+        addrs = NULL;
+    char state[32], err[512];
+    cell_status(cache, cell, state, sizeof state, err, sizeof err);
+    if (strcmp(state, "connected") == 0 && rc != ZKC_ESESSIONEXPIRED) {
+        snprintf(buf, size, "cell %s at %s", cell, addrs != NULL ? addrs : "?");
+    } else if (*err != '\0') {
+        snprintf(buf, size, "%s", err); /* "cell NAME: dial ...: why" */
+    } else {
+        snprintf(buf, size, "cell %s is down: no server at %s answered within %d ms", cell,
+                 addrs != NULL ? addrs : "?", z->connect_timeout_ms);
+    }
+    zkc_free(cell);
+    zkc_free(addrs);
+    return buf;
+#else
+    (void)z;
+    (void)path;
+    (void)rc;
+    (void)buf;
+    (void)size;
+    return NULL;
+#endif
+}
+
+int zk_cell_conn_begin(zk_ctx *z, char **path)
+{
+#ifdef ZK_HAVE_META
+    zkc_conn_cache *cache = z->conn != NULL ? zkc_meta_cache(z->conn) : NULL;
+    if (cache == NULL || z->routed != NULL)
+        return ZKC_OK;
+    const char *name;
+    size_t len;
+    int rc = zkc_cell_from_path(*path, &name, &len);
+    char *given = rc == ZKC_OK ? strndup(name, len) : NULL, *cell = NULL;
+    if (rc == ZKC_OK && given == NULL)
+        rc = ZKC_ENOMEM;
+    if (rc == ZKC_OK)
+        rc = zkc_cells_resolve(cells, given, &cell);
+    if (rc == ZKC_OK && strcmp(cell, given) != 0) {
+        /* /zk/local/...: the cell's own connection wants the real name. */
+        const char *rest = name + len;
+        char *real = malloc(4 + strlen(cell) + strlen(rest) + 1);
+        if (real == NULL) {
+            rc = ZKC_ENOMEM;
+        } else {
+            sprintf(real, "/zk/%s%s", cell, rest);
+            free(*path);
+            *path = real;
+        }
+    }
+    zkc_conn *cc = NULL;
+    if (rc == ZKC_OK)
+        rc = zkc_conn_cache_get(cache, cell, &cc);
+    if (rc != ZKC_OK) {
+        zk_err(z, *path, rc, zkc_errmsg());
+    } else {
+        z->routed = z->conn;
+        z->conn = cc;
+    }
+    free(given);
+    zkc_free(cell);
+    return rc;
+#else
+    (void)z;
+    (void)path;
+    return ZKC_OK;
+#endif
+}
+
+void zk_cell_conn_end(zk_ctx *z)
+{
+#ifdef ZK_HAVE_META
+    if (z->routed == NULL)
+        return;
+    zkc_conn_cache_release(zkc_meta_cache(z->routed), z->conn);
+    z->conn = z->routed;
+    z->routed = NULL;
+#else
+    (void)z;
+#endif
+}
+
+int zk_create_recursive(zk_ctx *z, const char *path, const char *data, size_t len,
+                        unsigned flags, char **ret_path)
+{
+    int rc = zkc_create_recursive(z->conn, path, data, len, flags, NULL, ret_path);
+#ifdef ZK_HAVE_META
+    /* A fresh cell's server has no /zk, which the router cannot create
+     * (it belongs to no cell): make it on that cell's server, then retry. */
+    zkc_conn_cache *cache = zkc_meta_cache(z->conn);
+    if (rc == ZKC_OK || cache == NULL || (rc != ZKC_EBADPATH && rc != ZKC_ENONODE))
+        return rc;
+    zkc_conn *cc = NULL;
+    if (zkc_conn_cache_get_path(cache, path, &cc) != ZKC_OK)
+        return rc;
+    int mrc = zkc_create(cc, "/" ZKC_MAGIC_PREFIX, NULL, 0, 0, NULL, NULL);
+    zkc_conn_cache_release(cache, cc);
+    if (mrc == ZKC_OK)
+        rc = zkc_create_recursive(z->conn, path, data, len, flags, NULL, ret_path);
+#endif
+    return rc;
+}
 
 int zk_connect(zk_ctx *z)
 {

@@ -20,6 +20,9 @@
 
 void zk_err(zk_ctx *z, const char *path, int rc, const char *detail)
 {
+    char buf[768];
+    if (detail == NULL || *detail == '\0')
+        detail = zk_cell_detail(z, path, rc, buf, sizeof buf);
     if (detail != NULL && *detail != '\0')
         fprintf(stderr, "zk %s: %s: %s (%s)\n", z->cmd, path, zkc_strerror(rc), detail);
     else
@@ -208,74 +211,6 @@ int zk_perms_parse(const char *s, uint32_t *ret)
     return 0;
 }
 
-/* ---- base64 ---- */
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *zk_base64_encode(const char *data, size_t len)
-{
-    const unsigned char *s = (const unsigned char *)data;
-    char *out = malloc((len + 2) / 3 * 4 + 1);
-    if (out == NULL)
-        return NULL;
-    char *o = out;
-    size_t i = 0;
-    for (; i + 2 < len; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        *o++ = b64[v >> 18];
-        *o++ = b64[(v >> 12) & 63];
-        *o++ = b64[(v >> 6) & 63];
-        *o++ = b64[v & 63];
-    }
-    if (i < len) {
-        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < len ? (uint32_t)s[i + 1] << 8 : 0);
-        *o++ = b64[v >> 18];
-        *o++ = b64[(v >> 12) & 63];
-        *o++ = i + 1 < len ? b64[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    *o = '\0';
-    return out;
-}
-
-static int b64_val(int c)
-{
-    const char *p = c != '\0' ? strchr(b64, c) : NULL;
-    return p != NULL ? (int)(p - b64) : -1;
-}
-
-int zk_base64_decode(const char *s, char **ret, size_t *ret_len)
-{
-    size_t n = strlen(s);
-    while (n > 0 && s[n - 1] == '=')
-        n--;
-    if (n % 4 == 1)
-        return -1;
-    char *out = malloc(n / 4 * 3 + 3);
-    if (out == NULL)
-        return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = b64_val((unsigned char)s[i]);
-        if (v < 0) {
-            free(out);
-            return -1;
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (char)((acc >> bits) & 0xff);
-        }
-    }
-    out[o] = '\0';
-    *ret = out;
-    *ret_len = o;
-    return 0;
-}
-
 /* ---- JSON ---- */
 
 json_t *zk_json_stat(const zkc_stat *st)
@@ -296,7 +231,7 @@ void zk_json_set_data(json_t *obj, const char *data, size_t len)
         json_object_set_new(obj, "data", s);
         return;
     }
-    char *enc = zk_base64_encode(data, len);
+    char *enc = zkc_base64_encode(data, len);
     if (enc != NULL)
         json_object_set_new(obj, "data_base64", json_string(enc));
     free(enc);
@@ -318,7 +253,9 @@ int zk_json_get_data(json_t *obj, char **data, size_t *len)
         return 0;
     }
     if (b != NULL && json_is_string(b))
-        return zk_base64_decode(json_string_value(b), data, len);
+        return zkc_base64_decode(json_string_value(b), json_string_length(b), data, len) == ZKC_OK
+                   ? 0
+                   : -1;
     if (d == NULL && b == NULL) {
         *data = calloc(1, 1);
         *len = 0;

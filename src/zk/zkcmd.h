@@ -61,6 +61,7 @@ typedef struct zk_ctx {
     int connect_timeout_ms;
     int session_timeout_ms;
     zkc_fake_tree *fake_tree;
+    zkc_conn *routed;          /* the router while conn is a cell's (locks) */
 } zk_ctx;
 
 /* A subcommand: parses its own options (argv[0] is its name). */
@@ -71,6 +72,20 @@ typedef int (*zk_cmd_fn)(zk_ctx *z, int argc, char **argv);
 /* Connect as the global options say.  Returns ZKC_OK, or prints the
  * error and returns it (the caller exits 1). */
 int zk_connect(zk_ctx *z);
+/* zkc_create_recursive() with the default ACL that also works on a
+ * cell whose server has no /zk yet (it creates /zk there). */
+int zk_create_recursive(zk_ctx *z, const char *path, const char *data, size_t len,
+                        unsigned flags, char **ret_path);
+/* For a connection error on a /zk/<cell> path through the cells: a
+ * detail naming the cell and why it is unreachable, in buf; else NULL. */
+const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_t size);
+/* Locks hold a session, so they talk to the cell's own connection
+ * rather than through the router: after zk_connect(), switch z->conn to
+ * the connection of *path's cell (rewriting /zk/local/... in *path, a
+ * malloc'd string) until zk_cell_conn_end().  A no-op without cells.
+ * Returns ZKC_OK, or prints the error and returns it. */
+int zk_cell_conn_begin(zk_ctx *z, char **path);
+void zk_cell_conn_end(zk_ctx *z);
 /* Print the help of the current subcommand to f. */
 void zk_help(FILE *f, const char *cmd);
 /* Handle SIGINT/SIGTERM by triggering z->cancel from now on. */
@@ -112,9 +127,6 @@ int zk_json_get_data(json_t *obj, char **data, size_t *len);
 int zk_json_get_acl(json_t *arr, zkc_acl_list **ret);
 /* Print one JSON document and a newline to stdout. */
 void zk_json_print(json_t *doc, bool pretty);
-
-char *zk_base64_encode(const char *data, size_t len);
-int zk_base64_decode(const char *s, char **ret, size_t *ret_len);
 
 /* "rwdca" -> perms; -1 on a bad letter. */
 int zk_perms_parse(const char *s, uint32_t *ret);
