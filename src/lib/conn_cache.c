@@ -249,6 +249,11 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
         char msg[1024];
         if (rc != ZKC_OK && !lookup_failed) {
             const char *detail = zkc_errmsg()[0] != '\0' ? zkc_errmsg() : zkc_strerror(rc);
+            /* zkc_zk_dial's own message starts "dial <addrs>: ": say it once. */
+            size_t al = strlen(addrs);
+            if (strncmp(detail, "dial ", 5) == 0 && strncmp(detail + 5, addrs, al) == 0 &&
+                strncmp(detail + 5 + al, ": ", 2) == 0)
+                detail += 5 + al + 2;
             snprintf(msg, sizeof msg, "cell %s: dial %s: %s", cell, addrs, detail);
         } else if (rc != ZKC_OK) {
             snprintf(msg, sizeof msg, "%s", zkc_errmsg());

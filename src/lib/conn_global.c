@@ -834,10 +834,16 @@ static zkc_state compute_state(global_conn *g)
 static void on_quorum_state(zkc_conn *qc, zkc_state s, void *userdata)
 {
     global_conn *g = userdata;
+    (void)s;
     pthread_mutex_lock(&g->lock);
+    /* The quorum's state now, not s: calls for one quorum can take the
+     * lock out of order (zkc_global_open() reads a state that the
+     * quorum's own thread may be changing at that moment), and a stale
+     * value kept here would leave our state wrong until the next change. */
+    zkc_state now = zkc_conn_state(qc);
     for (size_t i = 0; i < g->n; i++)
         if (g->q[i] == qc)
-            g->qstate[i] = s;
+            g->qstate[i] = now;
     g->state_gen++;
     pthread_mutex_unlock(&g->lock);
     /* Set our state without holding a lock (the state callback is the

@@ -324,17 +324,18 @@ static void retry_or_fail(mop *op, bool now, int rc, const char *detail)
 {
     meta_conn *m = op->m;
     const char *why = NULL;
-    char buf[128];
+    char buf[384];
     int64_t t = zkc__now_ms();
     int delay = now ? 0 : backoff_ms(m->backoff_min_ms, m->backoff_max_ms, op->attempts);
     if (op->attempts >= m->max_attempts) {
-        snprintf(buf, sizeof buf, "gave up after %u attempts", op->attempts);
+        snprintf(buf, sizeof buf, "gave up after %u attempts on cell %s", op->attempts,
+                 op->cell);
         why = buf;
     } else if (zkc_cancel_is_set(m->cancel)) {
         why = "retries cancelled";
     } else if (m->budget_ms >= 0 && t + delay - op->start > m->budget_ms) {
-        snprintf(buf, sizeof buf, "retry budget of %d ms spent after %u attempts",
-                 m->budget_ms, op->attempts);
+        snprintf(buf, sizeof buf, "retry budget of %d ms spent after %u attempts on cell %s",
+                 m->budget_ms, op->attempts, op->cell);
         why = buf;
     }
     if (why == NULL) {
@@ -349,7 +350,15 @@ static void retry_or_fail(mop *op, bool now, int rc, const char *detail)
         pthread_mutex_unlock(&m->lock);
         why = "connection closing";
     }
-    finish_err(op, rc, "%s; %s", detail, why);
+    finish_err(op, rc, "%s%s%s", detail, detail[0] != '\0' ? "; " : "", why);
+}
+
+/* A reply that never came: the request may or may not have been
+ * applied.  The C client reports a request the server did not answer in
+ * time as ZKC_EOPERATIONTIMEOUT: the same doubt as a lost connection. */
+static bool reply_lost(int rc)
+{
+    return rc == ZKC_ECONNECTIONLOSS || rc == ZKC_EOPERATIONTIMEOUT;
 }
 
 /* The reply to the existence check of a create whose reply was lost. */
@@ -382,7 +391,7 @@ static void check_done(mop *op, const zkc_result *res)
              "the create's reply was lost; checking whether the node was made failed: %s%s%s",
              zkc_strerror(rc), res->errmsg != NULL ? ": " : "",
              res->errmsg != NULL ? res->errmsg : "");
-    if (rc == ZKC_ECONNECTIONLOSS ||
+    if (reply_lost(rc) || rc == ZKC_ESESSIONMOVED ||
         (!ephemeral && (rc == ZKC_ESESSIONEXPIRED || rc == ZKC_ECLOSING))) {
         retry_or_fail(op, false, ZKC_ECONNECTIONLOSS, detail);
         return;
@@ -427,21 +436,28 @@ static void handle_reply(mop *op, const zkc_result *res)
         check_done(op, res);
         return;
     }
-    char detail[800];
-    snprintf(detail, sizeof detail, "%s%s%s", zkc_strerror(rc), res->errmsg != NULL ? ": " : "",
-             res->errmsg != NULL ? res->errmsg : "");
+    /* The cell's own detail, unless it only repeats the code's text:
+     * the code itself is the result's rc (and the blocking calls put its
+     * text in front of errmsg), so it is not repeated here. */
+    const char *detail = res->errmsg;
+    if (detail == NULL || strcmp(detail, zkc_strerror(rc)) == 0)
+        detail = "";
     zkc_op kind = op->req.op;
-    if (is_read(kind) &&
-        (rc == ZKC_ECONNECTIONLOSS || rc == ZKC_ESESSIONEXPIRED || rc == ZKC_ECLOSING)) {
+    if (is_read(kind) && (reply_lost(rc) || rc == ZKC_ESESSIONEXPIRED ||
+                          rc == ZKC_ESESSIONMOVED || rc == ZKC_ECLOSING)) {
         retry_or_fail(op, false, rc, detail);
         return;
     }
-    if (rc == ZKC_ECONNECTIONLOSS) {
+    if (reply_lost(rc)) {
+        /* Writes report any lost reply as ZKC_ECONNECTIONLOSS (meta.h). */
+        if (rc != ZKC_ECONNECTIONLOSS && detail[0] == '\0')
+            detail = zkc_strerror(rc);
+        rc = ZKC_ECONNECTIONLOSS;
         if (kind == ZKC_OP_CREATE && (op->req.flags & ZKC_SEQUENCE)) {
             finish_err(op, rc,
-                       "%s; the node may or may not have been created (a sequential "
+                       "%s%sthe node may or may not have been created (a sequential "
                        "create is never repeated)",
-                       detail);
+                       detail, detail[0] != '\0' ? "; " : "");
         } else if (kind == ZKC_OP_CREATE) {
             op->lost = true;
             op->phase = PHASE_CHECK;
@@ -451,9 +467,9 @@ static void handle_reply(mop *op, const zkc_result *res)
             retry_or_fail(op, false, rc, detail);
         } else {
             finish_err(op, rc,
-                       "%s; the write may or may not have been applied (a write without a "
+                       "%s%sthe write may or may not have been applied (a write without a "
                        "version is never repeated)",
-                       detail);
+                       detail, detail[0] != '\0' ? "; " : "");
         }
         return;
     }
