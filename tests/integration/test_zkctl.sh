@@ -118,7 +118,7 @@ check "port free again" bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$P) 2>/dev/null"
 check "stop when stopped: exit 0" test $rc -eq 0
 
 # ---- a stale pid file never kills a stranger ----
-sleep 300 & stranger=$!
+sleep 300 >/dev/null 2>&1 & stranger=$!
 echo "$stranger" > "$D/zk1/zk.pid"
 "$ZKCTL" --quiet --dir "$D" stop >/dev/null 2>&1
 check "stale pid file: the process it names is left alone" kill -0 "$stranger"
