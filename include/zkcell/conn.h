@@ -106,7 +106,11 @@ typedef enum zkc_op {
     ZKC_OP_SET = 5,
     ZKC_OP_DELETE = 6,
     ZKC_OP_GET_ACL = 7,
-    ZKC_OP_SET_ACL = 8
+    ZKC_OP_SET_ACL = 8,
+    /* Only inside a multi: check a node's version. */
+    ZKC_OP_CHECK = 9,
+    /* Only in results: the completion of a multi. */
+    ZKC_OP_MULTI = 10
 } zkc_op;
 
 /* One request.  Borrowed by zkc_submit() for the duration of the call. */
@@ -116,9 +120,20 @@ typedef struct zkc_request {
     const void *data;  /* create, set; may be NULL when data_len is 0 */
     size_t data_len;
     unsigned flags;    /* create: ZKC_EPHEMERAL|ZKC_SEQUENCE; reads: ZKC_WATCH */
-    int32_t version;   /* set, delete, set_acl: -1 means any */
+    int32_t version;   /* set, delete, set_acl, check: -1 means any */
     const zkc_acl_list *acl; /* create, set_acl; NULL means world:anyone ALL */
 } zkc_request;
+
+/*
+ * The result of one operation of a multi (see zkc_amulti).  Borrowed like
+ * the zkc_result that holds it.
+ */
+typedef struct zkc_op_result {
+    int rc;                   /* ZKC_OK, or see zkc_amulti */
+    zkc_op op;                /* the operation's op */
+    const char *created_path; /* create, when the multi succeeded */
+    const zkc_stat *stat;     /* set, when the multi succeeded */
+} zkc_op_result;
 
 /*
  * The result handed to a completion.  All pointers are borrowed and valid
@@ -137,6 +152,8 @@ typedef struct zkc_result {
     const zkc_acl_list *acl;      /* get_acl */
     const char *created_path;     /* create */
     zkc_watch *watch;             /* set when ZKC_WATCH was asked and a watch was set */
+    size_t nops;                  /* multi: count of ops (0 when ops is NULL) */
+    const zkc_op_result *ops;     /* multi: one per operation, or NULL (see zkc_amulti) */
 } zkc_result;
 
 typedef void (*zkc_done_fn)(const zkc_result *res, void *userdata);
@@ -161,6 +178,75 @@ int zkc_aset(zkc_conn *c, const char *path, const void *data, size_t len, int32_
              zkc_done_fn done, void *userdata);
 int zkc_adelete(zkc_conn *c, const char *path, int32_t version, zkc_done_fn done,
                 void *userdata);
+
+/*
+ * Multi: ZooKeeper's atomic transaction.  The nops operations of ops
+ * (each a zkc_request with op ZKC_OP_CREATE, ZKC_OP_SET, ZKC_OP_DELETE or
+ * ZKC_OP_CHECK, fields as for the single operations; flags of a create:
+ * ZKC_EPHEMERAL, ZKC_SEQUENCE) are applied in order, as one transaction
+ * with one zxid: all of them or none.  Each sees the effects of the ones
+ * before it (delete a child, then its parent; create a parent, then its
+ * children), watches fire only when it commits, and sequential names
+ * count the creates before them in the same multi.
+ *
+ * zkc_amulti: submit.  ops and everything it points to are borrowed for
+ * the duration of the call only.  Returns ZKC_OK (then done runs exactly
+ * once, later, on the completion thread, in order with the connection's
+ * other operations), or an error and done never runs, with zkc_errmsg()
+ * naming the operation at fault:
+ *   ZKC_EBADARGUMENTS  NULL c or done, ops NULL with nops > 0, more than
+ *                      ZKC_MULTI_MAX_OPS operations, an op that is not
+ *                      create/set/delete/check, data_len > 0 with NULL
+ *                      data or above ZKC_MAX_DATA, a malformed ACL list,
+ *                      or the whole request above ZKC_MULTI_MAX_BYTES
+ *                      (zkc_multi_size) once encoded;
+ *   ZKC_EBADPATH       an operation's path is not a valid absolute path;
+ *   ZKC_ENOTSUPPORTED  the connection does not implement multi (the cell
+ *                      router, the n-quorum namespace, zkocc): do the
+ *                      operations one by one instead;
+ *   ZKC_ECLOSED, ZKC_ENOMEM.
+ * An empty multi (nops 0) is valid and succeeds.
+ *
+ * The completion's result: op ZKC_OP_MULTI, path the first operation's
+ * (or "/"), rc ZKC_OK when the multi committed, else an error.  When the
+ * server answered (rc ZKC_OK, or the multi was refused by an operation),
+ * ops holds nops results in request order: on success each ZKC_OK, with
+ * created_path (the name given, sequence number included) for creates
+ * and the node's stat just after the set for sets; on failure, as
+ * ZooKeeper 3.8 reports it, the operations before the first failing one
+ * ZKC_OK, that one its code (which is also rc), the ones after it
+ * ZKC_ERUNTIMEINCONSISTENCY, and nothing is applied.  When no answer
+ * came (ZKC_ECONNECTIONLOSS: it may or may not have been applied;
+ * ZKC_ESESSIONEXPIRED, ZKC_ECLOSING, ...) ops is NULL and nops 0.
+ */
+#define ZKC_MULTI_MAX_OPS   100000
+#define ZKC_MULTI_MAX_BYTES (1024 * 1024 - 1024)
+int zkc_amulti(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
+               void *userdata);
+
+/*
+ * zkc_multi_size: the size in bytes of the request that carries ops on
+ * the wire (an upper bound: "auth" ACLs counted as given), for batching
+ * under ZKC_MULTI_MAX_BYTES.  Unchecked: ops must be valid.
+ */
+size_t zkc_multi_size(const zkc_request *ops, size_t nops);
+
+/* The results of a blocking multi: one block, freed with zkc_free(). */
+typedef struct zkc_multi_results {
+    size_t count;
+    zkc_op_result *v; /* created_path and stat point into the same block */
+} zkc_multi_results;
+
+/*
+ * zkc_multi: the blocking form.  Returns ZKC_OK, an error of zkc_amulti,
+ * or the multi's error (the first failing operation's code, or a
+ * connection error), with zkc_errmsg() naming the failing operation and
+ * its path.  *ret_results (may be NULL) is set whenever the server
+ * answered, also on failure (per-operation codes), else to NULL; it is
+ * the caller's, freed with zkc_free().
+ */
+int zkc_multi(zkc_conn *c, const zkc_request *ops, size_t nops,
+              zkc_multi_results **ret_results);
 
 /*
  * Blocking calls.  Each returns ZKC_OK or an error code (the server's,

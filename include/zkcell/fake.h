@@ -62,7 +62,9 @@ int zkc_fake_tree_dump_json(zkc_fake_tree *t, const char *root, char **ret_json)
  */
 int zkc_fake_open(zkc_fake_tree *t, zkc_conn **ret_conn);
 
-/* Faults, for one session. */
+/* Faults, for one session.  A multi (zkc_amulti) counts as one
+ * operation: lost before, nothing of it is applied; lost after, all of
+ * it is. */
 typedef enum zkc_fake_fault {
     /* The next n operations fail with ZKC_ECONNECTIONLOSS and are not
      * applied; the session goes SUSPENDED then RECONNECTED around them. */

@@ -256,15 +256,18 @@ static const char *op_name(zkc_op op)
         return "get_acl";
     case ZKC_OP_SET_ACL:
         return "set_acl";
+    case ZKC_OP_CHECK:
+        return "check";
+    case ZKC_OP_MULTI:
+        return "multi";
     }
     return "unknown";
 }
 
-int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+/* The checks a request's fields share, whatever carries it. */
+static int request_check(const zkc_request *req)
 {
-    if (c == NULL || req == NULL || done == NULL || req->path == NULL)
-        return ZKC_EBADARGUMENTS;
-    if (req->op < ZKC_OP_GET || req->op > ZKC_OP_SET_ACL)
+    if (req->path == NULL)
         return ZKC_EBADARGUMENTS;
     if (req->data_len > 0 && req->data == NULL)
         return ZKC_EBADARGUMENTS;
@@ -282,9 +285,107 @@ int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *user
     bool seq = req->op == ZKC_OP_CREATE && (req->flags & ZKC_SEQUENCE);
     if (zkc_path_validate(req->path, seq) != ZKC_OK)
         return ZKC_EBADPATH;
+    return ZKC_OK;
+}
+
+int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    if (c == NULL || req == NULL || done == NULL || req->path == NULL)
+        return ZKC_EBADARGUMENTS;
+    if (req->op < ZKC_OP_GET || req->op > ZKC_OP_SET_ACL)
+        return ZKC_EBADARGUMENTS;
+    int rc = request_check(req);
+    if (rc != ZKC_OK)
+        return rc;
     if (atomic_load(&c->closed))
         return ZKC_ECLOSED;
     return c->ops->submit(c, req, done, userdata);
+}
+
+/* ---- multi ---- */
+
+/* Jute sizes: an int, a length-prefixed buffer or string. */
+#define JUTE_INT    4u
+#define JUTE_BUF(n) (4u + (size_t)(n))
+/* A MultiHeader: type, done, err. */
+#define JUTE_MULTI_HEADER (4u + 1u + 4u)
+
+size_t zkc_multi_size(const zkc_request *ops, size_t nops)
+{
+    /* length prefix, RequestHeader (xid, type), the closing MultiHeader */
+    size_t n = 4u + 8u + JUTE_MULTI_HEADER;
+    for (size_t i = 0; i < nops; i++) {
+        const zkc_request *r = &ops[i];
+        size_t plen = r->path != NULL ? strlen(r->path) : 0;
+        n += JUTE_MULTI_HEADER + JUTE_BUF(plen);
+        switch (r->op) {
+        case ZKC_OP_CREATE:
+            n += JUTE_BUF(r->data_len) + JUTE_INT /* acl count */ + JUTE_INT /* flags */;
+            if (r->acl == NULL) {
+                n += JUTE_INT + JUTE_BUF(5) + JUTE_BUF(6); /* world:anyone */
+            } else {
+                for (size_t k = 0; k < r->acl->count; k++)
+                    n += JUTE_INT + JUTE_BUF(strlen(r->acl->v[k].scheme)) +
+                         JUTE_BUF(strlen(r->acl->v[k].id));
+            }
+            break;
+        case ZKC_OP_SET:
+            n += JUTE_BUF(r->data_len) + JUTE_INT;
+            break;
+        default: /* delete, check: the version */
+            n += JUTE_INT;
+            break;
+        }
+    }
+    return n;
+}
+
+int zkc_amulti(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
+               void *userdata)
+{
+    if (c == NULL || done == NULL || (ops == NULL && nops > 0)) {
+        zkc__set_errmsg("multi: %s (NULL argument)", zkc_strerror(ZKC_EBADARGUMENTS));
+        return ZKC_EBADARGUMENTS;
+    }
+    if (nops > ZKC_MULTI_MAX_OPS) {
+        zkc__set_errmsg("multi: %s (%zu operations, at most %d)",
+                        zkc_strerror(ZKC_EBADARGUMENTS), nops, ZKC_MULTI_MAX_OPS);
+        return ZKC_EBADARGUMENTS;
+    }
+    for (size_t i = 0; i < nops; i++) {
+        const zkc_request *r = &ops[i];
+        int rc = ZKC_OK;
+        if (r->op != ZKC_OP_CREATE && r->op != ZKC_OP_SET && r->op != ZKC_OP_DELETE &&
+            r->op != ZKC_OP_CHECK)
+            rc = ZKC_EBADARGUMENTS;
+        else
+            rc = request_check(r);
+        if (rc != ZKC_OK) {
+            zkc__set_errmsg("multi: operation %zu (%s %s): %s", i, op_name(r->op),
+                            r->path != NULL ? r->path : "(null)", zkc_strerror(rc));
+            return rc;
+        }
+    }
+    size_t size = zkc_multi_size(ops, nops);
+    if (size > ZKC_MULTI_MAX_BYTES) {
+        zkc__set_errmsg("multi: %s (the request would take %zu bytes, at most %d)",
+                        zkc_strerror(ZKC_EBADARGUMENTS), size, ZKC_MULTI_MAX_BYTES);
+        return ZKC_EBADARGUMENTS;
+    }
+    if (atomic_load(&c->closed)) {
+        zkc__set_errmsg("multi: %s", zkc_strerror(ZKC_ECLOSED));
+        return ZKC_ECLOSED;
+    }
+    if (c->ops->multi == NULL) {
+        zkc__set_errmsg("multi: %s (%s connections do not do transactions; do the "
+                        "operations one by one)",
+                        zkc_strerror(ZKC_ENOTSUPPORTED), c->ops->name);
+        return ZKC_ENOTSUPPORTED;
+    }
+    int rc = c->ops->multi(c, ops, nops, done, userdata);
+    if (rc != ZKC_OK)
+        zkc__set_errmsg("multi: %s", zkc_strerror(rc));
+    return rc;
 }
 
 int zkc_aget(zkc_conn *c, const char *path, unsigned flags, zkc_done_fn done, void *userdata)
@@ -346,8 +447,44 @@ typedef struct sync_call {
     zkc_acl_list *acl;
     char *created_path;
     zkc_watch *watch;
+    zkc_multi_results *mres;
     int nomem;
 } sync_call;
+
+/* A multi's results as one block: the array, the stats, the names. */
+static zkc_multi_results *multi_results_dup(const zkc_op_result *v, size_t n)
+{
+    size_t strs = 0;
+    for (size_t i = 0; i < n; i++)
+        if (v[i].created_path != NULL)
+            strs += strlen(v[i].created_path) + 1;
+    size_t size =
+        sizeof(zkc_multi_results) + n * sizeof(zkc_op_result) + n * sizeof(zkc_stat) + strs;
+    char *block = calloc(1, size);
+    if (block == NULL)
+        return NULL;
+    zkc_multi_results *m = (zkc_multi_results *)(void *)block;
+    zkc_op_result *ov = (zkc_op_result *)(void *)(block + sizeof *m);
+    zkc_stat *sv = (zkc_stat *)(void *)(block + sizeof *m + n * sizeof *ov);
+    char *sp = (char *)(sv + n);
+    m->count = n;
+    m->v = n > 0 ? ov : NULL;
+    for (size_t i = 0; i < n; i++) {
+        ov[i].rc = v[i].rc;
+        ov[i].op = v[i].op;
+        if (v[i].stat != NULL) {
+            sv[i] = *v[i].stat;
+            ov[i].stat = &sv[i];
+        }
+        if (v[i].created_path != NULL) {
+            size_t l = strlen(v[i].created_path) + 1;
+            memcpy(sp, v[i].created_path, l);
+            ov[i].created_path = sp;
+            sp += l;
+        }
+    }
+    return m;
+}
 
 static zkc_strings *strings_dup(const zkc_strings *s)
 {
@@ -393,6 +530,10 @@ static void sync_done(const zkc_result *res, void *userdata)
             sc->nomem |= sc->created_path == NULL;
         }
     }
+    if (res->ops != NULL) {
+        sc->mres = multi_results_dup(res->ops, res->nops);
+        sc->nomem |= sc->mres == NULL;
+    }
     sc->watch = res->watch;
     pthread_mutex_lock(&sc->lock);
     sc->finished = 1;
@@ -434,6 +575,7 @@ static void sync_finish(sync_call *sc)
     zkc_acl_list_free(sc->acl);
     free(sc->created_path);
     zkc_watch_free(sc->watch);
+    free(sc->mres);
     pthread_mutex_destroy(&sc->lock);
     pthread_cond_destroy(&sc->cond);
 }
@@ -557,6 +699,54 @@ int zkc_set_acl(zkc_conn *c, const char *path, const zkc_acl_list *acl, int32_t 
     zkc_request req = {.op = ZKC_OP_SET_ACL, .path = path, .acl = acl, .version = version};
     sync_call sc;
     int rc = sync_run(c, &req, &sc);
+    sync_finish(&sc);
+    return rc;
+}
+
+int zkc_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_multi_results **ret_results)
+{
+    if (ret_results != NULL)
+        *ret_results = NULL;
+    sync_call sc;
+    memset(&sc, 0, sizeof sc);
+    pthread_mutex_init(&sc.lock, NULL);
+    pthread_cond_init(&sc.cond, NULL);
+    int rc = zkc_amulti(c, ops, nops, sync_done, &sc);
+    if (rc != ZKC_OK) {
+        sync_finish(&sc); /* zkc_amulti said why */
+        return rc;
+    }
+    pthread_mutex_lock(&sc.lock);
+    while (!sc.finished)
+        pthread_cond_wait(&sc.cond, &sc.lock);
+    pthread_mutex_unlock(&sc.lock);
+    rc = sc.rc;
+    if (sc.nomem && rc == ZKC_OK)
+        rc = ZKC_ENOMEM;
+    if (rc != ZKC_OK) {
+        /* Name the operation that failed, when the server said which. */
+        size_t bad = nops;
+        for (size_t i = 0; sc.mres != NULL && i < sc.mres->count; i++) {
+            int r = sc.mres->v[i].rc;
+            if (r != ZKC_OK && r != ZKC_ERUNTIMEINCONSISTENCY) {
+                bad = i;
+                break;
+            }
+        }
+        if (bad < nops)
+            zkc__set_errmsg("multi: operation %zu (%s %s): %s%s%s", bad, op_name(ops[bad].op),
+                            ops[bad].path, zkc_strerror(sc.mres->v[bad].rc),
+                            sc.errmsg ? ": " : "", sc.errmsg ? sc.errmsg : "");
+        else
+            zkc__set_errmsg("multi (%zu operations%s%s): %s%s%s", nops,
+                            nops > 0 ? ", from " : "", nops > 0 ? ops[0].path : "",
+                            zkc_strerror(rc), sc.errmsg ? ": " : "",
+                            sc.errmsg ? sc.errmsg : "");
+    }
+    if (ret_results != NULL && rc != ZKC_ENOMEM) {
+        *ret_results = sc.mres;
+        sc.mres = NULL;
+    }
     sync_finish(&sc);
     return rc;
 }

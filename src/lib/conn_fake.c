@@ -28,6 +28,11 @@
  *     session's digest identities; get_acl needs READ or ADMIN and
  *     without ADMIN shows digest ids as "user:x".
  *
+ * A multi is one transaction: checked and applied operation by operation
+ * against the effects of the ones before it, with one zxid, all or
+ * nothing (undone on the first failure), its watch events held back
+ * until it commits; the fault injector counts it as one operation.
+ *
  * What it leaves to others: argument and path checks (conn.c, before
  * submit), the watch handles themselves (watch.c).  Faults are injected
  * per session with zkc_fake_inject(); fake.h documents them.
@@ -213,6 +218,11 @@ typedef struct fk_done {
     zkc_acl_list *acl;
     char *created;
     char *errmsg;
+    /* A multi's results: mres[nm], with their stats and created names. */
+    zkc_op_result *mres;
+    zkc_stat *mstats;
+    char **mcreated;
+    size_t nm;
 } fk_done;
 
 /* A watch registration; it becomes the queue item that fires the watch,
@@ -703,8 +713,22 @@ static void queue_wait(fake_conn *fc, uint64_t seq)
     pthread_mutex_unlock(&fc->qlock);
 }
 
+static void done_multi_free(fk_done *d)
+{
+    for (size_t i = 0; d->mcreated != NULL && i < d->nm; i++)
+        free(d->mcreated[i]);
+    free(d->mcreated);
+    free(d->mres);
+    free(d->mstats);
+    d->mcreated = NULL;
+    d->mres = NULL;
+    d->mstats = NULL;
+    d->nm = 0;
+}
+
 static void done_free(fk_done *d)
 {
+    done_multi_free(d);
     free(d->path);
     free(d->data);
     zkc_strings_free(d->children);
@@ -725,6 +749,7 @@ static void done_clear(fk_done *d, int rc, const char *msg)
     d->data = d->created = NULL;
     d->children = NULL;
     d->acl = NULL;
+    done_multi_free(d);
     d->errmsg = msg != NULL ? strdup(msg) : NULL;
     zkc_op op = d->res.op;
     memset(&d->res, 0, sizeof d->res);
@@ -1276,8 +1301,336 @@ static int op_apply(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_
         return op_get_acl(t, fc, req, d);
     case ZKC_OP_SET_ACL:
         return op_set_acl(t, fc, req, d);
+    case ZKC_OP_CHECK:
+    case ZKC_OP_MULTI:
+        break; /* only through fake_multi */
     }
     return ZKC_EBADARGUMENTS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Multi: one transaction, all or nothing.                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The server checks each operation of a multi against the effects of the
+ * ones before it, then commits them all with one zxid or none (the whole
+ * multi then takes its zxid as an error transaction), and fires watches
+ * only for a committed multi, in operation order.  Here each operation is
+ * applied to the tree at once, with an undo record and its events kept
+ * back; a failure undoes the records in reverse order, a commit fires
+ * the events and frees what the deletes took out.  Nothing allocates
+ * during an undo.
+ */
+enum { MU_CREATE = 1, MU_DELETE = 2, MU_SET = 3 };
+
+typedef struct mundo {
+    int kind;
+    fk_node *n;
+    fk_node *parent;
+    int32_t p_creates; /* create: the parent's before */
+    int64_t p_pzxid;   /* create, delete: the parent's before */
+    fake_conn *owner;  /* delete: the ephemeral's owner */
+    char *old_data;    /* set: what it replaced */
+    size_t old_len;
+    int32_t old_version;
+    int64_t old_mzxid, old_mtime;
+} mundo;
+
+/* Put a node that op_multi took out back where it was (room is left in
+ * parent->kids by the unlink). */
+static void node_relink(zkc_fake_tree *t, const mundo *u)
+{
+    fk_node *p = u->parent, *n = u->n;
+    n->parent = p;
+    n->kid_index = p->nkids;
+    p->kids[p->nkids++] = n;
+    p->pzxid = u->p_pzxid;
+    htab_insert(&t->nodes, &n->link);
+    if (u->owner != NULL) {
+        fake_conn *fc = u->owner;
+        n->owner_conn = fc;
+        n->eph_prev = fc->eph_tail;
+        n->eph_next = NULL;
+        if (fc->eph_tail != NULL)
+            fc->eph_tail->eph_next = n;
+        else
+            fc->eph_head = n;
+        fc->eph_tail = n;
+    }
+}
+
+static void multi_undo(zkc_fake_tree *t, mundo *u)
+{
+    switch (u->kind) {
+    case MU_CREATE:
+        node_unlink(t, u->n, 0);
+        u->parent->creates = u->p_creates;
+        u->parent->pzxid = u->p_pzxid;
+        node_free(u->n);
+        break;
+    case MU_DELETE:
+        node_relink(t, u);
+        break;
+    case MU_SET:
+        free(u->n->data);
+        u->n->data = u->old_data;
+        u->n->len = u->old_len;
+        u->n->version = u->old_version;
+        u->n->mzxid = u->old_mzxid;
+        u->n->mtime = u->old_mtime;
+        u->old_data = NULL;
+        break;
+    }
+}
+
+/* A committed operation's events, in the server's order, then the memory
+ * a delete or set let go of. */
+static void multi_commit(zkc_fake_tree *t, mundo *u)
+{
+    switch (u->kind) {
+    case MU_CREATE:
+        watches_fire(t, u->n->link.key, u->n->link.klen, WL_DATA, ZKC_EVENT_CREATED);
+        watches_fire(t, u->parent->link.key, u->parent->link.klen, WL_CHILD, ZKC_EVENT_CHILD);
+        break;
+    case MU_DELETE:
+        fire_deleted(t, u->n->link.key, u->n->link.klen, u->parent);
+        break;
+    case MU_SET:
+        watches_fire(t, u->n->link.key, u->n->link.klen, WL_DATA, ZKC_EVENT_CHANGED);
+        free(u->old_data);
+        u->old_data = NULL;
+        break;
+    }
+}
+
+/* Freed only after every event has fired: a later event may name a node
+ * (a parent) that an earlier delete took out. */
+static void multi_release(mundo *u)
+{
+    if (u->kind == MU_DELETE)
+        node_free(u->n);
+}
+
+static int multi_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, int64_t zxid,
+                        mundo *u, char **ret_name)
+{
+    const char *path = req->path;
+    size_t len = strlen(path);
+    fk_acl *acl = NULL;
+    int rc = acl_fixup(t, fc, req->acl, &acl);
+    if (rc != ZKC_OK)
+        return rc;
+    size_t plen = parent_len(path, len);
+    fk_node *p = node_find(t, path, plen);
+    if (p == NULL) {
+        acl_unref(acl);
+        return ZKC_ENONODE;
+    }
+    if (acl_check(fc, p->acl, ZKC_PERM_CREATE) != ZKC_OK) {
+        acl_unref(acl);
+        return ZKC_ENOAUTH;
+    }
+    char seqbuf[16] = "";
+    if (req->flags & ZKC_SEQUENCE)
+        snprintf(seqbuf, sizeof seqbuf, "%010d", p->creates);
+    size_t slen = strlen(seqbuf);
+    if (len + slen > ZKC_MAX_PATH) {
+        acl_unref(acl);
+        return ZKC_EBADARGUMENTS;
+    }
+    char *full = malloc(len + slen + 1);
+    char *name = malloc(len + slen + 1);
+    if (full == NULL || name == NULL) {
+        free(full);
+        free(name);
+        acl_unref(acl);
+        return ZKC_ENOMEM;
+    }
+    memcpy(full, path, len);
+    memcpy(full + len, seqbuf, slen + 1);
+    memcpy(name, full, len + slen + 1);
+    rc = ZKC_OK;
+    if (node_find(t, full, len + slen) != NULL)
+        rc = ZKC_ENODEEXISTS;
+    else if (p->owner != 0)
+        rc = ZKC_ENOCHILDRENFOREPHEMERALS;
+    fk_node *n = NULL;
+    if (rc == ZKC_OK) {
+        n = node_new(full, len + slen, req->data, req->data_len);
+        if (n == NULL || node_reserve_kid(p) != ZKC_OK)
+            rc = ZKC_ENOMEM;
+    }
+    free(full);
+    if (rc != ZKC_OK) {
+        node_free(n);
+        free(name);
+        acl_unref(acl);
+        return rc;
+    }
+    n->acl = acl;
+    if (req->flags & ZKC_EPHEMERAL) {
+        n->owner = fc->session_id;
+        n->owner_conn = fc;
+    }
+    u->kind = MU_CREATE;
+    u->n = n;
+    u->parent = p;
+    u->p_creates = p->creates;
+    u->p_pzxid = p->pzxid;
+    node_link(t, p, n, zxid, zkc__wall_ms());
+    *ret_name = name;
+    return ZKC_OK;
+}
+
+static int multi_delete(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, int64_t zxid,
+                        mundo *u)
+{
+    const char *path = req->path;
+    size_t len = strlen(path);
+    if (path_is_special(path))
+        return ZKC_EBADARGUMENTS;
+    fk_node *p = node_find(t, path, parent_len(path, len));
+    if (p == NULL)
+        return ZKC_ENONODE;
+    if (acl_check(fc, p->acl, ZKC_PERM_DELETE) != ZKC_OK)
+        return ZKC_ENOAUTH;
+    fk_node *n = node_find(t, path, len);
+    if (n == NULL)
+        return ZKC_ENONODE;
+    if (!version_ok(req->version, n->version))
+        return ZKC_EBADVERSION;
+    if (n->nkids > 0)
+        return ZKC_ENOTEMPTY;
+    u->kind = MU_DELETE;
+    u->n = n;
+    u->parent = p;
+    u->p_pzxid = p->pzxid;
+    u->owner = n->owner_conn;
+    node_unlink(t, n, zxid);
+    return ZKC_OK;
+}
+
+static int multi_set(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, int64_t zxid,
+                     mundo *u, zkc_stat *st)
+{
+    fk_node *n = node_find(t, req->path, strlen(req->path));
+    if (n == NULL)
+        return ZKC_ENONODE;
+    if (acl_check(fc, n->acl, ZKC_PERM_WRITE) != ZKC_OK)
+        return ZKC_ENOAUTH;
+    if (!version_ok(req->version, n->version))
+        return ZKC_EBADVERSION;
+    char *data = zkc__memdup(req->data, req->data_len);
+    if (data == NULL)
+        return ZKC_ENOMEM;
+    u->kind = MU_SET;
+    u->n = n;
+    u->old_data = n->data;
+    u->old_len = n->len;
+    u->old_version = n->version;
+    u->old_mzxid = n->mzxid;
+    u->old_mtime = n->mtime;
+    n->data = data;
+    n->len = req->data_len;
+    n->version = inc32(n->version);
+    n->mzxid = zxid;
+    n->mtime = zkc__wall_ms();
+    node_stat(n, st);
+    return ZKC_OK;
+}
+
+static int multi_check(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req)
+{
+    fk_node *n = node_find(t, req->path, strlen(req->path));
+    if (n == NULL)
+        return ZKC_ENONODE;
+    if (acl_check(fc, n->acl, ZKC_PERM_READ) != ZKC_OK)
+        return ZKC_ENOAUTH;
+    if (!version_ok(req->version, n->version))
+        return ZKC_EBADVERSION;
+    return ZKC_OK;
+}
+
+/* Give d room for n results (before the tree lock: no allocation may
+ * fail half-way through a multi). */
+static int multi_prepare(fk_done *d, size_t n)
+{
+    d->nm = n;
+    if (n == 0)
+        return ZKC_OK;
+    d->mres = calloc(n, sizeof *d->mres);
+    d->mstats = calloc(n, sizeof *d->mstats);
+    d->mcreated = calloc(n, sizeof *d->mcreated);
+    return d->mres == NULL || d->mstats == NULL || d->mcreated == NULL ? ZKC_ENOMEM : ZKC_OK;
+}
+
+/* Apply the multi (tree lock held); d was prepared for nops results,
+ * undo has room for nops records. */
+static int op_multi(zkc_fake_tree *t, fake_conn *fc, const zkc_request *ops, size_t nops,
+                    fk_done *d, mundo *undo)
+{
+    int64_t zxid = ++t->zxid; /* one for the whole multi, also when it fails */
+    size_t done_n = 0, bad = nops;
+    int rc = ZKC_OK;
+    for (size_t i = 0; i < nops; i++) {
+        const zkc_request *r = &ops[i];
+        mundo *u = &undo[done_n];
+        memset(u, 0, sizeof *u);
+        d->mres[i].op = r->op;
+        if (r->data_len > ZKC_MAX_DATA) {
+            rc = ZKC_EBADARGUMENTS;
+        } else {
+            switch (r->op) {
+            case ZKC_OP_CREATE:
+                rc = multi_create(t, fc, r, zxid, u, &d->mcreated[i]);
+                break;
+            case ZKC_OP_DELETE:
+                rc = multi_delete(t, fc, r, zxid, u);
+                break;
+            case ZKC_OP_SET:
+                rc = multi_set(t, fc, r, zxid, u, &d->mstats[i]);
+                break;
+            case ZKC_OP_CHECK:
+                rc = multi_check(t, fc, r);
+                break;
+            default:
+                rc = ZKC_EBADARGUMENTS;
+                break;
+            }
+        }
+        if (rc != ZKC_OK) {
+            bad = i;
+            break;
+        }
+        if (u->kind != 0)
+            done_n++;
+    }
+    if (rc != ZKC_OK) {
+        while (done_n > 0)
+            multi_undo(t, &undo[--done_n]);
+        for (size_t i = 0; i < nops; i++) {
+            free(d->mcreated[i]);
+            d->mcreated[i] = NULL;
+            d->mres[i].rc = i < bad ? ZKC_OK : i == bad ? rc : ZKC_ERUNTIMEINCONSISTENCY;
+            d->mres[i].op = ops[i].op;
+        }
+    } else {
+        for (size_t i = 0; i < done_n; i++)
+            multi_commit(t, &undo[i]);
+        for (size_t i = 0; i < done_n; i++)
+            multi_release(&undo[i]);
+        for (size_t i = 0; i < nops; i++) {
+            d->mres[i].rc = ZKC_OK;
+            d->mres[i].created_path = d->mcreated[i];
+            d->mres[i].stat = ops[i].op == ZKC_OP_SET ? &d->mstats[i] : NULL;
+        }
+    }
+    /* The server answers an empty multi with an empty list. */
+    static const zkc_op_result none[1];
+    d->res.ops = nops > 0 ? d->mres : none;
+    d->res.nops = nops;
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1299,56 +1652,32 @@ static uint64_t session_reconnect(fake_conn *fc, fk_state *up)
     return seq;
 }
 
-static int fake_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+/* What one submission applies: a request, or a multi's operations. */
+typedef struct fk_work {
+    const zkc_request *req; /* NULL for a multi */
+    const zkc_request *mops;
+    size_t nops;
+    mundo *undo;
+    fk_reg *reg;
+    int used;
+} fk_work;
+
+static int work_apply(zkc_fake_tree *t, fake_conn *fc, fk_work *w, fk_done *d, int watch)
 {
-    fake_conn *fc = (fake_conn *)c;
+    if (w->req == NULL)
+        return op_multi(t, fc, w->mops, w->nops, d, w->undo);
+    return op_apply(t, fc, w->req, d, watch ? w->reg : NULL, watch ? &w->used : &(int){0});
+}
+
+/* Apply w (or fail it, as the session's faults say) and queue d.  The
+ * fault injection treats a multi as one operation.  Returns ZKC_OK, or
+ * ZKC_ECLOSED / ZKC_ENOMEM and d is not queued. */
+static int fake_dispatch(fake_conn *fc, fk_done *d, fk_work *w)
+{
     zkc_fake_tree *t = fc->tree;
-    int is_read =
-        req->op == ZKC_OP_GET || req->op == ZKC_OP_CHILDREN || req->op == ZKC_OP_EXISTS;
-
-    fk_done *d = calloc(1, sizeof *d);
-    if (d == NULL)
-        return ZKC_ENOMEM;
-    d->path = strdup(req->path);
-    fk_reg *reg = NULL;
-    if (is_read && (req->flags & ZKC_WATCH)) {
-        reg = calloc(1, sizeof *reg);
-        if (reg != NULL) {
-            reg->watch = zkc__watch_new(req->path);
-            if (reg->watch == NULL) {
-                free(reg);
-                reg = NULL;
-            }
-        }
-        if (reg == NULL) {
-            free(d->path);
-            free(d);
-            return ZKC_ENOMEM;
-        }
-    }
-    if (d->path == NULL) {
-        if (reg != NULL) {
-            zkc__watch_discard(reg->watch);
-            free(reg);
-        }
-        free(d);
-        return ZKC_ENOMEM;
-    }
-    d->it.kind = IT_DONE;
-    d->done = done;
-    d->ud = userdata;
-    d->res.op = req->op;
-    d->res.path = d->path;
-
-    int used = 0;
     pthread_mutex_lock(&t->lock);
     if (fc->closed) {
         pthread_mutex_unlock(&t->lock);
-        if (reg != NULL) {
-            zkc__watch_discard(reg->watch);
-            free(reg);
-        }
-        done_free(d);
         return ZKC_ECLOSED;
     }
     if (fc->expired) {
@@ -1364,11 +1693,6 @@ static int fake_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, vo
             pthread_mutex_unlock(&t->lock);
             free(down);
             free(up);
-            if (reg != NULL) {
-                zkc__watch_discard(reg->watch);
-                free(reg);
-            }
-            done_free(d);
             return ZKC_ENOMEM;
         }
         queue_push(fc, &down->it);
@@ -1380,22 +1704,87 @@ static int fake_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, vo
              * lost; events for this session come after the reconnect. */
             fc->loss_after--;
             fc->hold = 1;
-            int unused = 0;
-            op_apply(t, fc, req, d, NULL, &unused);
+            work_apply(t, fc, w, d, 0);
             done_clear(d, ZKC_ECONNECTIONLOSS, "connection lost before the reply (injected)");
         }
         queue_push(fc, &d->it);
         session_reconnect(fc, up);
     } else {
-        d->res.rc = op_apply(t, fc, req, d, reg, &used);
+        d->res.rc = work_apply(t, fc, w, d, 1);
         queue_push(fc, &d->it);
     }
     pthread_mutex_unlock(&t->lock);
-    if (reg != NULL && !used) {
-        zkc__watch_discard(reg->watch);
-        free(reg);
-    }
     return ZKC_OK;
+}
+
+static fk_done *done_new(const char *path, zkc_op op, zkc_done_fn done, void *userdata)
+{
+    fk_done *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->path = strdup(path);
+    if (d->path == NULL) {
+        free(d);
+        return NULL;
+    }
+    d->it.kind = IT_DONE;
+    d->done = done;
+    d->ud = userdata;
+    d->res.op = op;
+    d->res.path = d->path;
+    return d;
+}
+
+static int fake_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    fake_conn *fc = (fake_conn *)c;
+    int is_read =
+        req->op == ZKC_OP_GET || req->op == ZKC_OP_CHILDREN || req->op == ZKC_OP_EXISTS;
+
+    fk_done *d = done_new(req->path, req->op, done, userdata);
+    if (d == NULL)
+        return ZKC_ENOMEM;
+    fk_work w = {.req = req};
+    if (is_read && (req->flags & ZKC_WATCH)) {
+        w.reg = calloc(1, sizeof *w.reg);
+        if (w.reg != NULL) {
+            w.reg->watch = zkc__watch_new(req->path);
+            if (w.reg->watch == NULL) {
+                free(w.reg);
+                w.reg = NULL;
+            }
+        }
+        if (w.reg == NULL) {
+            done_free(d);
+            return ZKC_ENOMEM;
+        }
+    }
+    int rc = fake_dispatch(fc, d, &w);
+    if (rc != ZKC_OK)
+        done_free(d);
+    if (w.reg != NULL && !w.used) {
+        zkc__watch_discard(w.reg->watch);
+        free(w.reg);
+    }
+    return rc;
+}
+
+static int fake_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
+                      void *userdata)
+{
+    fake_conn *fc = (fake_conn *)c;
+    fk_done *d = done_new(nops > 0 ? ops[0].path : "/", ZKC_OP_MULTI, done, userdata);
+    if (d == NULL)
+        return ZKC_ENOMEM;
+    fk_work w = {.mops = ops, .nops = nops};
+    w.undo = calloc(nops > 0 ? nops : 1, sizeof *w.undo);
+    int rc = w.undo == NULL ? ZKC_ENOMEM : multi_prepare(d, nops);
+    if (rc == ZKC_OK)
+        rc = fake_dispatch(fc, d, &w);
+    if (rc != ZKC_OK)
+        done_free(d);
+    free(w.undo);
+    return rc;
 }
 
 static void tree_unref(zkc_fake_tree *t);
@@ -1460,6 +1849,7 @@ static const struct zkc_conn_ops fake_ops = {
     .submit = fake_submit,
     .close = fake_close,
     .session_id = fake_session_id,
+    .multi = fake_multi,
 };
 
 /* ------------------------------------------------------------------ */

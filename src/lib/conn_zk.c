@@ -33,6 +33,11 @@
  *    global configuration (log level, log stream) is touched, and with
  *    no log function nothing is printed.
  *
+ * A multi goes through zoo_amulti(): the C client serialises the
+ * operations at once, but writes the results, created names and set
+ * stats into buffers of ours when the answer comes, so those live with
+ * the operation until its completion (struct zk_multi).
+ *
  * Digest (or any other scheme's) credentials are given to the C client,
  * which sends them again after every reconnect; they are never logged.
  */
@@ -71,8 +76,27 @@ typedef struct zk_op {
     int deferred_rc; /* non-zero: refused by the C client, completed by us */
     bool orphan;     /* its submit failed, yet the C client may still answer */
     zk_wrec *wrec;   /* the watch asked for, or NULL */
+    struct zk_multi *multi; /* a multi's buffers, or NULL */
     char path[];
 } zk_op;
+
+/*
+ * A multi's buffers, one block, alive until its completion: the C client
+ * writes each result, the name of each created node and the stat of each
+ * set into them when the answer comes.  The requests themselves (paths,
+ * data, ACLs) are serialised by zoo_amulti() and not kept.
+ */
+typedef struct zk_multi {
+    size_t n;
+    zoo_op_result_t *zres;
+    struct Stat *stats;
+    zkc_op_result *res;
+    zkc_stat *rstats;
+    char **names; /* create: its name buffer, else NULL */
+} zk_multi;
+
+/* Not an error code of the C client's: a result it never wrote. */
+#define ZRES_UNSET 1
 
 struct zk_conn {
     zkc_conn base; /* first: the dispatcher casts */
@@ -263,6 +287,12 @@ static void wrec_unlink_locked(zk_conn *zc, zk_wrec *r)
     r->prev = r->next = NULL;
 }
 
+static void op_free(zk_op *op)
+{
+    free(op->multi);
+    free(op);
+}
+
 /* ---- completing operations ---- */
 
 static void drain_deferred(zk_conn *zc);
@@ -317,7 +347,7 @@ static void finish(zk_conn *zc, zk_op *op, const zkc_result *r)
         pthread_cond_broadcast(&zc->cond);
     bool kick = zc->ops_head != NULL && zc->ops_head->deferred_rc != 0;
     pthread_mutex_unlock(&zc->lock);
-    free(op);
+    op_free(op);
     if (kick)
         drain_deferred(zc);
 }
@@ -344,7 +374,7 @@ static void drain_deferred(zk_conn *zc)
         tls_in_callback = zc;
         op->done(&r, op->ud);
         tls_in_callback = saved;
-        free(op);
+        op_free(op);
         pthread_mutex_lock(&zc->lock);
     }
     zc->draining = false;
@@ -509,6 +539,39 @@ static void on_acl(int rc, struct ACL_vector *acl, struct Stat *stat, const void
     finish(zc, op, &r);
     if (v != small)
         free(v);
+    LEAVE_CALLBACK();
+}
+
+static void on_multi(int rc, const void *data)
+{
+    zk_op *op = (zk_op *)data;
+    zk_conn *zc = op->zc;
+    ENTER_CALLBACK(zc);
+    zkc_result r;
+    result_init(&r, op, rc);
+    zk_multi *m = op->multi;
+    /* Results only when the server answered: then the C client wrote
+     * every one of them. */
+    bool answered = rc == ZOK || m->n > 0;
+    for (size_t i = 0; i < m->n; i++)
+        answered &= m->zres[i].err != ZRES_UNSET;
+    if (answered) {
+        for (size_t i = 0; i < m->n; i++) {
+            zkc_op_result *o = &m->res[i];
+            o->rc = m->zres[i].err;
+            o->created_path = NULL;
+            o->stat = NULL;
+            if (rc == ZOK && o->op == ZKC_OP_CREATE)
+                o->created_path = m->names[i];
+            if (rc == ZOK && o->op == ZKC_OP_SET) {
+                stat_from_zk(&m->rstats[i], &m->stats[i]);
+                o->stat = &m->rstats[i];
+            }
+        }
+        r.ops = m->res;
+        r.nops = m->n;
+    }
+    finish(zc, op, &r);
     LEAVE_CALLBACK();
 }
 
@@ -747,6 +810,9 @@ static int zk_start(zk_conn *zc, zk_op *op, const zkc_request *req, acl_conv *ac
         return zoo_aget_acl(zh, path, on_acl, op);
     case ZKC_OP_SET_ACL:
         return zoo_aset_acl(zh, path, req->version, &ac->vec, on_void, op);
+    case ZKC_OP_CHECK:
+    case ZKC_OP_MULTI:
+        break; /* only through zk_multi */
     }
     return ZBADARGUMENTS;
 }
@@ -769,7 +835,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     if (req->op == ZKC_OP_CREATE || req->op == ZKC_OP_SET_ACL) {
         int rc = acl_to_zk(&ac, req->acl);
         if (rc != ZKC_OK) {
-            free(op);
+            op_free(op);
             return rc;
         }
     }
@@ -780,7 +846,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         zkc_watch *w = wr != NULL ? zkc__watch_new(req->path) : NULL;
         if (w == NULL) {
             free(wr);
-            free(op);
+            op_free(op);
             acl_conv_free(&ac);
             return ZKC_ENOMEM;
         }
@@ -797,7 +863,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
             zkc__watch_discard(op->wrec->w);
             free(op->wrec);
         }
-        free(op);
+        op_free(op);
         acl_conv_free(&ac);
         return ZKC_ECLOSED;
     }
@@ -866,7 +932,159 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         zkc__watch_discard(wr->w);
         free(wr);
     }
-    free(op);
+    op_free(op);
+    return rc;
+}
+
+/* Room for everything a multi's answer is written into.  Returns NULL
+ * when out of memory. */
+static zk_multi *multi_alloc(const zkc_request *ops, size_t n)
+{
+    size_t names = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ops[i].op == ZKC_OP_CREATE)
+            names += strlen(ops[i].path) + 16; /* a sequence number fits */
+    size_t size = sizeof(zk_multi) +
+                  n * (sizeof(zoo_op_result_t) + sizeof(struct Stat) + sizeof(zkc_op_result) +
+                       sizeof(zkc_stat) + sizeof(char *)) +
+                  names;
+    char *b = calloc(1, size);
+    if (b == NULL)
+        return NULL;
+    zk_multi *m = (zk_multi *)(void *)b;
+    m->n = n;
+    size_t off = sizeof *m;
+    m->zres = (zoo_op_result_t *)(void *)(b + off);
+    off += n * sizeof *m->zres;
+    m->stats = (struct Stat *)(void *)(b + off);
+    off += n * sizeof *m->stats;
+    m->res = (zkc_op_result *)(void *)(b + off);
+    off += n * sizeof *m->res;
+    m->rstats = (zkc_stat *)(void *)(b + off);
+    off += n * sizeof *m->rstats;
+    m->names = (char **)(void *)(b + off);
+    off += n * sizeof *m->names;
+    for (size_t i = 0; i < n; i++) {
+        m->zres[i].err = ZRES_UNSET;
+        m->res[i].op = ops[i].op;
+        if (ops[i].op == ZKC_OP_CREATE) {
+            m->names[i] = b + off;
+            off += strlen(ops[i].path) + 16;
+        }
+    }
+    return m;
+}
+
+static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
+                           void *userdata)
+{
+    zk_conn *zc = (zk_conn *)c;
+    if (nops > INT32_MAX)
+        return ZKC_EBADARGUMENTS;
+    const char *first = nops > 0 ? ops[0].path : "/";
+    size_t plen = strlen(first);
+    zk_op *op = malloc(sizeof *op + plen + 1);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    memset(op, 0, sizeof *op);
+    op->zc = zc;
+    op->done = done;
+    op->ud = userdata;
+    op->op = ZKC_OP_MULTI;
+    memcpy(op->path, first, plen + 1);
+    op->multi = multi_alloc(ops, nops);
+    zoo_op_t *zops = calloc(nops > 0 ? nops : 1, sizeof *zops);
+    acl_conv *acls = calloc(nops > 0 ? nops : 1, sizeof *acls);
+    int rc = op->multi != NULL && zops != NULL && acls != NULL ? ZKC_OK : ZKC_ENOMEM;
+    size_t nacls = 0;
+    for (size_t i = 0; rc == ZKC_OK && i < nops; i++) {
+        const zkc_request *r = &ops[i];
+        /* NULL data would mean "no data" (-1) to the C client. */
+        const char *data = r->data_len > 0 ? r->data : "";
+        int len = (int)r->data_len;
+        switch (r->op) {
+        case ZKC_OP_CREATE:
+            rc = acl_to_zk(&acls[i], r->acl);
+            if (rc != ZKC_OK)
+                break;
+            nacls = i + 1;
+            zoo_create_op_init(&zops[i], r->path, data, len, &acls[i].vec,
+                               (int)(r->flags & (ZKC_EPHEMERAL | ZKC_SEQUENCE)),
+                               op->multi->names[i], (int)strlen(r->path) + 16);
+            break;
+        case ZKC_OP_DELETE:
+            zoo_delete_op_init(&zops[i], r->path, r->version);
+            break;
+        case ZKC_OP_SET:
+            zoo_set_op_init(&zops[i], r->path, data, len, r->version, &op->multi->stats[i]);
+            break;
+        case ZKC_OP_CHECK:
+            zoo_check_op_init(&zops[i], r->path, r->version);
+            break;
+        default:
+            rc = ZKC_EBADARGUMENTS;
+            break;
+        }
+    }
+    if (rc != ZKC_OK) {
+        for (size_t i = 0; i < nacls; i++)
+            if (ops[i].op == ZKC_OP_CREATE)
+                acl_conv_free(&acls[i]);
+        free(zops);
+        free(acls);
+        op_free(op);
+        return rc;
+    }
+
+    pthread_mutex_lock(&zc->lock);
+    if (zc->closing) {
+        pthread_mutex_unlock(&zc->lock);
+        rc = ZKC_ECLOSED;
+    } else {
+        op->prev = zc->ops_tail;
+        if (zc->ops_tail != NULL)
+            zc->ops_tail->next = op;
+        else
+            zc->ops_head = op;
+        zc->ops_tail = op;
+        zc->submitting++;
+        zc->inflight++;
+        pthread_mutex_unlock(&zc->lock);
+        /* The request is serialised here: zops and the ACLs may go once
+         * this returns.  op (and its multi buffers) stay until the
+         * completion, which may run (and free op) at any moment. */
+        int zrc = zoo_amulti(zc->zh, (int)nops, zops, op->multi->zres, on_multi, op);
+        rc = ZKC_OK;
+        pthread_mutex_lock(&zc->lock);
+        if (--zc->submitting == 0 && zc->closing)
+            pthread_cond_broadcast(&zc->cond);
+        if (zrc == ZMARSHALLINGERROR) {
+            op->orphan = true; /* as in zk_submit */
+            rc = ZKC_ENOMEM;
+        } else if (zrc != ZOK) {
+            zc->inflight--;
+            if (zrc == ZINVALIDSTATE) {
+                op->deferred_rc = gone_rc_locked(zc);
+                rc = aux_kick_locked(zc);
+            } else {
+                rc = zrc == ZBADARGUMENTS ? ZKC_EBADPATH : ZKC_ENOMEM;
+            }
+            if (rc != ZKC_OK) {
+                ops_unlink_locked(zc, op);
+                pthread_mutex_unlock(&zc->lock);
+                op_free(op);
+                pthread_mutex_lock(&zc->lock);
+            }
+        }
+        pthread_mutex_unlock(&zc->lock);
+    }
+    if (rc == ZKC_ECLOSED)
+        op_free(op);
+    for (size_t i = 0; i < nacls; i++)
+        if (ops[i].op == ZKC_OP_CREATE)
+            acl_conv_free(&acls[i]);
+    free(zops);
+    free(acls);
     return rc;
 }
 
@@ -917,7 +1135,7 @@ static void teardown(zk_conn *zc, bool on_aux)
         }
         if (!op->orphan)
             op->done(&r, op->ud);
-        free(op);
+        op_free(op);
     }
     zc->ops_head = zc->ops_tail = NULL;
     for (zk_wrec *wr = zc->watches, *next; wr != NULL; wr = next) {
@@ -982,6 +1200,7 @@ static const struct zkc_conn_ops zk_ops = {
     .submit = zk_submit,
     .close = zk_close,
     .session_id = zk_session_id,
+    .multi = zk_multi_submit,
 };
 
 /* ---- dial ---- */

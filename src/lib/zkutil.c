@@ -13,6 +13,10 @@
  * here blocks inside a completion, and zkc_submit() is never called with
  * the pipe's mutex held.
  *
+ * DeleteRecursive sends its deletes in batches of multi where the
+ * connection has it (see delete_batched), and level by level through
+ * the pipe where it does not.
+ *
  * Glob matching is glob.c's; the blocking calls and errors are conn.c's.
  */
 #include <pthread.h>
@@ -755,6 +759,326 @@ static size_t depth_of(const char *rel)
     return d;
 }
 
+/*
+ * Batched deletes: the nodes, deepest first, cut into multis of at most
+ * DEL_BATCH_OPS deletes and DEL_BATCH_BYTES of request, DEL_MULTI_WINDOW
+ * of them in flight.  A multi may hold a node and, after it, its parent:
+ * the server applies a multi's operations in order, and one session's
+ * requests in the order sent.  A batch that fails (the tree changed
+ * meanwhile: a node gone, a child created; or anything else) is done
+ * again node by node, pipelined, before any later batch is sent; a later
+ * multi already in flight that needed it fails in turn and is done node
+ * by node after it, so the order of deletes holds.  Node by node, a node
+ * already gone is fine and one that grew children is marked for retry,
+ * as in the level-by-level path; any other error stops the delete.  One
+ * thread at a time submits (the pumper), so what is sent goes in the
+ * order chosen.
+ */
+#define DEL_BATCH_OPS    1000
+#define DEL_BATCH_BYTES  (768 * 1024)
+#define DEL_MULTI_WINDOW 4
+
+typedef struct mdel mdel;
+
+typedef struct mdel_tag {
+    mdel *md;
+    size_t i; /* a batch, or a node */
+} mdel_tag;
+
+struct mdel {
+    zkc_conn *c;
+    const char *root;
+    char **order; /* relative paths, deepest first */
+    bool *retry;
+    size_t *bstart; /* batch b is order[bstart[b] .. bstart[b + 1]) */
+    size_t nb;
+    unsigned window;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t next_batch; /* the next batch to send as a multi */
+    size_t *fq;        /* failed batches, to do node by node */
+    size_t fq_head, fq_tail;
+    size_t fq_pos; /* the next node of batch fq[fq_head] */
+    bool no_multi; /* the server does not do multi: the rest node by node */
+    bool first_sent;
+    unsigned inflight_multi, inflight_single, busy;
+    bool pumping;
+    int rc;
+    char msg[512];
+};
+
+static void mdel_fail(mdel *md, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void mdel_fail(mdel *md, int rc, const char *fmt, ...)
+{
+    if (md->rc != ZKC_OK)
+        return;
+    md->rc = rc;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(md->msg, sizeof md->msg, fmt, ap);
+    va_end(ap);
+}
+
+static void mdel_pump(mdel *md);
+
+static void mdel_finish(mdel *md)
+{
+    pthread_mutex_lock(&md->mu);
+    md->busy--;
+    if (md->inflight_multi == 0 && md->inflight_single == 0 && md->busy == 0)
+        pthread_cond_signal(&md->cv);
+    pthread_mutex_unlock(&md->mu);
+}
+
+static void mdel_single_done(const zkc_result *res, void *ud)
+{
+    mdel_tag *t = ud;
+    mdel *md = t->md;
+    zkc_watch_free(res->watch);
+    pthread_mutex_lock(&md->mu);
+    md->inflight_single--;
+    md->busy++;
+    if (res->rc == ZKC_ENOTEMPTY)
+        md->retry[t->i] = true;
+    else if (res->rc != ZKC_OK && res->rc != ZKC_ENONODE)
+        mdel_fail(md, res->rc, "delete %s: %s%s%s", res->path ? res->path : "?",
+                  zkc_strerror(res->rc), res->errmsg ? ": " : "",
+                  res->errmsg ? res->errmsg : "");
+    pthread_mutex_unlock(&md->mu);
+    free(t);
+    mdel_pump(md);
+    mdel_finish(md);
+}
+
+static void mdel_multi_done(const zkc_result *res, void *ud)
+{
+    mdel_tag *t = ud;
+    mdel *md = t->md;
+    pthread_mutex_lock(&md->mu);
+    md->inflight_multi--;
+    md->busy++;
+    if (res->rc != ZKC_OK) {
+        /* Node by node, after the batches that failed before it. */
+        md->fq[md->fq_tail++] = t->i;
+        if (res->rc == ZKC_EUNIMPLEMENTED)
+            md->no_multi = true; /* a server from before multi */
+    }
+    pthread_mutex_unlock(&md->mu);
+    free(t);
+    mdel_pump(md);
+    mdel_finish(md);
+}
+
+/* Send one batch as a multi (not under the mutex).  Returns what
+ * zkc_amulti returned. */
+static int mdel_send_batch(mdel *md, size_t b)
+{
+    size_t lo = md->bstart[b], n = md->bstart[b + 1] - lo;
+    zkc_request *ops = calloc(n, sizeof *ops);
+    char **paths = calloc(n, sizeof *paths);
+    mdel_tag *t = malloc(sizeof *t);
+    int rc = ops != NULL && paths != NULL && t != NULL ? ZKC_OK : ZKC_ENOMEM;
+    for (size_t k = 0; rc == ZKC_OK && k < n; k++) {
+        paths[k] = join(md->root, md->order[lo + k]);
+        if (paths[k] == NULL)
+            rc = ZKC_ENOMEM;
+        ops[k].op = ZKC_OP_DELETE;
+        ops[k].path = paths[k];
+        ops[k].version = -1;
+    }
+    if (rc == ZKC_OK) {
+        t->md = md;
+        t->i = b;
+        rc = zkc_amulti(md->c, ops, n, mdel_multi_done, t);
+    }
+    if (rc != ZKC_OK)
+        free(t);
+    for (size_t k = 0; paths != NULL && k < n; k++)
+        free(paths[k]);
+    free(paths);
+    free(ops);
+    return rc;
+}
+
+static int mdel_send_single(mdel *md, size_t i)
+{
+    char *path = join(md->root, md->order[i]);
+    mdel_tag *t = malloc(sizeof *t);
+    int rc = path != NULL && t != NULL ? ZKC_OK : ZKC_ENOMEM;
+    if (rc == ZKC_OK) {
+        t->md = md;
+        t->i = i;
+        rc = zkc_adelete(md->c, path, -1, mdel_single_done, t);
+    }
+    if (rc != ZKC_OK) {
+        free(t);
+        pthread_mutex_lock(&md->mu);
+        mdel_fail(md, rc, "delete %s: %s", path != NULL ? path : md->root, zkc_strerror(rc));
+        pthread_mutex_unlock(&md->mu);
+    }
+    free(path);
+    return rc;
+}
+
+/* Send what may be sent now: failed batches' nodes first, then multis.
+ * One pumper at a time; the others leave it their work. */
+static void mdel_pump(mdel *md)
+{
+    pthread_mutex_lock(&md->mu);
+    if (md->pumping) {
+        pthread_mutex_unlock(&md->mu);
+        return;
+    }
+    md->pumping = true;
+    for (;;) {
+        if (md->rc != ZKC_OK)
+            break;
+        /* A batch waiting for node-by-node goes before any later one. */
+        if (md->fq_head == md->fq_tail && md->no_multi && md->next_batch < md->nb) {
+            md->fq[md->fq_tail++] = md->next_batch++;
+            continue;
+        }
+        if (md->fq_head < md->fq_tail) {
+            size_t b = md->fq[md->fq_head];
+            if (md->fq_pos < md->bstart[b])
+                md->fq_pos = md->bstart[b];
+            if (md->fq_pos >= md->bstart[b + 1]) {
+                md->fq_head++;
+                continue;
+            }
+            if (md->inflight_single >= md->window)
+                break;
+            size_t i = md->fq_pos++;
+            md->inflight_single++;
+            pthread_mutex_unlock(&md->mu);
+            int rc = mdel_send_single(md, i);
+            pthread_mutex_lock(&md->mu);
+            if (rc != ZKC_OK)
+                md->inflight_single--;
+            continue;
+        }
+        if (md->next_batch >= md->nb || md->inflight_multi >= DEL_MULTI_WINDOW)
+            break;
+        size_t b = md->next_batch++;
+        bool first = !md->first_sent;
+        md->first_sent = true;
+        md->inflight_multi++;
+        pthread_mutex_unlock(&md->mu);
+        int rc = mdel_send_batch(md, b);
+        pthread_mutex_lock(&md->mu);
+        if (rc == ZKC_OK)
+            continue;
+        md->inflight_multi--;
+        if (rc == ZKC_ENOTSUPPORTED && first) {
+            /* Not this connection's: the caller goes level by level. */
+            mdel_fail(md, rc, "multi: %s", zkc_strerror(rc));
+        } else if (rc == ZKC_ENOTSUPPORTED) {
+            md->no_multi = true;
+            md->fq[md->fq_tail++] = b;
+        } else {
+            mdel_fail(md, rc, "multi (deletes from %s/%s): %s", md->root,
+                      md->order[md->bstart[b]], zkc_strerror(rc));
+        }
+    }
+    md->pumping = false;
+    pthread_mutex_unlock(&md->mu);
+}
+
+/*
+ * Delete order[0..n) (relative to path, deepest first) in batches of
+ * multi.  Returns ZKC_OK, ZKC_ENOTSUPPORTED when the connection does not
+ * do multi (nothing was sent), or the error that stopped it (message
+ * set).  Nodes that grew children are marked in retry.
+ */
+static int delete_batched(zkc_conn *c, const char *path, char **order, size_t n,
+                          unsigned window, bool *retry)
+{
+    mdel md;
+    memset(&md, 0, sizeof md);
+    md.c = c;
+    md.root = path;
+    md.order = order;
+    md.retry = retry;
+    md.window = window == 0 ? ZKC_DEFAULT_WINDOW : window > MAX_WINDOW ? MAX_WINDOW : window;
+    md.bstart = malloc((n + 1) * sizeof *md.bstart);
+    md.fq = malloc((n + 1) * sizeof *md.fq);
+    if (md.bstart == NULL || md.fq == NULL) {
+        free(md.bstart);
+        free(md.fq);
+        zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(ZKC_ENOMEM));
+        return ZKC_ENOMEM;
+    }
+    /* Cut the batches: by count, and by the request's size. */
+    size_t root_len = strlen(path), bytes = 0;
+    md.bstart[0] = 0;
+    for (size_t i = 0; i < n; i++) {
+        /* a MultiHeader, the path (length and bytes), the version */
+        size_t op_bytes = 9 + 4 + root_len + 1 + strlen(order[i]) + 4;
+        size_t count = i - md.bstart[md.nb];
+        if (count > 0 && (count >= DEL_BATCH_OPS || bytes + op_bytes > DEL_BATCH_BYTES)) {
+            md.bstart[++md.nb] = i;
+            bytes = 0;
+        }
+        bytes += op_bytes;
+    }
+    if (n > 0)
+        md.bstart[++md.nb] = n;
+    pthread_mutex_init(&md.mu, NULL);
+    pthread_cond_init(&md.cv, NULL);
+
+    pthread_mutex_lock(&md.mu);
+    md.busy++;
+    pthread_mutex_unlock(&md.mu);
+    mdel_pump(&md);
+    pthread_mutex_lock(&md.mu);
+    md.busy--;
+    while (md.inflight_multi > 0 || md.inflight_single > 0 || md.busy > 0)
+        pthread_cond_wait(&md.cv, &md.mu);
+    int rc = md.rc;
+    pthread_mutex_unlock(&md.mu);
+    if (rc != ZKC_OK && rc != ZKC_ENOTSUPPORTED)
+        zkc__set_errmsg("delete_recursive %s: %s", path, md.msg);
+    pthread_mutex_destroy(&md.mu);
+    pthread_cond_destroy(&md.cv);
+    free(md.bstart);
+    free(md.fq);
+    return rc;
+}
+
+/* The nodes of rels (deepest first) that grew children while being
+ * deleted: their own recursive delete, a bounded number of times. */
+static int delete_retries(zkc_conn *c, const char *path, char **rels, const bool *retry,
+                          size_t n, unsigned window, int retry_depth)
+{
+    int rc = ZKC_OK;
+    for (size_t i = 0; rc == ZKC_OK && i < n; i++) {
+        if (!retry[i])
+            continue;
+        char *child = join(path, rels[i]);
+        if (child == NULL) {
+            rc = ZKC_ENOMEM;
+            zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+            break;
+        }
+        if (retry_depth > 0) {
+            rc = delete_tree(c, child, -1, window, retry_depth - 1);
+            if (rc == ZKC_ENONODE)
+                rc = ZKC_OK;
+            else if (rc != ZKC_OK)
+                wrap_errmsg(rc, "delete_recursive", path);
+        } else {
+            rc = ZKC_ENOTEMPTY;
+            zkc__set_errmsg("delete_recursive %s: nodes were created under %s while it "
+                            "was being deleted",
+                            path, child);
+        }
+        free(child);
+    }
+    return rc;
+}
+
 static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned window,
                          int retry_depth)
 {
@@ -790,6 +1114,29 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
             order[start[d] + fill[d]++] = rels->v[i];
         }
         free(fill);
+    }
+
+    /* Deepest first, in batches of multi, where the connection does
+     * multi; else one depth at a time. */
+    {
+        char **deep = malloc((rels->n ? rels->n : 1) * sizeof *deep);
+        if (deep == NULL) {
+            rc = ZKC_ENOMEM;
+            zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+            goto out;
+        }
+        size_t k = 0;
+        for (size_t d = maxd; d >= 1; d--)
+            for (size_t i = start[d]; i < start[d + 1]; i++)
+                deep[k++] = order[i];
+        rc = delete_batched(c, path, deep, rels->n, window, retry);
+        if (rc == ZKC_OK)
+            rc = delete_retries(c, path, deep, retry, rels->n, window, retry_depth);
+        free(deep);
+        if (rc != ZKC_ENOTSUPPORTED)
+            goto out;
+        rc = ZKC_OK;
+        memset(retry, 0, rels->n * sizeof *retry);
     }
 
     for (size_t d = maxd; d >= 1 && rc == ZKC_OK; d--) {

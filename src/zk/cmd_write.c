@@ -3,8 +3,9 @@
  * and chmod.  Writes are conditional where the original's were meant to
  * be (edit writes back at the version it read, chmod at the ACL version
  * it read); recursive deletes go through zkc_delete_recursive(), which
- * locks creators out and deletes level by level with a window of
- * operations in flight.
+ * locks creators out and deletes deepest first in batches of multi (or,
+ * through the cell router, level by level) with a window of operations
+ * in flight.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -750,6 +750,261 @@ static void test_retry_change(void **state)
     zkc_cancel_free(cancel);
 }
 
+/* ---- multi: measured on a 3.8 server ---- */
+
+static size_t len_or_0(const char *s)
+{
+    return s != NULL ? strlen(s) : 0;
+}
+
+#define REQ_CREATE(p, d, fl)                                                                   \
+    {                                                                                          \
+        .op = ZKC_OP_CREATE, .path = (p), .data = (d), .data_len = len_or_0(d), .flags = (fl), \
+        .version = -1                                                                          \
+    }
+#define REQ_DELETE(p, v)                                                                       \
+    {                                                                                          \
+        .op = ZKC_OP_DELETE, .path = (p), .version = (v)                                       \
+    }
+#define REQ_SET(p, d, v)                                                                       \
+    {                                                                                          \
+        .op = ZKC_OP_SET, .path = (p), .data = (d), .data_len = strlen(d), .version = (v)      \
+    }
+#define REQ_CHECK(p, v)                                                                        \
+    {                                                                                          \
+        .op = ZKC_OP_CHECK, .path = (p), .version = (v)                                        \
+    }
+
+static void test_multi_success(void **state)
+{
+    fixture *f = *state;
+    zkc_stat dir0, dir1, a, k;
+    OK(zkc_exists(f->a, f->dir, NULL, &dir0, NULL));
+    zkc_request ops[] = {
+        REQ_CREATE(P(f, "a"), "x", 0),
+        REQ_CREATE(P(f, "a/s-"), NULL, ZKC_SEQUENCE),
+        REQ_CREATE(P(f, "a/s-"), NULL, ZKC_SEQUENCE | ZKC_EPHEMERAL),
+        REQ_SET(P(f, "a"), "yy", 0),
+        REQ_CHECK(P(f, "a"), 1),
+        REQ_CREATE(P(f, "a/k"), NULL, 0),
+        REQ_DELETE(P(f, "a/k"), 0),
+    };
+    size_t n = sizeof ops / sizeof *ops;
+    zkc_multi_results *r = NULL;
+    OK(zkc_multi(f->a, ops, n, &r));
+    assert_non_null(r);
+    assert_int_equal(n, r->count);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(ZKC_OK, r->v[i].rc);
+        assert_int_equal(ops[i].op, r->v[i].op);
+        assert_int_equal(ops[i].op == ZKC_OP_CREATE, r->v[i].created_path != NULL);
+        assert_int_equal(ops[i].op == ZKC_OP_SET, r->v[i].stat != NULL);
+    }
+    /* Sequential names count the creates before them in the multi. */
+    assert_string_equal(P(f, "a"), r->v[0].created_path);
+    assert_string_equal(P(f, "a/s-0000000000"), r->v[1].created_path);
+    assert_string_equal(P(f, "a/s-0000000001"), r->v[2].created_path);
+    assert_string_equal(P(f, "a/k"), r->v[5].created_path);
+
+    /* One zxid for everything; the set's stat is the node's just after
+     * the set (its two children, not yet "k"). */
+    OK(zkc_exists(f->b, P(f, "a"), NULL, &a, NULL));
+    const zkc_stat *ss = r->v[3].stat;
+    assert_int_equal(1, ss->version);
+    assert_int_equal(2, ss->data_length);
+    assert_int_equal(2, ss->num_children);
+    assert_int_equal(a.czxid, ss->czxid);
+    assert_int_equal(a.czxid, ss->mzxid);
+    assert_int_equal(a.czxid, a.mzxid);
+    assert_int_equal(a.czxid, a.pzxid);
+    assert_int_equal(1, a.version);
+    assert_int_equal(2, a.num_children);
+    assert_int_equal(4, a.cversion); /* three creates and a delete */
+    OK(zkc_exists(f->b, P(f, "a/s-0000000001"), NULL, &k, NULL));
+    assert_int_equal(a.czxid, k.czxid);
+    assert_int_equal(zkc_conn_session_id(f->a), k.ephemeral_owner);
+    OK(zkc_exists(f->b, f->dir, NULL, &dir1, NULL));
+    assert_int_equal(dir0.cversion + 1, dir1.cversion);
+    assert_int_equal(a.czxid, dir1.pzxid);
+    zkc_free(r);
+
+    /* An empty multi succeeds with no results. */
+    OK(zkc_multi(f->a, NULL, 0, &r));
+    assert_non_null(r);
+    assert_int_equal(0, r->count);
+    zkc_free(r);
+
+    /* Deepest first in one multi: children, then their parent. */
+    zkc_request del[] = {
+        REQ_DELETE(P(f, "a/s-0000000000"), -1),
+        REQ_DELETE(P(f, "a/s-0000000001"), -1),
+        REQ_DELETE(P(f, "a"), 1),
+    };
+    OK(zkc_multi(f->a, del, 3, NULL));
+    bool exists = true;
+    OK(zkc_exists(f->b, P(f, "a"), &exists, NULL, NULL));
+    assert_false(exists);
+}
+
+/* Every failure leaves the tree as it was, with the server's codes: OK
+ * before the failing operation, its code, RUNTIMEINCONSISTENCY after. */
+static void check_failure(fixture *f, const zkc_request *ops, size_t n, size_t bad, int code)
+{
+    zkc_stat before, after;
+    OK(zkc_exists(f->a, f->dir, NULL, &before, NULL));
+    zkc_multi_results *r = (zkc_multi_results *)1;
+    assert_int_equal(code, zkc_multi(f->a, ops, n, &r));
+    assert_non_null(strstr(zkc_errmsg(), ops[bad].path));
+    assert_non_null(r);
+    assert_int_equal(n, r->count);
+    for (size_t i = 0; i < n; i++) {
+        int want = i < bad ? ZKC_OK : i == bad ? code : ZKC_ERUNTIMEINCONSISTENCY;
+        assert_int_equal(want, r->v[i].rc);
+        assert_int_equal(ops[i].op, r->v[i].op);
+        assert_null(r->v[i].created_path);
+        assert_null(r->v[i].stat);
+    }
+    zkc_free(r);
+    OK(zkc_exists(f->a, f->dir, NULL, &after, NULL));
+    assert_int_equal(before.cversion, after.cversion);
+    assert_int_equal(before.num_children, after.num_children);
+    assert_int_equal(before.pzxid, after.pzxid);
+}
+
+static void test_multi_failure(void **state)
+{
+    fixture *f = *state;
+    OK(zkc_create(f->a, P(f, "a"), "v0", 2, 0, NULL, NULL));
+    OK(zkc_create(f->a, P(f, "a/kid"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->a, P(f, "e"), NULL, 0, ZKC_EPHEMERAL, NULL, NULL));
+    zkc_stat a0, a1;
+    OK(zkc_exists(f->a, P(f, "a"), NULL, &a0, NULL));
+
+    zkc_request nonode[] = {REQ_CREATE(P(f, "b"), NULL, 0), REQ_DELETE(P(f, "missing"), -1),
+                            REQ_SET(P(f, "a"), "zz", -1), REQ_CHECK(P(f, "nope"), -1)};
+    check_failure(f, nonode, 4, 1, ZKC_ENONODE);
+    zkc_request badversion[] = {REQ_CHECK(P(f, "a"), 5), REQ_CREATE(P(f, "b"), NULL, 0)};
+    check_failure(f, badversion, 2, 0, ZKC_EBADVERSION);
+    zkc_request notempty[] = {REQ_SET(P(f, "a"), "v1", 0), REQ_CREATE(P(f, "c"), NULL, 0),
+                              REQ_DELETE(P(f, "a"), -1)};
+    check_failure(f, notempty, 3, 2, ZKC_ENOTEMPTY);
+    zkc_request ephemeral[] = {REQ_CREATE(P(f, "e/x"), NULL, 0)};
+    check_failure(f, ephemeral, 1, 0, ZKC_ENOCHILDRENFOREPHEMERALS);
+    zkc_request exists[] = {REQ_CREATE(P(f, "a/s-"), NULL, ZKC_SEQUENCE),
+                            REQ_CREATE(P(f, "a/kid"), NULL, 0)};
+    check_failure(f, exists, 2, 1, ZKC_ENODEEXISTS);
+    zkc_acl bad = {ZKC_PERM_ALL, "world", "nobody"};
+    zkc_acl_list badl = {1, &bad};
+    zkc_request invalid[] = {
+        {.op = ZKC_OP_CREATE, .path = P(f, "z"), .acl = &badl, .version = -1}};
+    check_failure(f, invalid, 1, 0, ZKC_EINVALIDACL);
+    zkc_request special[] = {REQ_DELETE("/zookeeper", -1)};
+    check_failure(f, special, 1, 0, ZKC_EBADARGUMENTS);
+    zkc_acl wo = {ZKC_PERM_WRITE, "world", "anyone"};
+    zkc_acl_list wol = {1, &wo};
+    OK(zkc_create(f->a, P(f, "noread"), NULL, 0, 0, &wol, NULL));
+    zkc_request noread[] = {REQ_CHECK(P(f, "noread"), -1)}; /* check needs READ */
+    check_failure(f, noread, 1, 0, ZKC_ENOAUTH);
+
+    /* Nothing of the failed multis happened. */
+    OK(zkc_exists(f->a, P(f, "a"), NULL, &a1, NULL));
+    assert_int_equal(a0.version, a1.version);
+    assert_int_equal(a0.cversion, a1.cversion);
+    assert_int_equal(a0.mzxid, a1.mzxid);
+    bool there = true;
+    OK(zkc_exists(f->a, P(f, "b"), &there, NULL, NULL));
+    assert_false(there);
+    OK(zkc_exists(f->a, P(f, "c"), &there, NULL, NULL));
+    assert_false(there);
+    /* ... not even the sequence number of the failed sequential create. */
+    char *p = NULL;
+    OK(zkc_create(f->a, P(f, "a/s-"), NULL, 0, ZKC_SEQUENCE, NULL, &p));
+    assert_string_equal(P(f, "a/s-0000000001"), p);
+    zkc_free(p);
+}
+
+/* Watches fire only for a multi that committed, each once. */
+static void test_multi_watches(void **state)
+{
+    fixture *f = *state;
+    OK(zkc_create(f->a, P(f, "w"), NULL, 0, 0, NULL, NULL));
+    zkc_watch *wd = NULL, *wc = NULL, *wn = NULL;
+    OK(zkc_get(f->b, P(f, "w"), NULL, NULL, NULL, &wd));
+    OK(zkc_children(f->b, P(f, "w"), NULL, NULL, &wc));
+    bool exists = true;
+    OK(zkc_exists(f->b, P(f, "w/n"), &exists, NULL, &wn));
+
+    zkc_request failing[] = {REQ_SET(P(f, "w"), "1", -1), REQ_CREATE(P(f, "w/n"), NULL, 0),
+                             REQ_CHECK(P(f, "w"), 42)};
+    assert_int_equal(ZKC_EBADVERSION, zkc_multi(f->a, failing, 3, NULL));
+    /* A later single write on this session comes after any event the
+     * failed multi would have caused. */
+    OK(zkc_create(f->a, P(f, "other"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_exists(f->b, P(f, "other"), NULL, NULL, NULL));
+    assert_false(zkc_watch_fired(wd));
+    assert_false(zkc_watch_fired(wc));
+    assert_false(zkc_watch_fired(wn));
+
+    zkc_request ok[] = {REQ_SET(P(f, "w"), "1", -1), REQ_CREATE(P(f, "w/n"), NULL, 0),
+                        REQ_CHECK(P(f, "w"), 1)};
+    OK(zkc_multi(f->a, ok, 3, NULL));
+    OK(zkc_watch_wait(wd, 10000, NULL));
+    OK(zkc_watch_wait(wc, 10000, NULL));
+    OK(zkc_watch_wait(wn, 10000, NULL));
+    assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(wd)->type);
+    assert_int_equal(ZKC_EVENT_CHILD, zkc_watch_event(wc)->type);
+    assert_int_equal(ZKC_EVENT_CREATED, zkc_watch_event(wn)->type);
+    zkc_watch_free(wd);
+    zkc_watch_free(wc);
+    zkc_watch_free(wn);
+}
+
+typedef struct multi_wait {
+    pthread_mutex_t lock;
+    int n;
+    int rc[8];
+    size_t nops[8];
+    char created[8][512];
+} multi_wait;
+
+static void multi_done(const zkc_result *res, void *ud)
+{
+    multi_wait *m = ud;
+    pthread_mutex_lock(&m->lock);
+    int i = m->n;
+    if (i < 8) {
+        m->rc[i] = res->rc;
+        m->nops[i] = res->ops != NULL ? res->nops : (size_t)-1;
+        if (res->ops != NULL && res->nops > 0 && res->ops[0].created_path != NULL)
+            snprintf(m->created[i], sizeof m->created[i], "%s", res->ops[0].created_path);
+        assert_int_equal(ZKC_OP_MULTI, res->op);
+    }
+    m->n++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* Several multis and single operations in flight complete in order. */
+static void test_multi_pipeline(void **state)
+{
+    fixture *f = *state;
+    multi_wait m = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    zkc_request one[] = {REQ_CREATE(P(f, "q-"), NULL, ZKC_SEQUENCE)};
+    zkc_request bad[] = {REQ_DELETE(P(f, "missing"), -1)};
+    for (int i = 0; i < 4; i++)
+        OK(zkc_amulti(f->a, i == 2 ? bad : one, 1, multi_done, &m));
+    for (int i = 0; i < 1000 && m.n < 4; i++)
+        zkc_sleep(10, NULL);
+    assert_int_equal(4, m.n);
+    assert_int_equal(ZKC_OK, m.rc[0]);
+    assert_int_equal(ZKC_OK, m.rc[1]);
+    assert_int_equal(ZKC_ENONODE, m.rc[2]);
+    assert_int_equal(ZKC_OK, m.rc[3]);
+    assert_int_equal(1, m.nops[2]);
+    assert_string_equal(P(f, "q-0000000000"), m.created[0]);
+    assert_string_equal(P(f, "q-0000000001"), m.created[1]);
+    assert_string_equal(P(f, "q-0000000002"), m.created[3]);
+}
+
 static void test_state(void **state)
 {
     fixture *f = *state;
@@ -781,6 +1036,10 @@ int zkc_conformance_run(const zkc_conformance_backend *b)
         cmocka_unit_test_setup_teardown(test_close_from_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_watches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_pipeline, setup, teardown),
     };
     return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);
 }

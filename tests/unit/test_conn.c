@@ -101,7 +101,8 @@ static int64_t mock_session(zkc_conn *c)
     return 42;
 }
 
-static const struct zkc_conn_ops mock_ops = {1, "mock", mock_submit, mock_close, mock_session};
+static const struct zkc_conn_ops mock_ops = {1,          "mock",       mock_submit,
+                                             mock_close, mock_session, NULL};
 
 static void *noop(void *arg)
 {
@@ -296,13 +297,184 @@ static void test_log(void **state)
     zkc_conn_close(&m->base);
 }
 
+/* ---- multi ---- */
+
+/* The mock with a multi entry: answers from a thread, each op OK (or the
+ * scripted code on op 1, with the server's pattern), with a created name
+ * for creates and a stat for sets. */
+typedef struct mpending {
+    mock *m;
+    size_t n;
+    zkc_op ops[8];
+    zkc_done_fn done;
+    void *ud;
+} mpending;
+
+static int multi_calls;
+static size_t multi_last_n;
+
+static void *manswer(void *arg)
+{
+    mpending *p = arg;
+    zkc_op_result res[8];
+    zkc_stat st = {.version = 9};
+    int rc = p->m->rc;
+    for (size_t i = 0; i < p->n; i++) {
+        res[i] = (zkc_op_result){.op = p->ops[i]};
+        if (rc == ZKC_OK) {
+            res[i].created_path = p->ops[i] == ZKC_OP_CREATE ? "/made-0000000007" : NULL;
+            res[i].stat = p->ops[i] == ZKC_OP_SET ? &st : NULL;
+        } else {
+            res[i].rc = i < 1 ? ZKC_OK : i == 1 ? rc : ZKC_ERUNTIMEINCONSISTENCY;
+        }
+    }
+    zkc_result r = {.rc = rc, .op = ZKC_OP_MULTI, .path = "/", .ops = res, .nops = p->n};
+    p->done(&r, p->ud);
+    free(p);
+    return NULL;
+}
+
+static int mock_multi(zkc_conn *c, const zkc_request *ops, size_t n, zkc_done_fn done, void *ud)
+{
+    mock *m = (mock *)c;
+    multi_calls++;
+    multi_last_n = n;
+    mpending *p = calloc(1, sizeof *p);
+    p->m = m;
+    p->n = n < 8 ? n : 8;
+    for (size_t i = 0; i < p->n; i++)
+        p->ops[i] = ops[i].op;
+    p->done = done;
+    p->ud = ud;
+    pthread_join(m->thr, NULL);
+    pthread_create(&m->thr, NULL, manswer, p);
+    return ZKC_OK;
+}
+
+static const struct zkc_conn_ops mock_multi_ops = {1,          "mock",       mock_submit,
+                                                   mock_close, mock_session, mock_multi};
+
+static void test_multi_not_supported(void **state)
+{
+    (void)state;
+    int closes = 0;
+    mock *m = mock_new(&closes); /* no multi entry */
+    zkc_request r = {.op = ZKC_OP_DELETE, .path = "/a", .version = -1};
+    assert_int_equal(ZKC_ENOTSUPPORTED, zkc_amulti(&m->base, &r, 1, never, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "multi"));
+    assert_non_null(strstr(zkc_errmsg(), "mock"));
+    zkc_multi_results *res = (zkc_multi_results *)1;
+    assert_int_equal(ZKC_ENOTSUPPORTED, zkc_multi(&m->base, &r, 1, &res));
+    assert_null(res);
+    assert_non_null(strstr(zkc_errmsg(), "not implemented by this connection"));
+    assert_int_equal(0, m->submits);
+    zkc_conn_close(&m->base);
+}
+
+static void test_multi_arguments(void **state)
+{
+    (void)state;
+    int closes = 0;
+    mock *m = mock_new(&closes);
+    m->base.ops = &mock_multi_ops;
+    zkc_conn *c = &m->base;
+    multi_calls = 0;
+    zkc_request ops[3] = {
+        {.op = ZKC_OP_CREATE, .path = "/a", .version = -1},
+        {.op = ZKC_OP_SET, .path = "/a", .data = "v", .data_len = 1, .version = 0},
+        {.op = ZKC_OP_CHECK, .path = "/a", .version = 1},
+    };
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(NULL, ops, 3, never, NULL));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(c, ops, 3, NULL, NULL));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(c, NULL, 3, never, NULL));
+    assert_int_equal(ZKC_EBADARGUMENTS,
+                     zkc_amulti(c, ops, (size_t)ZKC_MULTI_MAX_OPS + 1, never, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "operations"));
+
+    /* Each operation is checked, and the message names it. */
+    ops[2].op = ZKC_OP_GET; /* not in a multi */
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(c, ops, 3, never, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "operation 2"));
+    ops[2].op = ZKC_OP_MULTI;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(c, ops, 3, never, NULL));
+    ops[2].op = ZKC_OP_CHECK;
+    ops[1].path = "/a/";
+    assert_int_equal(ZKC_EBADPATH, zkc_amulti(c, ops, 3, never, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "operation 1 (set /a/)"));
+    ops[1].path = NULL;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(c, ops, 3, never, NULL));
+    ops[1].path = "/a";
+    ops[1].data = NULL; /* data_len 1 */
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(c, ops, 3, never, NULL));
+    ops[1].data = "v";
+    zkc_acl holes[1] = {{ZKC_PERM_ALL, "world", NULL}};
+    zkc_acl_list bad_acl = {1, holes};
+    ops[0].acl = &bad_acl;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(c, ops, 3, never, NULL));
+    ops[0].acl = NULL;
+    /* Sequential creates may end in '/', others may not. */
+    ops[0].path = "/q/";
+    assert_int_equal(ZKC_EBADPATH, zkc_amulti(c, ops, 3, never, NULL));
+    ops[0].flags = ZKC_SEQUENCE;
+    ops[1].path = ops[2].path = "/q";
+
+    /* The whole request's size is bounded, so the server never drops
+     * the connection over it. */
+    static char big[ZKC_MAX_DATA];
+    zkc_request two_big[2] = {
+        {.op = ZKC_OP_SET,
+         .path = "/a",
+         .data = big,
+         .data_len = ZKC_MAX_DATA / 2 + 1,
+         .version = -1},
+        {.op = ZKC_OP_SET,
+         .path = "/b",
+         .data = big,
+         .data_len = ZKC_MAX_DATA / 2 + 1,
+         .version = -1},
+    };
+    assert_true(zkc_multi_size(two_big, 2) > ZKC_MULTI_MAX_BYTES);
+    assert_true(zkc_multi_size(two_big, 1) < ZKC_MULTI_MAX_BYTES);
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(c, two_big, 2, never, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "bytes"));
+    assert_int_equal(0, multi_calls);
+    assert_int_equal(0, m->submits);
+
+    /* Valid: the blocking form copies the results out. */
+    zkc_multi_results *res = NULL;
+    assert_int_equal(ZKC_OK, zkc_multi(c, ops, 3, &res));
+    assert_int_equal(1, multi_calls);
+    assert_int_equal(3, multi_last_n);
+    assert_int_equal(3, res->count);
+    assert_string_equal("/made-0000000007", res->v[0].created_path);
+    assert_null(res->v[0].stat);
+    assert_int_equal(9, res->v[1].stat->version);
+    assert_int_equal(ZKC_OP_CHECK, res->v[2].op);
+    zkc_free(res);
+    /* Empty is valid. */
+    assert_int_equal(ZKC_OK, zkc_multi(c, NULL, 0, &res));
+    assert_int_equal(0, res->count);
+    zkc_free(res);
+
+    /* A failure names the failing operation and keeps the per-op codes. */
+    m->rc = ZKC_EBADVERSION;
+    assert_int_equal(ZKC_EBADVERSION, zkc_multi(c, ops, 3, &res));
+    assert_string_equal("multi: operation 1 (set /q): version conflict", zkc_errmsg());
+    assert_int_equal(ZKC_OK, res->v[0].rc);
+    assert_int_equal(ZKC_EBADVERSION, res->v[1].rc);
+    assert_int_equal(ZKC_ERUNTIMEINCONSISTENCY, res->v[2].rc);
+    zkc_free(res);
+
+    zkc_conn_close(c);
+    assert_int_equal(1, closes);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_arguments_checked_once),
-        cmocka_unit_test(test_blocking_results),
-        cmocka_unit_test(test_state_changes),
-        cmocka_unit_test(test_log),
+        cmocka_unit_test(test_arguments_checked_once), cmocka_unit_test(test_blocking_results),
+        cmocka_unit_test(test_state_changes),          cmocka_unit_test(test_log),
+        cmocka_unit_test(test_multi_not_supported),    cmocka_unit_test(test_multi_arguments),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);
 }

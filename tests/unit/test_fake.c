@@ -1184,7 +1184,8 @@ static void test_inject_args(void **state)
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject(NULL, ZKC_FAKE_EXPIRE, 0));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject(f->a, (zkc_fake_fault)0, 0));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject(f->a, (zkc_fake_fault)42, 1));
-    static const struct zkc_conn_ops dummy_ops = {1, "dummy", dummy_submit, dummy_close, NULL};
+    static const struct zkc_conn_ops dummy_ops = {1,           "dummy", dummy_submit,
+                                                  dummy_close, NULL,    NULL};
     zkc_conn dummy;
     memset(&dummy, 0, sizeof dummy);
     OK(zkc__conn_init(&dummy, &dummy_ops, "dummy"));
@@ -1750,6 +1751,101 @@ static void test_sha1(void **state)
     assert_string_equal("34aa973cd4c4daa4f61eeb2bdbad27316534016f", h);
 }
 
+/* ---- multi under faults: one operation for the injector ---- */
+
+static void test_multi_faults(void **state)
+{
+    fx *f = *state;
+    OK(zkc_create(f->a, "/m", NULL, 0, 0, NULL, NULL));
+    zkc_request ops[] = {
+        {.op = ZKC_OP_CREATE, .path = "/m/a", .version = -1},
+        {.op = ZKC_OP_CREATE, .path = "/m/s-", .flags = ZKC_SEQUENCE, .version = -1},
+        {.op = ZKC_OP_SET, .path = "/m", .data = "x", .data_len = 1, .version = -1},
+    };
+    zkc_stat m0 = stat_of(f->b, "/m");
+
+    /* Lost before: nothing applied, no results, not even a zxid. */
+    OK(zkc_fake_inject(f->a, ZKC_FAKE_LOSS_BEFORE, 1));
+    zkc_multi_results *r = (zkc_multi_results *)1;
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_multi(f->a, ops, 3, &r));
+    assert_null(r);
+    assert_false(exists_now(f->b, "/m/a"));
+    zkc_stat m1 = stat_of(f->b, "/m");
+    assert_int_equal(m0.version, m1.version);
+    assert_int_equal(m0.cversion, m1.cversion);
+    assert_int_equal(m0.pzxid, m1.pzxid);
+
+    /* Lost after: all applied, with one zxid, but the reply is gone. */
+    zkc_watch *w = NULL;
+    OK(zkc_children(f->b, "/m", NULL, NULL, &w));
+    OK(zkc_fake_inject(f->a, ZKC_FAKE_LOSS_AFTER, 1));
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_multi(f->a, ops, 3, &r));
+    assert_null(r);
+    OK(zkc_watch_wait(w, 5000, NULL)); /* committed: the other session's watch fires */
+    assert_int_equal(ZKC_EVENT_CHILD, zkc_watch_event(w)->type);
+    zkc_watch_free(w);
+    zkc_stat a = stat_of(f->b, "/m/a");
+    zkc_stat s = stat_of(f->b, "/m/s-0000000001");
+    zkc_stat m2 = stat_of(f->b, "/m");
+    assert_int_equal(a.czxid, s.czxid);
+    assert_int_equal(a.czxid, m2.mzxid);
+    assert_int_equal(1, m2.version);
+
+    /* The fault counted the multi as one operation: the next one runs. */
+    ops[0].path = "/m/b";
+    OK(zkc_multi(f->a, ops, 3, &r));
+    assert_int_equal(3, r->count);
+    assert_string_equal("/m/s-0000000003", r->v[1].created_path);
+    assert_int_equal(2, r->v[2].stat->version);
+    zkc_free(r);
+
+    /* Suspended, then expired: no answer, nothing applied. */
+    OK(zkc_fake_inject(f->a, ZKC_FAKE_SUSPEND, 1));
+    ops[0].path = "/m/c";
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_multi(f->a, ops, 1, NULL));
+    OK(zkc_fake_inject(f->a, ZKC_FAKE_SUSPEND, 0));
+    OK(zkc_fake_inject(f->a, ZKC_FAKE_EXPIRE, 0));
+    assert_int_equal(ZKC_ESESSIONEXPIRED, zkc_multi(f->a, ops, 1, NULL));
+    assert_false(exists_now(f->b, "/m/c"));
+}
+
+/* Ephemerals made by a multi belong to the session, and go with it;
+ * a failed multi leaves no ephemeral behind. */
+static void test_multi_ephemeral(void **state)
+{
+    fx *f = *state;
+    zkc_conn *c = NULL;
+    OK(zkc_fake_open(f->t, &c));
+    OK(zkc_create(f->a, "/m", NULL, 0, 0, NULL, NULL));
+    zkc_request bad[] = {
+        {.op = ZKC_OP_CREATE, .path = "/m/e1", .flags = ZKC_EPHEMERAL, .version = -1},
+        {.op = ZKC_OP_CREATE, .path = "/m/e1/kid", .version = -1},
+    };
+    assert_int_equal(ZKC_ENOCHILDRENFOREPHEMERALS, zkc_multi(c, bad, 2, NULL));
+    assert_false(exists_now(f->b, "/m/e1"));
+    zkc_request good[] = {
+        {.op = ZKC_OP_CREATE, .path = "/m/e1", .flags = ZKC_EPHEMERAL, .version = -1},
+        {.op = ZKC_OP_CREATE, .path = "/m/e2", .flags = ZKC_EPHEMERAL, .version = -1},
+        {.op = ZKC_OP_DELETE, .path = "/m/e2", .version = -1},
+        {.op = ZKC_OP_CREATE, .path = "/m/e2", .flags = ZKC_EPHEMERAL, .version = -1},
+    };
+    OK(zkc_multi(c, good, 4, NULL));
+    assert_int_equal(zkc_conn_session_id(c), stat_of(f->b, "/m/e2").ephemeral_owner);
+    /* Delete then re-create an ephemeral inside a failing multi: the
+     * undo puts everything back as it was. */
+    zkc_request undo[] = {
+        {.op = ZKC_OP_DELETE, .path = "/m/e1", .version = -1},
+        {.op = ZKC_OP_CREATE, .path = "/m/e1", .version = -1},
+        {.op = ZKC_OP_CHECK, .path = "/m", .version = 99},
+    };
+    assert_int_equal(ZKC_EBADVERSION, zkc_multi(c, undo, 3, NULL));
+    assert_int_equal(zkc_conn_session_id(c), stat_of(f->b, "/m/e1").ephemeral_owner);
+    zkc_conn_close(c);
+    assert_false(exists_now(f->b, "/m/e1"));
+    assert_false(exists_now(f->b, "/m/e2"));
+    assert_int_equal(0, stat_of(f->b, "/m").num_children);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1781,6 +1877,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_json_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_dump, setup, teardown),
         cmocka_unit_test(test_sha1),
+        cmocka_unit_test_setup_teardown(test_multi_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_ephemeral, setup, teardown),
     };
     return cmocka_run_group_tests_name("fake", tests, NULL, NULL);
 }

@@ -203,6 +203,13 @@ typedef struct proxy {
     int grow_rc;
     int inflight, max_inflight;
     int ops[ZKC_OP_SET_ACL + 1];
+    /* Multis (the proxy does multi when made by proxy_new_multi). */
+    int multis, multi_ops, multi_failed;
+    int mfail_at, mfail_how; /* the multi (1-based) to lose, and how */
+    /* Just before the first multi, a second session creates a child of
+     * mgrow_path, or deletes mvanish_path. */
+    const char *mgrow_path, *mvanish_path;
+    int mgrow_rc, mvanish_rc;
 } proxy;
 
 typedef struct proxy_call {
@@ -217,6 +224,8 @@ static void proxy_done(const zkc_result *res, void *ud)
     proxy *p = pc->p;
     pthread_mutex_lock(&p->mu);
     p->inflight--;
+    if (res->op == ZKC_OP_MULTI && res->rc != ZKC_OK)
+        p->multi_failed++;
     pthread_mutex_unlock(&p->mu);
     pc->done(res, pc->ud);
     free(pc);
@@ -274,6 +283,44 @@ static void proxy_close(zkc_conn *c)
 static const struct zkc_conn_ops proxy_ops = {
     .version = 1, .name = "proxy", .submit = proxy_submit, .close = proxy_close};
 
+static int proxy_multi(zkc_conn *c, const zkc_request *ops, size_t n, zkc_done_fn done,
+                       void *ud)
+{
+    proxy *p = (proxy *)c;
+    pthread_mutex_lock(&p->mu);
+    int k = ++p->multis;
+    p->multi_ops += (int)n;
+    if (k == p->mfail_at)
+        zkc_fake_inject(
+            p->inner,
+            p->mfail_how == FAIL_LOSS_BEFORE ? ZKC_FAKE_LOSS_BEFORE : ZKC_FAKE_LOSS_AFTER, 1);
+    if (k == 1 && p->mgrow_path != NULL) {
+        char child[256];
+        snprintf(child, sizeof child, "%s/grown", p->mgrow_path);
+        p->mgrow_rc = zkc_create(p->grower, child, NULL, 0, 0, NULL, NULL);
+    }
+    if (k == 1 && p->mvanish_path != NULL)
+        p->mvanish_rc = zkc_delete(p->grower, p->mvanish_path, -1);
+    proxy_call *pc = malloc(sizeof *pc);
+    pc->p = p;
+    pc->done = done;
+    pc->ud = ud;
+    p->inflight++;
+    int rc = zkc_amulti(p->inner, ops, n, proxy_done, pc);
+    if (rc != ZKC_OK) {
+        p->inflight--;
+        free(pc);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+static const struct zkc_conn_ops proxy_multi_ops = {.version = 1,
+                                                    .name = "proxy",
+                                                    .submit = proxy_submit,
+                                                    .close = proxy_close,
+                                                    .multi = proxy_multi};
+
 static proxy *proxy_new(zkc_conn *inner)
 {
     proxy *p = calloc(1, sizeof *p);
@@ -282,6 +329,13 @@ static proxy *proxy_new(zkc_conn *inner)
     zkc__conn_set_state(&p->base, ZKC_STATE_CONNECTED);
     pthread_mutex_init(&p->mu, NULL);
     p->inner = inner;
+    return p;
+}
+
+static proxy *proxy_new_multi(zkc_conn *inner)
+{
+    proxy *p = proxy_new(inner);
+    p->base.ops = &proxy_multi_ops;
     return p;
 }
 
@@ -1153,6 +1207,95 @@ static void test_resolve_faults(void **state)
     assert_non_null(strstr(zkc_errmsg(), "/secret"));
 }
 
+/* ---- DeleteRecursive in batches of multi ---- */
+
+/* 10 + 100 + 2500 nodes: three multis of at most 1000, deepest first. */
+static const int big_fan[] = {10, 10, 25};
+#define BIG_NODES 2610
+
+static void test_delete_recursive_batched(void **state)
+{
+    fx *f = *state;
+    build_tree(f->c, "/bt", big_fan, 3);
+    proxy *p = proxy_new_multi(f->c);
+    assert_int_equal(zkc_delete_recursive(&p->base, "/bt", -1), ZKC_OK);
+    assert_false(node_exists(f->c, "/bt"));
+    assert_int_equal(3, p->multis);
+    assert_int_equal(BIG_NODES, p->multi_ops);
+    assert_int_equal(0, p->multi_failed);
+    /* The first try and the last delete of /bt itself, nothing else. */
+    assert_int_equal(2, p->ops[ZKC_OP_DELETE]);
+    zkc_conn_close(&p->base);
+
+    /* Straight on the fake as well (one zxid per multi). */
+    build_tree(f->c, "/bt", big_fan, 3);
+    zkc_stat before, after;
+    mk(f->c, "/probe1", NULL, NULL);
+    assert_int_equal(ZKC_OK, zkc_exists(f->c, "/probe1", NULL, &before, NULL));
+    assert_int_equal(zkc_delete_recursive(f->c, "/bt", -1), ZKC_OK);
+    mk(f->c, "/probe2", NULL, NULL);
+    assert_int_equal(ZKC_OK, zkc_exists(f->c, "/probe2", NULL, &after, NULL));
+    assert_true(after.czxid - before.czxid < 20);
+}
+
+/* A node in a batch grows a child before the batch gets there: that
+ * multi fails, is done again node by node, the node that grew is deleted
+ * with its own recursive delete, and rm -r succeeds. */
+static void test_delete_recursive_batch_child_grows(void **state)
+{
+    fx *f = *state;
+    zkc_conn *other = NULL;
+    assert_int_equal(zkc_fake_open(f->t, &other), ZKC_OK);
+    build_tree(f->c, "/bg", big_fan, 3);
+    proxy *p = proxy_new_multi(f->c);
+    p->grower = other;
+    p->mgrow_path = "/bg/n0/n0/n0";
+    assert_int_equal(zkc_delete_recursive(&p->base, "/bg", -1), ZKC_OK);
+    assert_int_equal(ZKC_OK, p->mgrow_rc);
+    assert_true(p->multi_failed >= 1);
+    assert_true(p->ops[ZKC_OP_DELETE] > 2); /* node by node for the failed batch */
+    assert_false(node_exists(f->c, "/bg"));
+    zkc_conn_close(&p->base);
+    zkc_conn_close(other);
+}
+
+/* A node deleted by someone else meanwhile fails its multi; node by node
+ * it is simply gone. */
+static void test_delete_recursive_batch_vanished(void **state)
+{
+    fx *f = *state;
+    zkc_conn *other = NULL;
+    assert_int_equal(zkc_fake_open(f->t, &other), ZKC_OK);
+    build_tree(f->c, "/bv", big_fan, 3);
+    proxy *p = proxy_new_multi(f->c);
+    p->grower = other;
+    p->mvanish_path = "/bv/n0/n0/n3";
+    assert_int_equal(zkc_delete_recursive(&p->base, "/bv", -1), ZKC_OK);
+    assert_int_equal(ZKC_OK, p->mvanish_rc);
+    /* Its batch, and the later batch in flight that held its parent. */
+    assert_true(p->multi_failed >= 1);
+    assert_false(node_exists(f->c, "/bv"));
+    zkc_conn_close(&p->base);
+    zkc_conn_close(other);
+}
+
+/* A multi lost before or after the server applied it is done again node
+ * by node, and rm -r still succeeds. */
+static void test_delete_recursive_batch_loss(void **state)
+{
+    fx *f = *state;
+    for (int how = FAIL_LOSS_BEFORE; how <= FAIL_LOSS_AFTER; how++) {
+        build_tree(f->c, "/bl", big_fan, 3);
+        proxy *p = proxy_new_multi(f->c);
+        p->mfail_at = 2;
+        p->mfail_how = how;
+        assert_int_equal(zkc_delete_recursive(&p->base, "/bl", -1), ZKC_OK);
+        assert_true(p->multi_failed >= 1);
+        assert_false(node_exists(f->c, "/bl"));
+        zkc_conn_close(&p->base);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1192,6 +1335,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolve_escapes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve_faults, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_recursive_batched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_recursive_batch_child_grows, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_delete_recursive_batch_vanished, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_recursive_batch_loss, setup, teardown),
     };
     return cmocka_run_group_tests_name("zkutil", tests, NULL, NULL);
 }

@@ -40,6 +40,13 @@ struct zkc_conn_ops {
     void (*close)(zkc_conn *c);
     /* may provide (NULL: 0) */
     int64_t (*session_id)(zkc_conn *c);
+    /* may provide (NULL: zkc_amulti returns ZKC_ENOTSUPPORTED).  Same
+     * contract as submit; ops (nops >= 0, each checked as submit's
+     * requests are, ops among create/set/delete/check) are borrowed for
+     * the call only.  The completion's result carries op ZKC_OP_MULTI and
+     * ops/nops as conn.h describes. */
+    int (*multi)(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
+                 void *userdata);
 };
 
 struct zkc_conn {
