@@ -114,6 +114,7 @@ struct zk_conn {
     int64_t session_id;
 
     bool connected_now; /* CONNECTED or RECONNECTED, not since lost */
+    bool published;     /* the first CONNECTED has reached the base state */
     zk_op *ops_head, *ops_tail;
     zk_wrec *watches;
     int inflight;   /* operations the C client holds */
@@ -668,6 +669,13 @@ static void on_session(zhandle_t *zh, int type, int state, const char *path, voi
                  (unsigned long long)zc->session_id);
     if (next >= 0)
         zkc__conn_set_state(&zc->base, (zkc_state)next);
+    if (next == ZKC_STATE_CONNECTED) {
+        /* Only now may the dial return: its caller sees CONNECTED. */
+        pthread_mutex_lock(&zc->lock);
+        zc->published = true;
+        pthread_cond_broadcast(&zc->cond);
+        pthread_mutex_unlock(&zc->lock);
+    }
     while (ended != NULL) {
         zk_wrec *wr = ended;
         ended = wr->fire_next;
@@ -1347,10 +1355,10 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
 
     /* The first session event decides (DialZk), within the bound. */
     pthread_mutex_lock(&zc->lock);
-    while (!zc->connected_once && !zc->expired && !zc->auth_failed &&
+    while (!zc->published && !zc->expired && !zc->auth_failed &&
            (deadline < 0 || zkc__now_ms() < deadline))
         wait_locked(zc, deadline);
-    bool connected = zc->connected_once && !zc->expired && !zc->auth_failed;
+    bool connected = zc->published && !zc->expired && !zc->auth_failed;
     bool gone = zc->expired || zc->auth_failed;
     pthread_mutex_unlock(&zc->lock);
     if (!connected) {

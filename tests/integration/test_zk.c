@@ -302,6 +302,20 @@ static void test_log_callback(void **state)
 
 /* ---- operations (shared server) ---- */
 
+/* A dial that returns OK has published CONNECTED: callers (the cache,
+ * the recipes) may look at the state right away. */
+static void test_dial_is_connected(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    for (int i = 0; i < 30; i++) {
+        zkc_conn *c = dial();
+        assert_int_equal(ZKC_STATE_CONNECTED, zkc_conn_state(c));
+        assert_true(zkc_conn_session_id(c) != 0);
+        zkc_conn_close(c);
+    }
+}
+
 static void test_basic_ops(void **state)
 {
     (void)state;
@@ -1114,6 +1128,7 @@ int main(void)
         {cmocka_unit_test(test_dial_bad_addresses), NONE},
         {cmocka_unit_test(test_silent_by_default), NONE},
         {cmocka_unit_test(test_log_callback), NONE},
+        {cmocka_unit_test(test_dial_is_connected), SERVER},
         {cmocka_unit_test(test_basic_ops), SERVER},
         {cmocka_unit_test(test_null_data), SERVER},
         {cmocka_unit_test(test_sequence_full_path), SERVER},
