@@ -201,10 +201,11 @@ int zkc_adelete(zkc_conn *c, const char *path, int32_t version, zkc_done_fn done
  *                      or the whole request above ZKC_MULTI_MAX_BYTES
  *                      (zkc_multi_size) once encoded;
  *   ZKC_EBADPATH       an operation's path is not a valid absolute path;
- *   ZKC_ENOTSUPPORTED  the connection does not implement multi (the cell
- *                      router, the n-quorum namespace, zkocc): do the
- *                      operations one by one instead;
- *   ZKC_ECLOSED, ZKC_ENOMEM.
+ *   ZKC_ENOTSUPPORTED  the connection does not implement multi (zkocc):
+ *                      do the operations one by one instead;
+ *   ZKC_ECLOSED, ZKC_ENOMEM;
+ * and what an implementation adds (the cell router refuses a multi that
+ * spans two cells: meta.h).
  * An empty multi (nops 0) is valid and succeeds.
  *
  * The completion's result: op ZKC_OP_MULTI, path the first operation's

@@ -43,6 +43,25 @@
  * agree.  A quorum where that name already exists makes it
  * ZKC_EINCONSISTENT.
  *
+ * Multi (zkc_amulti): sent as one multi to every quorum in parallel and
+ * combined like a write.  Committed everywhere: ZKC_OK with quorum 0's
+ * per-operation results (its stats; created names agree).  Refused
+ * everywhere alike (the same operation with the same code): that code
+ * and quorum 0's per-operation results; nothing changed.  Anything else
+ * (committed on some quorums only, refused at different operations,
+ * lost replies on some): ZKC_EINCONSISTENT, no per-operation results,
+ * and an errmsg naming each quorum's outcome ("committed", "refused at
+ * operation 1 (/a/b): node does not exist", "connection to the server
+ * lost").  Each quorum's multi is atomic; the whole is not.  Sequential
+ * creates in a multi work as single ones do: the multi goes to quorum 0
+ * first, and when it committed, to the others with each sequential
+ * create turned into a plain create of the name quorum 0 gave (two
+ * round trips, and a quorum refusing then makes it ZKC_EINCONSISTENT,
+ * committed on quorum 0).  Sets and deletes in a multi are sent with the
+ * version given: version -1 is not made safe against concurrent global
+ * writers as a single set's is, so give versions (or a check) when other
+ * writers may race.
+ *
  * Watches: a read that asks for a watch sets one on every quorum, and the
  * caller's watch fires with the first quorum's event (a change made
  * through the global connection fires it once; a change made behind its

@@ -50,9 +50,35 @@
  * router's own threads, never on a completion thread, and re-ask the cache
  * for the cell's connection, so an expired session is replaced.
  *
+ * Multi (zkc_amulti).  A transaction is one cell's: every operation must
+ * name the same cell once "local" is resolved (/zk/local/x and
+ * /zk/<local cell>/y may be mixed), else zkc_amulti returns
+ * ZKC_EBADARGUMENTS and zkc_errmsg() names both operations and their
+ * cells; an operation on a path without a valid cell makes it return
+ * that path's routing error (ZKC_EBADPATH, ...) naming the operation.
+ * Nothing is sent then, and done never runs.  The multi goes to its
+ * cell's connection with /zk/local rewritten, and the results are in
+ * the caller's terms: the created path of a create given under
+ * /zk/local/ starts with /zk/local/, result.path is the first
+ * operation's path as given ("/" for an empty multi, which succeeds
+ * without reaching any cell).  Retries: a multi of checks only is
+ * retried as reads are; any other multi is never repeated after a lost
+ * reply (it may have been applied, wholly): ZKC_ECONNECTIONLOSS with an
+ * errmsg saying so, and no per-operation results.
+ *
+ * Fresh cells.  A cell's server may have no /zk yet.  A create of
+ * exactly /zk/<cell> (or /zk/local) that fails with ZKC_ENONODE, alone
+ * or as the operation that refused a multi, makes /zk on that cell's
+ * connection (persistent, empty, world:anyone with ZKC_PERM_DIRECTORY;
+ * one already there is fine) and is sent again once; if /zk cannot be
+ * made, the create fails with that error, named.  So
+ * zkc_create_recursive("/zk/<cell>/a/b") works on a fresh server.
+ * "/zk" itself stays unroutable.
+ *
  * Order.  Completions run on the cells' completion threads (or the
  * router's), in submission order per cell, except that an operation that
- * was retried completes after the ones submitted after it.
+ * was retried (or made /zk first) completes after the ones submitted
+ * after it.
  *
  * Lifetime.  The router owns the cache it is given: closing the router
  * closes and frees the cache (and so every cell's connection, which ends

@@ -45,10 +45,10 @@ int zkc_create_or_update(zkc_conn *c, const char *path, const void *data, size_t
  * node's ACL loses CREATE (checked against its own aversion) before its
  * children go.  Children deleted meanwhile are fine; children created
  * meanwhile give ZKC_ENOTEMPTY.  On a connection that does multi (zk,
- * fake) the subtree goes deepest first in transactions of up to 1000
- * deletes, a few in flight, each done again node by node if it fails
- * (the tree changed meanwhile); elsewhere (the cell router) one depth at
- * a time, node by node, pipelined.  Returns ZKC_OK, ZKC_ENONODE, ZKC_EBADVERSION,
+ * fake, the cell router, the n-quorum namespace) the subtree goes
+ * deepest first in transactions of up to 1000 deletes, a few in flight,
+ * each done again node by node if it fails (the tree changed meanwhile);
+ * elsewhere (zkocc) one depth at a time, node by node, pipelined.  Returns ZKC_OK, ZKC_ENONODE, ZKC_EBADVERSION,
  * ZKC_ENOTEMPTY or another server error, with zkc_errmsg() naming the path.
  */
 int zkc_delete_recursive(zkc_conn *c, const char *path, int32_t version);

@@ -382,8 +382,11 @@ int zkc_amulti(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn don
                         zkc_strerror(ZKC_ENOTSUPPORTED), c->ops->name);
         return ZKC_ENOTSUPPORTED;
     }
+    /* An implementation may say why it refused (the cell router names
+     * the cells of a multi that spans two); else the code says it. */
+    zkc__set_errmsg("%s", "");
     int rc = c->ops->multi(c, ops, nops, done, userdata);
-    if (rc != ZKC_OK)
+    if (rc != ZKC_OK && zkc_errmsg()[0] == '\0')
         zkc__set_errmsg("multi: %s", zkc_strerror(rc));
     return rc;
 }

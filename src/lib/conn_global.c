@@ -8,7 +8,11 @@
  * (sequential creates ask quorum 0 first; unversioned sets read the
  * versions first) or compares the answers and completes.  The semantics
  * (what agrees, what is inconsistent, how versions, sequential names and
- * watches work) are written down in include/zkcell/global.h.
+ * watches work) are written down in include/zkcell/global.h.  A multi
+ * is a gop too: its operations are sent as one multi to every quorum
+ * (with sequential creates, to quorum 0 first, then with quorum 0's
+ * names as plain creates to the others), and the quorums' per-operation
+ * results are compared like a write's.
  *
  * Closing takes a write lock on the gate that every fan-out holds for
  * reading, so no operation is sent to a quorum being closed.  The struct
@@ -43,6 +47,12 @@ typedef struct qres {
     char *created;
     zkc_watch *watch;
     bool nomem;
+    /* multi: the per-operation results, when the quorum answered */
+    bool has_ops;
+    size_t nops;
+    zkc_op_result *ops; /* created_path and stat point into ostat/onames */
+    zkc_stat *ostat;
+    char **onames;
 } qres;
 
 typedef enum gstep {
@@ -76,6 +86,11 @@ struct gop {
     qslot *slots;      /* n */
     int32_t *versions; /* n: per-quorum versions for STEP_MAIN, or NULL */
     char *seq_name;
+    /* A multi (req.op ZKC_OP_MULTI): copies of its operations, and for
+     * STEP_SEQ_REST the same with quorum 0's sequential names. */
+    zkc_request *mops;
+    zkc_request *rest_ops;
+    size_t nmops;
 };
 
 /* A watch set on every quorum for one caller's watch. */
@@ -271,6 +286,11 @@ static void reap_now(global_conn *g)
 
 static void qres_clear(qres *r)
 {
+    for (size_t i = 0; r->onames != NULL && i < r->nops; i++)
+        free(r->onames[i]);
+    free(r->onames);
+    free(r->ops);
+    free(r->ostat);
     free(r->errmsg);
     free(r->data);
     zkc_strings_free(r->children);
@@ -289,6 +309,13 @@ static void gop_free(gop *op)
         qres_clear(&op->res[i]);
     free(op->res);
     free(op->slots);
+    for (size_t i = 0; op->mops != NULL && i < op->nmops; i++) {
+        free((char *)op->mops[i].path);
+        free((void *)op->mops[i].data);
+        zkc_acl_list_free((zkc_acl_list *)op->mops[i].acl);
+    }
+    free(op->mops);
+    free(op->rest_ops); /* its paths are quorum 0's names, in res[0] */
     free(op->versions);
     free(op->seq_name);
     free(op->path);
@@ -343,10 +370,15 @@ static int fan_out(gop *op, size_t from, size_t to, void (*req_for)(gop *, size_
     bool sent = false, last = false;
     int rc = ZKC_OK;
     for (size_t i = from; i < to; i++) {
-        zkc_request r;
-        req_for(op, i, &r);
         atomic_fetch_add(&g->refs, 1);
-        rc = zkc_submit(g->q[i], &r, quorum_done, &op->slots[i]);
+        if (op->req.op == ZKC_OP_MULTI) {
+            const zkc_request *ops = op->step == STEP_SEQ_REST ? op->rest_ops : op->mops;
+            rc = zkc_amulti(g->q[i], ops, op->nmops, quorum_done, &op->slots[i]);
+        } else {
+            zkc_request r;
+            req_for(op, i, &r);
+            rc = zkc_submit(g->q[i], &r, quorum_done, &op->slots[i]);
+        }
         if (rc == ZKC_OK) {
             sent = true;
             continue;
@@ -427,6 +459,34 @@ static void quorum_done(const zkc_result *res, void *userdata)
         if (q->nomem)
             q->rc = ZKC_ENOMEM;
     }
+    if (res->ops != NULL) {
+        /* A multi's results, also when it was refused: which operation
+         * failed is compared between quorums. */
+        size_t n = res->nops;
+        q->has_ops = true;
+        q->nops = n;
+        q->ops = calloc(n > 0 ? n : 1, sizeof *q->ops);
+        q->ostat = calloc(n > 0 ? n : 1, sizeof *q->ostat);
+        q->onames = calloc(n > 0 ? n : 1, sizeof *q->onames);
+        q->nomem |= q->ops == NULL || q->ostat == NULL || q->onames == NULL;
+        for (size_t k = 0; !q->nomem && k < n; k++) {
+            q->ops[k].rc = res->ops[k].rc;
+            q->ops[k].op = res->ops[k].op;
+            if (res->ops[k].stat != NULL) {
+                q->ostat[k] = *res->ops[k].stat;
+                q->ops[k].stat = &q->ostat[k];
+            }
+            if (res->ops[k].created_path != NULL) {
+                q->onames[k] = strdup(res->ops[k].created_path);
+                q->nomem |= q->onames[k] == NULL;
+                q->ops[k].created_path = q->onames[k];
+            }
+        }
+        if (q->nomem) {
+            q->rc = ZKC_ENOMEM;
+            q->has_ops = false;
+        }
+    }
     q->watch = res->watch;
     pthread_mutex_lock(&op->lock);
     bool last = --op->pending == 0;
@@ -468,13 +528,39 @@ static void describe(sbuf *b, const global_conn *g, size_t i, const qres *q, zkc
     }
 }
 
+/* One quorum's answer to a multi, in a few words. */
+static void describe_multi(sbuf *b, const gop *op, size_t i)
+{
+    const global_conn *g = op->g;
+    const qres *q = &op->res[i];
+    sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, zkc_conn_describe(g->q[i]));
+    if (q->rc == ZKC_OK) {
+        sb_printf(b, "committed");
+        return;
+    }
+    for (size_t k = 0; q->has_ops && k < q->nops && k < op->nmops; k++) {
+        if (q->ops[k].rc != ZKC_OK && q->ops[k].rc != ZKC_ERUNTIMEINCONSISTENCY) {
+            const zkc_request *ops = op->step == STEP_SEQ_REST && i > 0 ? op->rest_ops : op->mops;
+            sb_printf(b, "refused at operation %zu (%s): %s", k, ops[k].path,
+                      zkc_strerror(q->ops[k].rc));
+            return;
+        }
+    }
+    sb_printf(b, "%s", zkc_strerror(q->rc));
+}
+
 static void finish_inconsistent(gop *op, const char *what)
 {
     global_conn *g = op->g;
     sbuf b = {0};
     sb_printf(&b, "%s: ", what);
-    for (size_t i = 0; i < g->n; i++)
-        describe(&b, g, i, &op->res[i], op->step == STEP_PREREAD ? ZKC_OP_EXISTS : op->req.op);
+    for (size_t i = 0; i < g->n; i++) {
+        if (op->req.op == ZKC_OP_MULTI && op->step != STEP_PREREAD)
+            describe_multi(&b, op, i);
+        else
+            describe(&b, g, i, &op->res[i],
+                     op->step == STEP_PREREAD ? ZKC_OP_EXISTS : op->req.op);
+    }
     finish_err(op, ZKC_EINCONSISTENT, b.p != NULL ? b.p : what);
     free(b.p);
 }
@@ -655,12 +741,110 @@ static void finish_write(gop *op, const char *created)
     finish(op, &r);
 }
 
+/* Two quorums refused a multi alike: the same operation, the same code. */
+static bool multi_refusals_equal(const qres *a, const qres *b)
+{
+    if (a->has_ops != b->has_ops || a->nops != b->nops)
+        return false;
+    for (size_t k = 0; a->has_ops && k < a->nops; k++)
+        if (a->ops[k].rc != b->ops[k].rc)
+            return false;
+    return true;
+}
+
+/* The answers of a multi over quorums [0, n), as a write's: quorum 0's
+ * results when every quorum agrees. */
+static void finish_multi(gop *op)
+{
+    global_conn *g = op->g;
+    for (size_t i = 0; i < g->n; i++) {
+        if (op->res[i].rc == ZKC_ECLOSING) {
+            finish_quorum_err(op, i);
+            return;
+        }
+    }
+    qres *a = &op->res[0];
+    bool same = true, all_refused = true, any_ok = false;
+    for (size_t i = 0; i < g->n; i++) {
+        const qres *q = &op->res[i];
+        same &= q->rc == a->rc && (a->rc == ZKC_OK || multi_refusals_equal(a, q));
+        all_refused &= q->rc != ZKC_OK && q->has_ops;
+        any_ok |= q->rc == ZKC_OK;
+    }
+    if (!same) {
+        finish_inconsistent(op, all_refused
+                                    ? "the multi was refused differently on the quorums "
+                                      "(applied on none)"
+                                : any_ok ? "the multi committed on some quorums only; repair "
+                                           "with zkc_global_repair"
+                                         : "the multi failed differently on the quorums "
+                                           "(lost replies: it may be applied on some)");
+        return;
+    }
+    zkc_result r = {.rc = a->rc, .errmsg = a->errmsg};
+    if (a->has_ops) {
+        r.ops = a->ops;
+        r.nops = a->nops;
+    }
+    finish(op, &r);
+}
+
+/* After quorum 0 committed a multi with sequential creates: the same
+ * operations for the others, each sequential create made a plain create
+ * of the name quorum 0 gave. */
+static int make_rest_ops(gop *op)
+{
+    const qres *a = &op->res[0];
+    if (!a->has_ops || a->nops != op->nmops)
+        return ZKC_EMARSHALLINGERROR;
+    op->rest_ops = calloc(op->nmops, sizeof *op->rest_ops);
+    if (op->rest_ops == NULL)
+        return ZKC_ENOMEM;
+    for (size_t k = 0; k < op->nmops; k++) {
+        op->rest_ops[k] = op->mops[k];
+        if (op->mops[k].op != ZKC_OP_CREATE || !(op->mops[k].flags & ZKC_SEQUENCE))
+            continue;
+        if (a->ops[k].created_path == NULL)
+            return ZKC_EMARSHALLINGERROR;
+        op->rest_ops[k].path = a->ops[k].created_path;
+        op->rest_ops[k].flags &= ~ZKC_SEQUENCE;
+    }
+    return ZKC_OK;
+}
+
 /* Run the step after every quorum answered (the last answer's thread). */
 static void advance(gop *op)
 {
     global_conn *g = op->g;
     zkc_op kind = op->req.op;
     int rc;
+    if (kind == ZKC_OP_MULTI && op->step == STEP_SEQ_FIRST) {
+        qres *a = &op->res[0];
+        if (a->rc != ZKC_OK || g->n == 1) {
+            zkc_result r = {.rc = a->rc, .errmsg = a->errmsg};
+            if (a->has_ops) {
+                r.ops = a->ops;
+                r.nops = a->nops;
+            }
+            finish(op, &r);
+            return;
+        }
+        op->step = STEP_SEQ_REST;
+        rc = make_rest_ops(op);
+        if (rc == ZKC_OK)
+            rc = fan_out(op, 1, g->n, req_main);
+        if (rc != ZKC_OK) {
+            char msg[600];
+            snprintf(msg, sizeof msg, "the multi (from %s) was committed on quorum 0 only: %s",
+                     op->path, zkc_strerror(rc));
+            finish_err(op, rc == ZKC_ECLOSING ? rc : ZKC_EINCONSISTENT, msg);
+        }
+        return;
+    }
+    if (kind == ZKC_OP_MULTI) {
+        finish_multi(op);
+        return;
+    }
     switch (op->step) {
     case STEP_PREREAD: {
         /* The versions to send, or why not to write at all. */
@@ -810,6 +994,70 @@ static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, 
     return ZKC_OK;
 }
 
+static int global_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
+                        void *userdata)
+{
+    global_conn *g = (global_conn *)c;
+    reap_now(g);
+    gop *op = calloc(1, sizeof *op);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    op->g = g;
+    op->n = g->n;
+    pthread_mutex_init(&op->lock, NULL);
+    op->req = (zkc_request){.op = ZKC_OP_MULTI, .version = -1};
+    op->done = done;
+    op->ud = userdata;
+    op->res = calloc(g->n, sizeof *op->res);
+    op->slots = calloc(g->n, sizeof *op->slots);
+    op->path = strdup(nops > 0 ? ops[0].path : "/");
+    op->mops = calloc(nops > 0 ? nops : 1, sizeof *op->mops);
+    op->nmops = nops;
+    bool nomem = op->res == NULL || op->slots == NULL || op->path == NULL || op->mops == NULL;
+    bool seq = false;
+    for (size_t k = 0; !nomem && k < nops; k++) {
+        const zkc_request *r = &ops[k];
+        zkc_request *d = &op->mops[k];
+        *d = *r;
+        d->data = NULL;
+        d->acl = NULL;
+        d->path = strdup(r->path);
+        nomem = d->path == NULL;
+        if (!nomem && r->data_len > 0) {
+            void *data = malloc(r->data_len);
+            nomem = data == NULL;
+            if (!nomem)
+                memcpy(data, r->data, r->data_len);
+            d->data = data;
+        }
+        if (!nomem && r->acl != NULL)
+            nomem = (d->acl = zkc_acl_list_dup(r->acl)) == NULL;
+        seq |= r->op == ZKC_OP_CREATE && (r->flags & ZKC_SEQUENCE);
+    }
+    if (nomem) {
+        gop_free(op);
+        return ZKC_ENOMEM;
+    }
+    op->req.path = op->path;
+    for (size_t i = 0; i < g->n; i++)
+        op->slots[i] = (qslot){op, i};
+    int rc;
+    if (seq) {
+        /* Quorum 0 picks the sequential names; the others then make
+         * exactly those (make_rest_ops). */
+        op->step = STEP_SEQ_FIRST;
+        rc = fan_out(op, 0, 1, req_main);
+    } else {
+        op->step = STEP_MAIN;
+        rc = fan_out(op, 0, g->n, req_main);
+    }
+    if (rc != ZKC_OK) {
+        gop_free(op);
+        return rc == ZKC_ECLOSING ? ZKC_ECLOSED : rc;
+    }
+    return ZKC_OK;
+}
+
 /* ---- state ---- */
 
 /* Our state from the quorums' (lock held). */
@@ -888,6 +1136,7 @@ static const struct zkc_conn_ops global_ops = {
     .submit = global_submit,
     .close = global_close,
     .session_id = NULL,
+    .multi = global_multi,
 };
 
 int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)

@@ -13,7 +13,11 @@
  *
  * The retry policy (what is safe to repeat after a lost reply) is
  * written down in include/zkcell/meta.h; inner_done() and check_done()
- * implement it.  Address lookup is cells.c's, dialing conn_cache.c's.
+ * implement it, multi_reply() for a multi.  A multi is one struct mop
+ * too: all its operations name one cell, and it travels as a single
+ * operation.  A create of a cell's own node /zk/<cell> on a server
+ * without /zk makes /zk there first (PHASE_MKZK), then runs again once.
+ * Address lookup is cells.c's, dialing conn_cache.c's.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,13 +43,24 @@ typedef struct meta_conn meta_conn;
 typedef enum mop_kind {
     MOP_ROUTE = 0, /* an operation for a cell's connection */
     MOP_KNOWN,     /* children("/zk"): the known cells */
-    MOP_FAIL       /* a path the router cannot route: complete with fail_rc */
+    MOP_FAIL,      /* a path the router cannot route: complete with fail_rc */
+    MOP_EMPTY      /* a multi of no operations: complete with no results */
 } mop_kind;
 
 typedef enum mop_phase {
     PHASE_RUN = 0, /* send the operation */
-    PHASE_CHECK    /* a create lost its reply: does the node exist? */
+    PHASE_CHECK,   /* a create lost its reply: does the node exist? */
+    PHASE_MKZK     /* a create of /zk/<cell> found no /zk: create /zk */
 } mop_phase;
+
+/* One operation of a multi, as the caller gave it and as it is sent. */
+typedef struct mitem {
+    char *path;     /* the caller's */
+    char *real;     /* /zk/local rewritten */
+    bool rewritten; /* real differs from path */
+    void *data;
+    zkc_acl_list *acl;
+} mitem;
 
 /* One operation, from submit to completion. */
 typedef struct mop {
@@ -69,6 +84,12 @@ typedef struct mop {
     int64_t session;    /* the session the last create went to */
     int fail_rc;
     char *fail_msg;
+    bool made_zk;       /* the fresh-cell step (PHASE_MKZK) ran once */
+    /* A multi (req.op ZKC_OP_MULTI): its operations as sent. */
+    zkc_request *mops;
+    mitem *mitems;
+    size_t nmops;
+    bool checks_only;   /* retried like a read */
 } mop;
 
 /* The queue of one cell. */
@@ -139,6 +160,14 @@ static void mop_free(mop *op)
 {
     if (op == NULL)
         return;
+    for (size_t i = 0; op->mitems != NULL && i < op->nmops; i++) {
+        free(op->mitems[i].path);
+        free(op->mitems[i].real);
+        free(op->mitems[i].data);
+        zkc_acl_list_free(op->mitems[i].acl);
+    }
+    free(op->mitems);
+    free(op->mops);
     free(op->path);
     free(op->real);
     free(op->cell);
@@ -201,6 +230,26 @@ static void reap_links(wlink *l)
     }
 }
 
+/* "/zk/" */
+#define CELL_HEAD (2 + (sizeof ZKC_MAGIC_PREFIX - 1))
+
+/* A path the cell's server gave (/zk/<cell>/...) in the caller's terms,
+ * /zk/local/... (malloc'd), or NULL. */
+static char *to_local(const char *cell, const char *created)
+{
+    size_t cl = strlen(cell);
+    if (strlen(created) < CELL_HEAD + cl)
+        return NULL;
+    const char *rest = created + CELL_HEAD + cl;
+    size_t rl = strlen(rest);
+    char *s = malloc(CELL_HEAD + 5 + rl + 1);
+    if (s != NULL) {
+        memcpy(s, "/" ZKC_MAGIC_PREFIX "/local", CELL_HEAD + 5);
+        memcpy(s + CELL_HEAD + 5, rest, rl + 1);
+    }
+    return s;
+}
+
 /*
  * Complete op with res (NULL: an empty result), as the caller must see
  * it, and free op.  Nothing may touch the router after this: the
@@ -218,23 +267,41 @@ static void finish(mop *op, const zkc_result *res)
         if (r.watch != NULL)
             r.watch = wrap_watch(op->m, r.watch, op->path);
         /* The created path in the caller's terms: /zk/local/... */
-        const size_t head = 2 + (sizeof ZKC_MAGIC_PREFIX - 1); /* "/zk/" */
-        size_t cl = strlen(op->cell);
-        if (r.created_path != NULL && strlen(r.created_path) >= head + cl) {
-            const char *rest = r.created_path + head + cl;
-            size_t rl = strlen(rest);
-            created = malloc(head + 5 + rl + 1);
-            if (created != NULL) {
-                memcpy(created, op->path, head + 5); /* "/zk/local" */
-                memcpy(created + head + 5, rest, rl + 1);
-                r.created_path = created;
+        if (r.created_path != NULL && (created = to_local(op->cell, r.created_path)) != NULL)
+            r.created_path = created;
+    }
+    /* A multi's created paths likewise, for the operations given under
+     * /zk/local. */
+    zkc_op_result *ov = NULL;
+    char **names = NULL;
+    if (op->mitems != NULL && r.ops != NULL && r.nops == op->nmops && r.nops > 0) {
+        bool any = false;
+        for (size_t i = 0; i < r.nops; i++)
+            any |= op->mitems[i].rewritten && r.ops[i].created_path != NULL;
+        if (any) {
+            ov = malloc(r.nops * sizeof *ov);
+            names = calloc(r.nops, sizeof *names);
+        }
+        if (ov != NULL && names != NULL) {
+            memcpy(ov, r.ops, r.nops * sizeof *ov);
+            for (size_t i = 0; i < r.nops; i++) {
+                if (!op->mitems[i].rewritten || ov[i].created_path == NULL)
+                    continue;
+                names[i] = to_local(op->cell, ov[i].created_path);
+                if (names[i] != NULL)
+                    ov[i].created_path = names[i];
             }
+            r.ops = ov;
         }
     }
     zkc_done_fn done = op->done;
     void *ud = op->ud;
     done(&r, ud);
     free(created);
+    for (size_t i = 0; names != NULL && i < r.nops; i++)
+        free(names[i]);
+    free(names);
+    free(ov);
     mop_free(op);
 }
 
@@ -301,15 +368,25 @@ static void inner_done(const zkc_result *res, void *userdata);
 static int send_op(mop *op, zkc_conn *conn)
 {
     zkc_request r = op->req;
+    bool multi = false;
     if (op->phase == PHASE_CHECK) {
         r = (zkc_request){.op = ZKC_OP_EXISTS, .path = op->real, .version = -1};
+    } else if (op->phase == PHASE_MKZK) {
+        /* As zkc_create_recursive makes a folder. */
+        r = (zkc_request){.op = ZKC_OP_CREATE,
+                          .path = "/" ZKC_MAGIC_PREFIX,
+                          .version = -1,
+                          .acl = zkc_acl_world(ZKC_PERM_DIRECTORY)};
+    } else if (r.op == ZKC_OP_MULTI) {
+        multi = true;
     } else if (r.op == ZKC_OP_CREATE) {
         op->session = zkc_conn_session_id(conn);
     }
     op->attempts++;
     meta_conn *m = op->m;
     atomic_fetch_add(&m->refs, 1);
-    int rc = zkc_submit(conn, &r, inner_done, op);
+    int rc = multi ? zkc_amulti(conn, op->mops, op->nmops, inner_done, op)
+                   : zkc_submit(conn, &r, inner_done, op);
     if (rc != ZKC_OK)
         atomic_fetch_sub(&m->refs, 1); /* never the last: the caller holds one */
     return rc;
@@ -320,6 +397,23 @@ static int send_op(mop *op, zkc_conn *conn)
  * or, when the attempts, the budget or the cancel token say no, complete
  * it with rc and detail.  Either way op is consumed.
  */
+/* Put op on the timer list to be sent again after delay ms.  Returns
+ * false (op untouched) when the router is closing. */
+static bool schedule(mop *op, int delay)
+{
+    meta_conn *m = op->m;
+    pthread_mutex_lock(&m->lock);
+    if (m->stopping) {
+        pthread_mutex_unlock(&m->lock);
+        return false;
+    }
+    op->due = zkc__now_ms() + delay;
+    timer_insert(m, op);
+    pthread_cond_signal(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    return true;
+}
+
 static void retry_or_fail(mop *op, bool now, int rc, const char *detail)
 {
     meta_conn *m = op->m;
@@ -339,15 +433,8 @@ static void retry_or_fail(mop *op, bool now, int rc, const char *detail)
         why = buf;
     }
     if (why == NULL) {
-        pthread_mutex_lock(&m->lock);
-        if (!m->stopping) {
-            op->due = t + delay;
-            timer_insert(m, op);
-            pthread_cond_signal(&m->cond);
-            pthread_mutex_unlock(&m->lock);
+        if (schedule(op, delay))
             return;
-        }
-        pthread_mutex_unlock(&m->lock);
         why = "connection closing";
     }
     finish_err(op, rc, "%s%s%s", detail, detail[0] != '\0' ? "; " : "", why);
@@ -429,11 +516,92 @@ static void inner_done(const zkc_result *res, void *userdata)
     meta_unref(m);
 }
 
+/* real is a cell's own node, /zk/<cell>. */
+static bool is_cell_node(const char *real)
+{
+    return strncmp(real, "/" ZKC_MAGIC_PREFIX "/", CELL_HEAD) == 0 &&
+           real[CELL_HEAD] != '\0' && strchr(real + CELL_HEAD, '/') == NULL;
+}
+
+/* A create of /zk/<cell> failed with ZKC_ENONODE: a fresh server with
+ * no /zk.  Make /zk on the cell's connection, then send op again. */
+static void start_mkzk(mop *op)
+{
+    op->made_zk = true;
+    op->phase = PHASE_MKZK;
+    if (!schedule(op, 0))
+        finish_err(op, ZKC_ECLOSING, "the connection was closed");
+}
+
+static void mkzk_done(mop *op, const zkc_result *res)
+{
+    int rc = res->rc;
+    if (rc == ZKC_OK || rc == ZKC_ENODEEXISTS) {
+        op->phase = PHASE_RUN;
+        if (!schedule(op, 0))
+            finish_err(op, ZKC_ECLOSING, "the connection was closed");
+        return;
+    }
+    char detail[700];
+    snprintf(detail, sizeof detail,
+             "cell %s's server has no /%s; creating it failed: %s%s%s", op->cell,
+             ZKC_MAGIC_PREFIX, zkc_strerror(rc), res->errmsg != NULL ? ": " : "",
+             res->errmsg != NULL ? res->errmsg : "");
+    /* Creating /zk again is harmless (ZKC_ENODEEXISTS is fine), and
+     * nothing of op was applied yet. */
+    if (reply_lost(rc) || rc == ZKC_ESESSIONEXPIRED || rc == ZKC_ESESSIONMOVED ||
+        rc == ZKC_ECLOSING) {
+        retry_or_fail(op, false, rc, detail);
+        return;
+    }
+    finish_err(op, rc, "%s", detail);
+}
+
+/* The reply to a multi.  Never repeated after a lost reply (it may have
+ * been applied), unless it only checks versions. */
+static void multi_reply(mop *op, const zkc_result *res, const char *detail)
+{
+    int rc = res->rc;
+    if (op->checks_only && (reply_lost(rc) || rc == ZKC_ESESSIONEXPIRED ||
+                            rc == ZKC_ESESSIONMOVED || rc == ZKC_ECLOSING)) {
+        retry_or_fail(op, false, rc, detail);
+        return;
+    }
+    if (reply_lost(rc)) {
+        if (rc != ZKC_ECONNECTIONLOSS && detail[0] == '\0')
+            detail = zkc_strerror(rc);
+        finish_err(op, ZKC_ECONNECTIONLOSS,
+                   "%s%sthe multi may or may not have been applied on cell %s (a multi "
+                   "that writes is never repeated)",
+                   detail, detail[0] != '\0' ? "; " : "", op->cell);
+        return;
+    }
+    if (rc == ZKC_ENONODE && !op->made_zk && res->ops != NULL && res->nops == op->nmops) {
+        /* Refused, so nothing applied: a create of /zk/<cell> on a
+         * fresh server may go again once /zk is there. */
+        for (size_t i = 0; i < res->nops; i++) {
+            if (res->ops[i].rc == ZKC_OK)
+                continue;
+            if (res->ops[i].rc == ZKC_ENONODE && op->mops[i].op == ZKC_OP_CREATE &&
+                is_cell_node(op->mops[i].path)) {
+                start_mkzk(op);
+                return;
+            }
+            break;
+        }
+    }
+    finish(op, res);
+}
+
 static void handle_reply(mop *op, const zkc_result *res)
 {
     int rc = res->rc;
     if (op->phase == PHASE_CHECK) {
         check_done(op, res);
+        return;
+    }
+    if (op->phase == PHASE_MKZK) {
+        mkzk_done(op, res);
         return;
     }
     /* The cell's own detail, unless it only repeats the code's text:
@@ -443,6 +611,10 @@ static void handle_reply(mop *op, const zkc_result *res)
     if (detail == NULL || strcmp(detail, zkc_strerror(rc)) == 0)
         detail = "";
     zkc_op kind = op->req.op;
+    if (kind == ZKC_OP_MULTI) {
+        multi_reply(op, res, detail);
+        return;
+    }
     if (is_read(kind) && (reply_lost(rc) || rc == ZKC_ESESSIONEXPIRED ||
                           rc == ZKC_ESESSIONMOVED || rc == ZKC_ECLOSING)) {
         retry_or_fail(op, false, rc, detail);
@@ -480,6 +652,10 @@ static void handle_reply(mop *op, const zkc_result *res)
                    zkc_strerror(rc));
         return;
     }
+    if (kind == ZKC_OP_CREATE && rc == ZKC_ENONODE && !op->made_zk && is_cell_node(op->real)) {
+        start_mkzk(op);
+        return;
+    }
     finish(op, res);
 }
 
@@ -496,6 +672,12 @@ static void dispatch(meta_conn *m, mop *op)
         zkc_result r = {.rc = ZKC_OK, .children = cells};
         finish(op, &r);
         zkc_strings_free(cells);
+        return;
+    }
+    if (op->kind == MOP_EMPTY) {
+        static const zkc_op_result none;
+        zkc_result r = {.rc = ZKC_OK, .ops = &none, .nops = 0};
+        finish(op, &r);
         return;
     }
     if (op->kind == MOP_FAIL) {
@@ -576,15 +758,15 @@ static void *router_main(void *arg)
 
 /* ---- the interface ---- */
 
-/* Work out where op goes.  Returns ZKC_OK or ZKC_ENOMEM; a path that
- * cannot be routed makes op a MOP_FAIL. */
-static int route(meta_conn *m, mop *op)
+/*
+ * The cell of path (*ret_cell, "local" resolved) and the path as that
+ * cell's server sees it (*ret_real, /zk/local rewritten; *ret_rewritten
+ * says whether it was), both malloc'd.  Returns ZKC_OK, ZKC_ENOMEM, or
+ * why path cannot be routed (ZKC_EBADPATH, ...; zkc_errmsg() says).
+ */
+static int resolve(meta_conn *m, const char *path, char **ret_cell, char **ret_real,
+                   bool *ret_rewritten)
 {
-    const char *path = op->path;
-    if (strcmp(path, "/" ZKC_MAGIC_PREFIX) == 0 && op->req.op == ZKC_OP_CHILDREN) {
-        op->kind = MOP_KNOWN;
-        return (op->cell = strdup("")) != NULL ? ZKC_OK : ZKC_ENOMEM;
-    }
     const char *cell;
     size_t len;
     char *real_cell = NULL;
@@ -595,6 +777,42 @@ static int route(meta_conn *m, mop *op)
         else if ((real_cell = strndup(cell, len)) == NULL)
             rc = ZKC_ENOMEM;
     }
+    if (rc != ZKC_OK)
+        return rc;
+    bool rewritten = strlen(real_cell) != len || memcmp(real_cell, cell, len) != 0;
+    char *real;
+    if (!rewritten) {
+        real = strdup(path);
+    } else {
+        const char *rest = cell + len;
+        size_t rl = strlen(rest), cl = strlen(real_cell);
+        real = malloc(CELL_HEAD + cl + rl + 1);
+        if (real != NULL) {
+            memcpy(real, path, CELL_HEAD);
+            memcpy(real + CELL_HEAD, real_cell, cl);
+            memcpy(real + CELL_HEAD + cl, rest, rl + 1);
+        }
+    }
+    if (real == NULL) {
+        free(real_cell);
+        return ZKC_ENOMEM;
+    }
+    *ret_cell = real_cell;
+    *ret_real = real;
+    *ret_rewritten = rewritten;
+    return ZKC_OK;
+}
+
+/* Work out where op goes.  Returns ZKC_OK or ZKC_ENOMEM; a path that
+ * cannot be routed makes op a MOP_FAIL. */
+static int route(meta_conn *m, mop *op)
+{
+    const char *path = op->path;
+    if (strcmp(path, "/" ZKC_MAGIC_PREFIX) == 0 && op->req.op == ZKC_OP_CHILDREN) {
+        op->kind = MOP_KNOWN;
+        return (op->cell = strdup("")) != NULL ? ZKC_OK : ZKC_ENOMEM;
+    }
+    int rc = resolve(m, path, &op->cell, &op->real, &op->rewritten);
     if (rc == ZKC_ENOMEM)
         return rc;
     if (rc != ZKC_OK) {
@@ -604,23 +822,6 @@ static int route(meta_conn *m, mop *op)
         op->cell = strdup("");
         return op->cell != NULL && op->fail_msg != NULL ? ZKC_OK : ZKC_ENOMEM;
     }
-    op->cell = real_cell;
-    op->rewritten = strlen(real_cell) != len || memcmp(real_cell, cell, len) != 0;
-    if (!op->rewritten) {
-        op->real = strdup(path);
-    } else {
-        const char *rest = cell + len;
-        size_t rl = strlen(rest), cl = strlen(real_cell);
-        const size_t head = 2 + (sizeof ZKC_MAGIC_PREFIX - 1); /* "/zk/" */
-        op->real = malloc(head + cl + rl + 1);
-        if (op->real != NULL) {
-            memcpy(op->real, path, head);
-            memcpy(op->real + head, real_cell, cl);
-            memcpy(op->real + head + cl, rest, rl + 1);
-        }
-    }
-    if (op->real == NULL)
-        return ZKC_ENOMEM;
     op->req.path = op->real;
     return ZKC_OK;
 }
@@ -656,12 +857,142 @@ static mop *mop_new(meta_conn *m, const zkc_request *req, zkc_done_fn done, void
     return op;
 }
 
+static const char *mop_name(zkc_op op)
+{
+    switch (op) {
+    case ZKC_OP_CREATE:
+        return "create";
+    case ZKC_OP_SET:
+        return "set";
+    case ZKC_OP_DELETE:
+        return "delete";
+    case ZKC_OP_CHECK:
+        return "check";
+    default:
+        return "operation";
+    }
+}
+
+/*
+ * A multi as one operation: every path routed, all to one cell.
+ * Returns ZKC_OK with *ret, or an error with zkc_errmsg() saying why
+ * (ZKC_EBADARGUMENTS for two cells, the routing error of a path, or
+ * ZKC_ENOMEM).
+ */
+static int mop_new_multi(meta_conn *m, const zkc_request *ops, size_t nops, zkc_done_fn done,
+                         void *ud, mop **ret)
+{
+    mop *op = calloc(1, sizeof *op);
+    if (op == NULL)
+        goto nomem;
+    op->m = m;
+    op->req = (zkc_request){.op = ZKC_OP_MULTI, .version = -1};
+    op->done = done;
+    op->ud = ud;
+    op->start = zkc__now_ms();
+    op->nmops = nops;
+    op->checks_only = true;
+    if (nops == 0) {
+        /* Nothing to send anywhere: a router thread completes it. */
+        op->kind = MOP_EMPTY;
+        op->path = strdup("/");
+        op->cell = strdup("");
+        op->req.path = op->path;
+        if (op->path == NULL || op->cell == NULL)
+            goto nomem;
+        *ret = op;
+        return ZKC_OK;
+    }
+    op->mops = calloc(nops, sizeof *op->mops);
+    op->mitems = calloc(nops, sizeof *op->mitems);
+    if (op->mops == NULL || op->mitems == NULL)
+        goto nomem;
+    size_t first = 0; /* the operation that named the cell */
+    for (size_t i = 0; i < nops; i++) {
+        const zkc_request *r = &ops[i];
+        mitem *it = &op->mitems[i];
+        char *cell = NULL;
+        it->path = strdup(r->path);
+        if (it->path == NULL)
+            goto nomem;
+        int rc = resolve(m, r->path, &cell, &it->real, &it->rewritten);
+        if (rc == ZKC_ENOMEM)
+            goto nomem;
+        if (rc != ZKC_OK) {
+            char why[600];
+            snprintf(why, sizeof why, "%s", zkc_errmsg());
+            zkc__set_errmsg("multi: operation %zu (%s %s): %s%s%s", i, mop_name(r->op), r->path,
+                            zkc_strerror(rc), why[0] != '\0' ? ": " : "", why);
+            mop_free(op);
+            return rc;
+        }
+        if (op->cell == NULL) {
+            op->cell = cell;
+            first = i;
+        } else if (strcmp(op->cell, cell) != 0) {
+            zkc__set_errmsg("multi: %s: operation %zu (%s %s) is for cell %s and operation %zu "
+                            "(%s %s) for cell %s; a multi is a transaction of one cell's "
+                            "servers (send one per cell: they will not be atomic together)",
+                            zkc_strerror(ZKC_EBADARGUMENTS), first, mop_name(ops[first].op),
+                            ops[first].path, op->cell, i, mop_name(r->op), r->path, cell);
+            free(cell);
+            mop_free(op);
+            return ZKC_EBADARGUMENTS;
+        } else {
+            free(cell);
+        }
+        op->mops[i] = *r;
+        op->mops[i].path = it->real;
+        if (r->data_len > 0) {
+            if ((it->data = malloc(r->data_len)) == NULL)
+                goto nomem;
+            memcpy(it->data, r->data, r->data_len);
+        }
+        op->mops[i].data = it->data;
+        if (r->acl != NULL && (it->acl = zkc_acl_list_dup(r->acl)) == NULL)
+            goto nomem;
+        op->mops[i].acl = it->acl;
+        op->checks_only &= r->op == ZKC_OP_CHECK;
+    }
+    /* The result names the first operation's path, as the caller gave it. */
+    op->path = strdup(op->mitems[0].path);
+    if (op->path == NULL)
+        goto nomem;
+    op->req.path = op->mitems[0].real;
+    *ret = op;
+    return ZKC_OK;
+nomem:
+    mop_free(op);
+    zkc__set_errmsg("multi: %s", zkc_strerror(ZKC_ENOMEM));
+    return ZKC_ENOMEM;
+}
+
+/* Queue op for its cell, or send it at once (the fast path).  Consumes
+ * op; returns ZKC_OK or why it was not taken. */
+static int enqueue(meta_conn *m, mop *op);
+
 static int meta_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
 {
     meta_conn *m = (meta_conn *)c;
     mop *op = mop_new(m, req, done, userdata);
     if (op == NULL)
         return ZKC_ENOMEM;
+    return enqueue(m, op);
+}
+
+static int meta_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
+                      void *userdata)
+{
+    meta_conn *m = (meta_conn *)c;
+    mop *op = NULL;
+    int rc = mop_new_multi(m, ops, nops, done, userdata, &op);
+    if (rc != ZKC_OK)
+        return rc;
+    return enqueue(m, op);
+}
+
+static int enqueue(meta_conn *m, mop *op)
+{
     pthread_mutex_lock(&m->lock);
     if (m->stopping) {
         pthread_mutex_unlock(&m->lock);
@@ -781,6 +1112,7 @@ static const struct zkc_conn_ops meta_ops = {
     .submit = meta_submit,
     .close = meta_close,
     .session_id = NULL,
+    .multi = meta_multi,
 };
 
 int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **ret_conn)

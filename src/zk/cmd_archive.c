@@ -124,7 +124,8 @@ static void put_many(zk_ctx *z, put_item *items, size_t n, bool acls)
         for (size_t k = i; k < j; k++) {
             if (items[k].rc != ZKC_ENONODE)
                 continue;
-            rc = zk_create_recursive(z, items[k].path, items[k].data, items[k].len, 0, NULL);
+            rc = zkc_create_recursive(z->conn, items[k].path, items[k].data, items[k].len, 0,
+                                      NULL, NULL);
             if (rc == ZKC_ENODEEXISTS) {
                 items[k].existed = true;
                 rc = zkc_set(z->conn, items[k].path, items[k].data, items[k].len, -1, NULL);

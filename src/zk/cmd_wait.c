@@ -437,7 +437,7 @@ int zk_cmd_elock(zk_ctx *z, int argc, char **argv)
     }
     zk_catch_signals(z);
     int status;
-    int rc = zk_create_recursive(z, path, NULL, 0, ZKC_EPHEMERAL, NULL);
+    int rc = zkc_create_recursive(z->conn, path, NULL, 0, ZKC_EPHEMERAL, NULL, NULL);
     if (rc != ZKC_OK) {
         zk_err(z, path, rc, rc == ZKC_ENODEEXISTS ? "locked by someone else" : NULL);
         status = ZK_EXIT_FAIL;
@@ -544,7 +544,7 @@ int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
     if (prefix == NULL)
         goto out;
     sprintf(prefix, "%s/", strcmp(dir, "/") == 0 ? "" : dir);
-    rc = zk_create_recursive(z, prefix, NULL, 0, ZKC_EPHEMERAL | ZKC_SEQUENCE, &entry);
+    rc = zkc_create_recursive(z->conn, prefix, NULL, 0, ZKC_EPHEMERAL | ZKC_SEQUENCE, NULL, &entry);
     if (rc != ZKC_OK) {
         zk_err(z, dir, rc, NULL);
         goto out;

@@ -47,7 +47,7 @@ static void touch_one(zk_ctx *z, const char *path, bool no_create, bool parents)
         return;
     }
     if (parents)
-        rc = zk_create_recursive(z, path, NULL, 0, 0, NULL);
+        rc = zkc_create_recursive(z->conn, path, NULL, 0, 0, NULL, NULL);
     else
         rc = zkc_create(z->conn, path, NULL, 0, 0, NULL, NULL);
     if (rc != ZKC_OK && rc != ZKC_ENODEEXISTS)
@@ -240,7 +240,7 @@ static int zk_put(zk_ctx *z, const char *path, const char *data, size_t len)
 {
     int rc = zkc_set(z->conn, path, data, len, -1, NULL);
     if (rc == ZKC_ENONODE) {
-        rc = zk_create_recursive(z, path, data, len, 0, NULL);
+        rc = zkc_create_recursive(z->conn, path, data, len, 0, NULL, NULL);
         if (rc == ZKC_ENODEEXISTS)
             rc = zkc_set(z->conn, path, data, len, -1, NULL);
     }

@@ -459,27 +459,6 @@ void zk_cell_conn_end(zk_ctx *z)
 #endif
 }
 
-int zk_create_recursive(zk_ctx *z, const char *path, const char *data, size_t len,
-                        unsigned flags, char **ret_path)
-{
-    int rc = zkc_create_recursive(z->conn, path, data, len, flags, NULL, ret_path);
-#ifdef ZK_HAVE_META
-    /* A fresh cell's server has no /zk, which the router cannot create
-     * (it belongs to no cell): make it on that cell's server, then retry. */
-    zkc_conn_cache *cache = zkc_meta_cache(z->conn);
-    if (rc == ZKC_OK || cache == NULL || (rc != ZKC_EBADPATH && rc != ZKC_ENONODE))
-        return rc;
-    zkc_conn *cc = NULL;
-    if (zkc_conn_cache_get_path(cache, path, &cc) != ZKC_OK)
-        return rc;
-    int mrc = zkc_create(cc, "/" ZKC_MAGIC_PREFIX, NULL, 0, 0, NULL, NULL);
-    zkc_conn_cache_release(cache, cc);
-    if (mrc == ZKC_OK)
-        rc = zkc_create_recursive(z->conn, path, data, len, flags, NULL, ret_path);
-#endif
-    return rc;
-}
-
 int zk_connect(zk_ctx *z)
 {
     static int failed;

@@ -72,10 +72,6 @@ typedef int (*zk_cmd_fn)(zk_ctx *z, int argc, char **argv);
 /* Connect as the global options say.  Returns ZKC_OK, or prints the
  * error and returns it (the caller exits 1). */
 int zk_connect(zk_ctx *z);
-/* zkc_create_recursive() with the default ACL that also works on a
- * cell whose server has no /zk yet (it creates /zk there). */
-int zk_create_recursive(zk_ctx *z, const char *path, const char *data, size_t len,
-                        unsigned flags, char **ret_path);
 /* For a connection error on a /zk/<cell> path through the cells: a
  * detail naming the cell and why it is unreachable, in buf; else NULL. */
 const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_t size);

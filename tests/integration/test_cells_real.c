@@ -20,6 +20,10 @@
  *    and unknown cells fail with ZKC_EBADPATH / ZKC_ENOCELL naming them;
  *    a "<cell>-global" key serves /zk/global when there is no "global";
  *  - an edited zk_client.json: a cell added to it is routed at once;
+ *  - a multi through the router: /zk/local rewritten both ways, refused
+ *    by the server, refused across two cells; a fresh cell (a chroot
+ *    without /zk) where create_recursive, a create of /zk/<cell> and a
+ *    multi starting with it make /zk first;
  *  - GlobalConn over three quorums: writes, reads, sequential names,
  *    versions, a divergence made behind its back reported as
  *    ZKC_EINCONSISTENT naming the quorum, then repaired;
@@ -619,6 +623,96 @@ static void test_config_edit(void **state)
     write_config("");
 }
 
+/* ---- multi through the router, and a fresh cell ---- */
+
+static void test_multi_and_fresh_cell(void **state)
+{
+    (void)state;
+    /* A multi on one cell, given under /zk/local: made on nyc's server,
+     * created paths handed back under /zk/local. */
+    char lm[160], ls[160], nm[160];
+    snprintf(lm, sizeof lm, "/zk/local/%s/m", base);
+    snprintf(ls, sizeof ls, "/zk/local/%s/m/s-", base);
+    snprintf(nm, sizeof nm, "%s", C("nyc", "m/k"));
+    zkc_request ops[] = {
+        {.op = ZKC_OP_CREATE, .path = lm, .data = "m", .data_len = 1, .version = -1},
+        {.op = ZKC_OP_CREATE, .path = ls, .flags = ZKC_SEQUENCE, .version = -1},
+        {.op = ZKC_OP_CREATE, .path = nm, .version = -1},
+        {.op = ZKC_OP_SET, .path = lm, .data = "m2", .data_len = 2, .version = 0},
+        {.op = ZKC_OP_CHECK, .path = lm, .version = 1},
+    };
+    zkc_multi_results *r = NULL;
+    OK(zkc_multi(router, ops, 5, &r));
+    assert_int_equal(5, r->count);
+    assert_string_equal(lm, r->v[0].created_path);
+    char want[200];
+    snprintf(want, sizeof want, "%s0000000000", ls);
+    assert_string_equal(want, r->v[1].created_path);
+    assert_string_equal(nm, r->v[2].created_path);
+    assert_int_equal(1, r->v[3].stat->version);
+    zkc_free(r);
+    zkc_conn *d = direct(NYC);
+    assert_data(d, C("nyc", "m"), "m2");
+    assert_true(node_exists(d, C("nyc", "m/s-0000000000")));
+    zkc_conn_close(d);
+    d = direct(SFO);
+    assert_false(node_exists(d, C("sfo", "m")));
+    zkc_conn_close(d);
+    /* Refused by the server: nothing applied, the operation named. */
+    zkc_request bad[] = {{.op = ZKC_OP_DELETE, .path = nm, .version = -1},
+                         {.op = ZKC_OP_CHECK, .path = lm, .version = 7}};
+    assert_int_equal(ZKC_EBADVERSION, zkc_multi(router, bad, 2, &r));
+    assert_non_null(strstr(zkc_errmsg(), lm));
+    assert_int_equal(ZKC_EBADVERSION, r->v[1].rc);
+    zkc_free(r);
+    assert_true(node_exists(router, nm));
+    /* Two cells: refused before anything is sent. */
+    zkc_request two[] = {{.op = ZKC_OP_DELETE, .path = nm, .version = -1},
+                         {.op = ZKC_OP_CHECK, .path = C("sfo", NULL), .version = -1}};
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_multi(router, two, 2, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "for cell nyc"));
+    assert_non_null(strstr(zkc_errmsg(), "for cell sfo"));
+    assert_true(node_exists(router, nm));
+    OK(zkc_delete_recursive(router, lm, -1));
+    assert_false(node_exists(router, C("nyc", "m")));
+
+    /* A fresh cell: a server (here a chroot of the global one) without
+     * /zk.  Creating under /zk/fresh makes /zk there first. */
+    char chroot[96], extra[200], zkp[160], leaf[160];
+    snprintf(chroot, sizeof chroot, "/%s-fresh", base);
+    d = direct(GLOB);
+    OK(zkc_create(d, chroot, NULL, 0, 0, NULL, NULL));
+    snprintf(extra, sizeof extra, ",\n  \"fresh\": \"%s%s\"", S[GLOB].addr, chroot);
+    write_config(extra);
+    char *p = NULL;
+    OK(zkc_create_recursive(router, "/zk/fresh/svc/a", "a", 1, 0, NULL, &p));
+    assert_string_equal("/zk/fresh/svc/a", p);
+    zkc_free(p);
+    snprintf(zkp, sizeof zkp, "%s/zk", chroot);
+    snprintf(leaf, sizeof leaf, "%s/zk/fresh/svc/a", chroot);
+    assert_data(d, leaf, "a");
+    zkc_acl_list *acl = NULL;
+    OK(zkc_get_acl(d, zkp, &acl, NULL));
+    assert_int_equal(1, acl->count);
+    assert_int_equal(ZKC_PERM_DIRECTORY, acl->v[0].perms);
+    zkc_acl_list_free(acl);
+    /* A plain create of the cell's node, and a multi that starts with
+     * it, on a fresh server again. */
+    OK(zkc_delete_recursive(d, zkp, -1));
+    OK(zkc_create(router, "/zk/fresh", "f", 1, 0, NULL, NULL));
+    assert_data(d, zkp, "");
+    OK(zkc_delete_recursive(d, zkp, -1));
+    zkc_request fresh[] = {
+        {.op = ZKC_OP_CREATE, .path = "/zk/fresh", .version = -1},
+        {.op = ZKC_OP_CREATE, .path = "/zk/fresh/k", .data = "k", .data_len = 1, .version = -1},
+    };
+    OK(zkc_multi(router, fresh, 2, NULL));
+    assert_data(router, "/zk/fresh/k", "k");
+    OK(zkc_delete_recursive(d, chroot, -1));
+    zkc_conn_close(d);
+    write_config("");
+}
+
 /* ---- GlobalConn over three quorums ---- */
 
 static void test_global_conn(void **state)
@@ -692,6 +786,21 @@ static void test_global_conn(void **state)
     OK(zkc_global_diff(q, 3, root, &diff));
     assert_int_equal(0, diff->count);
     zkc_diff_free(diff);
+
+    /* A multi on every quorum: quorum 0 names the sequential node, the
+     * others make that name. */
+    char mm[128];
+    snprintf(mm, sizeof mm, "%s/m-", root);
+    zkc_request gops[] = {{.op = ZKC_OP_CREATE, .path = mm, .flags = ZKC_SEQUENCE, .version = -1},
+                          {.op = ZKC_OP_CHECK, .path = k, .version = -1}};
+    zkc_multi_results *mr = NULL;
+    OK(zkc_multi(g, gops, 2, &mr));
+    for (int i = 0; i < 3; i++) {
+        zkc_conn *dq = direct(servers[i]);
+        assert_true(node_exists(dq, mr->v[0].created_path));
+        zkc_conn_close(dq);
+    }
+    zkc_free(mr);
 
     /* Deletes everywhere. */
     OK(zkc_delete(g, s1, -1));
@@ -1212,6 +1321,7 @@ int main(void)
         cmocka_unit_test(test_routing),
         cmocka_unit_test(test_local_global_key),
         cmocka_unit_test(test_config_edit),
+        cmocka_unit_test(test_multi_and_fresh_cell),
         cmocka_unit_test(test_global_conn),
         cmocka_unit_test(test_cell_down_and_back),
         cmocka_unit_test(test_session_expiry),

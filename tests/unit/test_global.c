@@ -335,6 +335,154 @@ static void test_sequential_names(void **state)
     assert_int_equal(ZKC_ENONODE, zkc_create(g, "/nope/n-", NULL, 0, ZKC_SEQUENCE, NULL, NULL));
 }
 
+/* ---- multi ---- */
+
+#define MCREATE(p, fl)                                                                         \
+    {                                                                                          \
+        .op = ZKC_OP_CREATE, .path = (p), .data = "d", .data_len = 1, .flags = (fl),           \
+        .version = -1                                                                          \
+    }
+#define MCHECK(p, v)                                                                           \
+    {                                                                                          \
+        .op = ZKC_OP_CHECK, .path = (p), .version = (v)                                        \
+    }
+
+static void test_multi_agree(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    /* Quorum 1's versions run ahead: the results are quorum 0's. */
+    OK(zkc_create(g, "/m", "0", 1, 0, NULL, NULL));
+    OK(zkc_set(f->direct[1], "/m", "0", 1, -1, NULL));
+    zkc_request ops[] = {
+        MCREATE("/m/a", 0),
+        MCREATE("/m/a/b", ZKC_EPHEMERAL),
+        {.op = ZKC_OP_SET, .path = "/m/a", .data = "v", .data_len = 1, .version = 0},
+        MCHECK("/m/a", 1),
+        {.op = ZKC_OP_DELETE, .path = "/m/a/b", .version = -1},
+    };
+    zkc_multi_results *r = NULL;
+    OK(zkc_multi(g, ops, 5, &r));
+    assert_non_null(r);
+    assert_int_equal(5, r->count);
+    assert_string_equal("/m/a", r->v[0].created_path);
+    assert_string_equal("/m/a/b", r->v[1].created_path);
+    assert_int_equal(1, r->v[2].stat->version);
+    assert_int_equal(stat_on(f, 0, "/m/a").mzxid, r->v[2].stat->mzxid);
+    zkc_free(r);
+    for (int i = 0; i < NQ; i++) {
+        char *d = data_on(f, i, "/m/a");
+        assert_string_equal("v", d);
+        zkc_free(d);
+        assert_false(exists_on(f, i, "/m/a/b"));
+    }
+
+    /* Refused alike everywhere: that code and the per-operation codes;
+     * nothing changed. */
+    zkc_request bad[] = {MCREATE("/m/c", 0), MCHECK("/m", 5)};
+    r = NULL;
+    assert_int_equal(ZKC_EBADVERSION, zkc_multi(g, bad, 2, &r));
+    expect_msg("operation 1 (check /m)");
+    assert_non_null(r);
+    assert_int_equal(2, r->count);
+    assert_int_equal(ZKC_OK, r->v[0].rc);
+    assert_int_equal(ZKC_EBADVERSION, r->v[1].rc);
+    zkc_free(r);
+    for (int i = 0; i < NQ; i++)
+        assert_false(exists_on(f, i, "/m/c"));
+
+    /* Empty: succeeds with no results. */
+    OK(zkc_multi(g, NULL, 0, &r));
+    assert_non_null(r);
+    assert_int_equal(0, r->count);
+    zkc_free(r);
+
+    /* zkc_delete_recursive goes by multi here too. */
+    OK(zkc_delete_recursive(g, "/m", -1));
+    for (int i = 0; i < NQ; i++)
+        assert_false(exists_on(f, i, "/m"));
+}
+
+static void test_multi_diverge(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    /* Committed on 0 and 2, refused on 1. */
+    OK(zkc_create(f->direct[1], "/d", NULL, 0, 0, NULL, NULL));
+    zkc_request ops[] = {MCREATE("/d", 0), MCREATE("/d/k", 0)};
+    zkc_multi_results *r = (zkc_multi_results *)1;
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_multi(g, ops, 2, &r));
+    assert_null(r);
+    expect_msg("committed on some quorums only");
+    expect_msg("quorum 0 fake");
+    expect_msg(": committed");
+    expect_msg("refused at operation 0 (/d): node already exists");
+    assert_true(exists_on(f, 0, "/d/k"));
+    assert_false(exists_on(f, 1, "/d/k"));
+    assert_true(exists_on(f, 2, "/d/k"));
+
+    /* Refused everywhere, but at different operations: the quorums
+     * differ, though nothing was applied. */
+    OK(zkc_create(f->direct[0], "/x", NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->direct[1], "/x", NULL, 0, 0, NULL, NULL));
+    zkc_request checks[] = {MCHECK("/x", -1), MCHECK("/nope", -1)};
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_multi(g, checks, 2, NULL));
+    expect_msg("refused differently on the quorums (applied on none)");
+    expect_msg("refused at operation 1 (/nope)");
+    expect_msg("refused at operation 0 (/x)");
+
+    /* A lost reply on one quorum. */
+    OK(zkc_fake_inject(zkc_global_quorum(g, 2), ZKC_FAKE_LOSS_AFTER, 1));
+    zkc_request one[] = {MCREATE("/y", 0)};
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_multi(g, one, 1, NULL));
+    expect_msg("connection to the server lost");
+    for (int i = 0; i < NQ; i++)
+        assert_true(exists_on(f, i, "/y")); /* applied, reply lost on 2 */
+    /* Lost everywhere: that code. */
+    for (int i = 0; i < NQ; i++)
+        OK(zkc_fake_inject(zkc_global_quorum(g, (size_t)i), ZKC_FAKE_LOSS_BEFORE, 1));
+    zkc_request two[] = {MCREATE("/z", 0)};
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_multi(g, two, 1, NULL));
+}
+
+static void test_multi_sequential(void **state)
+{
+    fx *f = *state;
+    zkc_conn *g = f->g;
+    OK(zkc_create(g, "/s", NULL, 0, 0, NULL, NULL));
+    /* Quorum 1's sequence counter runs ahead... */
+    OK(zkc_create(f->direct[1], "/s/junk", NULL, 0, 0, NULL, NULL));
+    OK(zkc_delete(f->direct[1], "/s/junk", -1));
+    /* ...yet the names agree: quorum 0 picks, the others follow. */
+    zkc_request ops[] = {MCREATE("/s/n-", ZKC_SEQUENCE), MCREATE("/s/plain", 0),
+                         MCREATE("/s/n-", ZKC_SEQUENCE | ZKC_EPHEMERAL)};
+    zkc_multi_results *r = NULL;
+    OK(zkc_multi(g, ops, 3, &r));
+    assert_string_equal("/s/n-0000000000", r->v[0].created_path);
+    assert_string_equal("/s/plain", r->v[1].created_path);
+    assert_string_equal("/s/n-0000000002", r->v[2].created_path);
+    zkc_free(r);
+    for (int i = 0; i < NQ; i++) {
+        assert_true(exists_on(f, i, "/s/n-0000000000"));
+        assert_true(exists_on(f, i, "/s/n-0000000002"));
+        assert_true(stat_on(f, i, "/s/n-0000000002").ephemeral_owner != 0);
+    }
+    /* The name quorum 0 picks exists on quorum 2 already. */
+    OK(zkc_create(f->direct[2], "/s/n-0000000003", NULL, 0, 0, NULL, NULL));
+    zkc_request one[] = {MCREATE("/s/n-", ZKC_SEQUENCE)};
+    assert_int_equal(ZKC_EINCONSISTENT, zkc_multi(g, one, 1, NULL));
+    expect_msg("committed on some quorums only");
+    expect_msg("refused at operation 0 (/s/n-0000000003): node already exists");
+    /* Quorum 0 refusing stops it before the others are touched. */
+    zkc_request nope[] = {MCREATE("/s/m", 0), MCREATE("/nope/n-", ZKC_SEQUENCE)};
+    r = NULL;
+    assert_int_equal(ZKC_ENONODE, zkc_multi(g, nope, 2, &r));
+    assert_int_equal(ZKC_ENONODE, r->v[1].rc);
+    zkc_free(r);
+    for (int i = 0; i < NQ; i++)
+        assert_false(exists_on(f, i, "/s/m"));
+}
+
 static void test_watches(void **state)
 {
     fx *f = *state;
@@ -587,6 +735,9 @@ int main(void)
         T(test_unversioned_set),
         T(test_no_silent_divergence),
         T(test_sequential_names),
+        T(test_multi_agree),
+        T(test_multi_diverge),
+        T(test_multi_sequential),
         T(test_watches),
         T(test_close),
         T(test_close_from_completion),

@@ -337,6 +337,302 @@ static void test_known_cells_and_bad_paths(void **state)
     expect_msg("cell down: dial fake:down: connection refused by fake:down");
 }
 
+/* ---- multi ---- */
+
+#define MCREATE(p, fl)                                                                         \
+    {                                                                                          \
+        .op = ZKC_OP_CREATE, .path = (p), .data = "d", .data_len = 1, .flags = (fl),           \
+        .version = -1                                                                          \
+    }
+#define MCHECK(p, v)                                                                           \
+    {                                                                                          \
+        .op = ZKC_OP_CHECK, .path = (p), .version = (v)                                        \
+    }
+
+typedef struct mwait {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool done;
+    int rc;
+    zkc_op op;
+    char path[256];
+    char created[4][256];
+    size_t nops;
+} mwait;
+
+static void mwait_done(const zkc_result *res, void *ud)
+{
+    mwait *mw = ud;
+    pthread_mutex_lock(&mw->lock);
+    mw->rc = res->rc;
+    mw->op = res->op;
+    snprintf(mw->path, sizeof mw->path, "%s", res->path);
+    mw->nops = res->ops != NULL ? res->nops : (size_t)-1;
+    for (size_t i = 0; res->ops != NULL && i < res->nops && i < 4; i++)
+        snprintf(mw->created[i], sizeof mw->created[i], "%s",
+                 res->ops[i].created_path != NULL ? res->ops[i].created_path : "");
+    mw->done = true;
+    pthread_cond_signal(&mw->cond);
+    pthread_mutex_unlock(&mw->lock);
+}
+
+static void mwait_run(zkc_conn *m, const zkc_request *ops, size_t n, mwait *mw)
+{
+    memset(mw, 0, sizeof *mw);
+    pthread_mutex_init(&mw->lock, NULL);
+    pthread_cond_init(&mw->cond, NULL);
+    OK(zkc_amulti(m, ops, n, mwait_done, mw));
+    pthread_mutex_lock(&mw->lock);
+    while (!mw->done)
+        pthread_cond_wait(&mw->cond, &mw->lock);
+    pthread_mutex_unlock(&mw->lock);
+    pthread_mutex_destroy(&mw->lock);
+    pthread_cond_destroy(&mw->cond);
+}
+
+static void test_multi_routing(void **state)
+{
+    world *w = *state;
+    zkc_conn *m = w->meta;
+    zkc_request ops[] = {
+        MCREATE("/zk/sfo/m", 0),
+        MCREATE("/zk/sfo/m/s-", ZKC_SEQUENCE),
+        {.op = ZKC_OP_SET, .path = "/zk/sfo/m", .data = "v", .data_len = 1, .version = 0},
+        MCHECK("/zk/sfo/m", 1),
+    };
+    zkc_multi_results *r = NULL;
+    OK(zkc_multi(m, ops, 4, &r));
+    assert_non_null(r);
+    assert_int_equal(4, r->count);
+    assert_string_equal("/zk/sfo/m", r->v[0].created_path);
+    assert_string_equal("/zk/sfo/m/s-0000000000", r->v[1].created_path);
+    assert_non_null(r->v[2].stat);
+    assert_int_equal(1, r->v[2].stat->version);
+    assert_int_equal(ZKC_OK, r->v[3].rc);
+    zkc_free(r);
+    assert_true(exists_in(w, SFO, "/zk/sfo/m/s-0000000000"));
+    assert_false(exists_in(w, NYC, "/zk/sfo/m"));
+    assert_int_equal(0, dials(w, NYC));
+
+    /* /zk/local rewritten on the way in, and back in the results; the
+     * real name of the cell may be mixed in. */
+    zkc_request loc[] = {
+        MCREATE("/zk/local/lm", 0),
+        MCREATE("/zk/nyc/lm/n", 0),
+        MCREATE("/zk/local/lm/s-", ZKC_SEQUENCE),
+        MCHECK("/zk/local/lm", 0),
+    };
+    mwait mw;
+    mwait_run(m, loc, 4, &mw);
+    assert_int_equal(ZKC_OK, mw.rc);
+    assert_int_equal(ZKC_OP_MULTI, mw.op);
+    assert_string_equal("/zk/local/lm", mw.path);
+    assert_int_equal(4, mw.nops);
+    assert_string_equal("/zk/local/lm", mw.created[0]);
+    assert_string_equal("/zk/nyc/lm/n", mw.created[1]);
+    assert_string_equal("/zk/local/lm/s-0000000001", mw.created[2]);
+    assert_string_equal("", mw.created[3]);
+    assert_true(exists_in(w, NYC, "/zk/nyc/lm/n"));
+    assert_true(exists_in(w, NYC, "/zk/nyc/lm/s-0000000001"));
+    assert_int_equal(1, dials(w, NYC)); /* local and nyc: one session */
+
+    /* Refused: the cell's per-operation codes; the message names the
+     * operation as the caller gave it. */
+    zkc_request bad[] = {MCREATE("/zk/local/lm2", 0), MCHECK("/zk/local/nope", -1)};
+    r = NULL;
+    assert_int_equal(ZKC_ENONODE, zkc_multi(m, bad, 2, &r));
+    expect_msg("operation 1 (check /zk/local/nope)");
+    assert_non_null(r);
+    assert_int_equal(2, r->count);
+    assert_int_equal(ZKC_OK, r->v[0].rc);
+    assert_int_equal(ZKC_ENONODE, r->v[1].rc);
+    assert_null(r->v[0].created_path);
+    zkc_free(r);
+    assert_false(exists_in(w, NYC, "/zk/nyc/lm2"));
+
+    /* Empty: succeeds without any cell. */
+    OK(zkc_multi(m, NULL, 0, &r));
+    assert_non_null(r);
+    assert_int_equal(0, r->count);
+    zkc_free(r);
+    mwait_run(m, NULL, 0, &mw);
+    assert_int_equal(ZKC_OK, mw.rc);
+    assert_string_equal("/", mw.path);
+    assert_int_equal(0, mw.nops);
+
+    /* Batched recursive deletes now go through the router's multi. */
+    OK(zkc_delete_recursive(m, "/zk/local/lm", -1));
+    assert_false(exists_in(w, NYC, "/zk/nyc/lm"));
+}
+
+static void test_multi_cross_cell(void **state)
+{
+    world *w = *state;
+    zkc_conn *m = w->meta;
+    zkc_request two[] = {MCREATE("/zk/nyc/x", 0), MCHECK("/zk/nyc", -1),
+                         MCREATE("/zk/sfo/x", 0)};
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_multi(m, two, 3, NULL));
+    expect_msg("operation 0 (create /zk/nyc/x) is for cell nyc and operation 2 (create "
+               "/zk/sfo/x) for cell sfo");
+    /* local resolved first: the message names the real cell. */
+    zkc_request loc[] = {MCREATE("/zk/local/x", 0), MCREATE("/zk/global/x", 0)};
+    mwait mw = {.done = false};
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_amulti(m, loc, 2, mwait_done, &mw));
+    expect_msg("(create /zk/local/x) is for cell nyc");
+    expect_msg("(create /zk/global/x) for cell global");
+    assert_false(mw.done);
+    /* A path the router cannot route. */
+    zkc_request unroutable[] = {MCREATE("/zk/nyc/x", 0), MCHECK("/other", -1)};
+    assert_int_equal(ZKC_EBADPATH, zkc_multi(m, unroutable, 2, NULL));
+    expect_msg("operation 1 (check /other)");
+    expect_msg("path should start with /zk/");
+    zkc_request nocell[] = {MCHECK("/zk", -1)};
+    assert_int_equal(ZKC_EBADPATH, zkc_multi(m, nocell, 1, NULL));
+    /* Nothing was sent anywhere. */
+    assert_false(exists_in(w, NYC, "/zk/nyc/x"));
+    assert_false(exists_in(w, SFO, "/zk/sfo/x"));
+    assert_false(exists_in(w, GLOBAL, "/zk/global/x"));
+    assert_int_equal(0, dials(w, SFO));
+    assert_int_equal(0, dials(w, GLOBAL));
+}
+
+static void test_multi_no_retry_after_loss(void **state)
+{
+    world *w = *state;
+    zkc_conn *m = w->meta;
+    zkc_stat st;
+    OK(zkc_create(m, "/zk/sfo/t", NULL, 0, 0, NULL, NULL));
+
+    /* Applied, reply lost: never sent again (a repeat would have met
+     * ZKC_ENODEEXISTS); the caller hears it may have been applied. */
+    inject(w, "sfo", ZKC_FAKE_LOSS_AFTER, 1);
+    zkc_request ops[] = {MCREATE("/zk/sfo/t/a", 0),
+                         {.op = ZKC_OP_SET, .path = "/zk/sfo/t", .version = -1}};
+    zkc_multi_results *r = (zkc_multi_results *)1;
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_multi(m, ops, 2, &r));
+    assert_null(r);
+    expect_msg("may or may not have been applied");
+    expect_msg("never repeated");
+    assert_true(exists_in(w, SFO, "/zk/sfo/t/a"));
+    OK(zkc_exists(w->direct[SFO], "/zk/sfo/t", NULL, &st, NULL));
+    assert_int_equal(1, st.version); /* the set, once */
+
+    /* Lost before it was applied: not repeated either (the router cannot
+     * tell), and nothing happened. */
+    inject(w, "sfo", ZKC_FAKE_LOSS_BEFORE, 1);
+    zkc_request ops2[] = {MCREATE("/zk/sfo/t/b", 0)};
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_multi(m, ops2, 1, NULL));
+    assert_false(exists_in(w, SFO, "/zk/sfo/t/b"));
+
+    /* Versions are no excuse: a versioned multi is not repeated. */
+    inject(w, "sfo", ZKC_FAKE_LOSS_AFTER, 1);
+    zkc_request ops3[] = {{.op = ZKC_OP_DELETE, .path = "/zk/sfo/t/a", .version = 0}};
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_multi(m, ops3, 1, NULL));
+    assert_false(exists_in(w, SFO, "/zk/sfo/t/a"));
+
+    /* Checks only: retried like reads, through a lost request and a
+     * lost reply. */
+    zkc_request checks[] = {MCHECK("/zk/sfo/t", 1), MCHECK("/zk/sfo", -1)};
+    inject(w, "sfo", ZKC_FAKE_LOSS_BEFORE, 2);
+    OK(zkc_multi(m, checks, 2, &r));
+    assert_int_equal(2, r->count);
+    zkc_free(r);
+    inject(w, "sfo", ZKC_FAKE_LOSS_AFTER, 1);
+    OK(zkc_multi(m, checks, 2, NULL));
+    /* ...until the attempts run out. */
+    inject(w, "sfo", ZKC_FAKE_LOSS_BEFORE, 100);
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_multi(m, checks, 2, NULL));
+    expect_msg("gave up after 5 attempts on cell sfo");
+    inject(w, "sfo", ZKC_FAKE_LOSS_BEFORE, 0);
+}
+
+/* ---- fresh cells: a server without /zk ---- */
+
+static void drop_zk(world *w, int cell)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/zk/%s", cell_names[cell]);
+    OK(zkc_delete_recursive(w->direct[cell], p, -1));
+    OK(zkc_delete(w->direct[cell], "/zk", -1));
+}
+
+static void test_fresh_cell(void **state)
+{
+    world *w = *state;
+    zkc_conn *m = w->meta;
+    char *p = NULL;
+    drop_zk(w, SFO);
+    OK(zkc_create(m, "/zk/sfo", "c", 1, 0, NULL, &p));
+    assert_string_equal("/zk/sfo", p);
+    zkc_free(p);
+    assert_true(exists_in(w, SFO, "/zk/sfo"));
+    /* /zk as zkc_create_recursive makes folders. */
+    zkc_acl_list *acl = NULL;
+    zkc_stat st;
+    OK(zkc_get_acl(w->direct[SFO], "/zk", &acl, &st));
+    assert_int_equal(1, acl->count);
+    assert_int_equal(ZKC_PERM_DIRECTORY, acl->v[0].perms);
+    assert_string_equal("world", acl->v[0].scheme);
+    assert_int_equal(0, st.data_length);
+    assert_int_equal(0, st.ephemeral_owner);
+    zkc_acl_list_free(acl);
+    /* Only once /zk is missing: an existing /zk/sfo is just that. */
+    assert_int_equal(ZKC_ENODEEXISTS, zkc_create(m, "/zk/sfo", NULL, 0, 0, NULL, NULL));
+
+    /* Recursively, through "local" too. */
+    drop_zk(w, SFO);
+    OK(zkc_create_recursive(m, "/zk/sfo/a/b", "x", 1, 0, NULL, &p));
+    assert_string_equal("/zk/sfo/a/b", p);
+    zkc_free(p);
+    assert_true(exists_in(w, SFO, "/zk/sfo/a/b"));
+    drop_zk(w, NYC);
+    OK(zkc_create_recursive(m, "/zk/local/q/r", NULL, 0, 0, NULL, &p));
+    assert_string_equal("/zk/local/q/r", p);
+    zkc_free(p);
+    assert_true(exists_in(w, NYC, "/zk/nyc/q/r"));
+    drop_zk(w, NYC);
+    OK(zkc_create(m, "/zk/local", NULL, 0, 0, NULL, &p));
+    assert_string_equal("/zk/local", p);
+    zkc_free(p);
+
+    /* In a multi, as the operation that refused it. */
+    drop_zk(w, GLOBAL);
+    zkc_request ops[] = {MCREATE("/zk/global", 0), MCREATE("/zk/global/k", 0)};
+    zkc_multi_results *r = NULL;
+    OK(zkc_multi(m, ops, 2, &r));
+    assert_string_equal("/zk/global/k", r->v[1].created_path);
+    zkc_free(r);
+    assert_true(exists_in(w, GLOBAL, "/zk/global/k"));
+
+    /* Deeper paths on a fresh server are ordinary ZKC_ENONODE, and /zk
+     * stays unroutable. */
+    drop_zk(w, SFO);
+    assert_int_equal(ZKC_ENONODE, zkc_create(m, "/zk/sfo/a", NULL, 0, 0, NULL, NULL));
+    assert_false(exists_in(w, SFO, "/zk"));
+    assert_int_equal(ZKC_EBADPATH, zkc_create(m, "/zk", NULL, 0, 0, NULL, NULL));
+
+    /* /zk cannot be made: that error, explained. */
+    OK(zkc_set_acl(w->direct[SFO], "/", zkc_acl_world(ZKC_PERM_READ | ZKC_PERM_ADMIN), -1));
+    assert_int_equal(ZKC_ENOAUTH, zkc_create(m, "/zk/sfo", NULL, 0, 0, NULL, NULL));
+    expect_msg("cell sfo's server has no /zk; creating it failed");
+    assert_false(exists_in(w, SFO, "/zk"));
+    assert_int_equal(ZKC_ENOAUTH, zkc_create_recursive(m, "/zk/sfo/a/b", NULL, 0, 0, NULL, NULL));
+    OK(zkc_set_acl(w->direct[SFO], "/", zkc_acl_world(ZKC_PERM_ALL), -1));
+
+    /* Lost replies on the way (the create's, then its existence
+     * check's): the router finds the node missing, meets the missing /zk,
+     * makes it, and creates once. */
+    inject(w, "sfo", ZKC_FAKE_LOSS_AFTER, 2);
+    OK(zkc_create(m, "/zk/sfo", NULL, 0, 0, NULL, NULL));
+    assert_true(exists_in(w, SFO, "/zk/sfo"));
+    drop_zk(w, SFO);
+    inject(w, "sfo", ZKC_FAKE_LOSS_BEFORE, 1);
+    OK(zkc_create(m, "/zk/sfo", NULL, 0, 0, NULL, NULL));
+    /* With /zk there, an ordinary create. */
+    OK(zkc_delete(w->direct[SFO], "/zk/sfo", -1));
+    OK(zkc_create(m, "/zk/sfo", NULL, 0, 0, NULL, NULL));
+}
+
 /* ---- retries ---- */
 
 static void test_read_retries(void **state)
@@ -964,6 +1260,10 @@ int main(void)
         T(test_routing),
         T(test_local),
         T(test_known_cells_and_bad_paths),
+        T(test_multi_routing),
+        T(test_multi_cross_cell),
+        T(test_multi_no_retry_after_loss),
+        T(test_fresh_cell),
         T(test_read_retries),
         T(test_retry_through_outage),
         T(test_retry_does_not_block_others),
