@@ -361,6 +361,10 @@ void zkc_acl_list_free(zkc_acl_list *a);
  */
 void zkc_strings_sort(zkc_strings *s);
 
+/* zkc_strings_dup: a deep copy (NULL gives an empty list), or NULL when
+ * out of memory. */
+zkc_strings *zkc_strings_dup(const zkc_strings *s);
+
 /*
  * ACL helpers.  zkc_acl_world(perms) returns a static one-entry list
  * world:anyone with perms (only the values ZKC_PERM_ALL, ZKC_PERM_FILE,

@@ -31,6 +31,18 @@ const zkc_acl_list *zkc_acl_world(uint32_t perms)
     return &world_lists[perms & ZKC_PERM_ALL];
 }
 
+zkc_strings *zkc_strings_dup(const zkc_strings *s)
+{
+    zkc_strings *d = zkc__strings_new(0);
+    for (size_t i = 0; d != NULL && s != NULL && i < s->count; i++) {
+        if (zkc__strings_push(d, s->v[i], strlen(s->v[i])) != ZKC_OK) {
+            zkc_strings_free(d);
+            d = NULL;
+        }
+    }
+    return d;
+}
+
 zkc_acl_list *zkc_acl_list_dup(const zkc_acl_list *a)
 {
     zkc_acl_list *d = calloc(1, sizeof *d);

@@ -489,20 +489,6 @@ static zkc_multi_results *multi_results_dup(const zkc_op_result *v, size_t n)
     return m;
 }
 
-static zkc_strings *strings_dup(const zkc_strings *s)
-{
-    zkc_strings *d = zkc__strings_new(0);
-    if (d == NULL)
-        return NULL;
-    for (size_t i = 0; i < s->count; i++) {
-        if (zkc__strings_push(d, s->v[i], strlen(s->v[i])) != ZKC_OK) {
-            zkc_strings_free(d);
-            return NULL;
-        }
-    }
-    return d;
-}
-
 static void sync_done(const zkc_result *res, void *userdata)
 {
     sync_call *sc = userdata;
@@ -521,7 +507,7 @@ static void sync_done(const zkc_result *res, void *userdata)
             sc->nomem |= sc->data == NULL;
         }
         if (res->children != NULL) {
-            sc->children = strings_dup(res->children);
+            sc->children = zkc_strings_dup(res->children);
             sc->nomem |= sc->children == NULL;
         }
         if (res->acl != NULL) {

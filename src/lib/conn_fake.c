@@ -1044,13 +1044,16 @@ static int version_ok(int32_t want, int32_t have)
     return want == -1 || want == have;
 }
 
-static int op_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d)
+/*
+ * The checks of a create, in the server's order, then the new node with
+ * its ACL and owner, not yet linked under *ret_parent.  d (may be NULL)
+ * gets the detail of a refusal.
+ */
+static int create_prepare(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d,
+                          fk_node **ret_parent, fk_node **ret_node)
 {
     const char *path = req->path;
     size_t len = strlen(path);
-    t->zxid++; /* the transaction's zxid, also when it fails */
-    int64_t zxid = t->zxid;
-
     fk_acl *acl = NULL;
     int rc = acl_fixup(t, fc, req->acl, &acl);
     if (rc != ZKC_OK)
@@ -1059,12 +1062,14 @@ static int op_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk
     fk_node *p = node_find(t, path, plen);
     if (p == NULL) {
         acl_unref(acl);
-        DONE_MSG(d, "parent %.*s does not exist", (int)plen, path);
+        if (d != NULL)
+            DONE_MSG(d, "parent %.*s does not exist", (int)plen, path);
         return ZKC_ENONODE;
     }
     if (acl_check(fc, p->acl, ZKC_PERM_CREATE) != ZKC_OK) {
         acl_unref(acl);
-        DONE_MSG(d, "no CREATE permission on %s", p->link.key);
+        if (d != NULL)
+            DONE_MSG(d, "no CREATE permission on %s", p->link.key);
         return ZKC_ENOAUTH;
     }
     char seqbuf[16] = "";
@@ -1082,33 +1087,53 @@ static int op_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk
     }
     memcpy(full, path, len);
     memcpy(full + len, seqbuf, slen + 1);
+    rc = ZKC_OK;
     if (node_find(t, full, len + slen) != NULL) {
-        free(full);
-        acl_unref(acl);
-        return ZKC_ENODEEXISTS;
+        rc = ZKC_ENODEEXISTS;
+    } else if (p->owner != 0) {
+        rc = ZKC_ENOCHILDRENFOREPHEMERALS;
+        if (d != NULL)
+            DONE_MSG(d, "parent %s is ephemeral", p->link.key);
     }
-    if (p->owner != 0) {
-        free(full);
-        acl_unref(acl);
-        DONE_MSG(d, "parent %s is ephemeral", p->link.key);
-        return ZKC_ENOCHILDRENFOREPHEMERALS;
+    fk_node *n = NULL;
+    if (rc == ZKC_OK) {
+        n = node_new(full, len + slen, req->data, req->data_len);
+        if (n == NULL || node_reserve_kid(p) != ZKC_OK)
+            rc = ZKC_ENOMEM;
     }
-    fk_node *n = node_new(full, len + slen, req->data, req->data_len);
-    if (n == NULL || node_reserve_kid(p) != ZKC_OK) {
+    free(full);
+    if (rc != ZKC_OK) {
         node_free(n);
-        free(full);
         acl_unref(acl);
-        return ZKC_ENOMEM;
+        return rc;
     }
     n->acl = acl;
     if (req->flags & ZKC_EPHEMERAL) {
         n->owner = fc->session_id;
         n->owner_conn = fc;
     }
+    *ret_parent = p;
+    *ret_node = n;
+    return ZKC_OK;
+}
+
+static int op_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d)
+{
+    t->zxid++; /* the transaction's zxid, also when it fails */
+    int64_t zxid = t->zxid;
+    fk_node *p = NULL, *n = NULL;
+    int rc = create_prepare(t, fc, req, d, &p, &n);
+    if (rc != ZKC_OK)
+        return rc;
+    char *created = zkc__memdup(n->link.key, n->link.klen);
+    if (created == NULL) {
+        node_free(n);
+        return ZKC_ENOMEM;
+    }
     node_link(t, p, n, zxid, zkc__wall_ms());
     fire_created(t, n);
-    d->created = full;
-    d->res.created_path = full;
+    d->created = created;
+    d->res.created_path = created;
     return ZKC_OK;
 }
 
@@ -1415,63 +1440,14 @@ static void multi_release(mundo *u)
 static int multi_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, int64_t zxid,
                         mundo *u, char **ret_name)
 {
-    const char *path = req->path;
-    size_t len = strlen(path);
-    fk_acl *acl = NULL;
-    int rc = acl_fixup(t, fc, req->acl, &acl);
+    fk_node *p = NULL, *n = NULL;
+    int rc = create_prepare(t, fc, req, NULL, &p, &n);
     if (rc != ZKC_OK)
         return rc;
-    size_t plen = parent_len(path, len);
-    fk_node *p = node_find(t, path, plen);
-    if (p == NULL) {
-        acl_unref(acl);
-        return ZKC_ENONODE;
-    }
-    if (acl_check(fc, p->acl, ZKC_PERM_CREATE) != ZKC_OK) {
-        acl_unref(acl);
-        return ZKC_ENOAUTH;
-    }
-    char seqbuf[16] = "";
-    if (req->flags & ZKC_SEQUENCE)
-        snprintf(seqbuf, sizeof seqbuf, "%010d", p->creates);
-    size_t slen = strlen(seqbuf);
-    if (len + slen > ZKC_MAX_PATH) {
-        acl_unref(acl);
-        return ZKC_EBADARGUMENTS;
-    }
-    char *full = malloc(len + slen + 1);
-    char *name = malloc(len + slen + 1);
-    if (full == NULL || name == NULL) {
-        free(full);
-        free(name);
-        acl_unref(acl);
-        return ZKC_ENOMEM;
-    }
-    memcpy(full, path, len);
-    memcpy(full + len, seqbuf, slen + 1);
-    memcpy(name, full, len + slen + 1);
-    rc = ZKC_OK;
-    if (node_find(t, full, len + slen) != NULL)
-        rc = ZKC_ENODEEXISTS;
-    else if (p->owner != 0)
-        rc = ZKC_ENOCHILDRENFOREPHEMERALS;
-    fk_node *n = NULL;
-    if (rc == ZKC_OK) {
-        n = node_new(full, len + slen, req->data, req->data_len);
-        if (n == NULL || node_reserve_kid(p) != ZKC_OK)
-            rc = ZKC_ENOMEM;
-    }
-    free(full);
-    if (rc != ZKC_OK) {
+    char *name = zkc__memdup(n->link.key, n->link.klen);
+    if (name == NULL) {
         node_free(n);
-        free(name);
-        acl_unref(acl);
-        return rc;
-    }
-    n->acl = acl;
-    if (req->flags & ZKC_EPHEMERAL) {
-        n->owner = fc->session_id;
-        n->owner_conn = fc;
+        return ZKC_ENOMEM;
     }
     u->kind = MU_CREATE;
     u->n = n;
@@ -2026,13 +2002,9 @@ int zkc_fake_open(zkc_fake_tree *t, zkc_conn **ret_conn)
         free(fc);
         return rc == ZKC_ENOMEM ? rc : ZKC_ENOMEM;
     }
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&fc->qlock, NULL);
-    pthread_cond_init(&fc->qcond, &ca);
+    zkc__cond_init_monotonic(&fc->qcond);
     pthread_cond_init(&fc->qdone, NULL);
-    pthread_condattr_destroy(&ca);
     fc->tree = t;
     /* Nobody can watch the state yet: set it without an event. */
     fc->base.state = ZKC_STATE_CONNECTED;

@@ -123,29 +123,6 @@ static void advance(gop *op);
 
 /* ---- small helpers ---- */
 
-static char *dup_bytes(const char *p, size_t len)
-{
-    char *d = malloc(len + 1);
-    if (d == NULL)
-        return NULL;
-    if (len > 0)
-        memcpy(d, p, len);
-    d[len] = '\0';
-    return d;
-}
-
-static zkc_strings *strings_copy(const zkc_strings *s)
-{
-    zkc_strings *d = zkc__strings_new(0);
-    for (size_t i = 0; d != NULL && i < s->count; i++) {
-        if (zkc__strings_push(d, s->v[i], strlen(s->v[i])) != ZKC_OK) {
-            zkc_strings_free(d);
-            d = NULL;
-        }
-    }
-    return d;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -440,12 +417,12 @@ static void quorum_done(const zkc_result *res, void *userdata)
     }
     if (res->rc == ZKC_OK) {
         if (res->op == ZKC_OP_GET) {
-            q->data = dup_bytes(res->data != NULL ? res->data : "", res->data_len);
+            q->data = zkc__memdup(res->data != NULL ? res->data : "", res->data_len);
             q->data_len = res->data_len;
             q->nomem |= q->data == NULL;
         }
         if (res->children != NULL) {
-            q->children = strings_copy(res->children);
+            q->children = zkc_strings_dup(res->children);
             q->nomem |= q->children == NULL;
         }
         if (res->acl != NULL) {
@@ -1310,7 +1287,7 @@ static void read_done(const zkc_result *res, void *userdata)
     int rc = res->rc;
     if (rc == ZKC_OK) {
         if (res->op == ZKC_OP_GET) {
-            ni->data = dup_bytes(res->data != NULL ? res->data : "", res->data_len);
+            ni->data = zkc__memdup(res->data != NULL ? res->data : "", res->data_len);
             ni->data_len = res->data_len;
             if (res->stat != NULL)
                 ni->stat = *res->stat;
@@ -1321,7 +1298,7 @@ static void read_done(const zkc_result *res, void *userdata)
                 ni->acl_stat = *res->stat;
             rc = res->acl == NULL || ni->acl != NULL ? ZKC_OK : ZKC_ENOMEM;
         } else {
-            ni->kids = res->children != NULL ? strings_copy(res->children) : zkc__strings_new(0);
+            ni->kids = zkc_strings_dup(res->children);
             rc = ni->kids != NULL ? ZKC_OK : ZKC_ENOMEM;
         }
     }

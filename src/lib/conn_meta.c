@@ -1151,11 +1151,7 @@ int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **r
         return rc;
     }
     pthread_mutex_init(&m->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&m->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    zkc__cond_init_monotonic(&m->cond);
     pthread_cond_init(&m->idle, NULL);
     m->threads = calloc(m->nthreads, sizeof *m->threads);
     unsigned started = 0;

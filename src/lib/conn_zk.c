@@ -1320,11 +1320,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     zc->base.log_fn = opts->log_fn;
     zc->base.log_ud = opts->log_ud;
     pthread_mutex_init(&zc->lock, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&zc->cond, &ca);
-    pthread_condattr_destroy(&ca);
+    zkc__cond_init_monotonic(&zc->cond);
     pthread_cond_init(&zc->aux_cond, NULL);
 
     zc->log_slot = log_slot_take(zc);

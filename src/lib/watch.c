@@ -63,6 +63,15 @@ void zkc__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t 
     pthread_cond_timedwait(cond, mutex, &ts);
 }
 
+void zkc__cond_init_monotonic(pthread_cond_t *cond)
+{
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cond, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
 int64_t zkc__wall_ms(void)
 {
     struct timespec ts;

@@ -1160,29 +1160,8 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
         /* Children that grew children meanwhile: their own recursive
          * delete, which locks their creators out, a bounded number of
          * times. */
-        for (size_t i = 0; rc == ZKC_OK && i < lvl.n; i++) {
-            if (!lvl.retry[i])
-                continue;
-            char *child = join(path, lvl.rels[i]);
-            if (child == NULL) {
-                rc = ZKC_ENOMEM;
-                zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
-                break;
-            }
-            if (retry_depth > 0) {
-                rc = delete_tree(c, child, -1, window, retry_depth - 1);
-                if (rc == ZKC_ENONODE)
-                    rc = ZKC_OK;
-                else if (rc != ZKC_OK)
-                    wrap_errmsg(rc, "delete_recursive", path);
-            } else {
-                rc = ZKC_ENOTEMPTY;
-                zkc__set_errmsg("delete_recursive %s: nodes were created under %s while it "
-                                "was being deleted",
-                                path, child);
-            }
-            free(child);
-        }
+        if (rc == ZKC_OK)
+            rc = delete_retries(c, path, lvl.rels, lvl.retry, lvl.n, window, retry_depth);
     }
 out:
     free(start);

@@ -36,6 +36,26 @@ static void test_is_directory(void **state)
     assert_false(zkc_is_directory(&mixed));
 }
 
+static void test_strings_dup(void **state)
+{
+    (void)state;
+    zkc_strings *s = zkc__strings_new(0);
+    assert_int_equal(ZKC_OK, zkc__strings_push(s, "b", 1));
+    assert_int_equal(ZKC_OK, zkc__strings_push(s, "a", 1));
+    zkc_strings *d = zkc_strings_dup(s);
+    assert_non_null(d);
+    assert_int_equal(2, d->count);
+    assert_string_equal("b", d->v[0]);
+    assert_string_equal("a", d->v[1]);
+    assert_ptr_not_equal(s->v[0], d->v[0]);
+    zkc_strings_free(s);
+    zkc_strings_free(d);
+    d = zkc_strings_dup(NULL);
+    assert_non_null(d);
+    assert_int_equal(0, d->count);
+    zkc_strings_free(d);
+}
+
 static void test_dup(void **state)
 {
     (void)state;
@@ -124,7 +144,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_world),     cmocka_unit_test(test_is_directory),
-        cmocka_unit_test(test_dup),       cmocka_unit_test(test_perms_format),
+        cmocka_unit_test(test_dup), cmocka_unit_test(test_strings_dup),       cmocka_unit_test(test_perms_format),
         cmocka_unit_test(test_strings),   cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests_name("acl", tests, NULL, NULL);

@@ -129,6 +129,9 @@ char *zkc__memdup(const void *p, size_t len);
  */
 void zkc__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_ms);
 
+/* pthread_cond_init with CLOCK_MONOTONIC, for zkc__cond_wait_until. */
+void zkc__cond_init_monotonic(pthread_cond_t *cond);
+
 /*
  * Wait until fd is readable, timeout_ms (-1: forever) passes, or cancel
  * (may be NULL) is triggered.  Returns ZKC_OK, ZKC_ETIMEDOUT or
