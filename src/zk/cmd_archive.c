@@ -25,13 +25,6 @@
 
 #include "zkcmd.h"
 
-#define HELP_CASE                                                              \
-    case 'h':                                                                  \
-        zk_help(stdout, z->cmd);                                               \
-        return ZK_EXIT_OK;                                                     \
-    default:                                                                   \
-        return zk_bad_option(z, argv)
-
 #define DUMP_FORMAT 1
 
 static bool skip_system(const char *root, const char *path)
@@ -173,31 +166,35 @@ static void items_free(put_item *items, size_t n)
 
 /* ---- zip ---- */
 
+/* zip_open(), or NULL after an error naming the archive. */
+static zip_t *archive_open(zk_ctx *z, const char *name, int flags)
+{
+    int zerr = 0;
+    zip_t *zip = zip_open(name, flags, &zerr);
+    if (zip == NULL) {
+        zip_error_t ze;
+        zip_error_init_with_code(&ze, zerr);
+        zk_errf(z, "%s: %s", name, zip_error_strerror(&ze));
+        zip_error_fini(&ze);
+    }
+    return zip;
+}
+
 int zk_cmd_zip(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        HELP_CASE;
-        }
-    }
+    int status = zk_getopt_none(z, argc, argv, "h");
+    if (status >= 0)
+        return status;
     if (argc - optind < 2)
         return zk_usage(z, "want one or more paths and an archive name");
     const char *out = argv[argc - 1];
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind - 1, false, &a);
-    if (a.n == 0 || zk_connect(z) != ZKC_OK) {
+    if (zk_expand_connect(z, argv + optind, argc - optind - 1, false, &a) != 0 || a.n == 0) {
         zk_args_free(&a);
         return ZK_EXIT_FAIL;
     }
-    int zerr = 0;
-    zip_t *zip = zip_open(out, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
+    zip_t *zip = archive_open(z, out, ZIP_CREATE | ZIP_TRUNCATE);
     if (zip == NULL) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        zk_errf(z, "%s: %s", out, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
         zk_args_free(&a);
         return ZK_EXIT_FAIL;
     }
@@ -253,30 +250,17 @@ int zk_cmd_zip(zk_ctx *z, int argc, char **argv)
 
 int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        HELP_CASE;
-        }
-    }
+    int status = zk_getopt_none(z, argc, argv, "h");
+    if (status >= 0)
+        return status;
     if (argc - optind != 2)
         return zk_usage(z, "want an archive and a destination prefix");
     const char *in = argv[optind];
-    const char *zp = argv[optind + 1];
-    (void)zk_is_zk_path(argv[optind + 1], &zp);
-    char *prefix = zk_path_clean(zp, NULL);
-    if (prefix == NULL) {
-        zk_err(z, argv[optind + 1], ZKC_EBADPATH, "not an absolute path");
+    char *prefix = zk_arg_clean(z, argv[optind + 1], NULL);
+    if (prefix == NULL)
         return ZK_EXIT_FAIL;
-    }
-    int zerr = 0;
-    zip_t *zip = zip_open(in, ZIP_RDONLY, &zerr);
+    zip_t *zip = archive_open(z, in, ZIP_RDONLY);
     if (zip == NULL) {
-        zip_error_t ze;
-        zip_error_init_with_code(&ze, zerr);
-        zk_errf(z, "%s: %s", in, zip_error_strerror(&ze));
-        zip_error_fini(&ze);
         free(prefix);
         return ZK_EXIT_FAIL;
     }
@@ -345,22 +329,14 @@ int zk_cmd_dump(zk_ctx *z, int argc, char **argv)
         switch (c) {
         case 'e': ephemerals = true; break;
         case 'o': outname = optarg; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (argc - optind != 1)
         return zk_usage(z, "want exactly one path");
     zk_args a;
-    zk_expand(z, argv + optind, 1, false, &a);
-    if (a.n > 1) {
-        zk_errf(z, "%s: matches %zu nodes; dump takes one", argv[optind], a.n);
-        zk_args_free(&a);
+    if (zk_expand_single(z, argv[optind], &a) != 0)
         return ZK_EXIT_FAIL;
-    }
-    if (a.n == 0 || zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
-        return ZK_EXIT_FAIL;
-    }
     const char *root = a.v[0].path;
     zk_walk_opts wo = {.want_data = true, .want_acl = true, .max_depth = -1};
     zk_tree t;
@@ -426,7 +402,7 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv)
         switch (c) {
         case 'e': ephemerals = true; break;
         case OPT_NO_ACL: acls = false; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     int nargs = argc - optind;
@@ -449,16 +425,13 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv)
         json_decref(doc);
         return ZK_EXIT_FAIL;
     }
-    char *dest = NULL;
+    char *dest;
     if (nargs == 2) {
-        const char *zp = argv[optind + 1];
-        (void)zk_is_zk_path(argv[optind + 1], &zp);
-        dest = zk_path_clean(zp, NULL);
-    } else {
-        dest = zk_path_clean(root, NULL);
+        dest = zk_arg_clean(z, argv[optind + 1], NULL);
+    } else if ((dest = zk_path_clean(root, NULL)) == NULL) {
+        zk_err(z, root, ZKC_EBADPATH, "not an absolute path");
     }
     if (dest == NULL) {
-        zk_err(z, nargs == 2 ? argv[optind + 1] : root, ZKC_EBADPATH, "not an absolute path");
         json_decref(doc);
         return ZK_EXIT_FAIL;
     }

@@ -13,19 +13,12 @@
 /* Options shared by most readers. */
 enum { OPT_JSON = 300 };
 
-#define HELP_CASE                                                              \
-    case 'h':                                                                  \
-        zk_help(stdout, z->cmd);                                               \
-        return ZK_EXIT_OK;                                                     \
-    default:                                                                   \
-        return zk_bad_option(z, argv)
-
-static char **arg_paths(const zk_args *a)
+/* A path that could not be read: an error, but for a missing one with
+ * -f (quiet). */
+static void path_err(zk_ctx *z, const char *path, int rc, bool quiet)
 {
-    char **v = malloc((a->n > 0 ? a->n : 1) * sizeof *v);
-    for (size_t i = 0; v != NULL && i < a->n; i++)
-        v[i] = a->v[i].path;
-    return v;
+    if (!(quiet && rc == ZKC_ENONODE))
+        zk_err(z, path, rc, NULL);
 }
 
 /* ---- ls ---- */
@@ -70,8 +63,7 @@ static void ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
         int rc;
         char *p = (char *)path;
         if (zk_stat_many(z, &p, 1, &st, &rc) != ZKC_OK || rc != ZKC_OK) {
-            if (!(o->f && rc == ZKC_ENONODE))
-                zk_err(z, path, rc, NULL);
+            path_err(z, path, rc, o->f);
             return;
         }
         ls_row(z, o, path, path, &st);
@@ -82,8 +74,7 @@ static void ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
         zk_tree t;
         int rc = zk_walk(z, path, &wo, &t);
         if (rc != ZKC_OK) {
-            if (!(o->f && rc == ZKC_ENONODE))
-                zk_err(z, path, rc, NULL);
+            path_err(z, path, rc, o->f);
             return;
         }
         if (header && !z->json)
@@ -107,8 +98,7 @@ static void ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
     zkc_stat st;
     int rc = zkc_children(z->conn, path, &kids, &st, NULL);
     if (rc != ZKC_OK) {
-        if (!(o->f && rc == ZKC_ENONODE))
-            zk_err(z, path, rc, NULL);
+        path_err(z, path, rc, o->f);
         return;
     }
     if (header && !z->json)
@@ -175,7 +165,7 @@ int zk_cmd_ls(zk_ctx *z, int argc, char **argv)
         case 'R': o.R = true; break;
         case 'f': o.f = true; break;
         case OPT_JSON: z->json = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
@@ -183,11 +173,8 @@ int zk_cmd_ls(zk_ctx *z, int argc, char **argv)
     if (o.d && o.R)
         return zk_usage(z, "-d and -R do not go together");
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, o.f, &a);
-    if (a.n > 0 && zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
+    if (zk_expand_connect(z, argv + optind, argc - optind, o.f, &a) != 0)
         return ZK_EXIT_FAIL;
-    }
     for (size_t i = 0; i < a.n; i++)
         ls_one(z, &o, a.v[i].path, a.n > 1 && !o.d);
     zk_args_free(&a);
@@ -195,6 +182,31 @@ int zk_cmd_ls(zk_ctx *z, int argc, char **argv)
 }
 
 /* ---- cat ---- */
+
+/*
+ * For cat and stat: expand the path arguments (quiet: -f), connect, and
+ * run op on every path at once.  Returns the results, one per a->v[i], to
+ * free with zk_fetched_free(); NULL when there is nothing to print (errors
+ * printed).  *a is to free with zk_args_free() either way.
+ */
+static zk_fetched *fetch_args(zk_ctx *z, zkc_op op, char **argv, int argc, bool quiet,
+                              zk_args *a)
+{
+    if (zk_expand_connect(z, argv, argc, quiet, a) != 0 || a->n == 0)
+        return NULL;
+    char **paths = malloc(a->n * sizeof *paths);
+    zk_fetched *r = calloc(a->n, sizeof *r);
+    for (size_t i = 0; paths != NULL && i < a->n; i++)
+        paths[i] = a->v[i].path;
+    int rc = paths != NULL && r != NULL ? zk_fetch_many(z, op, paths, a->n, r) : ZKC_ENOMEM;
+    free(paths);
+    if (rc != ZKC_OK) {
+        zk_errf(z, "%s", zkc_strerror(rc));
+        zk_fetched_free(r, a->n);
+        return NULL;
+    }
+    return r;
+}
 
 int zk_cmd_cat(zk_ctx *z, int argc, char **argv)
 {
@@ -208,28 +220,17 @@ int zk_cmd_cat(zk_ctx *z, int argc, char **argv)
         case 'l': l = true; break;
         case 'f': f = true; break;
         case OPT_JSON: z->json = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
         return zk_usage(z, "no path given");
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, f, &a);
-    if (a.n == 0 || zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
-        return z->status;
-    }
-    char **paths = arg_paths(&a);
-    zk_fetched *r = calloc(a.n, sizeof *r);
-    int rc = paths != NULL && r != NULL ? zk_fetch_many(z, ZKC_OP_GET, paths, a.n, r)
-                                        : ZKC_ENOMEM;
-    if (rc != ZKC_OK)
-        zk_errf(z, "%s", zkc_strerror(rc));
-    for (size_t i = 0; rc == ZKC_OK && i < a.n; i++) {
+    zk_fetched *r = fetch_args(z, ZKC_OP_GET, argv + optind, argc - optind, f, &a);
+    for (size_t i = 0; r != NULL && i < a.n; i++) {
         const char *p = a.v[i].path;
         if (r[i].rc != ZKC_OK) {
-            if (!(f && r[i].rc == ZKC_ENONODE))
-                zk_err(z, p, r[i].rc, NULL);
+            path_err(z, p, r[i].rc, f);
             continue;
         }
         if (z->json) {
@@ -248,7 +249,6 @@ int zk_cmd_cat(zk_ctx *z, int argc, char **argv)
             fputc('\n', stdout);
     }
     zk_fetched_free(r, a.n);
-    free(paths);
     zk_args_free(&a);
     return z->status;
 }
@@ -298,28 +298,17 @@ int zk_cmd_stat(zk_ctx *z, int argc, char **argv)
         switch (c) {
         case 'f': f = true; break;
         case OPT_JSON: z->json = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
         return zk_usage(z, "no path given");
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, f, &a);
-    if (a.n == 0 || zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
-        return z->status;
-    }
-    char **paths = arg_paths(&a);
-    zk_fetched *r = calloc(a.n, sizeof *r);
-    int rc = paths != NULL && r != NULL ? zk_fetch_many(z, ZKC_OP_GET_ACL, paths, a.n, r)
-                                        : ZKC_ENOMEM;
-    if (rc != ZKC_OK)
-        zk_errf(z, "%s", zkc_strerror(rc));
+    zk_fetched *r = fetch_args(z, ZKC_OP_GET_ACL, argv + optind, argc - optind, f, &a);
     bool first = true;
-    for (size_t i = 0; rc == ZKC_OK && i < a.n; i++) {
+    for (size_t i = 0; r != NULL && i < a.n; i++) {
         if (r[i].rc != ZKC_OK) {
-            if (!(f && r[i].rc == ZKC_ENONODE))
-                zk_err(z, a.v[i].path, r[i].rc, NULL);
+            path_err(z, a.v[i].path, r[i].rc, f);
             continue;
         }
         if (!first && !z->json)
@@ -328,7 +317,6 @@ int zk_cmd_stat(zk_ctx *z, int argc, char **argv)
         print_stat(z, a.v[i].path, &r[i].stat, r[i].acl);
     }
     zk_fetched_free(r, a.n);
-    free(paths);
     zk_args_free(&a);
     return z->status;
 }
@@ -413,11 +401,23 @@ out:
     free(open);
 }
 
-static void report_node_errors(zk_ctx *z, const zk_tree *t)
+/*
+ * For tree, find and du: walk the subtree at path (stats only), reporting
+ * the root's error or those of the nodes that could not be read.  Returns
+ * ZKC_OK with *t to free with zk_tree_free(), or the root's error.
+ */
+static int walk_stats(zk_ctx *z, const char *path, int max_depth, zk_tree *t)
 {
+    zk_walk_opts wo = {.want_data = false, .want_acl = false, .max_depth = max_depth};
+    int rc = zk_walk(z, path, &wo, t);
+    if (rc != ZKC_OK) {
+        zk_err(z, path, rc, NULL);
+        return rc;
+    }
     for (size_t i = 1; i < t->n; i++)
         if (t->v[i]->rc != ZKC_OK)
             zk_err(z, t->v[i]->path, t->v[i]->rc, NULL);
+    return ZKC_OK;
 }
 
 int zk_cmd_tree(zk_ctx *z, int argc, char **argv)
@@ -439,26 +439,18 @@ int zk_cmd_tree(zk_ctx *z, int argc, char **argv)
         }
         case 's': sizes = true; break;
         case OPT_JSON: z->json = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
         return zk_usage(z, "no path given");
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, false, &a);
-    if (a.n > 0 && zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
+    if (zk_expand_connect(z, argv + optind, argc - optind, false, &a) != 0)
         return ZK_EXIT_FAIL;
-    }
     for (size_t i = 0; i < a.n; i++) {
-        zk_walk_opts wo = {.want_data = false, .want_acl = false, .max_depth = depth};
         zk_tree t;
-        int rc = zk_walk(z, a.v[i].path, &wo, &t);
-        if (rc != ZKC_OK) {
-            zk_err(z, a.v[i].path, rc, NULL);
+        if (walk_stats(z, a.v[i].path, depth, &t) != ZKC_OK)
             continue;
-        }
-        report_node_errors(z, &t);
         if (z->json)
             tree_json(&t);
         else
@@ -490,7 +482,7 @@ int zk_cmd_find(zk_ctx *z, int argc, char **argv)
             type = optarg[0];
             break;
         case '0': nul = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
@@ -499,20 +491,12 @@ int zk_cmd_find(zk_ctx *z, int argc, char **argv)
     if (glob != NULL && zkc_glob_match(glob, "", &m) != ZKC_OK)
         return zk_usage(z, "--name: bad pattern '%s'", glob);
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, false, &a);
-    if (a.n > 0 && zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
+    if (zk_expand_connect(z, argv + optind, argc - optind, false, &a) != 0)
         return ZK_EXIT_FAIL;
-    }
     for (size_t i = 0; i < a.n; i++) {
-        zk_walk_opts wo = {.want_data = false, .want_acl = false, .max_depth = -1};
         zk_tree t;
-        int rc = zk_walk(z, a.v[i].path, &wo, &t);
-        if (rc != ZKC_OK) {
-            zk_err(z, a.v[i].path, rc, NULL);
+        if (walk_stats(z, a.v[i].path, -1, &t) != ZKC_OK)
             continue;
-        }
-        report_node_errors(z, &t);
         for (size_t k = 0; k < t.n; k++) {
             zk_node *n = t.v[k];
             if (glob != NULL) {
@@ -574,26 +558,18 @@ int zk_cmd_du(zk_ctx *z, int argc, char **argv)
         switch (c) {
         case 's': summary = true; break;
         case OPT_JSON: z->json = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
         return zk_usage(z, "no path given");
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, false, &a);
-    if (a.n > 0 && zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
+    if (zk_expand_connect(z, argv + optind, argc - optind, false, &a) != 0)
         return ZK_EXIT_FAIL;
-    }
     for (size_t i = 0; i < a.n; i++) {
-        zk_walk_opts wo = {.want_data = false, .want_acl = false, .max_depth = -1};
         zk_tree t;
-        int rc = zk_walk(z, a.v[i].path, &wo, &t);
-        if (rc != ZKC_OK) {
-            zk_err(z, a.v[i].path, rc, NULL);
+        if (walk_stats(z, a.v[i].path, -1, &t) != ZKC_OK)
             continue;
-        }
-        report_node_errors(z, &t);
         du_count total = {0}, sub = {0};
         const char *sub_path = NULL;
         for (size_t k = 0; k < t.n; k++) {

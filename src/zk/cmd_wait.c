@@ -22,13 +22,6 @@
 #include "zkcell/recipes.h"
 #endif
 
-#define HELP_CASE                                                              \
-    case 'h':                                                                  \
-        zk_help(stdout, z->cmd);                                               \
-        return ZK_EXIT_OK;                                                     \
-    default:                                                                   \
-        return zk_bad_option(z, argv)
-
 #define EXIT_INTERRUPTED 130
 
 static const char *event_name(zkc_event_type t)
@@ -44,15 +37,6 @@ static const char *event_name(zkc_event_type t)
     }
 }
 
-static int parse_timeout(zk_ctx *z, const char *val, int *ms)
-{
-    int64_t v;
-    if (zk_parse_duration(val, &v) != 0 || v > INT32_MAX)
-        return zk_usage(z, "--timeout: want a duration like 500ms, 10s or 2m, got '%s'", val);
-    *ms = (int)v;
-    return 0;
-}
-
 /* ---- wait ---- */
 
 int zk_cmd_wait(zk_ctx *z, int argc, char **argv)
@@ -66,22 +50,17 @@ int zk_cmd_wait(zk_ctx *z, int argc, char **argv)
         switch (c) {
         case 'e': exit_if_exists = true; break;
         case 't':
-            if ((rc = parse_timeout(z, optarg, &timeout)) != 0)
+            if ((rc = zk_parse_duration_opt(z, "--timeout", optarg, &timeout)) != 0)
                 return rc;
             break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (argc - optind != 1)
         return zk_usage(z, "want exactly one path");
     zk_args a;
-    zk_expand(z, argv + optind, 1, false, &a);
-    if (a.n != 1 || zk_connect(z) != ZKC_OK) {
-        if (a.n > 1)
-            zk_errf(z, "%s: matches %zu nodes; wait takes one", argv[optind], a.n);
-        zk_args_free(&a);
+    if (zk_expand_single(z, argv[optind], &a) != 0)
         return ZK_EXIT_FAIL;
-    }
     zk_catch_signals(z);
     const char *path = a.v[0].path;
     bool children = a.v[0].trailing;
@@ -191,7 +170,7 @@ int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "t:n:h", lo, NULL)) != -1) {
         switch (c) {
         case 't':
-            if ((rc = parse_timeout(z, optarg, &timeout)) != 0)
+            if ((rc = zk_parse_duration_opt(z, "--timeout", optarg, &timeout)) != 0)
                 return rc;
             break;
         case 'n':
@@ -199,14 +178,13 @@ int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
                 return zk_usage(z, "--count: want a number of events, got '%s'", optarg);
             break;
         case 'j': z->json = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
         return zk_usage(z, "no path given");
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, false, &a);
-    if (a.n == 0 || zk_connect(z) != ZKC_OK) {
+    if (zk_expand_connect(z, argv + optind, argc - optind, false, &a) != 0 || a.n == 0) {
         zk_args_free(&a);
         return ZK_EXIT_FAIL;
     }
@@ -300,6 +278,12 @@ out:
 
 /* ---- holding a lock node ---- */
 
+/* The exit status of a command that waitpid() reported as ws. */
+static int child_status(int ws)
+{
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
 /*
  * Hold the node at path (ours, ephemeral) until a signal, or while the
  * command runs.  Lost when the node goes or the session is in doubt.
@@ -367,7 +351,7 @@ static int hold(zk_ctx *z, const char *path, char **cmd, int ncmd)
             pid_t p = waitpid(child, &ws, WNOHANG);
             if (p == child) {
                 child = -1;
-                status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+                status = child_status(ws);
                 break;
             }
         }
@@ -391,7 +375,7 @@ static int hold(zk_ctx *z, const char *path, char **cmd, int ncmd)
         if (lost)
             status = ZK_EXIT_FAIL;
         else if (status == ZK_EXIT_OK)
-            status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+            status = child_status(ws);
     }
     if (lost)
         status = ZK_EXIT_FAIL;
@@ -407,36 +391,36 @@ release:;
     return status;
 }
 
+/*
+ * The path argument of elock and qlock, cleaned, then the connection of
+ * its cell (zk_cell_conn_begin(): the caller ends it), and signals
+ * caught.  Returns the malloc'd path, or NULL (printed).
+ */
+static char *lock_begin(zk_ctx *z, const char *arg)
+{
+    char *path = zk_arg_clean(z, arg, NULL);
+    if (path == NULL)
+        return NULL;
+    if (zk_connect(z) != ZKC_OK || zk_cell_conn_begin(z, &path) != ZKC_OK) {
+        free(path);
+        return NULL;
+    }
+    zk_catch_signals(z);
+    return path;
+}
+
 /* ---- elock ---- */
 
 int zk_cmd_elock(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
-        switch (c) {
-        HELP_CASE;
-        }
-    }
+    int status = zk_getopt_none(z, argc, argv, "+h");
+    if (status >= 0)
+        return status;
     if (optind >= argc)
         return zk_usage(z, "no path given");
-    const char *zp = argv[optind];
-    (void)zk_is_zk_path(argv[optind], &zp);
-    char *path = zk_path_clean(zp, NULL);
-    if (path == NULL) {
-        zk_err(z, argv[optind], ZKC_EBADPATH, "not an absolute path");
+    char *path = lock_begin(z, argv[optind]);
+    if (path == NULL)
         return ZK_EXIT_FAIL;
-    }
-    if (zk_connect(z) != ZKC_OK) {
-        free(path);
-        return ZK_EXIT_FAIL;
-    }
-    if (zk_cell_conn_begin(z, &path) != ZKC_OK) {
-        free(path);
-        return ZK_EXIT_FAIL;
-    }
-    zk_catch_signals(z);
-    int status;
     int rc = zkc_create_recursive(z->conn, path, NULL, 0, ZKC_EPHEMERAL, NULL, NULL);
     if (rc != ZKC_OK) {
         zk_err(z, path, rc, rc == ZKC_ENODEEXISTS ? "locked by someone else" : NULL);
@@ -517,26 +501,17 @@ int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
     while ((c = getopt_long(argc, argv, "+t:h", lo, NULL)) != -1) {
         switch (c) {
         case 't':
-            if ((rc = parse_timeout(z, optarg, &timeout)) != 0)
+            if ((rc = zk_parse_duration_opt(z, "--timeout", optarg, &timeout)) != 0)
                 return rc;
             break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
         return zk_usage(z, "no queue folder given");
-    const char *zp = argv[optind];
-    (void)zk_is_zk_path(argv[optind], &zp);
-    char *dir = zk_path_clean(zp, NULL);
-    if (dir == NULL) {
-        zk_err(z, argv[optind], ZKC_EBADPATH, "not an absolute path");
+    char *dir = lock_begin(z, argv[optind]);
+    if (dir == NULL)
         return ZK_EXIT_FAIL;
-    }
-    if (zk_connect(z) != ZKC_OK || zk_cell_conn_begin(z, &dir) != ZKC_OK) {
-        free(dir);
-        return ZK_EXIT_FAIL;
-    }
-    zk_catch_signals(z);
     /* Our entry: "<dir>/" plus the server's sequence number. */
     char *prefix = malloc(strlen(dir) + 2);
     char *entry = NULL;

@@ -18,13 +18,6 @@
 
 #include "zkcmd.h"
 
-#define HELP_CASE                                                              \
-    case 'h':                                                                  \
-        zk_help(stdout, z->cmd);                                               \
-        return ZK_EXIT_OK;                                                     \
-    default:                                                                   \
-        return zk_bad_option(z, argv)
-
 /* ---- touch ---- */
 
 static void touch_one(zk_ctx *z, const char *path, bool no_create, bool parents)
@@ -63,17 +56,14 @@ int zk_cmd_touch(zk_ctx *z, int argc, char **argv)
         switch (c) {
         case 'c': no_create = true; break;
         case 'p': parents = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
         return zk_usage(z, "no path given");
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, false, &a);
-    if (a.n > 0 && zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
+    if (zk_expand_connect(z, argv + optind, argc - optind, false, &a) != 0)
         return ZK_EXIT_FAIL;
-    }
     for (size_t i = 0; i < a.n; i++)
         touch_one(z, a.v[i].path, no_create, parents);
     zk_args_free(&a);
@@ -124,7 +114,7 @@ int zk_cmd_rm(zk_ctx *z, int argc, char **argv)
         case 'r':
         case 'R': recursive = true; break;
         case 'f': force = true; break;
-        HELP_CASE;
+        ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
@@ -140,11 +130,8 @@ int zk_cmd_rm(zk_ctx *z, int argc, char **argv)
         }
     }
     zk_args a;
-    zk_expand(z, argv + optind, argc - optind, force, &a);
-    if (a.n > 0 && zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
+    if (zk_expand_connect(z, argv + optind, argc - optind, force, &a) != 0)
         return ZK_EXIT_FAIL;
-    }
     if (recursive) {
         for (size_t i = 0; i < a.n; i++) {
             if (too_general(a.v[i].path)) {
@@ -282,13 +269,9 @@ static void cp_one(zk_ctx *z, const cp_src *src, const char *dst, bool dst_zk)
 
 int zk_cmd_cp(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        HELP_CASE;
-        }
-    }
+    int status = zk_getopt_none(z, argc, argv, "h");
+    if (status >= 0)
+        return status;
     int n = argc - optind;
     if (n < 2)
         return zk_usage(z, "want a source and a destination");
@@ -443,26 +426,14 @@ static int run_editor(const char *file)
 
 int zk_cmd_edit(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
-    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-        switch (c) {
-        HELP_CASE;
-        }
-    }
+    int status = zk_getopt_none(z, argc, argv, "h");
+    if (status >= 0)
+        return status;
     if (argc - optind != 1)
         return zk_usage(z, "want exactly one path");
     zk_args a;
-    zk_expand(z, argv + optind, 1, false, &a);
-    if (a.n > 1) {
-        zk_errf(z, "%s: matches %zu nodes; edit takes one", argv[optind], a.n);
-        zk_args_free(&a);
+    if (zk_expand_single(z, argv[optind], &a) != 0)
         return ZK_EXIT_FAIL;
-    }
-    if (a.n == 0 || zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
-        return ZK_EXIT_FAIL;
-    }
     const char *path = a.v[0].path;
     char *data = NULL, *edited = NULL;
     size_t len = 0, elen = 0;
@@ -538,14 +509,10 @@ out:
 
 int zk_cmd_chmod(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
     /* "n-rw" looks like an option to getopt: stop at the first word. */
-    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
-        switch (c) {
-        HELP_CASE;
-        }
-    }
+    int status = zk_getopt_none(z, argc, argv, "+h");
+    if (status >= 0)
+        return status;
     if (argc - optind < 2)
         return zk_usage(z, "want a mode (n+PERMS or n-PERMS) and a path");
     const char *mode = argv[optind];
@@ -555,11 +522,8 @@ int zk_cmd_chmod(zk_ctx *z, int argc, char **argv)
         return zk_usage(z, "bad mode '%s': want n+ or n- and letters from rwdca", mode);
     bool add = mode[1] == '+';
     zk_args a;
-    zk_expand(z, argv + optind + 1, argc - optind - 1, false, &a);
-    if (a.n > 0 && zk_connect(z) != ZKC_OK) {
-        zk_args_free(&a);
+    if (zk_expand_connect(z, argv + optind + 1, argc - optind - 1, false, &a) != 0)
         return ZK_EXIT_FAIL;
-    }
     for (size_t i = 0; i < a.n; i++) {
         const char *path = a.v[i].path;
         zkc_acl_list *acl = NULL;

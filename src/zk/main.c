@@ -204,6 +204,18 @@ void zk_help(FILE *f, const char *cmd)
     fprintf(f, "Usage: zk [OPTIONS] %s\n\n%s", c->synopsis, c->help);
 }
 
+int zk_getopt_none(zk_ctx *z, int argc, char **argv, const char *optstring)
+{
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, optstring, lo, NULL)) != -1) {
+        switch (c) {
+        ZK_HELP_CASE;
+        }
+    }
+    return -1;
+}
+
 /* ---- signals ---- */
 
 static zkc_cancel *signal_cancel;
@@ -523,15 +535,6 @@ enum {
     OPT_VERSION
 };
 
-static int duration_ms(zk_ctx *z, const char *opt, const char *val, int *ms)
-{
-    int64_t v;
-    if (zk_parse_duration(val, &v) != 0 || v > INT32_MAX)
-        return zk_usage(z, "%s: want a duration like 500ms, 10s or 2m, got '%s'", opt, val);
-    *ms = (int)v;
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     zk_ctx z;
@@ -584,18 +587,20 @@ int main(int argc, char **argv)
             z.local_cell = optarg;
             break;
         case OPT_CONNECT_TIMEOUT:
-            if ((rc = duration_ms(&z, "--connect-timeout", optarg, &z.connect_timeout_ms)))
+            if ((rc = zk_parse_duration_opt(&z, "--connect-timeout", optarg,
+                                            &z.connect_timeout_ms)))
                 return rc;
             if (z.connect_timeout_ms == 0)
                 z.connect_timeout_ms = 1;
             break;
         case OPT_SESSION_TIMEOUT:
-            if ((rc = duration_ms(&z, "--session-timeout", optarg, &z.session_timeout_ms)))
+            if ((rc = zk_parse_duration_opt(&z, "--session-timeout", optarg,
+                                            &z.session_timeout_ms)))
                 return rc;
             break;
         case OPT_LOCK_WAIT: {
             int ms;
-            if ((rc = duration_ms(&z, "--lock-wait-timeout", optarg, &ms)))
+            if ((rc = zk_parse_duration_opt(&z, "--lock-wait-timeout", optarg, &ms)))
                 return rc;
             z.lock_wait_ms = ms;
             break;

@@ -181,6 +181,15 @@ int zk_parse_duration(const char *s, int64_t *ms)
     return 0;
 }
 
+int zk_parse_duration_opt(zk_ctx *z, const char *opt, const char *val, int *ms)
+{
+    int64_t v;
+    if (zk_parse_duration(val, &v) != 0 || v > INT32_MAX)
+        return zk_usage(z, "%s: want a duration like 500ms, 10s or 2m, got '%s'", opt, val);
+    *ms = (int)v;
+    return 0;
+}
+
 int zk_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
 {
     char *end;

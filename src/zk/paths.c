@@ -68,6 +68,16 @@ bool zk_is_zk_path(const char *arg, const char **zpath)
     return false;
 }
 
+char *zk_arg_clean(zk_ctx *z, const char *arg, bool *trailing)
+{
+    const char *zp = arg;
+    (void)zk_is_zk_path(arg, &zp);
+    char *clean = zk_path_clean(zp, trailing);
+    if (clean == NULL)
+        zk_err(z, arg, ZKC_EBADPATH, "not an absolute path");
+    return clean;
+}
+
 static int args_push(zk_args *a, char *path, bool trailing, const char *arg)
 {
     if (a->n == a->cap) {
@@ -177,12 +187,9 @@ size_t zk_expand(zk_ctx *z, char **argv, int argc, bool quiet_missing, zk_args *
     memset(out, 0, sizeof *out);
     for (int i = 0; i < argc; i++) {
         const char *arg = argv[i];
-        const char *zp = arg;
-        (void)zk_is_zk_path(arg, &zp);
         bool trailing;
-        char *clean = zk_path_clean(zp, &trailing);
+        char *clean = zk_arg_clean(z, arg, &trailing);
         if (clean == NULL) {
-            zk_err(z, arg, ZKC_EBADPATH, "not an absolute path");
             failed++;
             continue;
         }
@@ -206,4 +213,26 @@ size_t zk_expand(zk_ctx *z, char **argv, int argc, bool quiet_missing, zk_args *
         free(clean);
     }
     return failed;
+}
+
+int zk_expand_connect(zk_ctx *z, char **argv, int argc, bool quiet_missing, zk_args *out)
+{
+    zk_expand(z, argv, argc, quiet_missing, out);
+    if (out->n > 0 && zk_connect(z) != ZKC_OK) {
+        zk_args_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+int zk_expand_single(zk_ctx *z, char *arg, zk_args *out)
+{
+    zk_expand(z, &arg, 1, false, out);
+    if (out->n > 1)
+        zk_errf(z, "%s: matches %zu nodes; %s takes one", arg, out->n, z->cmd);
+    if (out->n != 1 || zk_connect(z) != ZKC_OK) {
+        zk_args_free(out);
+        return -1;
+    }
+    return 0;
 }

@@ -84,6 +84,11 @@ int zk_cell_conn_begin(zk_ctx *z, char **path);
 void zk_cell_conn_end(zk_ctx *z);
 /* Print the help of the current subcommand to f. */
 void zk_help(FILE *f, const char *cmd);
+/* The option loop of a subcommand whose only option is --help:
+ * optstring is "h", or "+h" to stop at the first operand.  Returns -1 to
+ * go on with the operands from optind, or the exit status to return (the
+ * help was printed, or a bad option reported). */
+int zk_getopt_none(zk_ctx *z, int argc, char **argv, const char *optstring);
 /* Handle SIGINT/SIGTERM by triggering z->cancel from now on. */
 void zk_catch_signals(zk_ctx *z);
 
@@ -106,6 +111,9 @@ void zk_fmt_time_long(int64_t ms, char *buf, size_t size);
 /* Parse a duration: "250ms", "10s", "2m", "1h", a bare number is
  * seconds.  Returns 0 and *ms, or -1. */
 int zk_parse_duration(const char *s, int64_t *ms);
+/* The same for the value of option opt, in int milliseconds: returns 0
+ * and *ms, or reports a usage error and returns ZK_EXIT_USAGE. */
+int zk_parse_duration_opt(zk_ctx *z, const char *opt, const char *val, int *ms);
 /* Monotonic milliseconds. */
 int64_t zk_now_ms(void);
 /* Parse an unsigned integer in [min, max]. */
@@ -151,6 +159,17 @@ char *zk_path_clean(const char *in, bool *trailing);
  * are skipped silently.  Returns the number of failed arguments. */
 size_t zk_expand(zk_ctx *z, char **argv, int argc, bool quiet_missing, zk_args *out);
 void zk_args_free(zk_args *a);
+/* zk_expand(), then zk_connect() when any path is left.  Returns 0, or -1
+ * when the connection failed (printed; *out freed). */
+int zk_expand_connect(zk_ctx *z, char **argv, int argc, bool quiet_missing, zk_args *out);
+/* For the subcommands that take one node: expand arg, which must match
+ * exactly one node (else an error naming it and z->cmd), and connect.
+ * Returns 0 with the node in out->v[0], or -1 (printed; *out freed). */
+int zk_expand_single(zk_ctx *z, char *arg, zk_args *out);
+/* A path argument taken literally (no wildcards): the "zk:" prefix
+ * dropped, then cleaned.  Returns a malloc'd path, or NULL after an error
+ * naming arg. */
+char *zk_arg_clean(zk_ctx *z, const char *arg, bool *trailing);
 
 /* A path in ZooKeeper ("/zk/...", or any path with a "zk:" prefix)
  * rather than a local file; *zpath points past the prefix. */
@@ -221,6 +240,7 @@ int zk_fetch_many(zk_ctx *z, zkc_op op, char *const *paths, size_t n, zk_fetched
 void zk_fetched_free(zk_fetched *f, size_t n);
 
 /* ---- subcommands ---- */
+
 int zk_cmd_ls(zk_ctx *z, int argc, char **argv);
 int zk_cmd_cat(zk_ctx *z, int argc, char **argv);
 int zk_cmd_stat(zk_ctx *z, int argc, char **argv);
@@ -243,5 +263,13 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv);
 
 /* Report the option getopt_long() just refused; returns ZK_EXIT_USAGE. */
 int zk_bad_option(zk_ctx *z, char **argv);
+
+/* The end of a subcommand's option switch: --help and bad options. */
+#define ZK_HELP_CASE                                                           \
+    case 'h':                                                                  \
+        zk_help(stdout, z->cmd);                                               \
+        return ZK_EXIT_OK;                                                     \
+    default:                                                                   \
+        return zk_bad_option(z, argv)
 
 #endif
