@@ -523,12 +523,34 @@ static void reap(pid_t pid)
     }
 }
 
+/* Threads of pid other than the main one that have not yet exited. */
+static int other_threads(pid_t pid)
+{
+    char p[64];
+    snprintf(p, sizeof p, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(p);
+    if (d == NULL)
+        return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.' && atoi(e->d_name) != (int)pid)
+            n++;
+    closedir(d);
+    return n;
+}
+
+/*
+ * Wait until member id's process is gone.  A killed JVM's main thread
+ * turns zombie while its other threads are still exiting and still hold
+ * the listening sockets: wait for them too, so that the ports are free
+ * when this returns.
+ */
 static bool wait_gone(pid_t pid, int id, int timeout_ms)
 {
     int64_t deadline = now_ms() + timeout_ms;
     for (;;) {
         reap(pid);
-        if (!member_alive(pid, id))
+        if (!member_alive(pid, id) && other_threads(pid) == 0)
             return true;
         if (now_ms() >= deadline)
             return false;
