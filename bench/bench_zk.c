@@ -10,8 +10,20 @@
  *   bench_zk zkc-aget ADDR PATH N WINDOW   N pipelined zkc_aget, WINDOW in flight
  *   bench_zk raw-walk ADDR ROOT WINDOW     list the tree with pipelined zoo_aget_children
  *   bench_zk zkc-walk ADDR ROOT WINDOW     zkc_children_recursive
+ *   bench_zk meta-get ADDR PATH N          N blocking zkc_get through the cell router
+ *                                          (PATH is /zk/<cell>/...; a zk_client.json
+ *                                          names that cell at ADDR)
+ *   bench_zk raw-rm   ADDR ROOT WINDOW     delete the tree: pipelined listing, then
+ *                                          pipelined zoo_adelete deepest first
+ *   bench_zk raw-rm-multi ADDR ROOT BATCH  the same, deleting with zoo_amulti batches of
+ *                                          BATCH deletes, 10 in flight (zkCli deleteall's way)
+ *   bench_zk zkc-lock ADDR DIR WAITERS CONNS   lock hand-off: WAITERS threads over CONNS
+ *                                          connections queue on one zkc_lock; prints
+ *                                          "<median hand-off seconds> <hand-offs>"
  */
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,35 +112,69 @@ static void raw_data_done(int rc, const char *value, int len, const struct Stat 
     op_finished(rc);
 }
 
-static void raw_create_done(int rc, const char *value, const void *data)
+/* One multi of up to BATCH creates, alive until its completion. */
+#define BATCH 100
+typedef struct create_batch {
+    int count;
+    zoo_op_t ops[BATCH];
+    zoo_op_result_t results[BATCH];
+    char paths[BATCH][64];
+} create_batch;
+
+static void raw_batch_done(int rc, const void *data)
 {
-    (void)value, (void)data;
+    create_batch *b = (create_batch *)data;
+    if (rc != ZOK)
+        fprintf(stderr, "bench_zk: populate multi: %s (%s...)\n", zerror(rc), b->paths[0]);
+    free(b);
     op_finished(rc);
+}
+
+/* Creates are sent as multis of BATCH (populate is not timed: only fast). */
+static void populate_level(zhandle_t *zh, const char *root, long from, long to, long dirs,
+                           bool leaves)
+{
+    create_batch *b = NULL;
+    for (long i = from; i < to; i++) {
+        if (b == NULL)
+            b = calloc(1, sizeof *b);
+        char *p = b->paths[b->count];
+        if (leaves) {
+            snprintf(p, sizeof b->paths[0], "%s/d%05ld/n%05ld", root, i % dirs, i);
+            zoo_create_op_init(&b->ops[b->count], p, "datadata", 8, &ZOO_OPEN_ACL_UNSAFE, 0,
+                               NULL, 0);
+        } else {
+            snprintf(p, sizeof b->paths[0], "%s/d%05ld", root, i);
+            zoo_create_op_init(&b->ops[b->count], p, "x", 1, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+        }
+        if (++b->count == BATCH || i + 1 == to) {
+            wait_window(20);
+            int rc = zoo_amulti(zh, b->count, b->ops, b->results, raw_batch_done, b);
+            if (rc != ZOK)
+                die("zoo_amulti", rc);
+            b = NULL;
+        }
+    }
+    wait_all();
 }
 
 static void populate(const char *addr, const char *root, long n)
 {
     zhandle_t *zh = raw_dial(addr);
-    zoo_create(zh, root, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    if (strlen(root) > 40)
+        die("populate: root too long", 0);
+    int rc = zoo_create(zh, root, "", 0, &ZOO_OPEN_ACL_UNSAFE, 0, NULL, 0);
+    if (rc != ZOK && rc != ZNODEEXISTS)
+        die("populate: create root", rc);
     long dirs = (n + 99) / 100;
-    char path[512];
-    long made = 0;
-    for (long d = 0; d < dirs && made < n; d++, made++) {
-        snprintf(path, sizeof path, "%s/d%05ld", root, d);
-        wait_window(1000);
-        zoo_acreate(zh, path, "x", 1, &ZOO_OPEN_ACL_UNSAFE, 0, raw_create_done, NULL);
-    }
-    wait_all();
-    for (long i = 0; made < n; i++, made++) {
-        snprintf(path, sizeof path, "%s/d%05ld/n%05ld", root, i % dirs, i);
-        wait_window(1000);
-        zoo_acreate(zh, path, "datadata", 8, &ZOO_OPEN_ACL_UNSAFE, 0, raw_create_done, NULL);
-    }
-    wait_all();
+    if (dirs > n)
+        dirs = n;
+    populate_level(zh, root, 0, dirs, dirs, false);
+    populate_level(zh, root, 0, n - dirs, dirs, true);
     if (errors)
         die("populate errors", (int)errors);
     zookeeper_close(zh);
-    printf("0 %ld\n", made);
+    printf("0 %ld\n", n);
 }
 
 /* A pipelined breadth-first listing: the client-side limit. */
@@ -222,6 +268,307 @@ static void zkc_done(const zkc_result *res, void *ud)
     op_finished(res->rc);
 }
 
+
+/* ---- deletion limit: pipelined listing, then zoo_adelete deepest first ---- */
+
+static void raw_delete_done(int rc, const void *data)
+{
+    (void)data;
+    pthread_mutex_lock(&mu);
+    inflight--;
+    done_count++;
+    if (rc != ZOK && rc != ZNONODE)
+        errors++;
+    pthread_cond_broadcast(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+static int depth_of(const char *p)
+{
+    int d = 0;
+    for (; *p; p++)
+        d += *p == '/';
+    return d;
+}
+
+static int cmp_depth_desc(const void *a, const void *b)
+{
+    return depth_of(*(char *const *)b) - depth_of(*(char *const *)a);
+}
+
+/* List the tree under root with the pipelined walk; returns every path,
+ * root included, deepest first. */
+static char **list_deepest_first(zhandle_t *zh, const char *root, int window, size_t *ret_n)
+{
+    size_t cap = 1024, n = 0;
+    char **all = malloc(cap * sizeof *all);
+    pthread_mutex_lock(&mu);
+    push_path(strdup(root));
+    for (;;) {
+        while (queue_head == NULL && inflight > 0)
+            pthread_cond_wait(&cv, &mu);
+        if (queue_head == NULL)
+            break;
+        while (inflight >= window)
+            pthread_cond_wait(&cv, &mu);
+        walk_item *it = queue_head;
+        queue_head = it->next;
+        if (queue_head == NULL)
+            queue_tail = NULL;
+        inflight++;
+        if (n == cap)
+            all = realloc(all, (cap *= 2) * sizeof *all);
+        all[n++] = strdup(it->path);
+        pthread_mutex_unlock(&mu);
+        zoo_aget_children(zh, it->path, 0, raw_children_done, it->path);
+        free(it);
+        pthread_mutex_lock(&mu);
+    }
+    pthread_mutex_unlock(&mu);
+    if (errors)
+        die("rm walk errors", (int)errors);
+    qsort(all, n, sizeof *all, cmp_depth_desc);
+    *ret_n = n;
+    return all;
+}
+
+static void raw_rm(const char *addr, const char *root, int window)
+{
+    zhandle_t *zh = raw_dial(addr);
+    double t0 = now();
+    size_t n = 0;
+    char **all = list_deepest_first(zh, root, window, &n);
+    /* One depth at a time, so a parent never goes before its children
+     * have (as zkc_delete_recursive does). */
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && depth_of(all[i]) != depth_of(all[i - 1]))
+            wait_all();
+        wait_window(window);
+        zoo_adelete(zh, all[i], -1, raw_delete_done, NULL);
+    }
+    wait_all();
+    double t = now() - t0;
+    if (errors)
+        die("rm errors", (int)errors);
+    printf("%.6f %zu\n", t, n - 1);
+    for (size_t i = 0; i < n; i++)
+        free(all[i]);
+    free(all);
+    zookeeper_close(zh);
+}
+
+typedef struct delete_batch {
+    int count;
+    zoo_op_t *ops;
+    zoo_op_result_t *results;
+} delete_batch;
+
+static void raw_multi_delete_done(int rc, const void *data)
+{
+    delete_batch *b = (delete_batch *)data;
+    free(b->ops);
+    free(b->results);
+    free(b);
+    op_finished(rc); /* a multi is all or nothing: any failure counts */
+}
+
+/* zkCli deleteall's way (ZKUtil.deleteRecursive): the same listing, then
+ * multis of batch deletes, deepest first, 10 in flight.  A session's
+ * requests are applied in order, so a parent in a later multi goes after
+ * its children in earlier ones. */
+static void raw_rm_multi(const char *addr, const char *root, int batch)
+{
+    zhandle_t *zh = raw_dial(addr);
+    double t0 = now();
+    size_t n = 0;
+    char **all = list_deepest_first(zh, root, 1000, &n);
+    for (size_t i = 0; i < n;) {
+        delete_batch *b = calloc(1, sizeof *b);
+        size_t k = n - i < (size_t)batch ? n - i : (size_t)batch;
+        b->count = (int)k;
+        b->ops = calloc(k, sizeof *b->ops);
+        b->results = calloc(k, sizeof *b->results);
+        for (size_t j = 0; j < k; j++)
+            zoo_delete_op_init(&b->ops[j], all[i + j], -1);
+        wait_window(10);
+        int rc = zoo_amulti(zh, b->count, b->ops, b->results, raw_multi_delete_done, b);
+        if (rc != ZOK)
+            die("zoo_amulti", rc);
+        i += k;
+    }
+    wait_all();
+    double t = now() - t0;
+    if (errors)
+        die("rm multi errors", (int)errors);
+    printf("%.6f %zu\n", t, n - 1);
+    for (size_t i = 0; i < n; i++)
+        free(all[i]);
+    free(all);
+    zookeeper_close(zh);
+}
+
+/* ---- the cell router ---- */
+
+static void meta_get(const char *addr, const char *path, long n)
+{
+    const char *cell_start = path + 4; /* /zk/<cell>/... */
+    const char *slash = strchr(cell_start, '/');
+    if (strncmp(path, "/zk/", 4) != 0 || slash == NULL)
+        die("meta-get wants /zk/<cell>/... paths", 2);
+    char cell[256];
+    snprintf(cell, sizeof cell, "%.*s", (int)(slash - cell_start), cell_start);
+
+    char cfg[] = "/tmp/bench-zk-client.XXXXXX";
+    int fd = mkstemp(cfg);
+    if (fd < 0)
+        die("mkstemp", fd);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "{\"%s\": \"%s\"}\n", cell, addr);
+    fclose(f);
+
+    const char *paths[] = {cfg};
+    zkc_cells_opts o = ZKC_CELLS_OPTS_INIT;
+    o.config_paths = paths;
+    o.n_config_paths = 1;
+    o.local_cell = cell;
+    o.ignore_env = true;
+    zkc_cells *cells = NULL;
+    zkc_conn_cache *cache = NULL;
+    zkc_conn *meta = NULL;
+    if (zkc_cells_new(&o, &cells) != ZKC_OK || zkc_conn_cache_new(cells, NULL, &cache) != ZKC_OK ||
+        zkc_meta_open(cache, NULL, &meta) != ZKC_OK) {
+        fprintf(stderr, "bench_zk: meta: %s\n", zkc_errmsg());
+        exit(1);
+    }
+    /* The first get dials the cell: not timed. */
+    char *data = NULL;
+    int rc = zkc_get(meta, path, &data, NULL, NULL, NULL);
+    if (rc != ZKC_OK) {
+        fprintf(stderr, "bench_zk: meta get %s: %s\n", path, zkc_errmsg());
+        exit(1);
+    }
+    zkc_free(data);
+    double t0 = now();
+    for (long i = 0; i < n; i++) {
+        data = NULL;
+        rc = zkc_get(meta, path, &data, NULL, NULL, NULL);
+        if (rc != ZKC_OK)
+            die("zkc_get (router)", rc);
+        zkc_free(data);
+    }
+    printf("%.6f %ld\n", now() - t0, n);
+    zkc_conn_close(meta); /* closes and frees the cache */
+    zkc_cells_free(cells);
+    unlink(cfg);
+}
+
+/* ---- lock hand-off ---- */
+
+typedef struct lock_bench {
+    zkc_conn **conns;
+    int nconns;
+    const char *dir;
+    pthread_mutex_t mu;
+    double last_release; /* set by the holder just before it releases */
+    double *handoffs;
+    int nhandoffs;
+    atomic_int failed;
+} lock_bench;
+
+typedef struct lock_waiter {
+    lock_bench *b;
+    int idx;
+    pthread_t thr;
+} lock_waiter;
+
+static void *lock_waiter_main(void *arg)
+{
+    lock_waiter *w = arg;
+    lock_bench *b = w->b;
+    zkc_lock *l = NULL;
+    if (zkc_lock_new(b->conns[w->idx % b->nconns], b->dir, NULL, &l) != ZKC_OK) {
+        atomic_fetch_add(&b->failed, 1);
+        return NULL;
+    }
+    int rc = zkc_lock_acquire(l, 120000, NULL);
+    double t = now();
+    if (rc != ZKC_OK) {
+        fprintf(stderr, "bench_zk: lock acquire: %s\n", zkc_errmsg());
+        atomic_fetch_add(&b->failed, 1);
+        zkc_lock_free(l);
+        return NULL;
+    }
+    pthread_mutex_lock(&b->mu);
+    b->handoffs[b->nhandoffs++] = t - b->last_release;
+    b->last_release = now();
+    pthread_mutex_unlock(&b->mu);
+    zkc_lock_release(l);
+    zkc_lock_free(l);
+    return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void zkc_lock_bench(const char *addr, const char *dir, int waiters, int nconns)
+{
+    lock_bench b = {.dir = dir, .nconns = nconns};
+    pthread_mutex_init(&b.mu, NULL);
+    atomic_init(&b.failed, 0);
+    b.conns = calloc((size_t)nconns, sizeof *b.conns);
+    b.handoffs = calloc((size_t)waiters, sizeof *b.handoffs);
+    for (int i = 0; i < nconns; i++)
+        b.conns[i] = zkc_dial(addr);
+    zkc_conn *admin = zkc_dial(addr);
+
+    /* The first holder, on its own connection, takes the lock before the
+     * waiters queue, and lets go once every waiter is in the queue. */
+    zkc_lock *first = NULL;
+    if (zkc_lock_new(admin, dir, NULL, &first) != ZKC_OK || zkc_lock_acquire(first, 10000, NULL) != ZKC_OK) {
+        fprintf(stderr, "bench_zk: first lock: %s\n", zkc_errmsg());
+        exit(1);
+    }
+    lock_waiter *ws = calloc((size_t)waiters, sizeof *ws);
+    for (int i = 0; i < waiters; i++) {
+        ws[i].b = &b;
+        ws[i].idx = i;
+        pthread_create(&ws[i].thr, NULL, lock_waiter_main, &ws[i]);
+    }
+    for (int tries = 0;; tries++) {
+        zkc_strings *kids = NULL;
+        if (zkc_children(admin, dir, &kids, NULL, NULL) != ZKC_OK)
+            die("children", -1);
+        size_t n = kids->count;
+        zkc_strings_free(kids);
+        if (n >= (size_t)waiters + 1)
+            break;
+        if (tries > 6000)
+            die("waiters did not queue", (int)n);
+        usleep(10000);
+    }
+    usleep(100000); /* let the last waiters set their watches */
+    pthread_mutex_lock(&b.mu);
+    b.last_release = now();
+    pthread_mutex_unlock(&b.mu);
+    zkc_lock_release(first);
+    for (int i = 0; i < waiters; i++)
+        pthread_join(ws[i].thr, NULL);
+    zkc_lock_free(first);
+    if (atomic_load(&b.failed))
+        die("lock waiters failed", atomic_load(&b.failed));
+    qsort(b.handoffs, (size_t)b.nhandoffs, sizeof *b.handoffs, cmp_double);
+    printf("%.6f %d\n", b.handoffs[b.nhandoffs / 2], b.nhandoffs);
+    zkc_conn_close(admin);
+    for (int i = 0; i < nconns; i++)
+        zkc_conn_close(b.conns[i]);
+    free(ws);
+    free(b.conns);
+    free(b.handoffs);
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -295,6 +642,14 @@ int main(int argc, char **argv)
         printf("%.6f %zu\n", t, all->count);
         zkc_strings_free(all);
         zkc_conn_close(c);
+    } else if (strcmp(mode, "meta-get") == 0) {
+        meta_get(addr, path, n);
+    } else if (strcmp(mode, "raw-rm") == 0) {
+        raw_rm(addr, path, argc > 4 ? atoi(argv[4]) : 1000);
+    } else if (strcmp(mode, "raw-rm-multi") == 0) {
+        raw_rm_multi(addr, path, argc > 4 ? atoi(argv[4]) : 1000);
+    } else if (strcmp(mode, "zkc-lock") == 0) {
+        zkc_lock_bench(addr, path, argc > 4 ? atoi(argv[4]) : 100, argc > 5 ? atoi(argv[5]) : 10);
     } else {
         fprintf(stderr, "bench_zk: unknown mode %s\n", mode);
         return 2;
