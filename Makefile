@@ -45,9 +45,13 @@ check: build build-asan
 
 test: check
 
+# The prefix is a configure option: regenerate (ninja) before installing,
+# or a build set up with another prefix installs there.
 install: build
 	@$(MESON) configure $(BUILD) --prefix=$(abspath $(PREFIX)) >/dev/null
+	@ninja -C $(BUILD) >/dev/null
 	@$(MESON) install -C $(BUILD) --no-rebuild --quiet
+	@echo "installed under $(abspath $(PREFIX))"
 
 bench: build
 	@./bench/run.sh $(BUILD)
