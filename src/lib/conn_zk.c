@@ -121,6 +121,11 @@ struct zk_conn {
     int submitting; /* threads inside a zoo_a* call */
     bool closing;
     bool draining;
+    /* Outside the lock: completions running after their operation left
+     * the list (no refused operation may complete meanwhile), and refused
+     * operations listed but not yet completed (an over-estimate). */
+    atomic_int completing;
+    atomic_int deferred;
 
     /* The helper thread: completions of refused operations, and close
      * when asked from the completion thread. */
@@ -333,23 +338,28 @@ static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
         zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
 }
 
-/* Run op's completion with r, then forget op.  A C client operation stays
- * listed while its completion runs, so that no later refused operation
- * can overtake it. */
+/*
+ * Forget op, then run its completion with r.  The bookkeeping comes first
+ * so that a caller woken by the completion, who submits again at once,
+ * does not meet this thread on the lock.  While the completion runs,
+ * zc->completing keeps later refused operations from overtaking it; the
+ * last completion to end drains them.  (Close cannot free zc meanwhile:
+ * it joins this thread in zookeeper_close.)
+ */
 static void finish(zk_conn *zc, zk_op *op, const zkc_result *r)
 {
+    pthread_mutex_lock(&zc->lock);
+    ops_unlink_locked(zc, op);
+    atomic_fetch_add(&zc->completing, 1);
+    if (--zc->inflight == 0 && zc->closing)
+        pthread_cond_broadcast(&zc->cond);
+    pthread_mutex_unlock(&zc->lock);
     if (!op->orphan)
         op->done(r, op->ud);
     else
         zkc_watch_free(r->watch); /* nobody asked for it any more */
-    pthread_mutex_lock(&zc->lock);
-    ops_unlink_locked(zc, op);
-    if (--zc->inflight == 0 && zc->closing)
-        pthread_cond_broadcast(&zc->cond);
-    bool kick = zc->ops_head != NULL && zc->ops_head->deferred_rc != 0;
-    pthread_mutex_unlock(&zc->lock);
     op_free(op);
-    if (kick)
+    if (atomic_fetch_sub(&zc->completing, 1) == 1 && atomic_load(&zc->deferred) > 0)
         drain_deferred(zc);
 }
 
@@ -363,9 +373,11 @@ static void drain_deferred(zk_conn *zc)
         return;
     }
     zc->draining = true;
-    while (zc->ops_head != NULL && zc->ops_head->deferred_rc != 0) {
+    while (zc->ops_head != NULL && zc->ops_head->deferred_rc != 0 &&
+           atomic_load(&zc->completing) == 0) {
         zk_op *op = zc->ops_head;
         ops_unlink_locked(zc, op);
+        atomic_fetch_sub(&zc->deferred, 1);
         pthread_mutex_unlock(&zc->lock);
         zkc_result r;
         result_init(&r, op, op->deferred_rc);
@@ -716,7 +728,8 @@ static void *aux_main(void *arg)
         }
         if (zc->aux_quit)
             break;
-        if (zc->ops_head != NULL && zc->ops_head->deferred_rc != 0 && !zc->draining) {
+        if (zc->ops_head != NULL && zc->ops_head->deferred_rc != 0 && !zc->draining &&
+            atomic_load(&zc->completing) == 0) {
             pthread_mutex_unlock(&zc->lock);
             drain_deferred(zc);
             pthread_mutex_lock(&zc->lock);
@@ -922,6 +935,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         /* The session is gone.  Accepted, and completed after everything
          * submitted before it. */
         op->deferred_rc = gone_rc_locked(zc);
+        atomic_fetch_add(&zc->deferred, 1);
         rc = aux_kick_locked(zc);
         if (rc == ZKC_OK) {
             pthread_mutex_unlock(&zc->lock);
@@ -1073,6 +1087,7 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
             zc->inflight--;
             if (zrc == ZINVALIDSTATE) {
                 op->deferred_rc = gone_rc_locked(zc);
+                atomic_fetch_add(&zc->deferred, 1);
                 rc = aux_kick_locked(zc);
             } else {
                 rc = zrc == ZBADARGUMENTS ? ZKC_EBADPATH : ZKC_ENOMEM;
@@ -1300,6 +1315,8 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     if (zc == NULL)
         return ZKC_ENOMEM;
     zc->log_slot = -1;
+    atomic_init(&zc->completing, 0);
+    atomic_init(&zc->deferred, 0);
     zc->servers = strdup(servers);
     size_t dlen = strlen(servers) + 8;
     char *desc = malloc(dlen);
@@ -1430,4 +1447,19 @@ int zkc__zk_session_credentials(zkc_conn *c, int64_t *ret_id, char ret_passwd[16
     }
     pthread_mutex_unlock(&zc->lock);
     return rc;
+}
+
+/* For tests: the C client's own idea of the session (zoo_state), which
+ * it updates on its I/O thread even while the completion thread is busy;
+ * -1 when closed. */
+int zkc__zk_client_state(zkc_conn *c);
+int zkc__zk_client_state(zkc_conn *c)
+{
+    if (c == NULL || c->ops != &zk_ops)
+        return -1;
+    zk_conn *zc = (zk_conn *)c;
+    pthread_mutex_lock(&zc->lock);
+    int st = !zc->closing && zc->zh != NULL ? zoo_state(zc->zh) : -1;
+    pthread_mutex_unlock(&zc->lock);
+    return st;
 }

@@ -761,6 +761,81 @@ static void test_expiry(void **state)
     zkc_conn_close(other);
 }
 
+/* The first completion holds the completion thread until released. */
+typedef struct held {
+    tag t;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, release;
+} held;
+
+static void held_done(const zkc_result *res, void *ud)
+{
+    held *h = ud;
+    pthread_mutex_lock(&h->lock);
+    h->entered = 1;
+    pthread_cond_broadcast(&h->cond);
+    while (!h->release)
+        pthread_cond_wait(&h->cond, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+    coll_done(res, &h->t);
+}
+
+/* Operations refused because the session expired while an earlier
+ * operation's completion was still running complete after it, in order. */
+static void test_refused_wait_for_running_completion(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    zkc_conn *c = dial();
+    coll cl = COLL_INIT;
+    held h = {{&cl, 0}, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    OK(zkc_aexists(c, "/", 0, held_done, &h));
+    pthread_mutex_lock(&h.lock);
+    while (!h.entered)
+        pthread_cond_wait(&h.cond, &h.lock);
+    pthread_mutex_unlock(&h.lock);
+
+    /* The completion thread is busy: the expiry reaches the C client's I/O
+     * thread, and the operations submitted from now on are refused. */
+    bool expired = false;
+    for (int attempt = 0; attempt < 10 && !expired; attempt++) {
+        OK(zk_test_expire_once(servers, c));
+        for (int i = 0; i < 100 && !expired; i++) {
+            expired = zkc__zk_client_state(c) == ZOO_EXPIRED_SESSION_STATE;
+            if (!expired)
+                zkc_sleep(20, NULL);
+        }
+    }
+    assert_true(expired);
+    tag tags[40];
+    int n = 0;
+    for (; n < 40; n++) {
+        tags[n] = (tag){&cl, n + 1};
+        OK(zkc_aexists(c, "/", 0, coll_done, &tags[n]));
+        if (n % 10 == 0)
+            zkc_sleep(20, NULL); /* give a drainer its chance to overtake */
+    }
+    pthread_mutex_lock(&cl.lock);
+    int early = cl.n;
+    pthread_mutex_unlock(&cl.lock);
+    assert_int_equal(0, early); /* nothing overtook the running completion */
+
+    pthread_mutex_lock(&h.lock);
+    h.release = 1;
+    pthread_cond_broadcast(&h.cond);
+    pthread_mutex_unlock(&h.lock);
+    assert_true(coll_wait(&cl, n + 1, 0, 10000));
+    assert_int_equal(ZKC_OK, cl.rc[0]);
+    int refused = 0;
+    for (int i = 0; i <= n; i++) {
+        assert_int_equal(i, cl.idx[i]);
+        refused += cl.rc[i] == ZKC_ESESSIONEXPIRED;
+    }
+    assert_int_equal(n, refused);
+    zkc_conn_close(c);
+}
+
 static void close_in_done(const zkc_result *res, void *ud)
 {
     coll *cl = ud;
@@ -1138,6 +1213,7 @@ int main(void)
         {cmocka_unit_test(test_auth_acl), SERVER},
         {cmocka_unit_test(test_auth_failure), SERVER},
         {cmocka_unit_test(test_expiry), SERVER},
+        {cmocka_unit_test(test_refused_wait_for_running_completion), SERVER},
         {cmocka_unit_test(test_close_in_completion), SERVER},
         {cmocka_unit_test(test_close_in_watch_callback), SERVER},
         {cmocka_unit_test(test_many_connections), SERVER},
