@@ -1026,6 +1026,7 @@ static void test_restart_keeps_session(void **state)
     NEED_ZKCTL();
     char dir[] = "/tmp/zkc-it-restart-XXXXXX";
     assert_non_null(mkdtemp(dir));
+    zk_test_track(dir);
     int port = pick_ports(22500, 1);
     assert_true(port > 0);
     int64_t t0 = now_ms();
@@ -1079,6 +1080,7 @@ static void test_restart_keeps_session(void **state)
     print_message("# zkctl stop: %lld ms\n", (long long)(now_ms() - t0));
     assert_int_equal(0, zkctl(dir, "teardown"));
     rmdir(dir);
+    zk_test_untrack(dir);
 }
 
 /* An ensemble loses each member in turn; the session moves and lives. */
@@ -1088,6 +1090,7 @@ static void test_ensemble_failover(void **state)
     NEED_ZKCTL();
     char dir[] = "/tmp/zkc-it-ens-XXXXXX";
     assert_non_null(mkdtemp(dir));
+    zk_test_track(dir);
     int port = pick_ports(22600, 3);
     assert_true(port > 0);
     int64_t t0 = now_ms();
@@ -1151,6 +1154,7 @@ static void test_ensemble_failover(void **state)
     print_message("# zkctl stop (3 servers): %lld ms\n", (long long)(now_ms() - t0));
     assert_int_equal(0, zkctl(dir, "teardown"));
     rmdir(dir);
+    zk_test_untrack(dir);
 }
 
 static int group_setup(void **state)

@@ -175,6 +175,43 @@ static inline int zk_test_zkctl(const char *dir, const char *fmt, ...)
     return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* Folders of servers a test started: torn down at exit, so that a failed
+ * assertion (which leaves its test early) leaves no server running. */
+static char zk_test_tracked[8][64];
+
+static inline void zk_test_tracked_stop(void)
+{
+    for (int i = 0; i < 8; i++) {
+        if (zk_test_tracked[i][0] == '\0')
+            continue;
+        zk_test_zkctl(zk_test_tracked[i], "teardown");
+        rmdir(zk_test_tracked[i]);
+        zk_test_tracked[i][0] = '\0';
+    }
+}
+
+static inline void zk_test_track(const char *dir)
+{
+    static int registered;
+    if (!registered) {
+        atexit(zk_test_tracked_stop);
+        registered = 1;
+    }
+    for (int i = 0; i < 8; i++) {
+        if (zk_test_tracked[i][0] == '\0') {
+            snprintf(zk_test_tracked[i], sizeof zk_test_tracked[i], "%s", dir);
+            return;
+        }
+    }
+}
+
+static inline void zk_test_untrack(const char *dir)
+{
+    for (int i = 0; i < 8; i++)
+        if (strcmp(zk_test_tracked[i], dir) == 0)
+            zk_test_tracked[i][0] = '\0';
+}
+
 static char zk_test_own_dir[64];
 static char zk_test_own_addr[64];
 static volatile pid_t zk_test_own_pid;
