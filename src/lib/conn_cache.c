@@ -161,20 +161,6 @@ static zkc_conn *unref(zkc_conn_cache *c, cached *k)
     return conn;
 }
 
-/* The delay before dial number failures+1: min * 2^(failures-1), at most
- * max, then a uniform pick in its upper half (so callers spread out but
- * the delay still grows). */
-static int backoff_ms(const zkc_conn_cache *c, int failures)
-{
-    int64_t d = c->backoff_min_ms;
-    for (int i = 1; i < failures && d < c->backoff_max_ms; i++)
-        d *= 2;
-    if (d > c->backoff_max_ms)
-        d = c->backoff_max_ms;
-    int64_t half = d / 2;
-    return (int)(d - half + (int64_t)(zkc__random() % (uint64_t)(half + 1)));
-}
-
 /* ---- get ---- */
 
 static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn)
@@ -286,7 +272,8 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
             /* Remember the failure; waiters get it at once. */
             e->failures++;
             e->total_failures++;
-            e->retry_at = zkc__now_ms() + backoff_ms(c, e->failures);
+            e->retry_at = zkc__now_ms() + zkc__backoff_delay(c->backoff_min_ms, c->backoff_max_ms,
+                                                            (unsigned)e->failures);
             e->last_rc = rc;
             free(e->last_err);
             e->last_err = strdup(msg);

@@ -177,18 +177,6 @@ static void mop_free(mop *op)
     free(op);
 }
 
-/* The jittered, growing delay before retry number n (n >= 1). */
-static int backoff_ms(int min, int max, unsigned n)
-{
-    int64_t d = min;
-    for (unsigned i = 1; i < n && d < max; i++)
-        d *= 2;
-    if (d > max)
-        d = max;
-    int64_t half = d / 2;
-    return (int)(d - half + (int64_t)(zkc__random() % (uint64_t)(half + 1)));
-}
-
 static void chain_fired(zkc_watch *w, const zkc_event *ev, void *userdata)
 {
     wlink *l = userdata;
@@ -420,7 +408,7 @@ static void retry_or_fail(mop *op, bool now, int rc, const char *detail)
     const char *why = NULL;
     char buf[384];
     int64_t t = zkc__now_ms();
-    int delay = now ? 0 : backoff_ms(m->backoff_min_ms, m->backoff_max_ms, op->attempts);
+    int delay = now ? 0 : zkc__backoff_delay(m->backoff_min_ms, m->backoff_max_ms, op->attempts);
     if (op->attempts >= m->max_attempts) {
         snprintf(buf, sizeof buf, "gave up after %u attempts on cell %s", op->attempts,
                  op->cell);

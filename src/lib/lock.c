@@ -81,14 +81,9 @@ int zkc__random_between(int lo, int hi)
 
 int zkc__backoff_next(zkc__backoff *b)
 {
-    int64_t d = b->min_ms > 0 ? b->min_ms : 1;
-    for (unsigned i = 0; i < b->attempt && d < b->max_ms; i++)
-        d *= 2;
-    if (d > b->max_ms)
-        d = b->max_ms;
     if (b->attempt < 64)
         b->attempt++;
-    return zkc__random_between((int)(d / 2), (int)d);
+    return zkc__backoff_delay(b->min_ms > 0 ? b->min_ms : 1, b->max_ms, b->attempt);
 }
 
 int zkc__backoff_wait(zkc__backoff *b, int64_t deadline, zkc_cancel *cancel)

@@ -24,7 +24,7 @@ int64_t zkc__deadline(int timeout_ms);
 int zkc__time_left(int64_t deadline);
 
 /* Jittered exponential backoff: delays double from min_ms up to max_ms,
- * each drawn uniformly from [d/2, d]. */
+ * each drawn from the upper half of d (zkc__backoff_delay). */
 typedef struct zkc__backoff {
     int min_ms;
     int max_ms;

@@ -1,5 +1,5 @@
 /* Base64 (zkc_base64_encode / zkc_base64_decode) and the internal
- * helpers zkc__memdup and zkc__cond_wait_until. */
+ * helpers zkc__memdup, zkc__cond_wait_until and zkc__backoff_delay. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -133,12 +133,28 @@ static void test_cond_wait_until(void **state)
     pthread_cond_destroy(&cond);
 }
 
+static void test_backoff_delay(void **state)
+{
+    (void)state;
+    /* 100 ms doubling to at most 1000, each drawn from the upper half. */
+    static const int want[] = {100, 200, 400, 800, 1000, 1000};
+    for (unsigned n = 1; n <= 6; n++) {
+        int d = want[n - 1];
+        for (int i = 0; i < 200; i++) {
+            int ms = zkc__backoff_delay(100, 1000, n);
+            assert_true(ms >= d - d / 2 && ms <= d);
+        }
+    }
+    assert_int_equal(0, zkc__backoff_delay(0, 1000, 3));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vectors),          cmocka_unit_test(test_binary_round_trip),
         cmocka_unit_test(test_unpadded_accepted), cmocka_unit_test(test_rejects),
         cmocka_unit_test(test_memdup),           cmocka_unit_test(test_cond_wait_until),
+        cmocka_unit_test(test_backoff_delay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

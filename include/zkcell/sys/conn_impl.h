@@ -119,6 +119,13 @@ int64_t zkc__wall_ms(void);
 /* A random 64-bit number (from getrandom), for jitter and protected names. */
 uint64_t zkc__random(void);
 
+/*
+ * Jittered exponential backoff: the delay in ms before retry n (n >= 1),
+ * min_ms doubled n-1 times, at most max_ms, then drawn uniformly from its
+ * upper half, so that callers spread out while the delay still grows.
+ */
+int zkc__backoff_delay(int min_ms, int max_ms, unsigned n);
+
 /* A malloc'd copy of len bytes with a NUL after them; NULL when out of memory. */
 char *zkc__memdup(const void *p, size_t len);
 
