@@ -137,34 +137,33 @@ static int cmp_acl(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->id, y->id);
 }
 
-static bool strings_equal_sorted(zkc_strings *a, zkc_strings *b)
+/* Whether two arrays hold the same elements in any order (both sorted in
+ * place by cmp). */
+static bool same_set(void *a, size_t na, void *b, size_t nb, size_t size,
+                     int (*cmp)(const void *, const void *))
 {
-    size_t na = a != NULL ? a->count : 0, nb = b != NULL ? b->count : 0;
     if (na != nb)
         return false;
     if (na == 0)
         return true;
-    qsort(a->v, na, sizeof *a->v, cmp_str);
-    qsort(b->v, nb, sizeof *b->v, cmp_str);
+    qsort(a, na, size, cmp);
+    qsort(b, nb, size, cmp);
     for (size_t i = 0; i < na; i++)
-        if (strcmp(a->v[i], b->v[i]) != 0)
+        if (cmp((char *)a + i * size, (char *)b + i * size) != 0)
             return false;
     return true;
 }
 
+static bool strings_equal_sorted(zkc_strings *a, zkc_strings *b)
+{
+    return same_set(a != NULL ? a->v : NULL, a != NULL ? a->count : 0, b != NULL ? b->v : NULL,
+                    b != NULL ? b->count : 0, sizeof(char *), cmp_str);
+}
+
 static bool acl_equal_sorted(zkc_acl_list *a, zkc_acl_list *b)
 {
-    size_t na = a != NULL ? a->count : 0, nb = b != NULL ? b->count : 0;
-    if (na != nb)
-        return false;
-    if (na == 0)
-        return true;
-    qsort(a->v, na, sizeof *a->v, cmp_acl);
-    qsort(b->v, nb, sizeof *b->v, cmp_acl);
-    for (size_t i = 0; i < na; i++)
-        if (cmp_acl(&a->v[i], &b->v[i]) != 0)
-            return false;
-    return true;
+    return same_set(a != NULL ? a->v : NULL, a != NULL ? a->count : 0, b != NULL ? b->v : NULL,
+                    b != NULL ? b->count : 0, sizeof(zkc_acl), cmp_acl);
 }
 
 /* A growing text buffer for messages that name every quorum. */
