@@ -7,6 +7,8 @@
  * tree on the next operation, as the cell router's connections do (so
  * tests can prove that a pid node comes back after an expiry).
  *
+ * The fixture: three sessions on one fake tree (fixture_setup, fixture_teardown).
+ *
  * Include after cmocka.h.  Everything here is static inline.
  */
 #ifndef ZKC_TEST_RECIPE_HELPERS_H
@@ -20,6 +22,36 @@
 
 #include <zkcell/sys/conn_impl.h>
 #include <zkcell/zkcell.h>
+
+/* Three sessions on one fake tree: two contenders and an observer. */
+typedef struct fixture {
+    zkc_fake_tree *tree;
+    zkc_conn *a, *b, *admin;
+} fixture;
+
+static inline int fixture_setup(void **state)
+{
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->tree = zkc_fake_tree_new();
+    assert_non_null(f->tree);
+    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->a));
+    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->b));
+    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->admin));
+    *state = f;
+    return 0;
+}
+
+static inline int fixture_teardown(void **state)
+{
+    fixture *f = *state;
+    zkc_conn_close(f->a);
+    zkc_conn_close(f->b);
+    zkc_conn_close(f->admin);
+    zkc_fake_tree_free(f->tree);
+    free(f);
+    return 0;
+}
 
 /* Wait up to ms for expr to hold (a generous bound, not a timing test). */
 #define WAIT_FOR(expr, ms)                                                     \

@@ -25,33 +25,11 @@ static atomic_int seqno; /* orders events across threads */
 static atomic_int running;
 static atomic_int max_running;
 
-typedef struct fixture {
-    zkc_fake_tree *tree;
-    zkc_conn *a, *b, *admin;
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->tree = zkc_fake_tree_new();
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->a));
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->b));
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->admin));
     atomic_store(&running, 0);
     atomic_store(&max_running, 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    zkc_conn_close(f->a);
-    zkc_conn_close(f->b);
-    zkc_conn_close(f->admin);
-    zkc_fake_tree_free(f->tree);
-    free(f);
-    return 0;
+    return fixture_setup(state);
 }
 
 /* A task that works until stopped (or returns at once with quick). */
@@ -526,15 +504,15 @@ static void test_one_leader_at_a_time(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_lead_and_interrupt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_task_interrupted_ends_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_handover_on_expiry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_on_suspend, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_failed_promotion, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_leader_node_overwritten, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lost_replies, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_one_leader_at_a_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lead_and_interrupt, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_task_interrupted_ends_run, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_handover_on_expiry, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_on_suspend, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_failed_promotion, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_leader_node_overwritten, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_replies, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_one_leader_at_a_time, setup, fixture_teardown),
     };
     return cmocka_run_group_tests_name("election", tests, NULL, NULL);
 }

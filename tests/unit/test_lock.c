@@ -21,34 +21,6 @@
 
 static atomic_int seqno; /* orders events across threads */
 
-typedef struct fixture {
-    zkc_fake_tree *tree;
-    zkc_conn *a, *b, *admin;
-} fixture;
-
-static int setup(void **state)
-{
-    fixture *f = calloc(1, sizeof *f);
-    f->tree = zkc_fake_tree_new();
-    assert_non_null(f->tree);
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->a));
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->b));
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->admin));
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture *f = *state;
-    zkc_conn_close(f->a);
-    zkc_conn_close(f->b);
-    zkc_conn_close(f->admin);
-    zkc_fake_tree_free(f->tree);
-    free(f);
-    return 0;
-}
-
 /* A contender on its own thread. */
 typedef struct contender {
     zkc_lock *l;
@@ -698,21 +670,21 @@ static void test_reacquire_after_new_session(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_acquire_release, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_arguments, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_lost_create_reply, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_duplicate_deleted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreign_children, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_try_timeout_interrupt, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release_wakes_one, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_suspend_then_expire, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_expire_notifies_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_node_gone_on_reconnect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_orphan_swept_on_reconnect, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release_reply_lost, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_persistent_and_acl, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_mutual_exclusion, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_reacquire_after_new_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_acquire_release, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_arguments, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_lost_create_reply, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_deleted, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_children, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_try_timeout_interrupt, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_release_wakes_one, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_suspend_then_expire, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_expire_notifies_first, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_node_gone_on_reconnect, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_swept_on_reconnect, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_release_reply_lost, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_persistent_and_acl, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_mutual_exclusion, fixture_setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_reacquire_after_new_session, fixture_setup, fixture_teardown),
     };
     return cmocka_run_group_tests_name("lock", tests, NULL, NULL);
 }

@@ -17,29 +17,11 @@
 #define PARENT "/zk/test/pids"
 #define PID PARENT "/host1"
 
-typedef struct fixture {
-    zkc_fake_tree *tree;
-    zkc_conn *a, *admin;
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->tree = zkc_fake_tree_new();
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->a));
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->admin));
-    assert_int_equal(ZKC_OK, zkc_create_recursive(f->admin, PARENT, NULL, 0, 0, NULL, NULL));
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
+    fixture_setup(state);
     fixture *f = *state;
-    zkc_conn_close(f->a);
-    zkc_conn_close(f->admin);
-    zkc_fake_tree_free(f->tree);
-    free(f);
+    assert_int_equal(ZKC_OK, zkc_create_recursive(f->admin, PARENT, NULL, 0, 0, NULL, NULL));
     return 0;
 }
 
@@ -185,12 +167,12 @@ static void test_startup_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_and_free, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_replaces_stale_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recreated_after_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_recreated_after_expiry, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_waits_for_other_owner, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_startup_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_and_free, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_replaces_stale_node, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_recreated_after_delete, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_recreated_after_expiry, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_waits_for_other_owner, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_startup_errors, setup, fixture_teardown),
     };
     return cmocka_run_group_tests_name("pidnode", tests, NULL, NULL);
 }

@@ -16,29 +16,11 @@
 
 #define Q "/zk/test/queue"
 
-typedef struct fixture {
-    zkc_fake_tree *tree;
-    zkc_conn *a, *b;
-} fixture;
-
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
-    f->tree = zkc_fake_tree_new();
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->a));
-    assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &f->b));
-    assert_int_equal(ZKC_OK, zkc_create_recursive(f->a, Q, NULL, 0, 0, NULL, NULL));
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
+    fixture_setup(state);
     fixture *f = *state;
-    zkc_conn_close(f->a);
-    zkc_conn_close(f->b);
-    zkc_fake_tree_free(f->tree);
-    free(f);
+    assert_int_equal(ZKC_OK, zkc_create_recursive(f->a, Q, NULL, 0, 0, NULL, NULL));
     return 0;
 }
 
@@ -202,11 +184,11 @@ static void test_connection_loss(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_first_and_check, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_wait_for_predecessor, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_and_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_and_foreign, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_connection_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_and_check, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_wait_for_predecessor, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_and_timeout, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_and_foreign, setup, fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_connection_loss, setup, fixture_teardown),
     };
     return cmocka_run_group_tests_name("queuelock", tests, NULL, NULL);
 }
