@@ -216,15 +216,6 @@ static char zk_test_own_dir[64];
 static char zk_test_own_addr[64];
 static volatile pid_t zk_test_own_pid;
 
-static inline void zk_test_own_server_stop(void)
-{
-    if (zk_test_own_dir[0] == '\0')
-        return;
-    zk_test_zkctl(zk_test_own_dir, "teardown");
-    rmdir(zk_test_own_dir);
-    zk_test_own_dir[0] = '\0';
-}
-
 static inline void zk_test_own_server_signal(int sig)
 {
     if (zk_test_own_pid > 0)
@@ -257,7 +248,7 @@ static inline const char *zk_test_own_server_start(int lo)
         fclose(f);
     }
     zk_test_own_pid = pid;
-    atexit(zk_test_own_server_stop);
+    zk_test_track(zk_test_own_dir); /* torn down at exit */
     signal(SIGTERM, zk_test_own_server_signal);
     signal(SIGINT, zk_test_own_server_signal);
     snprintf(zk_test_own_addr, sizeof zk_test_own_addr, "127.0.0.1:%d", port);
