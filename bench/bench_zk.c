@@ -218,10 +218,16 @@ static void raw_children_done(int rc, const struct String_vector *sv, const void
     free(parent);
 }
 
-static void raw_walk(const char *addr, const char *root, int window)
+/*
+ * The raw pipelined walk under root, window requests in flight.  With
+ * collect, every path visited (root included) is kept, in *ret_all and
+ * *ret_n; without, only counted (what the walk benchmark times).
+ */
+static void walk(zhandle_t *zh, const char *root, int window, bool collect, char ***ret_all,
+                 size_t *ret_n)
 {
-    zhandle_t *zh = raw_dial(addr);
-    double t0 = now();
+    size_t cap = 1024, n = 0;
+    char **all = collect ? malloc(cap * sizeof *all) : NULL;
     pthread_mutex_lock(&mu);
     push_path(strdup(root));
     for (;;) {
@@ -236,12 +242,28 @@ static void raw_walk(const char *addr, const char *root, int window)
         if (queue_head == NULL)
             queue_tail = NULL;
         inflight++;
+        if (collect) {
+            if (n == cap)
+                all = realloc(all, (cap *= 2) * sizeof *all);
+            all[n++] = strdup(it->path);
+        }
         pthread_mutex_unlock(&mu);
         zoo_aget_children(zh, it->path, 0, raw_children_done, it->path);
         free(it);
         pthread_mutex_lock(&mu);
     }
     pthread_mutex_unlock(&mu);
+    if (collect) {
+        *ret_all = all;
+        *ret_n = n;
+    }
+}
+
+static void raw_walk(const char *addr, const char *root, int window)
+{
+    zhandle_t *zh = raw_dial(addr);
+    double t0 = now();
+    walk(zh, root, window, false, NULL, NULL);
     double t = now() - t0;
     if (errors)
         die("walk errors", (int)errors);
@@ -300,31 +322,9 @@ static int cmp_depth_desc(const void *a, const void *b)
  * root included, deepest first. */
 static char **list_deepest_first(zhandle_t *zh, const char *root, int window, size_t *ret_n)
 {
-    size_t cap = 1024, n = 0;
-    char **all = malloc(cap * sizeof *all);
-    pthread_mutex_lock(&mu);
-    push_path(strdup(root));
-    for (;;) {
-        while (queue_head == NULL && inflight > 0)
-            pthread_cond_wait(&cv, &mu);
-        if (queue_head == NULL)
-            break;
-        while (inflight >= window)
-            pthread_cond_wait(&cv, &mu);
-        walk_item *it = queue_head;
-        queue_head = it->next;
-        if (queue_head == NULL)
-            queue_tail = NULL;
-        inflight++;
-        if (n == cap)
-            all = realloc(all, (cap *= 2) * sizeof *all);
-        all[n++] = strdup(it->path);
-        pthread_mutex_unlock(&mu);
-        zoo_aget_children(zh, it->path, 0, raw_children_done, it->path);
-        free(it);
-        pthread_mutex_lock(&mu);
-    }
-    pthread_mutex_unlock(&mu);
+    char **all = NULL;
+    size_t n = 0;
+    walk(zh, root, window, true, &all, &n);
     if (errors)
         die("rm walk errors", (int)errors);
     qsort(all, n, sizeof *all, cmp_depth_desc);
