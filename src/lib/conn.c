@@ -237,7 +237,7 @@ void zkc_conn_close(zkc_conn *c)
 
 /* ---- dispatch ---- */
 
-static const char *op_name(zkc_op op)
+const char *zkc__op_name(zkc_op op)
 {
     switch (op) {
     case ZKC_OP_GET:
@@ -361,7 +361,7 @@ int zkc_amulti(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn don
         else
             rc = request_check(r);
         if (rc != ZKC_OK) {
-            zkc__set_errmsg("multi: operation %zu (%s %s): %s", i, op_name(r->op),
+            zkc__set_errmsg("multi: operation %zu (%s %s): %s", i, zkc__op_name(r->op),
                             r->path != NULL ? r->path : "(null)", zkc_strerror(rc));
             return rc;
         }
@@ -549,9 +549,9 @@ static int sync_run(zkc_conn *c, const zkc_request *req, sync_call *sc)
     if (sc->rc == ZKC_OK && sc->nomem)
         sc->rc = ZKC_ENOMEM;
     if (sc->rc != ZKC_OK) {
-        zkc__set_errmsg("%s %s: %s%s%s", op_name(req->op), req->path ? req->path : "(null)",
-                        zkc_strerror(sc->rc), sc->errmsg ? ": " : "",
-                        sc->errmsg ? sc->errmsg : "");
+        zkc__set_errmsg("%s %s: %s%s%s", zkc__op_name(req->op),
+                        req->path ? req->path : "(null)", zkc_strerror(sc->rc),
+                        sc->errmsg ? ": " : "", sc->errmsg ? sc->errmsg : "");
     }
     return sc->rc;
 }
@@ -723,7 +723,7 @@ int zkc_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_multi_result
             }
         }
         if (bad < nops)
-            zkc__set_errmsg("multi: operation %zu (%s %s): %s%s%s", bad, op_name(ops[bad].op),
+            zkc__set_errmsg("multi: operation %zu (%s %s): %s%s%s", bad, zkc__op_name(ops[bad].op),
                             ops[bad].path, zkc_strerror(sc.mres->v[bad].rc),
                             sc.errmsg ? ": " : "", sc.errmsg ? sc.errmsg : "");
         else

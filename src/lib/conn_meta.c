@@ -845,22 +845,6 @@ static mop *mop_new(meta_conn *m, const zkc_request *req, zkc_done_fn done, void
     return op;
 }
 
-static const char *mop_name(zkc_op op)
-{
-    switch (op) {
-    case ZKC_OP_CREATE:
-        return "create";
-    case ZKC_OP_SET:
-        return "set";
-    case ZKC_OP_DELETE:
-        return "delete";
-    case ZKC_OP_CHECK:
-        return "check";
-    default:
-        return "operation";
-    }
-}
-
 /*
  * A multi as one operation: every path routed, all to one cell.
  * Returns ZKC_OK with *ret, or an error with zkc_errmsg() saying why
@@ -909,7 +893,7 @@ static int mop_new_multi(meta_conn *m, const zkc_request *ops, size_t nops, zkc_
         if (rc != ZKC_OK) {
             char why[600];
             snprintf(why, sizeof why, "%s", zkc_errmsg());
-            zkc__set_errmsg("multi: operation %zu (%s %s): %s%s%s", i, mop_name(r->op), r->path,
+            zkc__set_errmsg("multi: operation %zu (%s %s): %s%s%s", i, zkc__op_name(r->op), r->path,
                             zkc_strerror(rc), why[0] != '\0' ? ": " : "", why);
             mop_free(op);
             return rc;
@@ -921,8 +905,8 @@ static int mop_new_multi(meta_conn *m, const zkc_request *ops, size_t nops, zkc_
             zkc__set_errmsg("multi: %s: operation %zu (%s %s) is for cell %s and operation %zu "
                             "(%s %s) for cell %s; a multi is a transaction of one cell's "
                             "servers (send one per cell: they will not be atomic together)",
-                            zkc_strerror(ZKC_EBADARGUMENTS), first, mop_name(ops[first].op),
-                            ops[first].path, op->cell, i, mop_name(r->op), r->path, cell);
+                            zkc_strerror(ZKC_EBADARGUMENTS), first, zkc__op_name(ops[first].op),
+                            ops[first].path, op->cell, i, zkc__op_name(r->op), r->path, cell);
             free(cell);
             mop_free(op);
             return ZKC_EBADARGUMENTS;

@@ -109,6 +109,9 @@ int zkc__watch_abandoned(zkc_watch *w);
 /* Drop the firer's reference without firing (only when abandoned). */
 void zkc__watch_release(zkc_watch *w);
 
+/* An operation's name for messages: "get", "create", "get_acl", ... */
+const char *zkc__op_name(zkc_op op);
+
 /* Set the calling thread's detailed error message (see zkc_errmsg()). */
 void zkc__set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
