@@ -915,13 +915,15 @@ static void advance(gop *op)
     finish_write(op, NULL);
 }
 
-static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+/* A new operation for every quorum of g, its result slots ready; req is
+ * copied as is (the caller replaces its borrowed pointers).  NULL when
+ * out of memory. */
+static gop *gop_new(global_conn *g, const zkc_request *req, const char *path, zkc_done_fn done,
+                    void *userdata)
 {
-    global_conn *g = (global_conn *)c;
-    reap_now(g);
     gop *op = calloc(1, sizeof *op);
     if (op == NULL)
-        return ZKC_ENOMEM;
+        return NULL;
     op->g = g;
     op->n = g->n;
     pthread_mutex_init(&op->lock, NULL);
@@ -930,16 +932,39 @@ static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, 
     op->ud = userdata;
     op->res = calloc(g->n, sizeof *op->res);
     op->slots = calloc(g->n, sizeof *op->slots);
-    op->path = strdup(req->path);
-    bool nomem = op->res == NULL || op->slots == NULL || op->path == NULL;
-    if (!nomem && req->data_len > 0) {
-        op->data = malloc(req->data_len);
-        nomem = op->data == NULL;
-        if (!nomem)
-            memcpy(op->data, req->data, req->data_len);
+    op->path = strdup(path);
+    if (op->res == NULL || op->slots == NULL || op->path == NULL) {
+        gop_free(op);
+        return NULL;
     }
-    if (!nomem && req->acl != NULL)
-        nomem = (op->acl = zkc_acl_list_dup(req->acl)) == NULL;
+    op->req.path = op->path;
+    for (size_t i = 0; i < g->n; i++)
+        op->slots[i] = (qslot){op, i};
+    return op;
+}
+
+/* Owned copies of r's data and ACL; false when out of memory (whatever
+ * was copied is in *data and *acl, for the caller to free). */
+static bool copy_payload(const zkc_request *r, void **data, zkc_acl_list **acl)
+{
+    if (r->data_len > 0) {
+        if ((*data = malloc(r->data_len)) == NULL)
+            return false;
+        memcpy(*data, r->data, r->data_len);
+    }
+    return r->acl == NULL || (*acl = zkc_acl_list_dup(r->acl)) != NULL;
+}
+
+static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    global_conn *g = (global_conn *)c;
+    reap_now(g);
+    gop *op = gop_new(g, req, req->path, done, userdata);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    void *data = NULL;
+    bool nomem = !copy_payload(req, &data, &op->acl);
+    op->data = data;
     bool cas = (req->op == ZKC_OP_SET || req->op == ZKC_OP_SET_ACL) && req->version < 0;
     if (!nomem && cas)
         nomem = (op->versions = calloc(g->n, sizeof *op->versions)) == NULL;
@@ -947,11 +972,8 @@ static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, 
         gop_free(op);
         return ZKC_ENOMEM;
     }
-    op->req.path = op->path;
     op->req.data = op->data;
     op->req.acl = op->acl;
-    for (size_t i = 0; i < g->n; i++)
-        op->slots[i] = (qslot){op, i};
 
     int rc;
     if (cas) {
@@ -975,21 +997,13 @@ static int global_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_do
 {
     global_conn *g = (global_conn *)c;
     reap_now(g);
-    gop *op = calloc(1, sizeof *op);
+    const zkc_request multi = {.op = ZKC_OP_MULTI, .version = -1};
+    gop *op = gop_new(g, &multi, nops > 0 ? ops[0].path : "/", done, userdata);
     if (op == NULL)
         return ZKC_ENOMEM;
-    op->g = g;
-    op->n = g->n;
-    pthread_mutex_init(&op->lock, NULL);
-    op->req = (zkc_request){.op = ZKC_OP_MULTI, .version = -1};
-    op->done = done;
-    op->ud = userdata;
-    op->res = calloc(g->n, sizeof *op->res);
-    op->slots = calloc(g->n, sizeof *op->slots);
-    op->path = strdup(nops > 0 ? ops[0].path : "/");
     op->mops = calloc(nops > 0 ? nops : 1, sizeof *op->mops);
     op->nmops = nops;
-    bool nomem = op->res == NULL || op->slots == NULL || op->path == NULL || op->mops == NULL;
+    bool nomem = op->mops == NULL;
     bool seq = false;
     for (size_t k = 0; !nomem && k < nops; k++) {
         const zkc_request *r = &ops[k];
@@ -997,26 +1011,18 @@ static int global_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_do
         *d = *r;
         d->data = NULL;
         d->acl = NULL;
+        void *data = NULL;
+        zkc_acl_list *acl = NULL;
         d->path = strdup(r->path);
-        nomem = d->path == NULL;
-        if (!nomem && r->data_len > 0) {
-            void *data = malloc(r->data_len);
-            nomem = data == NULL;
-            if (!nomem)
-                memcpy(data, r->data, r->data_len);
-            d->data = data;
-        }
-        if (!nomem && r->acl != NULL)
-            nomem = (d->acl = zkc_acl_list_dup(r->acl)) == NULL;
+        nomem = d->path == NULL || !copy_payload(r, &data, &acl);
+        d->data = data;
+        d->acl = acl;
         seq |= r->op == ZKC_OP_CREATE && (r->flags & ZKC_SEQUENCE);
     }
     if (nomem) {
         gop_free(op);
         return ZKC_ENOMEM;
     }
-    op->req.path = op->path;
-    for (size_t i = 0; i < g->n; i++)
-        op->slots[i] = (qslot){op, i};
     int rc;
     if (seq) {
         /* Quorum 0 picks the sequential names; the others then make
