@@ -31,7 +31,7 @@ OUT=$(cd "$OUT" && pwd)
 
 # The library, once, instrumented for coverage (fuzzer-no-link).
 objs=""
-for src in "$ROOT"/src/lib/*.c; do
+for src in $(find "$ROOT/src/lib" -name '*.c' | sort); do
     obj="$OUT/obj/$(basename "$src" .c).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find "$ROOT/include" -newer "$obj" -name '*.h')" ]; then
         $CC $CFLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$obj"
