@@ -262,6 +262,20 @@ int zkc_wire_decode_node(const void *doc, size_t len, const zkc_wire_limits *lim
 int zkc_wire_decode_nodev(const void *doc, size_t len, const zkc_wire_limits *lim,
                           zkc_wire_node **ret_nodes, size_t *ret_count);
 
+/* ---- errors ----
+ * The original sent errors as bare text, so a client could not tell a
+ * missing node from other failures.  zkcell's daemon appends the code's
+ * name in brackets: "zkocc: get /zk/c1/x: node does not exist
+ * [ENONODE]"; peers that only show the text still read it. */
+
+/*
+ * zkc_wire_error_code: the zkcell error code named by a trailing
+ * "[NAME]" in error[0..len) (a name of zkc_err_name()), or
+ * ZKC_ESYSTEMERROR when there is none (an error from another server).
+ * ZKC_OK for an empty error.
+ */
+int zkc_wire_error_code(const char *error, size_t len);
+
 /* Free a decoded node; NULL is accepted. */
 void zkc_wire_node_free(zkc_wire_node *node);
 /* Free count decoded nodes; NULL is accepted. */

@@ -183,8 +183,8 @@ static void node_bytes(bb *w, const char *path, const char *data, size_t dlen,
         key(w, 0x04, "Children");
         size_t aat = d_begin(w);
         for (size_t i = 0; i < nch; i++) {
-            char k[16];
-            snprintf(k, sizeof k, "%zu", i);
+            char k[24];
+            snprintf(k, sizeof k, "%u", (unsigned)i);
             e_bin(w, k, children[i], strlen(children[i]));
         }
         d_end(w, aat);
@@ -559,6 +559,24 @@ static void test_handshake(void **state)
     zkc_wire_reader_free(r);
 }
 
+static void test_error_code(void **state)
+{
+    (void)state;
+    const char *e = "zkocc: get /zk/c1/x: node does not exist [ENONODE]";
+    assert_int_equal(ZKC_ENONODE, zkc_wire_error_code(e, strlen(e)));
+    e = "zkocc: cannot resolve local cell [ENOCELL]";
+    assert_int_equal(ZKC_ENOCELL, zkc_wire_error_code(e, strlen(e)));
+    e = "zookeeper: get \"/zk/x\": no node";
+    assert_int_equal(ZKC_ESYSTEMERROR, zkc_wire_error_code(e, strlen(e)));
+    e = "x [NOSUCHNAME]";
+    assert_int_equal(ZKC_ESYSTEMERROR, zkc_wire_error_code(e, strlen(e)));
+    e = "x [OK]";
+    assert_int_equal(ZKC_ESYSTEMERROR, zkc_wire_error_code(e, strlen(e)));
+    assert_int_equal(ZKC_ESYSTEMERROR, zkc_wire_error_code("]", 1));
+    assert_int_equal(ZKC_ESYSTEMERROR, zkc_wire_error_code("[]", 2));
+    assert_int_equal(ZKC_OK, zkc_wire_error_code("", 0));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -566,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_node_bytes),    cmocka_unit_test(test_pathv_nodev),
         cmocka_unit_test(test_decode_lenient), cmocka_unit_test(test_decode_errors),
         cmocka_unit_test(test_frames),        cmocka_unit_test(test_handshake),
+        cmocka_unit_test(test_error_code),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

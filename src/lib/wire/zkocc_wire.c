@@ -981,6 +981,34 @@ int zkc_wire_decode_nodev(const void *doc, size_t len, const zkc_wire_limits *li
     return ZKC_OK;
 }
 
+/* ---- errors ---- */
+
+int zkc_wire_error_code(const char *error, size_t len)
+{
+    if (error == NULL || len == 0)
+        return ZKC_OK;
+    if (error[len - 1] != ']')
+        return ZKC_ESYSTEMERROR;
+    size_t open = len - 1;
+    while (open > 0 && error[open - 1] != '[' && len - open < 40)
+        open--;
+    if (open == 0 || error[open - 1] != '[')
+        return ZKC_ESYSTEMERROR;
+    char name[48];
+    size_t n = len - 1 - open;
+    if (n == 0 || n >= sizeof name)
+        return ZKC_ESYSTEMERROR;
+    memcpy(name, error + open, n);
+    name[n] = '\0';
+    /* The codes are few: look the name up in the one table. */
+#define ZKC__WIRE_ERR(nm, value, msg)                                          \
+    if ((value) != 0 && strcmp(name, #nm) == 0)                                \
+        return (value);
+    ZKC_ERRNO_MAP(ZKC__WIRE_ERR)
+#undef ZKC__WIRE_ERR
+    return ZKC_ESYSTEMERROR;
+}
+
 void zkc_wire_node_free(zkc_wire_node *node)
 {
     if (node == NULL)
