@@ -151,6 +151,7 @@ typedef struct msg {
     zkc_watch *watch;
     zkc_event_type ev;
     zkc_state state;
+    zkc_conn *conn; /* M_STATE: compared, never used */
 } msg;
 
 struct zo_cache {
@@ -275,13 +276,13 @@ static void watch_fired(zkc_watch *w, const zkc_event *ev, void *ud)
 
 static void state_changed(zkc_conn *c, zkc_state state, void *ud)
 {
-    (void)c;
     msg *m = calloc(1, sizeof *m);
     if (m == NULL)
         return;
     m->type = M_STATE;
     m->id = (uintptr_t)ud; /* the cell's index */
     m->state = state;
+    m->conn = c;
     push(the_cache, m);
 }
 
@@ -432,8 +433,8 @@ static void handle_state(struct zo_cache *k, msg *m)
     if (m->id >= k->ncells)
         return;
     zo_cell *cl = k->cells[m->id];
-    if (cl->conn == NULL || k->z->stopping)
-        return;
+    if (cl->conn == NULL || cl->conn != m->conn || k->z->stopping)
+        return; /* a connection we already gave back */
     switch (m->state) {
     case ZKC_STATE_CONNECTED:
     case ZKC_STATE_RECONNECTED:

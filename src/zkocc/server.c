@@ -46,6 +46,7 @@ struct zo_client {
     bool handle_gone;  /* its close callback ran */
     bool close_after_write;
     bool processing;
+    bool needs_process;
     int state;
     int refs;
     unsigned inflight;
@@ -188,6 +189,8 @@ static void flush(zo_client *c)
     }
 }
 
+static void process(zo_client *c);
+
 void zo_clients_flush(zo *z)
 {
     zo_server *s = z->server;
@@ -195,6 +198,10 @@ void zo_clients_flush(zo *z)
         zo_client *c = s->dirty;
         s->dirty = c->dnext;
         c->on_dirty = false;
+        if (c->needs_process && !c->closed && !c->processing) {
+            c->needs_process = false;
+            process(c);
+        }
         flush(c);
     }
 }
@@ -272,7 +279,6 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 }
 
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *buf);
-static void process(zo_client *c);
 
 static void maybe_resume(zo_client *c)
 {
@@ -283,9 +289,10 @@ static void maybe_resume(zo_client *c)
         return;
     c->reading = true;
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
-    /* Frames that were already read wait for no new bytes. */
-    if (!c->processing && zkc_wire_reader_pending(c->reader) > 0) {
-        process(c);
+    /* Frames already read wait for no new bytes; they are handled by
+     * zo_clients_flush, never from inside the cache's callbacks. */
+    if (zkc_wire_reader_pending(c->reader) > 0) {
+        c->needs_process = true;
         mark_dirty(c);
     }
 }

@@ -399,6 +399,22 @@ def t_proto(w):
         got[rseq] = node(b)["Data"]
     check(all(got[s] == b"v%d" % i for i, s in enumerate(seqs)), "pipelined answers %r" % got)
 
+    # Single flight: 50 pipelined Gets of one uncached path, one ZooKeeper read.
+    def zk_reads():
+        return json.loads(http_get(w.zkocc_port, "/debug/vars")[1])["ZkReader"]["c1"]["ZkReads"]
+    before = zk_reads()
+    batch = b""
+    for i in range(50):
+        c.seq += 1
+        batch += bson.encode(SON([("ServiceMethod", Binary(b"ZkReader.Get")), ("Seq", Int64(c.seq))]))
+        batch += bson.encode(SON([("Path", Binary(b"/zk/c1/dir/y"))]))
+    c.s.sendall(batch)
+    for _ in range(50):
+        rseq, _, err, b = c.recv()
+        check(err == "" and node(b)["Data"] == b"y", "single flight answer: %r" % err)
+    check(zk_reads() == before + 1, "one ZooKeeper read for 50 concurrent misses: %d" %
+          (zk_reads() - before))
+
     # /debug/vars, /metrics, /healthz.
     status, body = http_get(w.zkocc_port, "/debug/vars")
     check(status.endswith("200 OK"), status)
@@ -425,6 +441,19 @@ def t_proto(w):
     c = Client(w.zkocc_port)
     err, _ = c.get("/zk/local/a")
     check("zkocc: cannot resolve local cell" in err, "local without --resolve-local: %r" % err)
+    c.close()
+    check(w.stop_zkocc() == 0, "SIGTERM exit status")
+
+    # A memory bound: entries are evicted, answers stay right.
+    os.unlink(w.snapshot)
+    w.start_zkocc("--max-cache-bytes", "4K")
+    c = Client(w.zkocc_port)
+    for rnd in range(2):
+        for i in range(20):
+            err, b = c.get("/zk/c1/many%02d" % i)
+            check(err == "" and node(b)["Data"] == b"v%d" % i, "bounded get: %r" % err)
+    cache = json.loads(http_get(w.zkocc_port, "/debug/vars")[1])["zkocc_cache"]
+    check(cache["bytes"] <= 4096 and cache["evictions"] > 0, "cache bound %r" % cache)
     c.close()
     check(w.stop_zkocc() == 0, "SIGTERM exit status")
     k.stop()
