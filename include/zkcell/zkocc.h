@@ -42,7 +42,10 @@
  *
  * Threads: as every zkc_conn (conn.h).  Each connection runs two threads
  * of its own: one does the socket (dials, writes, reads, matches
- * replies), the other runs the completions.
+ * replies), the other runs the completions.  State changes (and the state
+ * callback) run on the socket thread, which must not be made to wait:
+ * close the connection from a completion or another thread, not from the
+ * state callback.
  */
 #ifndef ZKC_ZKOCC_H
 #define ZKC_ZKOCC_H

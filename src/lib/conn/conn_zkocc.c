@@ -969,6 +969,8 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
     }
     z->fd = fd;
     z->reader = rd; /* the io thread takes it */
+    /* Before the threads, so that their changes come after it. */
+    zkc__conn_set_state(&z->base, ZKC_STATE_CONNECTED);
     if (pthread_create(&z->io_thread, NULL, io_main, z) != 0) {
         close(fd);
         zkc_wire_reader_free(rd);
@@ -984,7 +986,6 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
         conn_free(z);
         return ZKC_ENOMEM;
     }
-    zkc__conn_set_state(&z->base, ZKC_STATE_CONNECTED);
     *ret_conn = &z->base;
     return ZKC_OK;
 }
