@@ -64,6 +64,23 @@ static void srv_count(srv *s, int *field, int delta)
     pthread_mutex_unlock(&s->lock);
 }
 
+static int srv_get(srv *s, const int *field)
+{
+    pthread_mutex_lock(&s->lock);
+    int v = *field;
+    pthread_mutex_unlock(&s->lock);
+    return v;
+}
+
+/* Record (or forget, fd -1) the socket of connection n. */
+static void srv_set_fd(srv *s, int n, int fd)
+{
+    pthread_mutex_lock(&s->lock);
+    if (n < 16)
+        s->fds[n] = fd;
+    pthread_mutex_unlock(&s->lock);
+}
+
 /* Wait until *field >= want. */
 static void srv_wait(srv *s, int *field, int want)
 {
@@ -198,8 +215,7 @@ static void *srv_main(void *arg)
         int fd = accept(s->lfd, NULL, NULL);
         if (fd < 0)
             break;
-        if (n < 16)
-            s->fds[n] = fd;
+        srv_set_fd(s, n, fd);
         srv_count(s, &s->accepted, 1);
         /* The handshake. */
         zkc_wire_reader *rd = NULL;
@@ -233,7 +249,7 @@ static void *srv_main(void *arg)
     return NULL;
 }
 
-static srv *srv_start(script_fn script)
+static srv *srv_start_hs(script_fn script, const char *handshake)
 {
     srv *s = calloc(1, sizeof *s);
     assert_non_null(s);
@@ -242,6 +258,7 @@ static srv *srv_start(script_fn script)
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->cond, NULL);
     s->script = script;
+    s->handshake = handshake;
     s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     assert_true(s->lfd >= 0);
     struct sockaddr_in sa;
@@ -257,13 +274,20 @@ static srv *srv_start(script_fn script)
     return s;
 }
 
+static srv *srv_start(script_fn script)
+{
+    return srv_start_hs(script, NULL);
+}
+
 static void srv_stop(srv *s)
 {
     shutdown(s->lfd, SHUT_RDWR);
     /* Wake a script blocked on a client the test already closed. */
+    pthread_mutex_lock(&s->lock);
     for (int i = 0; i < 16; i++)
         if (s->fds[i] >= 0)
             shutdown(s->fds[i], SHUT_RDWR);
+    pthread_mutex_unlock(&s->lock);
     pthread_join(s->thread, NULL);
     for (int i = 0; i < 16; i++)
         if (s->fds[i] >= 0)
@@ -439,7 +463,7 @@ static void test_reads_and_errors(void **state)
     assert_int_equal(0, zkc_conn_session_id(c));
     assert_non_null(strstr(zkc_conn_describe(c), "zkocc("));
     zkc_conn_close(c);
-    assert_int_equal(1, s->accepted);
+    assert_int_equal(1, srv_get(s, &s->accepted));
     srv_stop(s);
 }
 
@@ -475,7 +499,7 @@ static void test_unsupported(void **state)
     assert_int_equal(ZKC_ENOTSUPPORTED, col.rc[0]);
     assert_non_null(strstr(col.errmsg[0], "ZkoccConn doesn't implement Create"));
     /* Nothing was sent for any of them; reads still work. */
-    assert_int_equal(0, s->requests);
+    assert_int_equal(0, srv_get(s, &s->requests));
     assert_int_equal(ZKC_OK, zkc_get(c, "/a", NULL, NULL, NULL, NULL));
     zkc_conn_close(c);
     srv_stop(s);
@@ -514,7 +538,7 @@ static void test_pipelining_and_seq(void **state)
         assert_int_equal(1, col.calls[i]);
     }
     zkc_conn_close(c);
-    assert_int_equal(1, s->accepted);
+    assert_int_equal(1, srv_get(s, &s->accepted));
     srv_stop(s);
 }
 
@@ -526,7 +550,7 @@ static void script_close_after_3(srv *s, int fd, zkc_wire_reader *rd, int nconn)
         for (int i = 0; i < 3; i++)
             if (read_req(s, fd, rd, &r) != 0)
                 return;
-        s->fds[0] = -1;
+        srv_set_fd(s, 0, -1);
         close(fd);
         return;
     }
@@ -554,7 +578,7 @@ static void test_server_closes_mid_call(void **state)
     assert_int_equal(ZKC_OK, zkc_get(c, "/after", &data, NULL, NULL, NULL));
     assert_string_equal("/after", data);
     zkc_free(data);
-    assert_int_equal(2, s->accepted);
+    assert_int_equal(2, srv_get(s, &s->accepted));
     wait_state(c, ZKC_STATE_RECONNECTED);
     zkc_conn_close(c);
     srv_stop(s);
@@ -607,7 +631,7 @@ static void test_garbage_from_server(void **state)
     assert_int_equal(ZKC_EPROTO, zkc_get(c, "/g/2", NULL, NULL, NULL, NULL));
     assert_non_null(strstr(zkc_errmsg(), "bad reply body"));
     assert_int_equal(ZKC_OK, zkc_get(c, "/g/3", NULL, NULL, NULL, NULL));
-    assert_int_equal(3, s->accepted);
+    assert_int_equal(3, srv_get(s, &s->accepted));
     zkc_conn_close(c);
     srv_stop(s);
 }
@@ -693,8 +717,7 @@ static void test_addresses(void **state)
     srv_stop(s);
 
     /* A server that is not a Go RPC server. */
-    s = srv_start(script_echo);
-    s->handshake = "HTTP/1.0 404 Not Found\n\n";
+    s = srv_start_hs(script_echo, "HTTP/1.0 404 Not Found\n\n");
     snprintf(addrs, sizeof addrs, "127.0.0.1:%d", s->port);
     assert_int_equal(ZKC_ECONNECT, zkc_zkocc_dial(addrs, NULL, &c));
     assert_non_null(strstr(zkc_errmsg(), "unexpected HTTP response"));
