@@ -81,6 +81,13 @@ typedef struct zo_conn {
 
 /* ---- small helpers ---- */
 
+/* strerror for library threads: the text of e in a per-thread buffer. */
+static const char *errtext(int e)
+{
+    static _Thread_local char buf[128];
+    return strerror_r(e, buf, sizeof buf); /* GNU: may return a static string */
+}
+
 static void free_op(zo_op *o)
 {
     if (o == NULL)
@@ -237,7 +244,7 @@ static int dial_one(const char *addr, int timeout_ms, int stop_fd, int *ret_fd,
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
                     ai->ai_protocol);
         if (fd < 0) {
-            snprintf(err, errlen, "socket: %s", strerror(errno));
+            snprintf(err, errlen, "socket: %s", errtext(errno));
             continue;
         }
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
@@ -253,7 +260,7 @@ static int dial_one(const char *addr, int timeout_ms, int stop_fd, int *ret_fd,
                     soerr = errno;
                 if (soerr == 0)
                     break;
-                snprintf(err, errlen, "%s", strerror(soerr));
+                snprintf(err, errlen, "%s", errtext(soerr));
                 rc = ZKC_ECONNECT;
             } else {
                 snprintf(err, errlen, "%s", rc == ZKC_ETIMEDOUT ? "connect timed out"
@@ -261,7 +268,7 @@ static int dial_one(const char *addr, int timeout_ms, int stop_fd, int *ret_fd,
                                                                  : "poll failed");
             }
         } else {
-            snprintf(err, errlen, "%s", strerror(errno));
+            snprintf(err, errlen, "%s", errtext(errno));
             rc = ZKC_ECONNECT;
         }
         close(fd);
@@ -289,7 +296,7 @@ static int dial_one(const char *addr, int timeout_ms, int stop_fd, int *ret_fd,
                 goto fail_wait;
             continue;
         }
-        snprintf(err, errlen, "send: %s", w < 0 ? strerror(errno) : "nothing written");
+        snprintf(err, errlen, "send: %s", w < 0 ? errtext(errno) : "nothing written");
         rc = ZKC_ECONNECT;
         goto fail;
     }
@@ -341,7 +348,7 @@ static int dial_one(const char *addr, int timeout_ms, int stop_fd, int *ret_fd,
             continue;
         }
         snprintf(err, errlen, "handshake: %s", r == 0 ? "connection closed by the server"
-                                                       : strerror(errno));
+                                                       : errtext(errno));
         rc = ZKC_ECONNECT;
         break;
     }
@@ -600,7 +607,7 @@ static void *io_main(void *arg)
         /* Connected: send what waits, then wait for bytes. */
         if (flush_out(z) != 0) {
             char msg[256];
-            snprintf(msg, sizeof msg, "zkocc: send to %s: %s", z->addrs_text, strerror(errno));
+            snprintf(msg, sizeof msg, "zkocc: send to %s: %s", z->addrs_text, errtext(errno));
             broken(z, ZKC_ECONNECTIONLOSS, msg, &state_changed);
         } else {
             int fd = z->fd;
@@ -636,7 +643,7 @@ static void *io_main(void *arg)
                         break;
                     lost = ZKC_ECONNECTIONLOSS;
                     snprintf(msg, sizeof msg, "zkocc: connection to %s %s", z->addrs_text,
-                             r == 0 ? "closed by the server" : strerror(errno));
+                             r == 0 ? "closed by the server" : errtext(errno));
                     break;
                 }
                 /* Frames, decoded without the lock, matched with it. */
@@ -908,8 +915,10 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
         return ZKC_EBADARGUMENTS;
     }
     zo_conn *z = calloc(1, sizeof *z);
-    if (z == NULL)
+    if (z == NULL) {
+        zkc__set_errmsg("zkocc dial %s: out of memory", addrs);
         return ZKC_ENOMEM;
+    }
     z->fd = -1;
     z->wake_fd = z->stop_fd = -1;
     pthread_mutex_init(&z->lock, NULL);
@@ -943,13 +952,14 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
         pthread_mutex_destroy(&z->lock);
         pthread_cond_destroy(&z->cond);
         free(z);
+        zkc__set_errmsg("zkocc dial %s: out of memory", addrs);
         return ZKC_ENOMEM;
     }
     z->naddrs = (size_t)n;
     if (opts->log_fn != NULL)
         zkc_conn_set_log(&z->base, opts->log_fn, opts->log_ud);
     if (z->wake_fd < 0 || z->stop_fd < 0) {
-        zkc__set_errmsg("zkocc dial %s: eventfd: %s", addrs, strerror(errno));
+        zkc__set_errmsg("zkocc dial %s: eventfd: %s", addrs, errtext(errno));
         conn_free(z);
         return ZKC_ECONNECT;
     }
@@ -975,6 +985,7 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
         close(fd);
         zkc_wire_reader_free(rd);
         conn_free(z);
+        zkc__set_errmsg("zkocc dial %s: cannot start a thread", addrs);
         return ZKC_ENOMEM;
     }
     if (pthread_create(&z->done_thread, NULL, done_main, z) != 0) {
@@ -984,6 +995,7 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
         wake(z->stop_fd);
         pthread_join(z->io_thread, NULL);
         conn_free(z);
+        zkc__set_errmsg("zkocc dial %s: cannot start a thread", addrs);
         return ZKC_ENOMEM;
     }
     *ret_conn = &z->base;
