@@ -646,38 +646,53 @@ static void *io_main(void *arg)
                              r == 0 ? "closed by the server" : errtext(errno));
                     break;
                 }
-                /* Frames, decoded without the lock, matched with it. */
-                for (;;) {
-                    zkc_wire_frame f;
-                    int rc = zkc_wire_reader_next(rd, &f);
-                    if (rc == ZKC_WIRE_MORE)
-                        break;
-                    if (rc != ZKC_OK) {
-                        lost = ZKC_EPROTO;
-                        snprintf(msg, sizeof msg, "zkocc: garbage from the server: %s",
-                                 zkc_errmsg());
-                        break;
+                /* Frames, decoded without the lock, matched with it a
+                 * batch at a time. */
+                bool more = true;
+                while (more && lost != ZKC_EPROTO) {
+                    zo_reply batch[64];
+                    size_t nb = 0;
+                    while (nb < 64) {
+                        zkc_wire_frame f;
+                        int rc = zkc_wire_reader_next(rd, &f);
+                        if (rc == ZKC_WIRE_MORE) {
+                            more = false;
+                            break;
+                        }
+                        if (rc != ZKC_OK) {
+                            lost = ZKC_EPROTO;
+                            snprintf(msg, sizeof msg, "zkocc: garbage from the server: %s",
+                                     zkc_errmsg());
+                            break;
+                        }
+                        if (decode_reply(&f, &batch[nb], msg, sizeof msg) != ZKC_OK) {
+                            lost = ZKC_EPROTO;
+                            break;
+                        }
+                        nb++;
                     }
-                    zo_reply rep;
-                    if (decode_reply(&f, &rep, msg, sizeof msg) != ZKC_OK) {
-                        lost = ZKC_EPROTO;
+                    if (nb == 0)
                         break;
-                    }
+                    bool bad = false;
                     pthread_mutex_lock(&z->lock);
-                    zo_op *o = ring_find(z, rep.seq);
-                    if (o == NULL || o->answered) {
-                        pthread_mutex_unlock(&z->lock);
-                        free(rep.errmsg);
-                        zkc_wire_node_free(rep.node);
-                        lost = ZKC_EPROTO;
-                        snprintf(msg, sizeof msg,
-                                 "zkocc: reply with Seq %lld from the server matches no call",
-                                 (long long)rep.seq);
-                        break;
+                    for (size_t i = 0; i < nb; i++) {
+                        zo_op *o = bad ? NULL : ring_find(z, batch[i].seq);
+                        if (o == NULL || o->answered) {
+                            if (!bad) {
+                                lost = ZKC_EPROTO;
+                                snprintf(msg, sizeof msg,
+                                         "zkocc: reply with Seq %lld from the server matches "
+                                         "no call", (long long)batch[i].seq);
+                            }
+                            bad = true;
+                            free(batch[i].errmsg);
+                            zkc_wire_node_free(batch[i].node);
+                            continue;
+                        }
+                        o->node = batch[i].node;
+                        answer(z, o, batch[i].rc, NULL);
+                        o->errmsg = batch[i].errmsg;
                     }
-                    o->node = rep.node;
-                    answer(z, o, rep.rc, NULL);
-                    o->errmsg = rep.errmsg;
                     pthread_cond_broadcast(&z->cond);
                     pthread_mutex_unlock(&z->lock);
                 }
@@ -737,13 +752,20 @@ static void *done_main(void *arg)
     zo_conn *z = arg;
     pthread_mutex_lock(&z->lock);
     for (;;) {
-        if (z->ring_count > 0 && ring_at(z, 0)->answered) {
-            zo_op *o = ring_at(z, 0);
+        /* Take the answered operations at the head, in order. */
+        zo_op *batch[64];
+        size_t nb = 0;
+        while (nb < 64 && z->ring_count > 0 && ring_at(z, 0)->answered) {
+            batch[nb++] = ring_at(z, 0);
             z->ring_head = (z->ring_head + 1) & (z->ring_cap - 1);
             z->ring_count--;
+        }
+        if (nb > 0) {
             pthread_mutex_unlock(&z->lock);
-            deliver(o);
-            free_op(o);
+            for (size_t i = 0; i < nb; i++) {
+                deliver(batch[i]);
+                free_op(batch[i]);
+            }
             pthread_mutex_lock(&z->lock);
             continue;
         }
