@@ -565,6 +565,7 @@ static void *io_main(void *arg)
     pthread_mutex_lock(&z->lock);
     for (;;) {
         bool state_changed = false;
+        char why[512]; /* why the connection broke, when state_changed */
         zkc_state new_state = ZKC_STATE_CONNECTED;
         if (z->stop)
             break;
@@ -598,17 +599,16 @@ static void *io_main(void *arg)
             }
             z->fd = fd;
             new_state = z->ever_broken ? ZKC_STATE_RECONNECTED : ZKC_STATE_CONNECTED;
-            zkc__log(&z->base, ZKC_LOG_INFO, "zkocc: connected to %s", z->addrs_text);
             pthread_mutex_unlock(&z->lock);
+            zkc__log(&z->base, ZKC_LOG_INFO, "zkocc: connected to %s", z->addrs_text);
             zkc__conn_set_state(&z->base, new_state);
             pthread_mutex_lock(&z->lock);
             continue;
         }
         /* Connected: send what waits, then wait for bytes. */
         if (flush_out(z) != 0) {
-            char msg[256];
-            snprintf(msg, sizeof msg, "zkocc: send to %s: %s", z->addrs_text, errtext(errno));
-            broken(z, ZKC_ECONNECTIONLOSS, msg, &state_changed);
+            snprintf(why, sizeof why, "zkocc: send to %s: %s", z->addrs_text, errtext(errno));
+            broken(z, ZKC_ECONNECTIONLOSS, why, &state_changed);
         } else {
             int fd = z->fd;
             short ev = POLLIN | (z->out_off < z->out.len ? POLLOUT : 0);
@@ -699,12 +699,13 @@ static void *io_main(void *arg)
             }
             pthread_mutex_lock(&z->lock);
             if (lost != 0 && z->fd == fd) {
-                zkc__log(&z->base, ZKC_LOG_WARN, "%s", msg);
+                snprintf(why, sizeof why, "%s", msg);
                 broken(z, lost, msg, &state_changed);
             }
         }
         if (state_changed && !z->stop) {
             pthread_mutex_unlock(&z->lock);
+            zkc__log(&z->base, ZKC_LOG_WARN, "%s", why);
             zkc__conn_set_state(&z->base, ZKC_STATE_SUSPENDED);
             pthread_mutex_lock(&z->lock);
         }
