@@ -573,11 +573,25 @@ static void script_close_after_3(srv *s, int fd, zkc_wire_reader *rd, int nconn)
     script_echo(s, fd, rd, nconn);
 }
 
+static atomic_int log_warnings;
+
+static void count_log(zkc_log_level level, const char *msg, void *ud)
+{
+    (void)ud;
+    if (level == ZKC_LOG_WARN && strstr(msg, "closed by the server") != NULL)
+        atomic_fetch_add(&log_warnings, 1);
+}
+
 static void test_server_closes_mid_call(void **state)
 {
     (void)state;
     srv *s = srv_start(script_close_after_3);
-    zkc_conn *c = dial(s);
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", s->port);
+    zkc_zkocc_opts o = ZKC_ZKOCC_OPTS_INIT;
+    o.log_fn = count_log;
+    zkc_conn *c = NULL;
+    assert_int_equal(ZKC_OK, zkc_zkocc_dial(addr, &o, &c));
     collect col;
     collect_init(&col);
     tag tags[3];
@@ -589,6 +603,7 @@ static void test_server_closes_mid_call(void **state)
         assert_non_null(strstr(col.errmsg[i], "closed by the server"));
     }
     wait_state(c, ZKC_STATE_SUSPENDED);
+    assert_int_equal(1, atomic_load(&log_warnings)); /* logged before the state changed */
     /* The next call dials again and works. */
     char *data = NULL;
     assert_int_equal(ZKC_OK, zkc_get(c, "/after", &data, NULL, NULL, NULL));
