@@ -54,8 +54,20 @@ static volatile int paused; /* the server is SIGSTOPped */
 static char work[64];       /* scratch folder */
 static int test_no;
 
-/* Processes to kill at teardown: zk, and the COMMAND's group. */
-static pid_t zk_pid, cmd_pgid;
+/* Processes to kill at teardown: zk, the COMMAND's group, and its two
+ * processes by pid (an old zk leaves them in its own group). */
+static pid_t zk_pid, cmd_pgid, cmd_pids[2];
+
+static void kill_leftovers(void)
+{
+    if (zk_pid > 0)
+        kill(zk_pid, SIGKILL);
+    if (cmd_pgid > 0)
+        kill(-cmd_pgid, SIGKILL);
+    for (int i = 0; i < 2; i++)
+        if (cmd_pids[i] > 0)
+            kill(cmd_pids[i], SIGKILL);
+}
 
 static int64_t now_ms(void)
 {
@@ -81,8 +93,7 @@ static void on_fatal_signal(int sig)
 {
     if (zk_test_own_pid > 0)
         kill(zk_test_own_pid, SIGCONT);
-    if (cmd_pgid > 0)
-        kill(-cmd_pgid, SIGKILL);
+    kill_leftovers();
     zk_test_own_server_signal(sig);
 }
 
@@ -224,7 +235,7 @@ static int setup(void **state)
 {
     (void)state;
     test_no++;
-    zk_pid = cmd_pgid = 0;
+    zk_pid = cmd_pgid = cmd_pids[0] = cmd_pids[1] = 0;
     return 0;
 }
 
@@ -232,13 +243,14 @@ static int teardown(void **state)
 {
     (void)state;
     server_resume();
-    if (zk_pid > 0) {
-        kill(zk_pid, SIGKILL);
+    kill_leftovers();
+    if (zk_pid > 0)
         waitpid(zk_pid, NULL, 0);
-    }
-    if (cmd_pgid > 0)
-        kill(-cmd_pgid, SIGKILL);
-    zk_pid = cmd_pgid = 0;
+    /* The environment test's COMMAND waits for this file. */
+    FILE *f = fopen(wpath("go"), "w");
+    if (f != NULL)
+        fclose(f);
+    zk_pid = cmd_pgid = cmd_pids[0] = cmd_pids[1] = 0;
     return 0;
 }
 
@@ -334,8 +346,8 @@ static void start_stubborn(bool queue, pid_t *leader, pid_t *gc)
     snprintf(target, sizeof target, "%s%s", lock_path(), queue ? "/" : "");
     start_zk(queue ? "qlock" : "elock", target, stubborn_script());
     *leader = wait_pid_file("leader");
-    cmd_pgid = *leader;
-    *gc = wait_pid_file("gc");
+    cmd_pgid = cmd_pids[0] = *leader;
+    *gc = cmd_pids[1] = wait_pid_file("gc");
     assert_false(pid_gone(*leader));
     assert_false(pid_gone(*gc));
 }
@@ -365,6 +377,7 @@ static void run_suspend(bool queue)
     /* Take the lock from another session as soon as the server lets us:
      * after zk's session expired, or zk gave the node up. */
     c = dial();
+    print_message("# dialled %lld ms after SIGSTOP\n", (long long)(now_ms() - stopped));
     char other[160];
     snprintf(other, sizeof other, "%s%s", lock_path(), queue ? "/other" : "");
     int64_t end = now_ms() + DEADLINE_MS;
@@ -470,7 +483,7 @@ static void test_elock_leftover(void **state)
              wpath("gc"), wpath("gc"), wpath("gc"));
     start_zk("elock", lock_path(), script);
     int ws = wait_zk();
-    pid_t gc = wait_pid_file("gc");
+    pid_t gc = cmd_pids[1] = wait_pid_file("gc");
     assert_true(WIFEXITED(ws));
     assert_int_equal(4, WEXITSTATUS(ws));
     assert_true(pid_gone(gc));
@@ -512,10 +525,7 @@ static void cleanup_tree(void)
 static void at_exit(void)
 {
     server_resume();
-    if (zk_pid > 0)
-        kill(zk_pid, SIGKILL);
-    if (cmd_pgid > 0)
-        kill(-cmd_pgid, SIGKILL);
+    kill_leftovers();
     if (work[0] != '\0') {
         char cmd[128];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
