@@ -330,15 +330,23 @@ static void holder_probe(holder *h)
 /*
  * The time by which no process of the command may be left: the server
  * cannot expire the session before the send time of the latest request
- * it answered plus the session timeout; we keep 10% of the timeout for
- * the kill itself.  0: no bound (the fake has no session timeout).
+ * it answered plus the session timeout.  We keep a margin for the kill
+ * itself and for a busy machine: 10% of the timeout, at least
+ * KILL_MARGIN_MIN_MS (at most a quarter of the timeout).  0: no bound
+ * (the fake has no session timeout).
  */
+#define KILL_MARGIN_MIN_MS 500
 static int64_t holder_kill_by(const holder *h)
 {
     if (h->session_ms <= 0)
         return 0;
+    int margin = h->session_ms / 10;
+    if (margin < KILL_MARGIN_MIN_MS)
+        margin = KILL_MARGIN_MIN_MS;
+    if (margin > h->session_ms / 4)
+        margin = h->session_ms / 4;
     int64_t heard = zkc_zk_last_heard(h->z->conn);
-    int64_t by = heard + h->session_ms - h->session_ms / 10;
+    int64_t by = heard + h->session_ms - margin;
     return by > 0 ? by : 1; /* never heard: at once */
 }
 

@@ -49,8 +49,8 @@ typedef struct zk_cmd {
     "before the session could expire on the server; if zk dies, a watchdog\n" \
     "does the same.  A lost lock exits with status 1.\n"                     \
     "  --kill-grace D    SIGTERM to SIGKILL (default 2s), cut short to end\n" \
-    "                    before 90% of the session timeout after the server\n" \
-    "                    last answered\n"
+    "                    10% of the session timeout (0.5s at least) before\n" \
+    "                    the session could expire\n"
 
 static const zk_cmd commands[] = {
     {"ls", zk_cmd_ls, "ls [-l] [-d] [-R] [-f] [--json] PATH...",
