@@ -17,9 +17,10 @@
  * tests nothing of COMMAND may be left once the session could have
  * expired on the server (SIGSTOP + session timeout on our clock; zk
  * kills 0.5 s before the timeout has passed since the last request that
- * was answered, which was sent before the SIGSTOP).  The server is then resumed and a second client
- * takes the lock as soon as it can: at that moment too, nothing of the
- * old holder's COMMAND may be left, and its heartbeat has stopped.
+ * was answered, which was sent before the SIGSTOP).  The server is then
+ * resumed and a second client takes the lock as soon as it can: at that
+ * moment too, nothing of the old holder's COMMAND may be left, and its
+ * heartbeat has stopped.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -208,9 +209,8 @@ static char *slurp(const char *path)
  * stdout and stderr to files. */
 static void start_zk(const char *subcmd, const char *target, const char *script)
 {
-    char *argv[] = {(char *)zk_bin, "--server",         (char *)servers, "--session-timeout",
-                    "4s",           (char *)subcmd,     (char *)target,  "sh",
-                    "-c",           (char *)script,     NULL};
+    char *argv[] = {(char *)zk_bin, "--server", (char *)servers, "--session-timeout", "4s",
+                    (char *)subcmd, (char *)target, "sh", "-c", (char *)script, NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, wpath("out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
