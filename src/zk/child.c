@@ -26,7 +26,9 @@
  *    deadline).  Should zk be frozen (SIGSTOP, a debugger) past the
  *    deadline, the watchdog kills the group too.
  * Processes that leave the group (setsid, setpgid) are out of reach, as
- * they are for any process supervisor.
+ * they are for any process supervisor.  The watchdog is started just
+ * after the command (it needs the group's id): a zk killed between the
+ * two spawns leaves the command without one.
  */
 #include <errno.h>
 #include <fcntl.h>
