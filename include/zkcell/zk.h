@@ -39,6 +39,28 @@ typedef struct zkc_zk_opts {
  */
 int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_conn);
 
+/*
+ * zkc_zk_session_timeout: the session timeout the server granted, in ms
+ * (it may differ from base_timeout_ms); 0 before the session is made,
+ * after it expired, or when c is not a connection of zkc_zk_dial().
+ */
+int zkc_zk_session_timeout(zkc_conn *c);
+
+/*
+ * zkc_zk_last_heard: the latest moment the server is known to have heard
+ * from the session: the time, in CLOCK_MONOTONIC milliseconds, at which
+ * the latest request that the server answered (successfully or with a
+ * server error such as ZKC_ENONODE) was sent.  The server received that
+ * request later, so it cannot expire the session before
+ * zkc_zk_last_heard() + zkc_zk_session_timeout() (clock rate differences
+ * between the two machines aside).  The C client's own pings are not
+ * seen here: a caller that wants the bound to stay fresh sends a request
+ * of its own at least every third of the session timeout (the C client
+ * does not ping while requests flow).  0 when no request was answered
+ * yet, or c is not a connection of zkc_zk_dial().
+ */
+int64_t zkc_zk_last_heard(zkc_conn *c);
+
 #ifdef __cplusplus
 }
 #endif

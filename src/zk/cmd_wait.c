@@ -4,12 +4,15 @@
  * They wait with poll(2) on watch descriptors, the cancel token that
  * SIGINT and SIGTERM trigger, and, for the locks, the session's state
  * descriptor: a lock is given up as lost (and a command run under it is
- * sent SIGTERM) as soon as its node goes or its session is in doubt,
- * never kept silently.
+ * stopped, its whole process group, before the session could expire on
+ * the server: see child.c) as soon as its node goes or its session is in
+ * doubt, never kept silently.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,52 +281,144 @@ out:
 
 /* ---- holding a lock node ---- */
 
+#define DEFAULT_KILL_GRACE_MS 2000
+
 /* The exit status of a command that waitpid() reported as ws. */
 static int child_status(int ws)
 {
     return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
 }
 
+/* The probe that keeps zkc_zk_last_heard() fresh while a command runs:
+ * one exists request at a time.  Static: its completion may come after
+ * hold() returned, as late as the connection's close. */
+static atomic_bool probe_busy;
+
+static void probe_done(const zkc_result *res, void *userdata)
+{
+    (void)res;
+    (void)userdata;
+    atomic_store(&probe_busy, false);
+}
+
+/* What hold() knows about the session, for the command's deadlines. */
+typedef struct holder {
+    zk_ctx *z;
+    const char *path;
+    int session_ms;     /* granted at the start; 0: not a real session, no bound */
+    int grace_ms;       /* --kill-grace */
+    int64_t next_probe; /* zk_now_ms() */
+    int64_t term_at;    /* when the group got SIGTERM */
+} holder;
+
+/* Send a probe when one is due: requests at least every quarter of the
+ * session timeout, so that the C client sends no pings of its own and
+ * the last answer is never older than that while the server answers. */
+static void holder_probe(holder *h)
+{
+    if (h->session_ms <= 0 || atomic_load(&probe_busy))
+        return;
+    int64_t now = zk_now_ms();
+    if (now < h->next_probe)
+        return;
+    h->next_probe = now + (h->session_ms >= 8 ? h->session_ms / 4 : 2);
+    atomic_store(&probe_busy, true);
+    if (zkc_aexists(h->z->conn, h->path, 0, probe_done, NULL) != ZKC_OK)
+        atomic_store(&probe_busy, false);
+}
+
+/*
+ * The time by which no process of the command may be left: the server
+ * cannot expire the session before the send time of the latest request
+ * it answered plus the session timeout.  We keep a margin for the kill
+ * itself and for a busy machine: 10% of the timeout, at least
+ * KILL_MARGIN_MIN_MS (at most a quarter of the timeout).  0: no bound
+ * (the fake has no session timeout).
+ */
+#define KILL_MARGIN_MIN_MS 500
+static int64_t holder_kill_by(const holder *h)
+{
+    if (h->session_ms <= 0)
+        return 0;
+    int margin = h->session_ms / 10;
+    if (margin < KILL_MARGIN_MIN_MS)
+        margin = KILL_MARGIN_MIN_MS;
+    if (margin > h->session_ms / 4)
+        margin = h->session_ms / 4;
+    int64_t heard = zkc_zk_last_heard(h->z->conn);
+    int64_t by = heard + h->session_ms - margin;
+    return by > 0 ? by : 1; /* never heard: at once */
+}
+
+/* zk_kill_at_fn: SIGKILL after the grace period, or earlier when the
+ * session bound comes first.  Keeps probing meanwhile. */
+static int64_t holder_kill_at(void *userdata)
+{
+    holder *h = userdata;
+    holder_probe(h);
+    int64_t at = h->term_at + h->grace_ms;
+    int64_t by = holder_kill_by(h);
+    return by > 0 && by < at ? by : at;
+}
+
+/* Spawn the command with the fencing token and the node's path in its
+ * environment.  Returns 0, or the exit status to give. */
+static int hold_spawn(zk_ctx *z, const char *path, int64_t czxid, char **cmd, int ncmd,
+                      int grace_ms, zk_child *ch)
+{
+    char token[48];
+    snprintf(token, sizeof token, "ZKCELL_LOCK_TOKEN=%" PRId64, czxid);
+    static const char path_var[] = "ZKCELL_LOCK_PATH=";
+    char *path_env = malloc(sizeof path_var + strlen(path));
+    char **args = calloc((size_t)ncmd + 1, sizeof *args);
+    int status = ZK_EXIT_FAIL;
+    if (path_env == NULL || args == NULL) {
+        zk_errf(z, "out of memory");
+    } else {
+        sprintf(path_env, "%s%s", path_var, path);
+        memcpy(args, cmd, (size_t)ncmd * sizeof *args);
+        char *env_add[] = {token, path_env, NULL};
+        int rc = zk_child_spawn(z, args, env_add, grace_ms, ch);
+        status = rc == 0 ? 0 : rc == ENOENT ? 127 : rc > 0 ? 126 : ZK_EXIT_FAIL;
+    }
+    free(path_env);
+    free(args);
+    return status;
+}
+
 /*
  * Hold the node at path (ours, ephemeral) until a signal, or while the
  * command runs.  Lost when the node goes or the session is in doubt.
- * Returns the exit status.  The node is deleted on the way out when it is
- * still ours.
+ * Returns the exit status.  The command's whole process group is gone
+ * before the node is released, and, when the lock is lost, before the
+ * session could have expired on the server.
  */
-static int hold(zk_ctx *z, const char *path, char **cmd, int ncmd)
+static int hold(zk_ctx *z, const char *path, char **cmd, int ncmd, int grace_ms)
 {
     int status = ZK_EXIT_OK;
-    pid_t child = -1;
+    holder h = {z, path, zkc_zk_session_timeout(z->conn), grace_ms, 0, 0};
+    zk_child ch;
+    bool running = false, lost = false;
+    zkc_watch *w = NULL;
+    zkc_stat st;
+    int rc = zkc_get(z->conn, path, NULL, NULL, &st, &w);
+    if (rc != ZKC_OK || st.ephemeral_owner != zkc_conn_session_id(z->conn)) {
+        zk_err(z, path, rc != ZKC_OK ? rc : ZKC_ENONODE, "lock lost");
+        lost = true;
+        goto stop;
+    }
     if (ncmd == 0) {
         printf("%s: locked %s\n", z->cmd, path);
         fflush(stdout);
     } else {
-        fflush(stdout);
-        child = fork();
-        if (child == 0) {
-            signal(SIGINT, SIG_DFL);
-            signal(SIGTERM, SIG_DFL);
-            signal(SIGHUP, SIG_DFL);
-            char **args = calloc((size_t)ncmd + 1, sizeof *args);
-            if (args != NULL) {
-                memcpy(args, cmd, (size_t)ncmd * sizeof *args);
-                execvp(args[0], args);
-            }
-            fprintf(stderr, "zk %s: %s: %s\n", z->cmd, cmd[0], strerror(errno));
-            _exit(127);
-        }
-        if (child < 0) {
-            zk_errf(z, "fork: %s", strerror(errno));
-            status = ZK_EXIT_FAIL;
+        status = hold_spawn(z, path, st.czxid, cmd, ncmd, grace_ms, &ch);
+        if (status != 0)
             goto release;
-        }
+        running = true;
     }
-    zkc_watch *w = NULL;
-    bool lost = false;
     for (;;) {
         if (w == NULL) {
-            zkc_stat st;
-            int rc = zkc_get(z->conn, path, NULL, NULL, &st, &w);
+            rc = zkc_get(z->conn, path, NULL, NULL, &st, &w);
             if (rc != ZKC_OK || st.ephemeral_owner != zkc_conn_session_id(z->conn)) {
                 zk_err(z, path, rc != ZKC_OK ? rc : ZKC_ENONODE, "lock lost");
                 lost = true;
@@ -336,28 +431,29 @@ static int hold(zk_ctx *z, const char *path, char **cmd, int ncmd)
             lost = true;
             break;
         }
+        if (running) {
+            holder_probe(&h);
+            zk_child_set_deadline(&ch, holder_kill_by(&h));
+        }
         struct pollfd pfd[3] = {
             {.fd = zkc_watch_fd(w), .events = POLLIN},
             {.fd = zkc_cancel_fd(z->cancel), .events = POLLIN},
             {.fd = zkc_conn_state_fd(z->conn), .events = POLLIN},
         };
-        int r = poll(pfd, 3, child > 0 ? 100 : -1);
-        if (r < 0 && errno != EINTR)
+        int r = poll(pfd, 3, running ? 50 : -1);
+        if (r < 0 && errno != EINTR) {
+            zk_errf(z, "poll: %s", strerror(errno));
             break;
+        }
         if (pfd[2].revents & POLLIN)
             zkc_conn_state_ack(z->conn);
-        if (child > 0) {
-            int ws;
-            pid_t p = waitpid(child, &ws, WNOHANG);
-            if (p == child) {
-                child = -1;
-                status = child_status(ws);
-                break;
-            }
+        if (running && zk_child_exited(&ch)) {
+            status = child_status(ch.wstatus);
+            break;
         }
         if (zkc_cancel_is_set(z->cancel)) {
             /* Without a command, a signal is the normal way to unlock. */
-            status = child > 0 ? EXIT_INTERRUPTED : ZK_EXIT_OK;
+            status = running ? EXIT_INTERRUPTED : ZK_EXIT_OK;
             break;
         }
         if (zkc_watch_fired(w)) {
@@ -365,30 +461,60 @@ static int hold(zk_ctx *z, const char *path, char **cmd, int ncmd)
             w = NULL; /* read again: a change re-arms, a deletion is lost */
         }
     }
+stop:
     zkc_watch_free(w);
-    if (child > 0) {
-        /* The lock is gone or we were told to stop: so is the command. */
-        kill(child, SIGTERM);
-        int ws;
-        while (waitpid(child, &ws, 0) < 0 && errno == EINTR)
-            ;
-        if (lost)
+    if (running) {
+        /* The lock is gone, we were told to stop, or the command ended:
+         * so does every process it left in its group. */
+        h.term_at = zk_now_ms();
+        if (zk_child_stop(z, &ch, holder_kill_at, &h) != 0)
             status = ZK_EXIT_FAIL;
-        else if (status == ZK_EXIT_OK)
-            status = child_status(ws);
+        zk_child_end(&ch);
     }
     if (lost)
-        status = ZK_EXIT_FAIL;
+        return ZK_EXIT_FAIL;
 release:;
-    zkc_stat st;
+    /* The node goes with the session at exit anyway; while the session is
+     * in doubt, do not wait for the server here. */
+    zkc_state s = zkc_conn_state(z->conn);
+    if (s != ZKC_STATE_CONNECTED && s != ZKC_STATE_RECONNECTED)
+        return status;
     bool exists = false;
     if (zkc_exists(z->conn, path, &exists, &st, NULL) == ZKC_OK && exists &&
         st.ephemeral_owner == zkc_conn_session_id(z->conn)) {
-        int rc = zkc_delete(z->conn, path, st.version);
+        rc = zkc_delete(z->conn, path, st.version);
         if (rc != ZKC_OK && rc != ZKC_ENONODE)
             zk_err(z, path, rc, "could not release");
     }
     return status;
+}
+
+/* The options of elock and qlock: --kill-grace, and qlock's --timeout
+ * (timeout NULL for elock).  Returns -1 to go on, or the exit status. */
+static int lock_options(zk_ctx *z, int argc, char **argv, int *timeout, int *grace)
+{
+    enum { OPT_KILL_GRACE = 256 };
+    static const struct option lo[] = {{"timeout", required_argument, NULL, 't'},
+                                       {"kill-grace", required_argument, NULL, OPT_KILL_GRACE},
+                                       {"help", no_argument, NULL, 'h'},
+                                       {NULL, 0, NULL, 0}};
+    *grace = DEFAULT_KILL_GRACE_MS;
+    int c, rc;
+    while ((c = getopt_long(argc, argv, timeout != NULL ? "+t:h" : "+h",
+                            timeout != NULL ? lo : lo + 1, NULL)) != -1) {
+        switch (c) {
+        case 't':
+            if ((rc = zk_parse_duration_opt(z, "--timeout", optarg, timeout)) != 0)
+                return rc;
+            break;
+        case OPT_KILL_GRACE:
+            if ((rc = zk_parse_duration_opt(z, "--kill-grace", optarg, grace)) != 0)
+                return rc;
+            break;
+        ZK_HELP_CASE;
+        }
+    }
+    return -1;
 }
 
 /*
@@ -413,7 +539,8 @@ static char *lock_begin(zk_ctx *z, const char *arg)
 
 int zk_cmd_elock(zk_ctx *z, int argc, char **argv)
 {
-    int status = zk_getopt_none(z, argc, argv, "+h");
+    int grace;
+    int status = lock_options(z, argc, argv, NULL, &grace);
     if (status >= 0)
         return status;
     if (optind >= argc)
@@ -426,7 +553,7 @@ int zk_cmd_elock(zk_ctx *z, int argc, char **argv)
         zk_err(z, path, rc, rc == ZKC_ENODEEXISTS ? "locked by someone else" : NULL);
         status = ZK_EXIT_FAIL;
     } else {
-        status = hold(z, path, argv + optind + 1, argc - optind - 1);
+        status = hold(z, path, argv + optind + 1, argc - optind - 1, grace);
     }
     zk_cell_conn_end(z);
     free(path);
@@ -494,19 +621,10 @@ static int zkc_queue_lock(zkc_conn *c, const char *entry, int timeout_ms, zkc_ca
 
 int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"timeout", required_argument, NULL, 't'},
-                                       {"help", no_argument, NULL, 'h'},
-                                       {NULL, 0, NULL, 0}};
-    int timeout = z->lock_wait_ms >= 0 ? (int)z->lock_wait_ms : -1, c, rc;
-    while ((c = getopt_long(argc, argv, "+t:h", lo, NULL)) != -1) {
-        switch (c) {
-        case 't':
-            if ((rc = zk_parse_duration_opt(z, "--timeout", optarg, &timeout)) != 0)
-                return rc;
-            break;
-        ZK_HELP_CASE;
-        }
-    }
+    int timeout = z->lock_wait_ms >= 0 ? (int)z->lock_wait_ms : -1, grace, rc;
+    rc = lock_options(z, argc, argv, &timeout, &grace);
+    if (rc >= 0)
+        return rc;
     if (optind >= argc)
         return zk_usage(z, "no queue folder given");
     char *dir = lock_begin(z, argv[optind]);
@@ -526,7 +644,7 @@ int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
     }
     rc = zkc_queue_lock(z->conn, entry, timeout, z->cancel);
     if (rc == ZKC_OK) {
-        status = hold(z, entry, argv + optind + 1, argc - optind - 1);
+        status = hold(z, entry, argv + optind + 1, argc - optind - 1, grace);
     } else {
         if (rc == ZKC_EINTERRUPTED)
             status = EXIT_INTERRUPTED;

@@ -42,6 +42,19 @@ typedef struct zk_cmd {
     const char *help;
 } zk_cmd;
 
+/* What elock and qlock promise about their COMMAND. */
+#define LOCK_COMMAND_HELP                                                      \
+    "COMMAND runs in a process group of its own, with ZKCELL_LOCK_TOKEN (the\n" \
+    "lock node's czxid, a fencing token) and ZKCELL_LOCK_PATH (the node) in\n" \
+    "its environment.  When the lock is lost (session suspended, expired or\n" \
+    "closed, node gone), on SIGINT/SIGTERM, and when COMMAND exits, the whole\n" \
+    "group gets SIGTERM, then SIGKILL after the grace period, and always\n"   \
+    "before the session could expire on the server; if zk dies, a watchdog\n" \
+    "does the same.  A lost lock exits with status 1.\n"                     \
+    "  --kill-grace D    SIGTERM to SIGKILL (default 2s), cut short to end\n" \
+    "                    10% of the session timeout (0.5s at least) before\n" \
+    "                    the session could expire\n"
+
 static const zk_cmd commands[] = {
     {"ls", zk_cmd_ls, "ls [-l] [-d] [-R] [-f] [--json] PATH...",
      "List the children of each PATH, sorted.  A node without children is\n"
@@ -119,17 +132,19 @@ static const zk_cmd commands[] = {
      "delete, create, admin), on the first ACL entry of each PATH.  The ACL is\n"
      "written back at the ACL version read, so concurrent changes are not\n"
      "overwritten.\n"},
-    {"elock", zk_cmd_elock, "elock PATH [COMMAND [ARG...]]",
+    {"elock", zk_cmd_elock, "elock [--kill-grace D] PATH [COMMAND [ARG...]]",
      "Take an exclusive lock: create PATH as an ephemeral node and hold it\n"
      "until SIGINT or SIGTERM, or, with COMMAND, while COMMAND runs (then exit\n"
-     "with its status).  Fails if PATH exists; missing parents are created.\n"},
-    {"qlock", zk_cmd_qlock, "qlock [-t DURATION] DIR/ [COMMAND [ARG...]]",
+     "with its status).  Fails if PATH exists; missing parents are created.\n"
+     LOCK_COMMAND_HELP},
+    {"qlock", zk_cmd_qlock, "qlock [-t DURATION] [--kill-grace D] DIR/ [COMMAND [ARG...]]",
      "Queue for a lock on the folder DIR: create a sequential ephemeral entry\n"
      "in it, wait until it is first (watching only the entry before ours),\n"
      "print 'qlock: locked ENTRY', and hold it until SIGINT or SIGTERM, or,\n"
      "with COMMAND, while COMMAND runs.\n"
      "  -t, --timeout D   give up after D (default: --lock-wait-timeout, or\n"
-     "                    forever); exit status 1\n"},
+     "                    forever); exit status 1\n"
+     LOCK_COMMAND_HELP},
     {"zip", zk_cmd_zip, "zip PATH... OUT.zip",
      "Archive the subtrees at PATHs into OUT.zip: one deflated entry per node,\n"
      "named by its absolute path without the leading '/', with the node's\n"
@@ -568,6 +583,8 @@ enum {
 
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], ZK_WATCHDOG_ARG) == 0)
+        return zk_watchdog_main(argc, argv);
     zk_ctx z;
     memset(&z, 0, sizeof z);
     z.cmd = "";

@@ -11,6 +11,8 @@
  *   cmd_read.c    ls, cat, stat, tree, find, du
  *   cmd_write.c   touch, rm, cp, edit, chmod
  *   cmd_wait.c    wait, watch, elock, qlock
+ *   child.c       a command run under a lock: its own process group, a
+ *                 watchdog, stopped as a group (and the watchdog's main)
  *   cmd_archive.c zip, unzip, dump, restore
  *
  * The command is single-threaded except inside pipe.c, whose completions
@@ -23,6 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -238,6 +241,48 @@ typedef struct zk_fetched {
 int zk_fetch_many(zk_ctx *z, zkc_op op, char *const *paths, size_t n, zk_fetched *out);
 /* Free the contents of n slots, and the array. */
 void zk_fetched_free(zk_fetched *f, size_t n);
+
+/* ---- child.c ---- */
+
+/* argv[1] of zk started as a watchdog (never typed by users). */
+#define ZK_WATCHDOG_ARG "--zk-internal-watchdog"
+
+/* A command run under a lock, and its watchdog. */
+typedef struct zk_child {
+    pid_t pgid;            /* the command, leader of its own group; 0: none */
+    pid_t watchdog;        /* 0: none */
+    int wd_fd;             /* our end of the watchdog's socket, close-on-exec; -1 */
+    int grace_ms;          /* the watchdog's SIGTERM-to-SIGKILL grace */
+    int64_t sent_deadline; /* the last kill deadline sent to the watchdog */
+    bool exited;           /* the leader has been reaped, with wstatus */
+    int wstatus;
+} zk_child;
+
+/* Spawn argv (searched in $PATH) as the leader of a new process group,
+ * with env_add ("NAME=value", NULL-terminated) set in its environment,
+ * and its watchdog (which stops the group, SIGTERM then SIGKILL after
+ * grace_ms, if zk dies).  Returns 0; the errno of a spawn that failed
+ * (ENOENT: not found), printed; or -1 after another error, printed.
+ * Nothing is left running on failure. */
+int zk_child_spawn(zk_ctx *z, char *const *argv, char *const *env_add, int grace_ms,
+                   zk_child *ch);
+/* Tell the watchdog the time (zk_now_ms()) by which the group must be
+ * dead, zk or no zk; 0: no such bound.  Sent only when it changed. */
+void zk_child_set_deadline(zk_child *ch, int64_t kill_by);
+/* Reap what has ended; true once the leader has (ch->wstatus). */
+bool zk_child_exited(zk_child *ch);
+/* The time (zk_now_ms()) to send SIGKILL, asked again every few ms while
+ * stopping (it may also do the caller's periodic work). */
+typedef int64_t (*zk_kill_at_fn)(void *ud);
+/* Stop the whole group: SIGTERM (and SIGCONT) now, SIGKILL once
+ * kill_at(ud) has passed, and reap until no member is left.  Returns 0,
+ * or -1 when members outlived SIGKILL for seconds (printed). */
+int zk_child_stop(zk_ctx *z, zk_child *ch, zk_kill_at_fn kill_at, void *ud);
+/* After zk_child_stop(): dismiss the watchdog and reap it. */
+void zk_child_end(zk_child *ch);
+/* main() of zk started with ZK_WATCHDOG_ARG PGID GRACE_MS, its standard
+ * input the socket from zk.  Returns the exit status. */
+int zk_watchdog_main(int argc, char **argv);
 
 /* ---- subcommands ---- */
 

@@ -316,6 +316,41 @@ static void test_dial_is_connected(void **state)
     }
 }
 
+/* The granted session timeout, and the send time of the latest answered
+ * request: advanced by answers (errors from the server included), not by
+ * requests the server never saw. */
+static void test_session_bound(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.base_timeout_ms = 6000;
+    zkc_conn *c = NULL;
+    OK(zkc_zk_dial(servers, &o, &c));
+    /* The server may round it to its tick bounds, never to 0. */
+    assert_true(zkc_zk_session_timeout(c) > 0);
+    int64_t before = now_ms();
+    bool exists = true;
+    OK(zkc_exists(c, P("no-such-node"), &exists, NULL, NULL));
+    int64_t heard = zkc_zk_last_heard(c);
+    assert_true(heard >= before && heard <= now_ms());
+    int64_t before2 = now_ms();
+    assert_int_equal(ZKC_ENONODE, zkc_get(c, P("no-such-node"), NULL, NULL, NULL, NULL));
+    assert_true(zkc_zk_last_heard(c) >= before2);
+    zkc_conn_close(c);
+
+    /* Other connections have no session of their own to bound. */
+    zkc_fake_tree *t = zkc_fake_tree_new();
+    zkc_conn *f = NULL;
+    OK(zkc_fake_open(t, &f));
+    OK(zkc_exists(f, "/x", &exists, NULL, NULL));
+    assert_int_equal(0, zkc_zk_session_timeout(f));
+    assert_int_equal(0, zkc_zk_last_heard(f));
+    assert_int_equal(0, zkc_zk_session_timeout(NULL));
+    zkc_conn_close(f);
+    zkc_fake_tree_free(t);
+}
+
 static void test_basic_ops(void **state)
 {
     (void)state;
@@ -1208,6 +1243,7 @@ int main(void)
         {cmocka_unit_test(test_silent_by_default), NONE},
         {cmocka_unit_test(test_log_callback), NONE},
         {cmocka_unit_test(test_dial_is_connected), SERVER},
+        {cmocka_unit_test(test_session_bound), SERVER},
         {cmocka_unit_test(test_basic_ops), SERVER},
         {cmocka_unit_test(test_null_data), SERVER},
         {cmocka_unit_test(test_sequence_full_path), SERVER},

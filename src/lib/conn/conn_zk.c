@@ -122,6 +122,7 @@ typedef struct zk_op {
     bool settled;  /* completed by us, in zc->limbo */
     bool busy;     /* its completion is running (the drainer's) */
     bool answered; /* the C client answered while busy: the drainer frees */
+    int64_t sent_ms; /* monotonic ms, taken before it went to the C client */
     zk_wrec *wrec;   /* the watch asked for, or NULL */
     struct zk_multi *multi; /* a multi's buffers, or NULL */
     char path[];
@@ -175,6 +176,9 @@ struct zk_conn {
      * operations listed but not yet completed (an over-estimate). */
     atomic_int completing;
     atomic_int deferred;
+    /* The send time of the latest request the server answered
+     * (zkc_conn_last_heard), monotonic ms; 0: none yet. */
+    _Atomic int64_t last_heard;
 
     /* The helper thread: completions of refused operations, and close
      * when asked from the completion thread. */
@@ -450,6 +454,26 @@ static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
         zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
 }
 
+/* Whether rc is the server's answer (so the server heard the request),
+ * rather than the C client's verdict on a request it could not send or
+ * whose answer never came. */
+static bool server_answered(int rc)
+{
+    switch (rc) {
+    case ZOK:
+    case ZNONODE:
+    case ZNOAUTH:
+    case ZBADVERSION:
+    case ZNOCHILDRENFOREPHEMERALS:
+    case ZNODEEXISTS:
+    case ZNOTEMPTY:
+    case ZINVALIDACL:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /*
  * Forget op, then run its completion with r.  The bookkeeping comes first
  * so that a caller woken by the completion, who submits again at once,
@@ -460,6 +484,12 @@ static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
  */
 static void finish(zk_conn *zc, zk_op *op, const zkc_result *r)
 {
+    if (server_answered(r->rc)) {
+        int64_t seen = atomic_load(&zc->last_heard);
+        while (seen < op->sent_ms &&
+               !atomic_compare_exchange_weak(&zc->last_heard, &seen, op->sent_ms))
+            ;
+    }
     pthread_mutex_lock(&zc->lock);
     bool settled = op->settled;
     bool keep = false;
@@ -996,6 +1026,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     op->done = done;
     op->ud = userdata;
     op->op = req->op;
+    op->sent_ms = zkc__now_ms();
     memcpy(op->path, req->path, plen + 1);
 
     acl_conv ac = {.vec = {0, NULL}};
@@ -1156,6 +1187,7 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
     op->done = done;
     op->ud = userdata;
     op->op = ZKC_OP_MULTI;
+    op->sent_ms = zkc__now_ms();
     memcpy(op->path, first, plen + 1);
     op->multi = multi_alloc(ops, nops);
     zoo_op_t *zops = calloc(nops > 0 ? nops : 1, sizeof *zops);
@@ -1366,6 +1398,28 @@ static int64_t zk_session_id(zkc_conn *c)
     int64_t id = zc->expired || zc->auth_failed ? 0 : zc->session_id;
     pthread_mutex_unlock(&zc->lock);
     return id;
+}
+
+int zkc_zk_session_timeout(zkc_conn *c)
+{
+    if (c == NULL || c->ops != &zk_ops)
+        return 0;
+    zk_conn *zc = (zk_conn *)c;
+    pthread_mutex_lock(&zc->lock);
+    /* The C client replaces the timeout asked for by the one granted
+     * when the session is made. */
+    int ms = zc->connected_once && !zc->expired && !zc->auth_failed && zc->zh != NULL
+                 ? zoo_recv_timeout(zc->zh)
+                 : 0;
+    pthread_mutex_unlock(&zc->lock);
+    return ms > 0 ? ms : 0;
+}
+
+int64_t zkc_zk_last_heard(zkc_conn *c)
+{
+    if (c == NULL || c->ops != &zk_ops)
+        return 0;
+    return atomic_load(&((zk_conn *)c)->last_heard);
 }
 
 static const struct zkc_conn_ops zk_ops = {
