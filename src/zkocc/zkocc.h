@@ -45,6 +45,7 @@ typedef struct zo_opts {
     unsigned max_inflight;
     size_t max_output_bytes;
     int idle_timeout_ms;
+    int write_timeout_ms;
     int head_timeout_ms;
     int shutdown_timeout_ms;
     char **preload;

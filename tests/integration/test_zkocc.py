@@ -511,11 +511,12 @@ def t_outage(w):
 
 def t_hostile(w):
     k = setup_tree(w)
+    k.create("/zk/c1/big", b"b" * 900000)
     k.stop()
     k.close()
     resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     w.start_zkocc("--max-frame-bytes", "64K", "--max-connections", "1500",
-                  "--max-output-bytes", "64K", "--idle-timeout", "3s", "c1")
+                  "--max-output-bytes", "512K", "--write-timeout", "2s", "c1")
     good = Client(w.zkocc_port)
 
     def good_ok():
@@ -595,22 +596,47 @@ def t_hostile(w):
         s.close()
     good_ok()
 
-    # A client that asks and never reads: closed once its answers pile up.
+    # A burst whose answers exceed half of --max-output-bytes: the client
+    # is not read while they go out, then read again; all are answered.
+    # (Sent from a thread while this one reads, as a real client would.)
+    import threading
+    good.get("/zk/c1/a")
+    check(good.call("ZkReader.Children", SON([("Path", Binary(b"/zk/c1"))]))[0] == "", "warm")
+    req = b""
+    for i in range(3000):
+        req += bson.encode(SON([("ServiceMethod", Binary(b"ZkReader.Children")),
+                                ("Seq", Int64(10000 + i))]))
+        req += bson.encode(SON([("Path", Binary(b"/zk/c1"))]))
+    sender = threading.Thread(target=good.s.sendall, args=(req,))
+    sender.start()
+    seqs = set()
+    for _ in range(3000):
+        rseq, _, err, b = good.recv()
+        check(err == "" and len(node(b)["Children"]) == 24, "burst answer: %r" % err)
+        seqs.add(rseq)
+    sender.join()
+    check(seqs == set(range(10000, 13000)), "burst seqs")
+    good_ok()
+
+    # A client that asks and never reads: 20 answers of 900 kB cannot fit
+    # the kernel's buffers, so they pile up and it is closed.
     slow = Client(w.zkocc_port)
     slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    req = (bson.encode(SON([("ServiceMethod", Binary(b"ZkReader.Children")), ("Seq", Int64(1))])) +
-           bson.encode(SON([("Path", Binary(b"/zk/c1")) ])))
-    slow.s.setblocking(False)
-    sent = 0
-    try:
-        for _ in range(20000):
-            slow.s.send(req)
-            sent += 1
-    except (BlockingIOError, ConnectionResetError, BrokenPipeError):
-        pass
+    req = b""
+    for i in range(20):
+        req += bson.encode(SON([("ServiceMethod", Binary(b"ZkReader.Get")), ("Seq", Int64(i))]))
+        req += bson.encode(SON([("Path", Binary(b"/zk/c1/big"))]))
+    slow.s.sendall(req)
     good_ok()
-    wait_for(lambda: json.loads(http_get(w.zkocc_port, "/debug/vars")[1])["zkocc_clients"] <= 2,
-             "the non-reading client closed")
+    seen = []
+
+    def clients():
+        seen.append(json.loads(http_get(w.zkocc_port, "/debug/vars")[1])["zkocc_clients"])
+        return seen[-1]
+    try:
+        wait_for(lambda: clients() <= 2, "the non-reading client closed")
+    except AssertionError as e:
+        raise AssertionError("%s; clients seen last: %r" % (e, seen[-3:])) from None
     slow.close()
     good_ok()
     check(w.alive(), "zkocc still up")
