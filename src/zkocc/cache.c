@@ -100,6 +100,7 @@ typedef struct waiter {
     int kind;
     struct getv *getv;
     size_t idx;
+    bool heap; /* parked on a half: allocated; else on the caller's stack */
 } waiter;
 
 typedef struct half {
@@ -697,7 +698,8 @@ static void waiter_done(waiter *w)
         getv_slot_done(w->getv);
     else
         zo_client_unref(w->client);
-    free(w);
+    if (w->heap)
+        free(w);
 }
 
 /* ---- reads ---- */
@@ -972,7 +974,25 @@ static entry *resolve(struct zo_cache *k, const char *path, size_t len, char *te
     return e;
 }
 
-/* Answer w from half hi of e, now or once its read completes. */
+/* A waiter that must outlive the call: a heap copy of w (answered with
+ * an error when there is no memory, then NULL). */
+static waiter *park(waiter *w)
+{
+    if (w->heap)
+        return w;
+    waiter *p = malloc(sizeof *p);
+    if (p == NULL) {
+        answer_err(w, "", "zkocc: out of memory [ENOMEM]");
+        waiter_done(w);
+        return NULL;
+    }
+    *p = *w;
+    p->heap = true;
+    return p;
+}
+
+/* Answer w from half hi of e, now or once its read completes.  A cached
+ * answer allocates nothing: w may live on the caller's stack. */
 static void serve(struct zo_cache *k, entry *e, int hi, waiter *w)
 {
     half *h = &e->h[hi];
@@ -1007,6 +1027,8 @@ static void serve(struct zo_cache *k, entry *e, int hi, waiter *w)
     }
     if (!connected && cl->conn == NULL && cl->dialing && cl->failures == 0) {
         /* The first dial is on its way: wait for it. */
+        if ((w = park(w)) == NULL)
+            return;
         w->next = h->waiters;
         h->waiters = w;
         cl->parked = true;
@@ -1024,6 +1046,8 @@ static void serve(struct zo_cache *k, entry *e, int hi, waiter *w)
         connect_cell(cl);
         return;
     }
+    if ((w = park(w)) == NULL)
+        return;
     w->next = h->waiters;
     h->waiters = w;
     start_fetch(k, e, hi, false);
@@ -1043,14 +1067,9 @@ void zo_cache_get(zo *z, zo_client *c, int64_t seq, int kind, const char *path, 
         zo_client_fail(c, seq, kind, text);
         return;
     }
-    waiter *w = malloc(sizeof *w);
-    if (w == NULL) {
-        zo_client_fail(c, seq, kind, "zkocc: out of memory [ENOMEM]");
-        return;
-    }
-    *w = (waiter){NULL, c, seq, kind, NULL, 0};
+    waiter w = {NULL, c, seq, kind, NULL, 0, false};
     zo_client_ref(c);
-    serve(k, e, kind, w);
+    serve(k, e, kind, &w);
     if (k->bytes > z->opt.max_cache_bytes)
         evict_some(k);
 }
@@ -1116,7 +1135,7 @@ void zo_cache_getv(zo *z, zo_client *c, int64_t seq, zkc_strings *paths)
             g->left--;
             continue;
         }
-        *w = (waiter){NULL, c, seq, ZO_GET, g, i};
+        *w = (waiter){NULL, c, seq, ZO_GET, g, i, true};
         serve(k, e, ZO_GET, w);
     }
     zkc_strings_free(paths);
