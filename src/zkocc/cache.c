@@ -44,6 +44,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -179,6 +180,7 @@ struct zo_cache {
     bool snap_busy;
     zkc_wire_buf snap_buf;
     int snap_rc;
+    long snap_round_at;
     char *snap_err;
 };
 
@@ -1175,9 +1177,18 @@ static int snapshot_collect(struct zo_cache *k, zkc_wire_buf *b)
     return 0;
 }
 
+/* The rename of a periodic write (on a pool thread) never replaces a
+ * newer snapshot written at shutdown: both rename under this lock, and
+ * a periodic write whose round is no longer current gives up. */
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned snap_round;
+
 /* Write b to path atomically: a temporary file, fsync, rename, fsync of
- * the folder.  Returns 0 or -1 with err set. */
-static int write_atomic(const char *path, const zkc_wire_buf *b, char *err, size_t errlen)
+ * the folder.  round: the snap_round the data was collected in, or -1
+ * to write unconditionally (and make older rounds give up).  Returns 0,
+ * 1 (gave up) or -1 with err set. */
+static int write_atomic(const char *path, const zkc_wire_buf *b, long round, char *err,
+                        size_t errlen)
 {
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 32);
@@ -1185,7 +1196,9 @@ static int write_atomic(const char *path, const zkc_wire_buf *b, char *err, size
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
+    /* Unique per write: a periodic write may still run at shutdown. */
+    static atomic_uint serial;
+    snprintf(tmp, pl + 32, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&serial, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
@@ -1213,9 +1226,19 @@ static int write_atomic(const char *path, const zkc_wire_buf *b, char *err, size
         snprintf(err, errlen, "%s: close: %s", tmp, strerror(errno));
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
-        rc = -1;
+    if (rc == 0) {
+        pthread_mutex_lock(&snap_lock);
+        if (round >= 0 && (unsigned)round != snap_round) {
+            rc = 1;
+        } else {
+            if (round < 0)
+                snap_round++;
+            if (rename(tmp, path) != 0) {
+                snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
+                rc = -1;
+            }
+        }
+        pthread_mutex_unlock(&snap_lock);
     }
     if (rc != 0) {
         unlink(tmp);
@@ -1245,7 +1268,7 @@ int zo_cache_snapshot_sync(zo *z)
     if (rc != 0)
         snprintf(err, sizeof err, "out of memory");
     else
-        rc = write_atomic(z->opt.snapshot, &b, err, sizeof err);
+        rc = write_atomic(z->opt.snapshot, &b, -1, err, sizeof err);
     if (rc != 0)
         zo_log("snapshot %s: %s", z->opt.snapshot, err);
     else
@@ -1259,7 +1282,8 @@ static void snap_work(uv_work_t *w)
 {
     struct zo_cache *k = w->data;
     char err[512];
-    k->snap_rc = write_atomic(k->z->opt.snapshot, &k->snap_buf, err, sizeof err);
+    k->snap_rc = write_atomic(k->z->opt.snapshot, &k->snap_buf, k->snap_round_at, err,
+                              sizeof err);
     free(k->snap_err);
     k->snap_err = k->snap_rc != 0 ? strdup(err) : NULL;
 }
@@ -1268,7 +1292,7 @@ static void snap_after(uv_work_t *w, int status)
 {
     struct zo_cache *k = w->data;
     k->snap_busy = false;
-    if (status == 0 && k->snap_rc != 0)
+    if (status == 0 && k->snap_rc < 0)
         zo_log("snapshot %s: %s", k->z->opt.snapshot, k->snap_err ? k->snap_err : "failed");
     zkc_wire_buf_free(&k->snap_buf);
 }
@@ -1282,6 +1306,9 @@ static void snapshot_tick(uv_timer_t *t)
         zkc_wire_buf_free(&k->snap_buf);
         return;
     }
+    pthread_mutex_lock(&snap_lock);
+    k->snap_round_at = snap_round;
+    pthread_mutex_unlock(&snap_lock);
     k->snap_busy = true;
     k->snap_work.data = k;
     if (uv_queue_work(k->z->loop, &k->snap_work, snap_work, snap_after) != 0) {
