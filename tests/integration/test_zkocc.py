@@ -480,7 +480,8 @@ def t_outage(w):
     n = node(c.call("ZkReader.Children", SON([("Path", Binary(b"/zk/c1/dir"))]))[1])
     check(n["Stale"] is True and sorted(n["Children"]) == [b"x", b"y", b"z"], "stale children")
     err, _ = c.get("/zk/c1/many05")
-    check("not connected" in err and "c1" in err, "uncached during the outage: %r" % err)
+    check("c1" in err and ("not connected" in err or "dial" in err) and
+          "[ENONODE]" not in err, "uncached during the outage: %r" % err)
     err, _ = c.get("/zk/c2/x")
     check(err != "", "cell c2 (no server): %r" % err)
     check(w.alive(), "zkocc up during the outage")
@@ -514,7 +515,10 @@ def t_hostile(w):
     k.create("/zk/c1/big", b"b" * 900000)
     k.stop()
     k.close()
-    resource.setrlimit(resource.RLIMIT_NOFILE, (4096, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    want = 4096 if hard == resource.RLIM_INFINITY else min(4096, hard)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    nconn = min(1000, want - 200)
     w.start_zkocc("--max-frame-bytes", "64K", "--max-connections", "1500",
                   "--max-output-bytes", "512K", "--write-timeout", "2s", "c1")
     good = Client(w.zkocc_port)
@@ -584,14 +588,14 @@ def t_hostile(w):
 
     # 1000 connections at once, some mid-handshake: the good client goes on.
     many = []
-    for i in range(1000):
+    for i in range(nconn):
         s = socket.create_connection(("127.0.0.1", w.zkocc_port))
         if i % 2 == 0:
             s.sendall(b"CONNECT /_bson_rpc_ HTTP/1.0\n\n")
         many.append(s)
     good_ok()
-    wait_for(lambda: json.loads(http_get(w.zkocc_port, "/debug/vars")[1])["zkocc_clients"] >= 1000,
-             "1000 clients connected")
+    wait_for(lambda: json.loads(http_get(w.zkocc_port, "/debug/vars")[1])["zkocc_clients"] >= nconn,
+             "%d clients connected" % nconn)
     for s in many:
         s.close()
     good_ok()
