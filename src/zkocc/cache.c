@@ -926,6 +926,12 @@ static void drain(uv_async_t *a)
 static entry *resolve(struct zo_cache *k, const char *path, size_t len, char *text,
                       size_t textlen)
 {
+    /* Entries exist only for valid paths: a hit needs no checks. */
+    if (len < 9 || memcmp(path, "/zk/local", 9) != 0 || (len > 9 && path[9] != '/')) {
+        entry *hit = find_entry(k, path, len, hash_path(path, len));
+        if (hit != NULL)
+            return hit;
+    }
     char buf[ZKC_MAX_PATH + 1];
     if (len > ZKC_MAX_PATH) {
         snprintf(text, textlen, "zkocc: path longer than %d bytes [EBADPATH]", ZKC_MAX_PATH);

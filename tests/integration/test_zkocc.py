@@ -447,6 +447,19 @@ def t_proto(w):
     # A memory bound: entries are evicted, answers stay right.
     os.unlink(w.snapshot)
     w.start_zkocc("--max-cache-bytes", "4K")
+    # HTTP/1.1 and CRLF in the CONNECT head work too.
+    s11 = socket.create_connection(("127.0.0.1", w.zkocc_port), timeout=DEADLINE)
+    s11.sendall(b"CONNECT /_bson_rpc_ HTTP/1.1\r\nHost: x\r\n\r\n" +
+                bson.encode(SON([("ServiceMethod", Binary(b"ZkReader.Get")), ("Seq", Int64(5))])) +
+                bson.encode(SON([("Path", Binary(b"/zk/c1/a"))])))
+    data = b""
+    while data.count(b"ZkReader.Get") < 1 or len(data) < 300:
+        d = s11.recv(65536)
+        check(d, "HTTP/1.1 CONNECT closed")
+        data += d
+    check(data.startswith(b"HTTP/1.0 200 Connected to Go RPC\n\n"), "HTTP/1.1 reply %r" % data[:60])
+    s11.close()
+
     c = Client(w.zkocc_port)
     for rnd in range(2):
         for i in range(20):
@@ -645,6 +658,27 @@ def t_hostile(w):
     good_ok()
     check(w.alive(), "zkocc still up")
     good.close()
+    check(w.stop_zkocc() == 0, "SIGTERM exit status")
+
+    # Over --max-connections, a new connection is closed at once; the
+    # others are served.
+    w.start_zkocc("--max-connections", "3", "c1")
+    keep = [Client(w.zkocc_port) for _ in range(3)]
+
+    def refused():
+        s = socket.create_connection(("127.0.0.1", w.zkocc_port), timeout=DEADLINE)
+        s.sendall(b"CONNECT /_bson_rpc_ HTTP/1.0\n\n")
+        try:
+            return s.recv(100) == b""
+        except ConnectionResetError:
+            return True
+        finally:
+            s.close()
+    wait_for(refused, "a connection over the limit closed")
+    for cl in keep:
+        err, b = cl.get("/zk/c1/a")
+        check(err == "" and node(b)["Data"].startswith(b"hello"), "kept client: %r" % err)
+        cl.close()
     check(w.stop_zkocc() == 0, "SIGTERM exit status")
 
 
