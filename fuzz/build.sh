@@ -21,9 +21,9 @@ case $SECONDS_EACH in *[!0-9]*|'') usage ;; esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC_FUZZ:-clang}
-CFLAGS="-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -DTHREADED -I$ROOT/include $(pkg-config --cflags libbson-1.0)"
+CFLAGS="-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -DTHREADED -I$ROOT/include"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-LIBS="-lzookeeper_mt -ljansson -lbson-1.0 -lpthread"
+LIBS="-lzookeeper_mt -ljansson -lpthread"
 
 command -v "$CC" >/dev/null || { echo "build.sh: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 mkdir -p "$OUT/obj"
@@ -31,8 +31,7 @@ OUT=$(cd "$OUT" && pwd)
 
 # The library, once, instrumented for coverage (fuzzer-no-link).
 objs=""
-for src in "$ROOT"/src/lib/*.c "$ROOT"/src/lib/*/*.c; do
-    [ -e "$src" ] || continue
+for src in $(find "$ROOT/src/lib" -name '*.c' | sort); do
     obj="$OUT/obj/$(basename "$src" .c).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find "$ROOT/include" -newer "$obj" -name '*.h')" ]; then
         $CC $CFLAGS $SAN -fsanitize=fuzzer-no-link -c "$src" -o "$obj"

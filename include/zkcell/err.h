@@ -29,6 +29,9 @@ extern "C" {
     XX(EOPERATIONTIMEOUT, -7, "operation timed out")                           \
     XX(EBADARGUMENTS, -8, "invalid arguments")                                 \
     XX(EINVALIDSTATE, -9, "invalid handle state")                              \
+    XX(ENEWCONFIGNOQUORUM, -13, "no quorum of the new configuration is connected") \
+    XX(ERECONFIGINPROGRESS, -14, "another reconfiguration is in progress")     \
+    XX(ESSLCONNECTIONERROR, -15, "SSL connection error")                      \
     XX(EAPIERROR, -100, "api error")                                           \
     XX(ENONODE, -101, "node does not exist")                                   \
     XX(ENOAUTH, -102, "not authorized")                                        \
@@ -43,7 +46,11 @@ extern "C" {
     XX(ECLOSING, -116, "connection is closing")                                \
     XX(ESESSIONMOVED, -118, "session moved to another server")                 \
     XX(ENOTREADONLY, -119, "write sent to a read-only server")                 \
+    XX(EEPHEMERALONLOCALSESSION, -120, "ephemeral node on a local session")    \
     XX(ENOWATCHER, -121, "watcher not found")                                  \
+    XX(ERECONFIGDISABLED, -123, "reconfiguration is disabled on the server")   \
+    XX(ESESSIONCLOSEDREQUIRESASLAUTH, -124,                                    \
+       "session closed: the server requires SASL authentication")              \
     XX(ETHROTTLEDOP, -127, "operation throttled by the server")                \
     XX(ETIMEDOUT, -1001, "timed out")                                          \
     XX(EINTERRUPTED, -1002, "interrupted")                                     \
@@ -74,8 +81,8 @@ typedef enum zkc_error {
 const char *zkc_strerror(int code);
 
 /*
- * zkc_err_name: the code's name without prefix ("ENONODE"), or NULL for
- * an unknown code.  The string is static.
+ * zkc_err_name: the code's name without prefix ("ENONODE"), or "EUNKNOWN"
+ * for a code not in the table; never NULL.  The string is static.
  */
 const char *zkc_err_name(int code);
 

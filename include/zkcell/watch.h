@@ -75,14 +75,17 @@ int zkc_watch_fired(zkc_watch *w);
 /*
  * zkc_watch_set_callback: call fn once when the watch fires; at once if it
  * already has.  At most one callback; a second call replaces a callback
- * that has not run yet.  fn must not call zkc_watch_free() on w.
+ * that has not run yet, and a callback running on another thread is
+ * waited for (none of the old one runs after this returns).  fn must not
+ * call zkc_watch_free() on w.
  */
 void zkc_watch_set_callback(zkc_watch *w, zkc_watch_fn fn, void *userdata);
 
 /*
  * zkc_watch_free: give up the caller's handle.  The connection forgets
- * the watch when it fires or ends; no callback runs after this returns
- * unless it is already running on another thread.  NULL is accepted.
+ * the watch when it fires or ends.  A callback running on another thread
+ * is waited for; none runs after this returns, so the callback's userdata
+ * may be freed then.  NULL is accepted.
  */
 void zkc_watch_free(zkc_watch *w);
 

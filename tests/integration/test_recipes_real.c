@@ -803,19 +803,18 @@ static void test_pidnode_real(void **state)
     OK(zkc_exists(b, "/recipes/pid/me", &exists, &st, NULL));
     assert_true(exists);
     assert_int_equal(zkc_conn_session_id(a), st.ephemeral_owner);
-    /* Deleted by someone else: made again by the keeper. */
+    /* Deleted by someone else: made again by the keeper.  The keeper
+     * counts a re-creation after its create returned, which may be after
+     * another client already sees the node: wait for the count (the
+     * event), then look at the node. */
     OK(zkc_delete(b, "/recipes/pid/me", -1));
-    int64_t deadline = now_ms() + 10000;
-    exists = false;
-    while (now_ms() < deadline) {
-        OK(zkc_exists(b, "/recipes/pid/me", &exists, &st, NULL));
-        if (exists)
-            break;
+    int64_t deadline = now_ms() + 30000;
+    while (zkc_pidnode_recreated(p) < 1 && now_ms() < deadline)
         zkc_sleep(10, NULL);
-    }
+    assert_true(zkc_pidnode_recreated(p) >= 1);
+    OK(zkc_exists(b, "/recipes/pid/me", &exists, &st, NULL));
     assert_true(exists);
     assert_int_equal(zkc_conn_session_id(a), st.ephemeral_owner);
-    assert_true(zkc_pidnode_recreated(p) >= 1);
     char *data = NULL;
     size_t len = 0;
     OK(zkc_get(b, "/recipes/pid/me", &data, &len, NULL, NULL));

@@ -135,6 +135,13 @@ static void test_errors(void **state)
     assert_true(ZKC_ETIMEDOUT <= -1000);
     assert_string_equal("ENONODE", zkc_err_name(ZKC_ENONODE));
     assert_string_equal("unknown error", zkc_strerror(-99999));
+    assert_string_equal("EUNKNOWN", zkc_err_name(-99999));
+    /* Every code the C client 3.8 can pass through has a name. */
+    int zk_codes[] = {-13, -14, -15, -120, -123, -124, -127};
+    for (size_t i = 0; i < sizeof zk_codes / sizeof *zk_codes; i++) {
+        assert_string_not_equal("EUNKNOWN", zkc_err_name(zk_codes[i]));
+        assert_string_not_equal("unknown error", zkc_strerror(zk_codes[i]));
+    }
     zkc__set_errmsg("get %s: %s", "/a", zkc_strerror(ZKC_ENONODE));
     assert_string_equal("get /a: node does not exist", zkc_errmsg());
     assert_string_equal(ZKC_VERSION_STRING, zkc_version());

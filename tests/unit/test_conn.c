@@ -12,6 +12,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -279,6 +280,75 @@ static void test_state_changes(void **state)
         assert_string_not_equal("unknown", zkc_state_name((zkc_state)s));
 }
 
+/* Clearing the state callback from another thread waits for a running
+ * callback: once zkc_conn_set_state_callback() has returned, the old
+ * callback's userdata may go. */
+typedef struct slow_state {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, release;
+    atomic_int cleared;
+    int cleared_during_cb;
+    zkc_conn *c;
+} slow_state;
+
+static void slow_state_fn(zkc_conn *c, zkc_state s, void *ud)
+{
+    (void)c;
+    (void)s;
+    slow_state *ss = ud;
+    pthread_mutex_lock(&ss->lock);
+    ss->entered = 1;
+    pthread_cond_broadcast(&ss->cond);
+    while (!ss->release)
+        pthread_cond_wait(&ss->cond, &ss->lock);
+    pthread_mutex_unlock(&ss->lock);
+    ss->cleared_during_cb = atomic_load(&ss->cleared);
+}
+
+static void *set_state_main(void *arg)
+{
+    slow_state *ss = arg;
+    zkc__conn_set_state(ss->c, ZKC_STATE_SUSPENDED);
+    return NULL;
+}
+
+static void *clear_cb_main(void *arg)
+{
+    slow_state *ss = arg;
+    zkc_conn_set_state_callback(ss->c, NULL, NULL);
+    atomic_store(&ss->cleared, 1);
+    return NULL;
+}
+
+static void test_state_callback_cleared_waits(void **state)
+{
+    (void)state;
+    int closes = 0;
+    mock *m = mock_new(&closes);
+    slow_state ss = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, &m->base};
+    zkc_conn_set_state_callback(&m->base, slow_state_fn, &ss);
+    pthread_t setter, clearer;
+    assert_int_equal(0, pthread_create(&setter, NULL, set_state_main, &ss));
+    pthread_mutex_lock(&ss.lock);
+    while (!ss.entered)
+        pthread_cond_wait(&ss.cond, &ss.lock);
+    pthread_mutex_unlock(&ss.lock);
+    assert_int_equal(0, pthread_create(&clearer, NULL, clear_cb_main, &ss));
+    /* A clear that does not wait gets up to 2 s to return; one that waits
+     * never does, whatever the timing. */
+    for (int i = 0; i < 400 && !atomic_load(&ss.cleared); i++)
+        zkc_sleep(5, NULL);
+    pthread_mutex_lock(&ss.lock);
+    ss.release = 1;
+    pthread_cond_broadcast(&ss.cond);
+    pthread_mutex_unlock(&ss.lock);
+    pthread_join(setter, NULL);
+    pthread_join(clearer, NULL);
+    assert_int_equal(0, ss.cleared_during_cb);
+    zkc_conn_close(&m->base);
+}
+
 static void on_log(zkc_log_level level, const char *msg, void *ud)
 {
     snprintf(ud, 64, "%d:%s", (int)level, msg);
@@ -474,6 +544,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arguments_checked_once), cmocka_unit_test(test_blocking_results),
         cmocka_unit_test(test_state_changes),          cmocka_unit_test(test_log),
+        cmocka_unit_test(test_state_callback_cleared_waits),
         cmocka_unit_test(test_multi_not_supported),    cmocka_unit_test(test_multi_arguments),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);

@@ -23,7 +23,7 @@
 #include "zkcell/sys/conn_impl.h"
 #include "zkcell/zkcell.h"
 
-#include "../../src/lib/sha1.h"
+#include "../../src/lib/core/sha1.h"
 
 #define OK(expr) assert_int_equal(ZKC_OK, (expr))
 

@@ -8,6 +8,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include <zkcell/sys/conn_impl.h>
 #include <zkcell/zkcell.h>
@@ -165,12 +166,96 @@ static void test_sleep(void **state)
     assert_true(zkc__random() != zkc__random());
 }
 
+/* A free from another thread waits for a running callback: once
+ * zkc_watch_free() has returned, the callback's userdata may go. */
+typedef struct slow_cb {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int entered, release;
+    atomic_int freed;      /* zkc_watch_free() has returned */
+    int freed_during_cb;   /* seen by the callback before it returned */
+    zkc_watch *w;
+} slow_cb;
+
+static void slow_fn(zkc_watch *w, const zkc_event *ev, void *ud)
+{
+    (void)w;
+    (void)ev;
+    slow_cb *s = ud;
+    pthread_mutex_lock(&s->lock);
+    s->entered = 1;
+    pthread_cond_broadcast(&s->cond);
+    while (!s->release)
+        pthread_cond_wait(&s->cond, &s->lock);
+    pthread_mutex_unlock(&s->lock);
+    s->freed_during_cb = atomic_load(&s->freed);
+}
+
+static void *fire_main(void *arg)
+{
+    slow_cb *s = arg;
+    zkc__watch_fire(s->w, ZKC_EVENT_CHANGED);
+    return NULL;
+}
+
+static void *free_main(void *arg)
+{
+    slow_cb *s = arg;
+    zkc_watch_free(s->w);
+    atomic_store(&s->freed, 1);
+    return NULL;
+}
+
+static void test_free_waits_for_running_callback(void **state)
+{
+    (void)state;
+    slow_cb s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL};
+    s.w = zkc__watch_new("/x");
+    assert_non_null(s.w);
+    zkc_watch_set_callback(s.w, slow_fn, &s);
+    pthread_t fire, freer;
+    assert_int_equal(0, pthread_create(&fire, NULL, fire_main, &s));
+    pthread_mutex_lock(&s.lock);
+    while (!s.entered)
+        pthread_cond_wait(&s.cond, &s.lock);
+    pthread_mutex_unlock(&s.lock);
+    assert_int_equal(0, pthread_create(&freer, NULL, free_main, &s));
+    /* Give a free that does not wait every chance to return (up to 2 s);
+     * one that waits never does, whatever the timing. */
+    for (int i = 0; i < 400 && !atomic_load(&s.freed); i++)
+        zkc_sleep(5, NULL);
+    pthread_mutex_lock(&s.lock);
+    s.release = 1;
+    pthread_cond_broadcast(&s.cond);
+    pthread_mutex_unlock(&s.lock);
+    pthread_join(fire, NULL);
+    pthread_join(freer, NULL);
+    assert_int_equal(0, s.freed_during_cb);
+    assert_int_equal(1, atomic_load(&s.freed));
+}
+
+/* A wait with a timeout and no cancel token times out on the monotonic
+ * clock, and returns at once when the watch has fired. */
+static void test_wait_timeout(void **state)
+{
+    (void)state;
+    zkc_watch *w = zkc__watch_new("/t");
+    assert_non_null(w);
+    assert_int_equal(ZKC_ETIMEDOUT, zkc_watch_wait(w, 20, NULL));
+    zkc__watch_fire(w, ZKC_EVENT_DELETED);
+    assert_int_equal(ZKC_OK, zkc_watch_wait(w, 20, NULL));
+    assert_int_equal(ZKC_OK, zkc_watch_wait(w, -1, NULL));
+    zkc_watch_free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fire_once),  cmocka_unit_test(test_fd),
         cmocka_unit_test(test_callback),   cmocka_unit_test(test_wait_across_threads),
         cmocka_unit_test(test_cancel),     cmocka_unit_test(test_sleep),
+        cmocka_unit_test(test_free_waits_for_running_callback),
+        cmocka_unit_test(test_wait_timeout),
     };
     return cmocka_run_group_tests_name("watch", tests, NULL, NULL);
 }

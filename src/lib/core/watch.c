@@ -21,6 +21,11 @@
 #include "zkcell/watch.h"
 
 struct zkc_watch {
+    /* Held while the callback runs, and by whoever sets or clears it, so
+     * that no callback runs once zkc_watch_free() or
+     * zkc_watch_set_callback() has returned (recursive: the callback may
+     * call either on its own watch). */
+    pthread_mutex_t cb_lock;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     int refs;
@@ -207,8 +212,13 @@ zkc_watch *zkc__watch_new(const char *path)
         free(w);
         return NULL;
     }
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&w->cb_lock, &ma);
+    pthread_mutexattr_destroy(&ma);
     pthread_mutex_init(&w->lock, NULL);
-    pthread_cond_init(&w->cond, NULL);
+    zkc__cond_init_monotonic(&w->cond);
     w->refs = 2;
     w->fd = -1;
     w->ev.type = ZKC_EVENT_NONE;
@@ -226,6 +236,7 @@ static void watch_unref(zkc_watch *w)
     if (w->fd >= 0)
         close(w->fd);
     pthread_mutex_destroy(&w->lock);
+    pthread_mutex_destroy(&w->cb_lock);
     pthread_cond_destroy(&w->cond);
     free(w->path);
     free(w);
@@ -235,10 +246,11 @@ void zkc__watch_fire(zkc_watch *w, zkc_event_type type)
 {
     if (w == NULL)
         return;
-    zkc_watch_fn fn = NULL;
-    void *ud = NULL;
+    pthread_mutex_lock(&w->cb_lock);
     pthread_mutex_lock(&w->lock);
     int first = w->ev.type == ZKC_EVENT_NONE;
+    zkc_watch_fn fn = NULL;
+    void *ud = NULL;
     if (first) {
         w->ev.type = type;
         if (w->fd >= 0) {
@@ -256,6 +268,7 @@ void zkc__watch_fire(zkc_watch *w, zkc_event_type type)
     pthread_mutex_unlock(&w->lock);
     if (fn != NULL)
         fn(w, &w->ev, ud);
+    pthread_mutex_unlock(&w->cb_lock);
     if (first)
         watch_unref(w);
 }
@@ -338,24 +351,19 @@ int zkc_watch_wait(zkc_watch *w, int timeout_ms, zkc_cancel *cancel)
             zkc_sleep(5, NULL);
         }
     }
-    struct timespec abs;
-    clock_gettime(CLOCK_REALTIME, &abs);
-    if (timeout_ms >= 0) {
-        abs.tv_sec += timeout_ms / 1000;
-        abs.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-        if (abs.tv_nsec >= 1000000000L) {
-            abs.tv_sec++;
-            abs.tv_nsec -= 1000000000L;
-        }
-    }
+    /* w->cond runs on the monotonic clock: a wall-clock step neither
+     * ends the wait early nor stretches it. */
+    int64_t deadline = timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
     int rc = ZKC_OK;
     pthread_mutex_lock(&w->lock);
     while (w->ev.type == ZKC_EVENT_NONE) {
-        if (timeout_ms < 0) {
+        if (deadline < 0) {
             pthread_cond_wait(&w->cond, &w->lock);
-        } else if (pthread_cond_timedwait(&w->cond, &w->lock, &abs) == ETIMEDOUT) {
-            rc = w->ev.type == ZKC_EVENT_NONE ? ZKC_ETIMEDOUT : ZKC_OK;
+        } else if (zkc__now_ms() >= deadline) {
+            rc = ZKC_ETIMEDOUT;
             break;
+        } else {
+            zkc__cond_wait_until(&w->cond, &w->lock, deadline);
         }
     }
     pthread_mutex_unlock(&w->lock);
@@ -366,6 +374,7 @@ void zkc_watch_set_callback(zkc_watch *w, zkc_watch_fn fn, void *userdata)
 {
     if (w == NULL)
         return;
+    pthread_mutex_lock(&w->cb_lock);
     pthread_mutex_lock(&w->lock);
     int fired = w->ev.type != ZKC_EVENT_NONE;
     if (!fired) {
@@ -375,15 +384,19 @@ void zkc_watch_set_callback(zkc_watch *w, zkc_watch_fn fn, void *userdata)
     pthread_mutex_unlock(&w->lock);
     if (fired && fn != NULL)
         fn(w, &w->ev, userdata);
+    pthread_mutex_unlock(&w->cb_lock);
 }
 
 void zkc_watch_free(zkc_watch *w)
 {
     if (w == NULL)
         return;
+    /* Waits out a callback running on another thread. */
+    pthread_mutex_lock(&w->cb_lock);
     pthread_mutex_lock(&w->lock);
     w->abandoned = 1;
     w->fn = NULL;
     pthread_mutex_unlock(&w->lock);
+    pthread_mutex_unlock(&w->cb_lock);
     watch_unref(w);
 }

@@ -34,7 +34,7 @@ const char *zkc_err_name(int code)
         ZKC_ERRNO_MAP(ZKC__ERR_NAME)
 #undef ZKC__ERR_NAME
     }
-    return NULL;
+    return "EUNKNOWN";
 }
 
 const char *zkc_errmsg(void)

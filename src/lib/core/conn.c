@@ -137,11 +137,13 @@ void zkc__conn_set_state(zkc_conn *c, zkc_state s)
         if (l->fn != NULL)
             l->fn(c, s, l->ud);
     }
+    /* Under listen_lock too: states reach the callback in the order they
+     * happened, and none after zkc_conn_set_state_callback() returns. */
+    if (fn != NULL)
+        fn(c, s, ud);
     if (--c->listen_depth == 0)
         listeners_sweep(c);
     pthread_mutex_unlock(&c->listen_lock);
-    if (fn != NULL)
-        fn(c, s, ud);
 }
 
 void zkc__log(zkc_conn *c, zkc_log_level level, const char *fmt, ...)
@@ -201,10 +203,13 @@ void zkc_conn_state_ack(zkc_conn *c)
 
 void zkc_conn_set_state_callback(zkc_conn *c, zkc_state_fn fn, void *userdata)
 {
+    /* listen_lock waits out a callback running on another thread. */
+    pthread_mutex_lock(&c->listen_lock);
     pthread_mutex_lock(&c->base_lock);
     c->state_fn = fn;
     c->state_ud = userdata;
     pthread_mutex_unlock(&c->base_lock);
+    pthread_mutex_unlock(&c->listen_lock);
 }
 
 void zkc_conn_set_log(zkc_conn *c, zkc_log_fn fn, void *userdata)

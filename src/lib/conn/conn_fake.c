@@ -49,7 +49,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sha1.h"
+#include "../core/sha1.h"
 #include "zkcell/fake.h"
 #include "zkcell/util.h"
 #include "zkcell/path.h"

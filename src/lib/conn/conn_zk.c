@@ -17,7 +17,10 @@
  *    client's completion thread may leave before running the ZCLOSING
  *    results it queues at close, and then leaks them.)  An operation the
  *    C client refuses at once because the session is gone (ZINVALIDSTATE)
- *    is completed by us, after every operation submitted before it.
+ *    is completed by us, after every operation submitted before it;
+ *    so is one it accepts just as the session goes (it may have taken it
+ *    in after its expiry cleanup, and then answers it only at close):
+ *    see hold_if_gone_locked().
  *  - Every watch ends with exactly one event.  The C client drops its
  *    watchers silently at close and tells them about expiry only through
  *    session events; so each watch handed out is tracked here, and ends
@@ -54,6 +57,41 @@
 #include "zkcell/sys/conn_impl.h"
 #include "zkcell/zk.h"
 
+/* The codes are the C client's own, passed through as they come. */
+#define ZKC__SAME_CODE(ours, theirs) _Static_assert((int)ZKC_##ours == (int)(theirs), #ours)
+ZKC__SAME_CODE(OK, ZOK);
+ZKC__SAME_CODE(ESYSTEMERROR, ZSYSTEMERROR);
+ZKC__SAME_CODE(ERUNTIMEINCONSISTENCY, ZRUNTIMEINCONSISTENCY);
+ZKC__SAME_CODE(EDATAINCONSISTENCY, ZDATAINCONSISTENCY);
+ZKC__SAME_CODE(ECONNECTIONLOSS, ZCONNECTIONLOSS);
+ZKC__SAME_CODE(EMARSHALLINGERROR, ZMARSHALLINGERROR);
+ZKC__SAME_CODE(EUNIMPLEMENTED, ZUNIMPLEMENTED);
+ZKC__SAME_CODE(EOPERATIONTIMEOUT, ZOPERATIONTIMEOUT);
+ZKC__SAME_CODE(EBADARGUMENTS, ZBADARGUMENTS);
+ZKC__SAME_CODE(EINVALIDSTATE, ZINVALIDSTATE);
+ZKC__SAME_CODE(ENEWCONFIGNOQUORUM, ZNEWCONFIGNOQUORUM);
+ZKC__SAME_CODE(ERECONFIGINPROGRESS, ZRECONFIGINPROGRESS);
+ZKC__SAME_CODE(ESSLCONNECTIONERROR, ZSSLCONNECTIONERROR);
+ZKC__SAME_CODE(EAPIERROR, ZAPIERROR);
+ZKC__SAME_CODE(ENONODE, ZNONODE);
+ZKC__SAME_CODE(ENOAUTH, ZNOAUTH);
+ZKC__SAME_CODE(EBADVERSION, ZBADVERSION);
+ZKC__SAME_CODE(ENOCHILDRENFOREPHEMERALS, ZNOCHILDRENFOREPHEMERALS);
+ZKC__SAME_CODE(ENODEEXISTS, ZNODEEXISTS);
+ZKC__SAME_CODE(ENOTEMPTY, ZNOTEMPTY);
+ZKC__SAME_CODE(ESESSIONEXPIRED, ZSESSIONEXPIRED);
+ZKC__SAME_CODE(EINVALIDCALLBACK, ZINVALIDCALLBACK);
+ZKC__SAME_CODE(EINVALIDACL, ZINVALIDACL);
+ZKC__SAME_CODE(EAUTHFAILED, ZAUTHFAILED);
+ZKC__SAME_CODE(ECLOSING, ZCLOSING);
+ZKC__SAME_CODE(ESESSIONMOVED, ZSESSIONMOVED);
+ZKC__SAME_CODE(ENOTREADONLY, ZNOTREADONLY);
+ZKC__SAME_CODE(EEPHEMERALONLOCALSESSION, ZEPHEMERALONLOCALSESSION);
+ZKC__SAME_CODE(ENOWATCHER, ZNOWATCHER);
+ZKC__SAME_CODE(ERECONFIGDISABLED, ZRECONFIGDISABLED);
+ZKC__SAME_CODE(ESESSIONCLOSEDREQUIRESASLAUTH, ZSESSIONCLOSEDREQUIRESASLAUTH);
+ZKC__SAME_CODE(ETHROTTLEDOP, ZTHROTTLEDOP);
+
 typedef struct zk_conn zk_conn;
 
 /* A watch handed to the C client. */
@@ -73,8 +111,17 @@ typedef struct zk_op {
     zkc_done_fn done;
     void *ud;
     zkc_op op;
+    uint64_t seq;    /* unique within the connection, from submission order */
     int deferred_rc; /* non-zero: refused by the C client, completed by us */
     bool orphan;     /* its submit failed, yet the C client may still answer */
+    /* Accepted by the C client when the session was already gone: the C
+     * client may have taken it after its expiry cleanup, and then answers
+     * it at close or never.  Completed by us like a refused operation
+     * (deferred_rc), and kept in zc->limbo until the C client lets go. */
+    bool held;
+    bool settled;  /* completed by us, in zc->limbo */
+    bool busy;     /* its completion is running (the drainer's) */
+    bool answered; /* the C client answered while busy: the drainer frees */
     zk_wrec *wrec;   /* the watch asked for, or NULL */
     struct zk_multi *multi; /* a multi's buffers, or NULL */
     char path[];
@@ -116,6 +163,8 @@ struct zk_conn {
     bool connected_now; /* CONNECTED or RECONNECTED, not since lost */
     bool published;     /* the first CONNECTED has reached the base state */
     zk_op *ops_head, *ops_tail;
+    zk_op *limbo;      /* held operations completed by us (doubly linked) */
+    uint64_t next_seq; /* the next zk_op.seq */
     zk_wrec *watches;
     int inflight;   /* operations the C client holds */
     int submitting; /* threads inside a zoo_a* call */
@@ -282,6 +331,69 @@ static void ops_unlink_locked(zk_conn *zc, zk_op *op)
     op->prev = op->next = NULL;
 }
 
+static void limbo_push_locked(zk_conn *zc, zk_op *op)
+{
+    op->prev = NULL;
+    op->next = zc->limbo;
+    if (zc->limbo != NULL)
+        zc->limbo->prev = op;
+    zc->limbo = op;
+}
+
+static void limbo_unlink_locked(zk_conn *zc, zk_op *op)
+{
+    if (op->prev != NULL)
+        op->prev->next = op->next;
+    else
+        zc->limbo = op->next;
+    if (op->next != NULL)
+        op->next->prev = op->prev;
+    op->prev = op->next = NULL;
+}
+
+/* Append op to the list of outstanding operations, giving it its seq. */
+static uint64_t ops_append_locked(zk_conn *zc, zk_op *op)
+{
+    op->seq = zc->next_seq++;
+    op->prev = zc->ops_tail;
+    if (zc->ops_tail != NULL)
+        zc->ops_tail->next = op;
+    else
+        zc->ops_head = op;
+    zc->ops_tail = op;
+    return op->seq;
+}
+
+static int aux_kick_locked(zk_conn *zc);
+
+/*
+ * Right after the C client accepted the operation numbered seq (which may
+ * already have completed and be gone: it is looked up, not touched).  The
+ * C client's I/O thread marks the session gone, then completes everything
+ * it holds (ZSESSIONEXPIRED); an operation it takes in after that cleanup
+ * (it checked the state just before the mark) is answered only at close,
+ * if at all.  Which of the two happened cannot be told from here, so when
+ * the session is gone by now, the operation is completed by us in order,
+ * like a refused one, and whichever answer comes second is dropped.  When
+ * the session was still there after the C client took the operation, the
+ * cleanup, which comes later, completes it.
+ */
+static void hold_if_gone_locked(zk_conn *zc, uint64_t seq)
+{
+    int st = zoo_state(zc->zh);
+    if (st != ZOO_EXPIRED_SESSION_STATE && st != ZOO_AUTH_FAILED_STATE)
+        return;
+    for (zk_op *o = zc->ops_tail; o != NULL && o->seq >= seq; o = o->prev) {
+        if (o->seq != seq)
+            continue;
+        o->held = true;
+        o->deferred_rc = gone_rc_locked(zc);
+        atomic_fetch_add(&zc->deferred, 1);
+        (void)aux_kick_locked(zc); /* without a helper, the next completion drains */
+        return;
+    }
+}
+
 static void wrec_unlink_locked(zk_conn *zc, zk_wrec *r)
 {
     if (r->prev != NULL)
@@ -349,17 +461,32 @@ static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
 static void finish(zk_conn *zc, zk_op *op, const zkc_result *r)
 {
     pthread_mutex_lock(&zc->lock);
-    ops_unlink_locked(zc, op);
-    atomic_fetch_add(&zc->completing, 1);
+    bool settled = op->settled;
+    bool keep = false;
+    if (settled) {
+        /* Completed by us already (a held operation): only let go. */
+        keep = op->busy;
+        if (keep)
+            op->answered = true; /* the drainer frees it */
+        else
+            limbo_unlink_locked(zc, op);
+    } else {
+        ops_unlink_locked(zc, op);
+        if (op->deferred_rc != 0)
+            atomic_fetch_sub(&zc->deferred, 1); /* held, answered first */
+        atomic_fetch_add(&zc->completing, 1);
+    }
     if (--zc->inflight == 0 && zc->closing)
         pthread_cond_broadcast(&zc->cond);
     pthread_mutex_unlock(&zc->lock);
-    if (!op->orphan)
+    if (!op->orphan && !settled)
         op->done(r, op->ud);
     else
         zkc_watch_free(r->watch); /* nobody asked for it any more */
+    if (keep)
+        return;
     op_free(op);
-    if (atomic_fetch_sub(&zc->completing, 1) == 1 && atomic_load(&zc->deferred) > 0)
+    if (!settled && atomic_fetch_sub(&zc->completing, 1) == 1 && atomic_load(&zc->deferred) > 0)
         drain_deferred(zc);
 }
 
@@ -378,6 +505,14 @@ static void drain_deferred(zk_conn *zc)
         zk_op *op = zc->ops_head;
         ops_unlink_locked(zc, op);
         atomic_fetch_sub(&zc->deferred, 1);
+        bool held = op->held;
+        if (held) {
+            /* The C client may still answer it: it waits in the limbo
+             * list, and its answer is dropped (finish). */
+            op->settled = true;
+            op->busy = true;
+            limbo_push_locked(zc, op);
+        }
         pthread_mutex_unlock(&zc->lock);
         zkc_result r;
         result_init(&r, op, op->deferred_rc);
@@ -387,8 +522,19 @@ static void drain_deferred(zk_conn *zc)
         tls_in_callback = zc;
         op->done(&r, op->ud);
         tls_in_callback = saved;
-        op_free(op);
         pthread_mutex_lock(&zc->lock);
+        bool gone = !held;
+        if (held) {
+            op->busy = false;
+            gone = op->answered;
+            if (gone)
+                limbo_unlink_locked(zc, op);
+        }
+        if (gone) {
+            pthread_mutex_unlock(&zc->lock);
+            op_free(op);
+            pthread_mutex_lock(&zc->lock);
+        }
     }
     zc->draining = false;
     pthread_mutex_unlock(&zc->lock);
@@ -888,12 +1034,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         acl_conv_free(&ac);
         return ZKC_ECLOSED;
     }
-    op->prev = zc->ops_tail;
-    if (zc->ops_tail != NULL)
-        zc->ops_tail->next = op;
-    else
-        zc->ops_head = op;
-    zc->ops_tail = op;
+    uint64_t seq = ops_append_locked(zc, op);
     if (op->wrec != NULL) {
         op->wrec->next = zc->watches;
         if (zc->watches != NULL)
@@ -910,6 +1051,8 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     acl_conv_free(&ac);
 
     pthread_mutex_lock(&zc->lock);
+    if (zrc == ZOK)
+        hold_if_gone_locked(zc, seq); /* (zh stays while we are submitting) */
     if (--zc->submitting == 0 && zc->closing)
         pthread_cond_broadcast(&zc->cond);
     if (zrc == ZOK) {
@@ -1063,12 +1206,7 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
         pthread_mutex_unlock(&zc->lock);
         rc = ZKC_ECLOSED;
     } else {
-        op->prev = zc->ops_tail;
-        if (zc->ops_tail != NULL)
-            zc->ops_tail->next = op;
-        else
-            zc->ops_head = op;
-        zc->ops_tail = op;
+        uint64_t seq = ops_append_locked(zc, op);
         zc->submitting++;
         zc->inflight++;
         pthread_mutex_unlock(&zc->lock);
@@ -1078,6 +1216,8 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
         int zrc = zoo_amulti(zc->zh, (int)nops, zops, op->multi->zres, on_multi, op);
         rc = ZKC_OK;
         pthread_mutex_lock(&zc->lock);
+        if (zrc == ZOK)
+            hold_if_gone_locked(zc, seq);
         if (--zc->submitting == 0 && zc->closing)
             pthread_cond_broadcast(&zc->cond);
         if (zrc == ZMARSHALLINGERROR) {
@@ -1161,6 +1301,17 @@ static void teardown(zk_conn *zc, bool on_aux)
         op_free(op);
     }
     zc->ops_head = zc->ops_tail = NULL;
+    /* Held operations completed by us: the C client never answered. */
+    for (zk_op *op = zc->limbo, *next; op != NULL; op = next) {
+        next = op->next;
+        if (op->wrec != NULL) {
+            wrec_unlink_locked(zc, op->wrec);
+            zkc__watch_discard(op->wrec->w);
+            free(op->wrec);
+        }
+        op_free(op);
+    }
+    zc->limbo = NULL;
     for (zk_wrec *wr = zc->watches, *next; wr != NULL; wr = next) {
         next = wr->next;
         if (wr->state == WREC_ACTIVE)
