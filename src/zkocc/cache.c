@@ -1435,6 +1435,15 @@ int zo_cache_start(zo *z)
     return 0;
 }
 
+bool zo_cache_dialing(zo *z)
+{
+    struct zo_cache *k = z->cache;
+    for (unsigned i = 0; k != NULL && i < k->ncells; i++)
+        if (k->cells[i]->dialing)
+            return true;
+    return k != NULL && k->snap_busy;
+}
+
 void zo_cache_stop(zo *z)
 {
     struct zo_cache *k = z->cache;

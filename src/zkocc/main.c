@@ -411,7 +411,10 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_run(z.loop, UV_RUN_DEFAULT);
     zo_log("stopped");
-    /* Dials may still block thread-pool threads: leave without joining. */
     fflush(stderr);
-    _exit(0);
+    /* A dial may still block a pool thread (up to --connect-timeout):
+     * then leave without running exit handlers under it. */
+    if (zo_cache_dialing(&z))
+        _exit(0);
+    exit(0);
 }
