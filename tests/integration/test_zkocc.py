@@ -515,8 +515,16 @@ def t_outage(w):
     n = node(c.call("ZkReader.Children", SON([("Path", Binary(b"/zk/c1/dir"))]))[1])
     check(n["Stale"] is True and len(n["Children"]) == 3, "snapshot children %r" % n)
 
-    # ZooKeeper back: fresh again, without asking twice.
+    # ZooKeeper back: every stale document is re-read at once, without a
+    # request asking for it (three: /zk/c1/a, many01, dir's children).
     w.zk_start()
+    wait_for(lambda: json.loads(http_get(w.zkocc_port, "/debug/vars")[1])
+             ["ZkReader"]["c1"]["ZkReads"] >= 3, "the snapshot's documents re-read")
+    wait_for(lambda: node(c.get("/zk/c1/many01")[1])["Stale"] is False, "many01 fresh")
+    n = node(c.get("/zk/c1/many01")[1])
+    check(n["Cached"] is True and n["Data"] == b"v1", "re-read %r" % n)
+    wait_for(lambda: node(c.call("ZkReader.Children", SON([("Path", Binary(b"/zk/c1/dir"))]))[1])
+             ["Stale"] is False, "dir's children fresh")
     wait_for(lambda: node(c.get("/zk/c1/a")[1])["Stale"] is False, "a fresh answer")
     wait_for(lambda: c.get("/zk/c1/many05")[0] == "", "uncached paths again")
     c.close()
