@@ -207,6 +207,10 @@ static entry *id_entry(struct zo_cache *k, uintptr_t id, int *ret_h)
 
 /* ---- messages from the C client's threads ---- */
 
+/* One daemon, one cache: the completion, watch and state callbacks find
+ * it here (their one user pointer carries the id). */
+static struct zo_cache *the_cache;
+
 static void push(struct zo_cache *k, msg *m)
 {
     m->next = NULL;
@@ -230,9 +234,8 @@ static void msg_free(msg *m)
 
 static void fetch_done(const zkc_result *res, void *ud)
 {
-    struct zo_cache *k = ((void **)ud)[0];
-    uintptr_t id = (uintptr_t)((void **)ud)[1];
-    free(ud);
+    struct zo_cache *k = the_cache;
+    uintptr_t id = (uintptr_t)ud;
     msg *m = calloc(1, sizeof *m);
     if (m == NULL) {
         zkc_watch_free(res->watch);
@@ -261,9 +264,6 @@ static void fetch_done(const zkc_result *res, void *ud)
     push(k, m);
 }
 
-/* One daemon, one cache: the watch and state callbacks find it here
- * (their one user pointer carries the id). */
-static struct zo_cache *the_cache;
 
 static void watch_fired(zkc_watch *w, const zkc_event *ev, void *ud)
 {
@@ -737,12 +737,8 @@ static void start_fetch(struct zo_cache *k, entry *e, int hi, bool refresh)
     zo_cell *cl = e->cell;
     if (h->fetching || cl->conn == NULL)
         return;
-    void **ud = malloc(2 * sizeof *ud);
-    if (ud == NULL)
-        return;
     h->gen = ++k->gen;
-    ud[0] = k;
-    ud[1] = (void *)make_id(e->slot, h->gen, hi);
+    void *ud = (void *)make_id(e->slot, h->gen, hi);
     h->fetching = true;
     h->refresh = refresh;
     h->fetch_epoch = cl->epoch;
@@ -750,7 +746,6 @@ static void start_fetch(struct zo_cache *k, entry *e, int hi, bool refresh)
     int rc = hi == ZO_GET ? zkc_aget(cl->conn, e->path, ZKC_WATCH, fetch_done, ud)
                           : zkc_achildren(cl->conn, e->path, ZKC_WATCH, fetch_done, ud);
     if (rc != ZKC_OK) {
-        free(ud);
         h->fetching = false;
         h->refresh = false;
         /* Answer the waiters now: from the old document, or an error. */
