@@ -239,7 +239,7 @@ static void fetch_done(const zkc_result *res, void *ud)
     msg *m = calloc(1, sizeof *m);
     if (m == NULL) {
         zkc_watch_free(res->watch);
-        return; /* the half stays "fetching": the refresh timer cannot help; logged below */
+        return; /* out of memory: the half stays "fetching" and its waiters wait */
     }
     m->type = M_FETCH;
     m->id = id;
