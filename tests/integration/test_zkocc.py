@@ -305,6 +305,15 @@ def setup_tree(w):
 # ---- groups ----
 
 def t_proto(w):
+    # The command line: --help, usage errors (2), start failures (1).
+    r = subprocess.run([ZKOCC, "--help"], capture_output=True, text=True)
+    check(r.returncode == 0 and "--max-cache-bytes" in r.stdout, "--help")
+    for args, rc, text in [(["-bogus"], 2, "unknown option"), (["--port", "99999"], 2, "--port"),
+                           (["--max-cache-bytes", "lots"], 2, "size"), (["bad-cell"], 2, "cell"),
+                           (["--config", w.config, "--bind", "nowhere"], 1, "--bind")]:
+        r = subprocess.run([ZKOCC] + args, capture_output=True, text=True, timeout=DEADLINE)
+        check(r.returncode == rc and text in r.stderr, "zkocc %r: %d %r" % (args, r.returncode, r.stderr))
+
     k = setup_tree(w)
     w.start_zkocc("--resolve-local", "--local-cell", "c1", "c1")
     c = Client(w.zkocc_port)
