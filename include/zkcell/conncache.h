@@ -49,7 +49,8 @@ typedef int (*zkc_dial_fn)(const char *cell, const char *addrs, void *userdata,
 typedef struct zkc_conn_cache_opts {
     unsigned version;   /* 1 */
     bool zkocc;         /* look up the ":_zkocc" addresses */
-    zkc_dial_fn dial;   /* NULL: zkc_zk_dial() with the cells' timeouts */
+    zkc_dial_fn dial;   /* NULL: zkc_zk_dial() with the cells' timeouts, or in
+                           zkocc mode zkc_zkocc_dial() with the base timeout */
     void *dial_ud;
     int backoff_min_ms; /* first delay after a failed dial; 0: 100 */
     int backoff_max_ms; /* largest delay; 0: 30000 */

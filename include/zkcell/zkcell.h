@@ -24,5 +24,6 @@
 #include "meta.h"
 #include "global.h"
 #include "zkocc_wire.h"
+#include "zkocc.h"
 
 #endif

@@ -255,7 +255,8 @@ int zk_cmd_cat(zk_ctx *z, int argc, char **argv)
 
 /* ---- stat ---- */
 
-static void print_stat(zk_ctx *z, const char *path, const zkc_stat *st, const zkc_acl_list *acl)
+static void print_stat(zk_ctx *z, const char *path, const zkc_stat *st, const zkc_acl_list *acl,
+                       bool no_acl)
 {
     if (z->json) {
         json_t *j = json_pack("{ss so so}", "path", path, "stat", zk_json_stat(st), "acl",
@@ -280,6 +281,8 @@ static void print_stat(zk_ctx *z, const char *path, const zkc_stat *st, const zk
     printf("Czxid: 0x%llx\nMzxid: 0x%llx\nPzxid: 0x%llx\nACL:\n",
            (unsigned long long)st->czxid, (unsigned long long)st->mzxid,
            (unsigned long long)st->pzxid);
+    if (no_acl)
+        printf(" (not available through this connection)\n");
     for (size_t i = 0; acl != NULL && i < acl->count; i++) {
         char perms[6];
         zkc_perms_format(acl->v[i].perms, perms);
@@ -305,6 +308,24 @@ int zk_cmd_stat(zk_ctx *z, int argc, char **argv)
         return zk_usage(z, "no path given");
     zk_args a;
     zk_fetched *r = fetch_args(z, ZKC_OP_GET_ACL, argv + optind, argc - optind, f, &a);
+    bool no_acl = false;
+    for (size_t i = 0; r != NULL && i < a.n; i++)
+        no_acl = no_acl || r[i].rc == ZKC_ENOTSUPPORTED;
+    if (no_acl) {
+        /* A connection without ACLs (zkocc): the stat comes with a get. */
+        char **paths = malloc(a.n * sizeof *paths);
+        for (size_t i = 0; paths != NULL && i < a.n; i++) {
+            zkc_acl_list_free(r[i].acl);
+            paths[i] = a.v[i].path;
+        }
+        int rc = paths != NULL ? zk_fetch_many(z, ZKC_OP_GET, paths, a.n, r) : ZKC_ENOMEM;
+        free(paths);
+        if (rc != ZKC_OK) {
+            zk_errf(z, "%s", zkc_strerror(rc));
+            zk_fetched_free(r, a.n);
+            r = NULL;
+        }
+    }
     bool first = true;
     for (size_t i = 0; r != NULL && i < a.n; i++) {
         if (r[i].rc != ZKC_OK) {
@@ -314,7 +335,7 @@ int zk_cmd_stat(zk_ctx *z, int argc, char **argv)
         if (!first && !z->json)
             fputc('\n', stdout);
         first = false;
-        print_stat(z, a.v[i].path, &r[i].stat, r[i].acl);
+        print_stat(z, a.v[i].path, &r[i].stat, r[i].acl, no_acl);
     }
     zk_fetched_free(r, a.n);
     zk_args_free(&a);

@@ -6,6 +6,8 @@
  *   --fake FILE.json   an in-memory ZooKeeper loaded from FILE (tests,
  *                      trying things out); --fake-save writes it back
  *   --server H:P,...   one quorum, dialled with a connect timeout
+ *   --zkocc H:P,...    zkocc daemons (read-only: cat, ls, stat, ...);
+ *                      the original's --zk.zkocc-addr
  *   (default)          the cells of zk_client.json: /zk/<cell>/... goes to
  *                      that cell's quorum (when built with the cell router)
  * Digest credentials come from --auth or $ZK_AUTH and are never printed;
@@ -20,6 +22,7 @@
 #include <unistd.h>
 
 #include "zkcmd.h"
+#include "zkcell/zkocc.h"
 
 #ifdef ZK_HAVE_CELLS
 #include "zkcell/cells.h"
@@ -168,6 +171,9 @@ static const char global_help[] =
     "\n"
     "Options:\n"
     "  -s, --server HOST:PORT,...  use this quorum for every path\n"
+    "      --zkocc HOST:PORT,...   read through these zkocc daemons (read commands only;\n"
+    "                              also --zk.zkocc-addr)\n"
+    "      --use-zkocc             route cells through their \"<cell>:_zkocc\" daemons\n"
     "      --fake FILE.json        use an in-memory ZooKeeper loaded from FILE\n"
     "      --fake-save FILE.json   after the command, save the fake tree to FILE\n"
     "  -a, --auth USER:PASSWORD    digest credentials (default $ZK_AUTH)\n"
@@ -290,6 +296,21 @@ static int connect_server(zk_ctx *z)
     return rc;
 }
 
+/* --zkocc: dial the zkocc daemons (DialZkocc) for every path. */
+static const char *zkocc_addrs;
+/* --use-zkocc: the cells' ":_zkocc" daemons. */
+static int use_zkocc;
+
+static int connect_zkocc(zk_ctx *z)
+{
+    zkc_zkocc_opts o = ZKC_ZKOCC_OPTS_INIT;
+    o.connect_timeout_ms = z->connect_timeout_ms;
+    int rc = zkc_zkocc_dial(zkocc_addrs, &o, &z->conn);
+    if (rc != ZKC_OK)
+        zk_errf(z, "cannot connect: %s", zkc_errmsg());
+    return rc;
+}
+
 #ifdef ZK_HAVE_META
 static zkc_cells *cells;
 
@@ -299,6 +320,11 @@ static int dial_cell(const char *cell, const char *addrs, void *userdata, zkc_co
     const zk_ctx *z = userdata;
     zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
     (void)cell;
+    if (use_zkocc) {
+        zkc_zkocc_opts zo = ZKC_ZKOCC_OPTS_INIT;
+        zo.connect_timeout_ms = z->connect_timeout_ms;
+        return zkc_zkocc_dial(addrs, &zo, ret);
+    }
     o.connect_timeout_ms = z->connect_timeout_ms;
     o.base_timeout_ms = z->session_timeout_ms;
     if (auth_cred(z) != NULL) {
@@ -323,7 +349,7 @@ static int connect_cells(zk_ctx *z)
     if (rc == ZKC_OK)
         rc = zkc_cells_refresh(cells);
     if (rc == ZKC_OK)
-        rc = zkc_cells_known(cells, false, &z->known_cells);
+        rc = zkc_cells_known(cells, use_zkocc != 0, &z->known_cells);
     if (rc != ZKC_OK) {
         zk_errf(z, "%s", zkc_errmsg());
         return rc;
@@ -331,6 +357,7 @@ static int connect_cells(zk_ctx *z)
     zkc_conn_cache_opts cco = ZKC_CONN_CACHE_OPTS_INIT;
     cco.dial = dial_cell;
     cco.dial_ud = z;
+    cco.zkocc = use_zkocc != 0;
     zkc_conn_cache *cache = NULL;
     rc = zkc_conn_cache_new(cells, &cco, &cache);
     if (rc != ZKC_OK) {
@@ -483,6 +510,8 @@ int zk_connect(zk_ctx *z)
         rc = connect_fake(z);
     else if (z->server != NULL)
         rc = connect_server(z);
+    else if (zkocc_addrs != NULL)
+        rc = connect_zkocc(z);
     else {
 #ifdef ZK_HAVE_META
         rc = connect_cells(z);
@@ -532,7 +561,9 @@ enum {
     OPT_WINDOW,
     OPT_RAW,
     OPT_ESCAPE,
-    OPT_VERSION
+    OPT_VERSION,
+    OPT_ZKOCC,
+    OPT_USE_ZKOCC
 };
 
 int main(int argc, char **argv)
@@ -548,6 +579,9 @@ int main(int argc, char **argv)
     static const struct option lo[] = {
         {"server", required_argument, NULL, 's'},
         {"fake", required_argument, NULL, OPT_FAKE},
+        {"zkocc", required_argument, NULL, OPT_ZKOCC},
+        {"zk.zkocc-addr", required_argument, NULL, OPT_ZKOCC},
+        {"use-zkocc", no_argument, NULL, OPT_USE_ZKOCC},
         {"fake-save", required_argument, NULL, OPT_FAKE_SAVE},
         {"auth", required_argument, NULL, 'a'},
         {"config", required_argument, NULL, OPT_CONFIG},
@@ -571,6 +605,12 @@ int main(int argc, char **argv)
             break;
         case OPT_FAKE:
             z.fake_file = optarg;
+            break;
+        case OPT_ZKOCC:
+            zkocc_addrs = optarg;
+            break;
+        case OPT_USE_ZKOCC:
+            use_zkocc = 1;
             break;
         case OPT_FAKE_SAVE:
             z.fake_save = optarg;
@@ -651,6 +691,12 @@ int main(int argc, char **argv)
     }
     z.cmd = cmd->name;
     z.cancel = zkc_cancel_new();
+    if (zkocc_addrs != NULL && z.server != NULL) {
+        /* The original: mutually exclusive. */
+        zk_usage(&z, "--zkocc and --server are mutually exclusive");
+        zkc_cancel_free(z.cancel);
+        return ZK_EXIT_USAGE;
+    }
     if (z.fake_save != NULL && z.fake_file == NULL) {
         zk_usage(&z, "--fake-save needs --fake");
         zkc_cancel_free(z.cancel);

@@ -18,8 +18,24 @@ typedef struct zkc_conformance_backend {
     void *ud;
     /* A folder, created if missing, under which every test works. */
     const char *root;
+    /* The read part only (zkc_conformance_run_read): a session that can
+     * write to the server the reader reads from (NULL: open), and whether
+     * the reader refuses writes, watches and ACLs (zkocc). */
+    int (*open_writer)(void *ud, zkc_conn **ret_conn);
+    int read_only;
 } zkc_conformance_backend;
 
 int zkc_conformance_run(const zkc_conformance_backend *b);
+
+/*
+ * The read part (conformance_read.c): get, children and exists as every
+ * implementation must answer them, the nodes written beforehand by the
+ * writer and each path read only once it is final (so a caching reader
+ * such as zkocc is held to exact answers): data, stats equal to the
+ * writer's, child lists, missing nodes, pipelined reads in order, close
+ * with reads in flight and from a completion, and for read-only backends
+ * ZKC_ENOTSUPPORTED for everything else.
+ */
+int zkc_conformance_run_read(const zkc_conformance_backend *b);
 
 #endif

@@ -36,7 +36,7 @@ int main(void)
     }
     char root[64];
     snprintf(root, sizeof root, "/zkc-conformance-%d", (int)getpid());
-    zkc_conformance_backend b = {"zk", zk_open, zk_expire, (void *)servers, root};
+    zkc_conformance_backend b = {"zk", zk_open, zk_expire, (void *)servers, root, NULL, 0};
     int failed = zkc_conformance_run(&b);
     /* Leave the server as we found it. */
     zkc_conn *c = NULL;

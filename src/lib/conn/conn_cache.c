@@ -24,6 +24,7 @@
 #include "zkcell/conncache.h"
 #include "zkcell/sys/conn_impl.h"
 #include "zkcell/zk.h"
+#include "zkcell/zkocc.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 100
 #define DEFAULT_BACKOFF_MAX_MS 30000
@@ -69,6 +70,13 @@ static int default_dial(const char *cell, const char *addrs, void *userdata,
 {
     zkc_conn_cache *cache = userdata;
     (void)cell;
+    if (cache->zkocc) {
+        /* The ":_zkocc" addresses are zkocc daemons (DialZkocc with the
+         * base timeout, as the original). */
+        zkc_zkocc_opts zo = ZKC_ZKOCC_OPTS_INIT;
+        zo.connect_timeout_ms = zkc_cells_base_timeout_ms(cache->cells);
+        return zkc_zkocc_dial(addrs, &zo, ret_conn);
+    }
     zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
     o.base_timeout_ms = zkc_cells_base_timeout_ms(cache->cells);
     o.connect_timeout_ms = zkc_cells_connect_timeout_ms(cache->cells);
