@@ -455,7 +455,7 @@ def t_proto(w):
 
     # A memory bound: entries are evicted, answers stay right.
     os.unlink(w.snapshot)
-    w.start_zkocc("--max-cache-bytes", "4K")
+    w.start_zkocc("--max-cache-bytes", "4K", "--snapshot-interval", "100ms")
     # HTTP/1.1 and CRLF in the CONNECT head work too.
     s11 = socket.create_connection(("127.0.0.1", w.zkocc_port), timeout=DEADLINE)
     s11.sendall(b"CONNECT /_bson_rpc_ HTTP/1.1\r\nHost: x\r\n\r\n" +
@@ -476,6 +476,16 @@ def t_proto(w):
             check(err == "" and node(b)["Data"] == b"v%d" % i, "bounded get: %r" % err)
     cache = json.loads(http_get(w.zkocc_port, "/debug/vars")[1])["zkocc_cache"]
     check(cache["bytes"] <= 4096 and cache["evictions"] > 0, "cache bound %r" % cache)
+
+    # The periodic snapshot, written while zkocc runs.
+    def snap_has(name):
+        try:
+            with open(w.snapshot, "rb") as f:
+                data = f.read()
+        except OSError:
+            return False
+        return data.startswith(b"zkocc-snapshot 1\n") and name in data
+    wait_for(lambda: snap_has(b"/zk/c1/many19"), "a periodic snapshot")
     c.close()
     check(w.stop_zkocc() == 0, "SIGTERM exit status")
     k.stop()
