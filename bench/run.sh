@@ -224,4 +224,5 @@ print("zk, zkCli and the deletion rows are timed around the whole command (proce
 print("start and connect included: ~1 s of JVM start for zkCli); the others inside")
 print("the process, after connecting.  Every deletion run first repopulates /del (not timed).")
 PY
+"$src/zkocc.sh" "$build" "$addr"
 echo "wall: $(( $(date +%s) - t_start )) s after server start"

@@ -44,6 +44,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,6 +101,7 @@ typedef struct waiter {
     int kind;
     struct getv *getv;
     size_t idx;
+    bool heap; /* parked on a half: allocated; else on the caller's stack */
 } waiter;
 
 typedef struct half {
@@ -178,6 +180,7 @@ struct zo_cache {
     bool snap_busy;
     zkc_wire_buf snap_buf;
     int snap_rc;
+    long snap_round_at;
     char *snap_err;
 };
 
@@ -204,6 +207,10 @@ static entry *id_entry(struct zo_cache *k, uintptr_t id, int *ret_h)
 
 /* ---- messages from the C client's threads ---- */
 
+/* One daemon, one cache: the completion, watch and state callbacks find
+ * it here (their one user pointer carries the id). */
+static struct zo_cache *the_cache;
+
 static void push(struct zo_cache *k, msg *m)
 {
     m->next = NULL;
@@ -227,13 +234,12 @@ static void msg_free(msg *m)
 
 static void fetch_done(const zkc_result *res, void *ud)
 {
-    struct zo_cache *k = ((void **)ud)[0];
-    uintptr_t id = (uintptr_t)((void **)ud)[1];
-    free(ud);
+    struct zo_cache *k = the_cache;
+    uintptr_t id = (uintptr_t)ud;
     msg *m = calloc(1, sizeof *m);
     if (m == NULL) {
         zkc_watch_free(res->watch);
-        return; /* the half stays "fetching": the refresh timer cannot help; logged below */
+        return; /* out of memory: the half stays "fetching" and its waiters wait */
     }
     m->type = M_FETCH;
     m->id = id;
@@ -258,9 +264,6 @@ static void fetch_done(const zkc_result *res, void *ud)
     push(k, m);
 }
 
-/* One daemon, one cache: the watch and state callbacks find it here
- * (their one user pointer carries the id). */
-static struct zo_cache *the_cache;
 
 static void watch_fired(zkc_watch *w, const zkc_event *ev, void *ud)
 {
@@ -697,7 +700,8 @@ static void waiter_done(waiter *w)
         getv_slot_done(w->getv);
     else
         zo_client_unref(w->client);
-    free(w);
+    if (w->heap)
+        free(w);
 }
 
 /* ---- reads ---- */
@@ -733,12 +737,8 @@ static void start_fetch(struct zo_cache *k, entry *e, int hi, bool refresh)
     zo_cell *cl = e->cell;
     if (h->fetching || cl->conn == NULL)
         return;
-    void **ud = malloc(2 * sizeof *ud);
-    if (ud == NULL)
-        return;
     h->gen = ++k->gen;
-    ud[0] = k;
-    ud[1] = (void *)make_id(e->slot, h->gen, hi);
+    void *ud = (void *)make_id(e->slot, h->gen, hi);
     h->fetching = true;
     h->refresh = refresh;
     h->fetch_epoch = cl->epoch;
@@ -746,7 +746,6 @@ static void start_fetch(struct zo_cache *k, entry *e, int hi, bool refresh)
     int rc = hi == ZO_GET ? zkc_aget(cl->conn, e->path, ZKC_WATCH, fetch_done, ud)
                           : zkc_achildren(cl->conn, e->path, ZKC_WATCH, fetch_done, ud);
     if (rc != ZKC_OK) {
-        free(ud);
         h->fetching = false;
         h->refresh = false;
         /* Answer the waiters now: from the old document, or an error. */
@@ -922,6 +921,12 @@ static void drain(uv_async_t *a)
 static entry *resolve(struct zo_cache *k, const char *path, size_t len, char *text,
                       size_t textlen)
 {
+    /* Entries exist only for valid paths: a hit needs no checks. */
+    if (len < 9 || memcmp(path, "/zk/local", 9) != 0 || (len > 9 && path[9] != '/')) {
+        entry *hit = find_entry(k, path, len, hash_path(path, len));
+        if (hit != NULL)
+            return hit;
+    }
     char buf[ZKC_MAX_PATH + 1];
     if (len > ZKC_MAX_PATH) {
         snprintf(text, textlen, "zkocc: path longer than %d bytes [EBADPATH]", ZKC_MAX_PATH);
@@ -972,7 +977,25 @@ static entry *resolve(struct zo_cache *k, const char *path, size_t len, char *te
     return e;
 }
 
-/* Answer w from half hi of e, now or once its read completes. */
+/* A waiter that must outlive the call: a heap copy of w (answered with
+ * an error when there is no memory, then NULL). */
+static waiter *park(waiter *w)
+{
+    if (w->heap)
+        return w;
+    waiter *p = malloc(sizeof *p);
+    if (p == NULL) {
+        answer_err(w, "", "zkocc: out of memory [ENOMEM]");
+        waiter_done(w);
+        return NULL;
+    }
+    *p = *w;
+    p->heap = true;
+    return p;
+}
+
+/* Answer w from half hi of e, now or once its read completes.  A cached
+ * answer allocates nothing: w may live on the caller's stack. */
 static void serve(struct zo_cache *k, entry *e, int hi, waiter *w)
 {
     half *h = &e->h[hi];
@@ -1007,6 +1030,8 @@ static void serve(struct zo_cache *k, entry *e, int hi, waiter *w)
     }
     if (!connected && cl->conn == NULL && cl->dialing && cl->failures == 0) {
         /* The first dial is on its way: wait for it. */
+        if ((w = park(w)) == NULL)
+            return;
         w->next = h->waiters;
         h->waiters = w;
         cl->parked = true;
@@ -1024,6 +1049,8 @@ static void serve(struct zo_cache *k, entry *e, int hi, waiter *w)
         connect_cell(cl);
         return;
     }
+    if ((w = park(w)) == NULL)
+        return;
     w->next = h->waiters;
     h->waiters = w;
     start_fetch(k, e, hi, false);
@@ -1043,14 +1070,9 @@ void zo_cache_get(zo *z, zo_client *c, int64_t seq, int kind, const char *path, 
         zo_client_fail(c, seq, kind, text);
         return;
     }
-    waiter *w = malloc(sizeof *w);
-    if (w == NULL) {
-        zo_client_fail(c, seq, kind, "zkocc: out of memory [ENOMEM]");
-        return;
-    }
-    *w = (waiter){NULL, c, seq, kind, NULL, 0};
+    waiter w = {NULL, c, seq, kind, NULL, 0, false};
     zo_client_ref(c);
-    serve(k, e, kind, w);
+    serve(k, e, kind, &w);
     if (k->bytes > z->opt.max_cache_bytes)
         evict_some(k);
 }
@@ -1116,7 +1138,7 @@ void zo_cache_getv(zo *z, zo_client *c, int64_t seq, zkc_strings *paths)
             g->left--;
             continue;
         }
-        *w = (waiter){NULL, c, seq, ZO_GET, g, i};
+        *w = (waiter){NULL, c, seq, ZO_GET, g, i, true};
         serve(k, e, ZO_GET, w);
     }
     zkc_strings_free(paths);
@@ -1156,9 +1178,18 @@ static int snapshot_collect(struct zo_cache *k, zkc_wire_buf *b)
     return 0;
 }
 
+/* The rename of a periodic write (on a pool thread) never replaces a
+ * newer snapshot written at shutdown: both rename under this lock, and
+ * a periodic write whose round is no longer current gives up. */
+static pthread_mutex_t snap_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned snap_round;
+
 /* Write b to path atomically: a temporary file, fsync, rename, fsync of
- * the folder.  Returns 0 or -1 with err set. */
-static int write_atomic(const char *path, const zkc_wire_buf *b, char *err, size_t errlen)
+ * the folder.  round: the snap_round the data was collected in, or -1
+ * to write unconditionally (and make older rounds give up).  Returns 0,
+ * 1 (gave up) or -1 with err set. */
+static int write_atomic(const char *path, const zkc_wire_buf *b, long round, char *err,
+                        size_t errlen)
 {
     size_t pl = strlen(path);
     char *tmp = malloc(pl + 32);
@@ -1166,7 +1197,9 @@ static int write_atomic(const char *path, const zkc_wire_buf *b, char *err, size
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    snprintf(tmp, pl + 32, "%s.tmp.%ld", path, (long)getpid());
+    /* Unique per write: a periodic write may still run at shutdown. */
+    static atomic_uint serial;
+    snprintf(tmp, pl + 32, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&serial, 1));
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
@@ -1194,9 +1227,19 @@ static int write_atomic(const char *path, const zkc_wire_buf *b, char *err, size
         snprintf(err, errlen, "%s: close: %s", tmp, strerror(errno));
         rc = -1;
     }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
-        rc = -1;
+    if (rc == 0) {
+        pthread_mutex_lock(&snap_lock);
+        if (round >= 0 && (unsigned)round != snap_round) {
+            rc = 1;
+        } else {
+            if (round < 0)
+                snap_round++;
+            if (rename(tmp, path) != 0) {
+                snprintf(err, errlen, "rename %s: %s", path, strerror(errno));
+                rc = -1;
+            }
+        }
+        pthread_mutex_unlock(&snap_lock);
     }
     if (rc != 0) {
         unlink(tmp);
@@ -1226,7 +1269,7 @@ int zo_cache_snapshot_sync(zo *z)
     if (rc != 0)
         snprintf(err, sizeof err, "out of memory");
     else
-        rc = write_atomic(z->opt.snapshot, &b, err, sizeof err);
+        rc = write_atomic(z->opt.snapshot, &b, -1, err, sizeof err);
     if (rc != 0)
         zo_log("snapshot %s: %s", z->opt.snapshot, err);
     else
@@ -1240,7 +1283,8 @@ static void snap_work(uv_work_t *w)
 {
     struct zo_cache *k = w->data;
     char err[512];
-    k->snap_rc = write_atomic(k->z->opt.snapshot, &k->snap_buf, err, sizeof err);
+    k->snap_rc = write_atomic(k->z->opt.snapshot, &k->snap_buf, k->snap_round_at, err,
+                              sizeof err);
     free(k->snap_err);
     k->snap_err = k->snap_rc != 0 ? strdup(err) : NULL;
 }
@@ -1249,7 +1293,7 @@ static void snap_after(uv_work_t *w, int status)
 {
     struct zo_cache *k = w->data;
     k->snap_busy = false;
-    if (status == 0 && k->snap_rc != 0)
+    if (status == 0 && k->snap_rc < 0)
         zo_log("snapshot %s: %s", k->z->opt.snapshot, k->snap_err ? k->snap_err : "failed");
     zkc_wire_buf_free(&k->snap_buf);
 }
@@ -1263,6 +1307,9 @@ static void snapshot_tick(uv_timer_t *t)
         zkc_wire_buf_free(&k->snap_buf);
         return;
     }
+    pthread_mutex_lock(&snap_lock);
+    k->snap_round_at = snap_round;
+    pthread_mutex_unlock(&snap_lock);
     k->snap_busy = true;
     k->snap_work.data = k;
     if (uv_queue_work(k->z->loop, &k->snap_work, snap_work, snap_after) != 0) {
@@ -1381,6 +1428,15 @@ int zo_cache_start(zo *z)
             zo_log("preload %s: %s", name, err);
     }
     return 0;
+}
+
+bool zo_cache_dialing(zo *z)
+{
+    struct zo_cache *k = z->cache;
+    for (unsigned i = 0; k != NULL && i < k->ncells; i++)
+        if (k->cells[i]->dialing)
+            return true;
+    return k != NULL && k->snap_busy;
 }
 
 void zo_cache_stop(zo *z)

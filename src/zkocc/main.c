@@ -73,6 +73,8 @@ static void usage(FILE *f)
 "  --max-output-bytes N        unread answers per client before it is closed\n"
 "                              (default 64M)\n"
 "  --idle-timeout D            close clients idle this long (default 5m)\n"
+"  --write-timeout D           close clients whose answers wait unread this long\n"
+"                              (default 30s)\n"
 "  --shutdown-timeout D        bound on finishing answers at SIGTERM (default 5s)\n"
 "  --help, --version\n"
 "\n"
@@ -132,7 +134,7 @@ enum {
     O_PORT = 256, O_BIND, O_CONFIG, O_LOCAL_CELL, O_RESOLVE_LOCAL, O_SESSION_TIMEOUT,
     O_CONNECT_TIMEOUT, O_RECONNECT, O_RECONNECT_MAX, O_REFRESH_INTERVAL, O_REFRESH_COUNT,
     O_MAX_CACHE, O_NEG_TTL, O_SNAPSHOT, O_SNAPSHOT_INTERVAL, O_MAX_FRAME, O_MAX_CONN,
-    O_MAX_INFLIGHT, O_MAX_OUTPUT, O_IDLE, O_SHUTDOWN, O_HELP, O_VERSION, O_IGNORED
+    O_MAX_INFLIGHT, O_MAX_OUTPUT, O_IDLE, O_WRITE_TIMEOUT, O_SHUTDOWN, O_HELP, O_VERSION, O_IGNORED
 };
 
 static int bad(const char *opt, const char *val, const char *want)
@@ -168,6 +170,7 @@ static int parse_args(int argc, char **argv, zo_opts *o)
         {"max-inflight", required_argument, NULL, O_MAX_INFLIGHT},
         {"max-output-bytes", required_argument, NULL, O_MAX_OUTPUT},
         {"idle-timeout", required_argument, NULL, O_IDLE},
+        {"write-timeout", required_argument, NULL, O_WRITE_TIMEOUT},
         {"shutdown-timeout", required_argument, NULL, O_SHUTDOWN},
         /* The original's graceful-restart flags: accepted, unused. */
         {"lame-duck-period", required_argument, NULL, O_IGNORED},
@@ -254,6 +257,10 @@ static int parse_args(int argc, char **argv, zo_opts *o)
         case O_IDLE:
             if (parse_duration(optarg, &o->idle_timeout_ms) || o->idle_timeout_ms == 0)
                 return bad(name, optarg, "a duration like 5m");
+            break;
+        case O_WRITE_TIMEOUT:
+            if (parse_duration(optarg, &o->write_timeout_ms) || o->write_timeout_ms == 0)
+                return bad(name, optarg, "a duration like 30s");
             break;
         case O_SHUTDOWN:
             if (parse_duration(optarg, &o->shutdown_timeout_ms))
@@ -350,6 +357,7 @@ int main(int argc, char **argv)
         .max_inflight = 1000,
         .max_output_bytes = 64u * 1024 * 1024,
         .idle_timeout_ms = 300000,
+        .write_timeout_ms = 30000,
         .head_timeout_ms = 10000,
         .shutdown_timeout_ms = 5000,
     };
@@ -403,7 +411,10 @@ int main(int argc, char **argv)
     uv_signal_start(&sig_int, on_signal, SIGINT);
     uv_run(z.loop, UV_RUN_DEFAULT);
     zo_log("stopped");
-    /* Dials may still block thread-pool threads: leave without joining. */
     fflush(stderr);
-    _exit(0);
+    /* A dial may still block a pool thread (up to --connect-timeout):
+     * then leave without running exit handlers under it. */
+    if (zo_cache_dialing(&z))
+        _exit(0);
+    exit(0);
 }

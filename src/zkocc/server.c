@@ -15,8 +15,9 @@
  * connection is accepted and closed at once), --max-inflight requests
  * waiting for ZooKeeper per client (over it, the client is not read until
  * answers go out), --max-output-bytes of unwritten answers (over it, the
- * client is closed: it does not read), --idle-timeout without a request
- * or with no write progress, and a bound on the time to send the HTTP head.
+ * client is closed: it does not read), --write-timeout without write
+ * progress while answers wait, --idle-timeout without a request, and a
+ * bound on the time to send the HTTP head.
  *
  * A client may go while answers are still on their way: waiters hold a
  * reference, and the client is freed when the last one is answered.
@@ -166,6 +167,8 @@ static void flush(zo_client *c)
         c->write_progress_ms = zkc__now_ms();
         if (c->close_after_write)
             client_close(c);
+        else
+            maybe_resume(c); /* it may have stopped reading for this output */
         return;
     }
     if (n < 0 && n != UV_EAGAIN) {
@@ -545,8 +548,10 @@ static void sweep(uv_timer_t *t)
         next = c->next;
         if (c->state == ST_HEAD && now - c->created_ms > z->opt.head_timeout_ms) {
             client_close(c);
-        } else if (c->write_busy && now - c->write_progress_ms > z->opt.idle_timeout_ms) {
-            client_close(c); /* not reading its answers */
+        } else if (c->write_busy && now - c->write_progress_ms > z->opt.write_timeout_ms) {
+            zo_log("client: answers unread for more than %d ms; closing it",
+                   z->opt.write_timeout_ms);
+            client_close(c);
         } else if (c->state == ST_RPC && c->inflight == 0 && !c->write_busy &&
                    now - c->active_ms > z->opt.idle_timeout_ms) {
             client_close(c);

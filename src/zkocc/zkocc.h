@@ -45,6 +45,7 @@ typedef struct zo_opts {
     unsigned max_inflight;
     size_t max_output_bytes;
     int idle_timeout_ms;
+    int write_timeout_ms;
     int head_timeout_ms;
     int shutdown_timeout_ms;
     char **preload;
@@ -90,6 +91,8 @@ char *zo_cache_vars_json(zo *z);
 char *zo_cache_metrics(zo *z);
 /* Write the snapshot now, on this thread.  Returns 0 or -1 (logged). */
 int zo_cache_snapshot_sync(zo *z);
+/* True while a dial or a periodic snapshot write runs on the pool. */
+bool zo_cache_dialing(zo *z);
 /* Stop timers and close every cell's connection. */
 void zo_cache_stop(zo *z);
 
