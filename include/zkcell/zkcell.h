@@ -23,5 +23,6 @@
 #include "conncache.h"
 #include "meta.h"
 #include "global.h"
+#include "zkns.h"
 
 #endif
