@@ -524,7 +524,7 @@ static int serve(pdns_server *server)
             continue;
         if (r <= 0) {
             /* EOF: an unterminated last line is still a question. */
-            if (r == 0 && have > 0) {
+            if (r == 0 && (have > 0 || skipping)) {
                 if (skipping)
                     pdns_server_long_line(server, &out);
                 else
