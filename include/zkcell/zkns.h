@@ -138,7 +138,8 @@ zkc_zkns_kind zkc_zkns_kind_of(const zkc_zkns_record *rec);
  * zkc_zkns_validate: what the original's WriteAddrs demanded (a valid A,
  * CNAME or SRV record; AAAA too), and more: every ipv4 and ipv6 parses
  * as an address, every host is a DNS name (letters, digits, '-', '_',
- * '.', at most 253 bytes, no empty label), every named port is a label
+ * '.', at most 253 bytes, no empty label, a last label not all digits),
+ * every named port is a label
  * starting with '_', ports and priority/weight in range.  Returns ZKC_OK
  * or ZKC_EBADDATA with zkc_errmsg() naming the entry and the problem.
  */

@@ -187,6 +187,7 @@ static void test_validate(void **state)
         "{\"Entries\": [{\"ipv6\": \"::g\"}]}",
         "{\"Entries\": [{\"host\": \"a b\"}]}",
         "{\"Entries\": [{\"host\": \"a..b\"}]}",
+        "{\"Entries\": [{\"host\": \"10.0.0.300\"}]}",
         "{\"Entries\": [{\"host\": \"h\", \"named_port_map\": {\"http\": 80}}]}",
         "{\"Entries\": [{\"host\": \"h\", \"named_port_map\": {\"_ht\\ttp\": 80}}]}",
         "{\"Entries\": [{\"host\": \"h\", \"ipv4\": \"1.2.3.4\"}]}",

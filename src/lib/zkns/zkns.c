@@ -463,16 +463,22 @@ static bool dns_name_ok(const char *s)
     if (n == 0 || n > MAX_DNS_NAME)
         return false;
     size_t label = 0;
+    bool digits = true; /* the last label so far is all digits */
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '.') {
             if (label == 0)
                 return false;
             label = 0;
+            digits = true;
         } else if (!label_char((unsigned char)s[i]) || ++label > 63) {
             return false;
+        } else if (!isdigit((unsigned char)s[i])) {
+            digits = false;
         }
     }
-    return label > 0;
+    /* A top label of digits only is no name ("10.0.0.300" is a typo'd
+     * address, not a host). */
+    return label > 0 && !digits;
 }
 
 static bool ip_ok(const char *s, int af)
