@@ -122,10 +122,22 @@ CFG
     return 1
 }
 
+# stop_pdns PID: stop pdns_server, then wait (at most 30 s) for its
+# coprocesses, which exit on EOF, so that their last words are in the log.
 stop_pdns() {
+    kids=$(ps -o pid= --ppid "$1" 2>/dev/null)
     kill -TERM "$1" 2>/dev/null
     wait "$1" 2>/dev/null
     PIDS=$(echo "$PIDS" | tr ' ' '\n' | grep -v "^$1\$" | tr '\n' ' ')
+    i=0
+    for k in $kids; do
+        while [ $i -lt 300 ]; do
+            st=$(ps -o stat= -p "$k" 2>/dev/null)
+            case $st in '' | Z*) break ;; esac
+            sleep 0.1
+            i=$((i + 1))
+        done
+    done
 }
 
 q() { # q TYPE NAME [dig options]: the answers, sorted, on one line
@@ -232,12 +244,14 @@ EOF
             i=$((i + 1))
         done
     fi
-    if grep -q 'Coprocess returned\|Format error\|incorrect response' "$work/pdns-abi$abi/pdns.log"; then
-        notok "ABI $abi: pdns logged no protocol error" "$(grep -m3 'Coprocess returned\|Format error\|incorrect response' "$work/pdns-abi$abi/pdns.log")"
-    else
-        ok "ABI $abi: pdns logged no protocol error"
-    fi
     stop_pdns "$PDNS_PID"
+    # After the stop: the coprocesses' own exit (sanitizer reports) is in the log.
+    bad='Coprocess returned\|Format error\|incorrect response\|Sanitizer\|runtime error'
+    if grep -q "$bad" "$work/pdns-abi$abi/pdns.log"; then
+        notok "ABI $abi: no protocol error or sanitizer report in pdns's log" "$(grep -m5 "$bad" "$work/pdns-abi$abi/pdns.log")"
+    else
+        ok "ABI $abi: no protocol error or sanitizer report in pdns's log"
+    fi
 done
 
 # ---- ZooKeeper stopped under a running pdns (a server of our own) ----
