@@ -288,6 +288,8 @@ static void answer_axfr(pdns_server *s, const pdns_question *q, pdns_out *out)
     }
     zkc_strings *kids = NULL;
     int rc = zkns_store_list(s->store, s->root, &kids);
+    if (rc == ZKC_ENONODE) /* no root yet: an empty zone */
+        rc = (kids = calloc(1, sizeof *kids)) != NULL ? ZKC_OK : ZKC_ENOMEM;
     if (rc != ZKC_OK) {
         atomic_fetch_add(&s->errors, 1);
         pdns_put_log(out, "zkns-pdns: AXFR: cannot list %s: %s", s->root, zkc_strerror(rc));
