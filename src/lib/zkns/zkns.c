@@ -647,7 +647,8 @@ static int addr_answers(const zkc_zkns_record *rec, bool v6, zkc_zkns_answers *a
         if (rc != ZKC_OK)
             return rc;
     }
-    shuffle(a->v + first, a->count - first, rnd, ud);
+    if (a->count > first + 1)
+        shuffle(a->v + first, a->count - first, rnd, ud);
     return ZKC_OK;
 }
 
