@@ -26,7 +26,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Longest line read; a longer one is skipped whole and answered FAIL. */
+/* Lines of this many bytes or more (without the newline) are skipped
+ * whole and answered FAIL. */
 #define PDNS_MAX_LINE 8192
 #define PDNS_MIN_ABI 1
 #define PDNS_MAX_ABI 5
