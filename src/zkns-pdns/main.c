@@ -7,7 +7,7 @@
  * cache store.c's.
  *
  * The loop reads stdin in blocks and answers every complete line before
- * reading again; a line longer than PDNS_MAX_LINE is skipped up to its
+ * reading again; a line of PDNS_MAX_LINE bytes or more is skipped up to its
  * '\n' and answered FAIL, once, so the stream never gets out of step.
  * EOF on stdin ends the process (status 0): that is how PowerDNS stops
  * its coprocesses.  Nothing about ZooKeeper makes it exit: it connects
@@ -322,6 +322,7 @@ static void close_conn(conn_state *cs)
 
 typedef struct http_ctx {
     int fd;
+    pthread_t thread;
     pdns_server *server;
     zkns_store *store;
 } http_ctx;
@@ -425,9 +426,13 @@ static void *http_thread(void *arg)
     for (;;) {
         int fd = accept(h->fd, NULL, NULL);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EMFILE || errno == ENFILE)
+            if (errno == EINTR || errno == ECONNABORTED)
                 continue;
-            return NULL;
+            if (errno == EMFILE || errno == ENFILE) {
+                usleep(100000);
+                continue;
+            }
+            return NULL; /* shut down by http_stop() */
         }
         http_one(h, fd);
         close(fd);
@@ -436,19 +441,19 @@ static void *http_thread(void *arg)
 
 /* Listen on ADDR ("host:port" or ":port").  Failure is logged, not fatal:
  * PowerDNS runs several copies of the coprocess, and only one can have
- * the port. */
-static void http_start(const char *addr, pdns_server *server, zkns_store *store)
+ * the port.  Returns the endpoint, or NULL. */
+static http_ctx *http_start(const char *addr, pdns_server *server, zkns_store *store)
 {
     const char *colon = strrchr(addr, ':');
     if (colon == NULL) {
         fprintf(stderr, "zkns-pdns: --bind-addr %s: want HOST:PORT or :PORT\n", addr);
-        return;
+        return NULL;
     }
     char host[256];
     size_t hn = (size_t)(colon - addr);
     if (hn >= sizeof host) {
         fprintf(stderr, "zkns-pdns: --bind-addr %s: host too long\n", addr);
-        return;
+        return NULL;
     }
     memcpy(host, addr, hn);
     host[hn] = '\0';
@@ -463,7 +468,7 @@ static void http_start(const char *addr, pdns_server *server, zkns_store *store)
     int gai = getaddrinfo(hn > 0 ? host : NULL, colon + 1, &hints, &ai);
     if (gai != 0) {
         fprintf(stderr, "zkns-pdns: --bind-addr %s: %s\n", addr, gai_strerror(gai));
-        return;
+        return NULL;
     }
     int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, 0);
     int one = 1;
@@ -475,25 +480,37 @@ static void http_start(const char *addr, pdns_server *server, zkns_store *store)
         if (fd >= 0)
             close(fd);
         freeaddrinfo(ai);
-        return;
+        return NULL;
     }
     freeaddrinfo(ai);
     http_ctx *h = malloc(sizeof *h);
-    pthread_t t;
     if (h == NULL) {
         close(fd);
-        return;
+        return NULL;
     }
     h->fd = fd;
     h->server = server;
     h->store = store;
-    if (pthread_create(&t, NULL, http_thread, h) != 0) {
+    if (pthread_create(&h->thread, NULL, http_thread, h) != 0) {
         close(fd);
         free(h);
-        return;
+        return NULL;
     }
-    pthread_detach(t);
+    return h;
 }
+
+/* Stop accepting, let a request in progress finish, and free. */
+static void http_stop(http_ctx *h)
+{
+    if (h == NULL)
+        return;
+    shutdown(h->fd, SHUT_RDWR);
+    pthread_join(h->thread, NULL);
+    close(h->fd);
+    free(h);
+}
+
+
 
 /* ---- the line loop ---- */
 
@@ -609,9 +626,9 @@ int main(int argc, char **argv)
         free(domain);
         return 1;
     }
-    if (o.bind_addr != NULL)
-        http_start(o.bind_addr, server, store);
+    http_ctx *http = o.bind_addr != NULL ? http_start(o.bind_addr, server, store) : NULL;
     rc = serve(server);
+    http_stop(http);
     pdns_server_free(server);
     zkns_store_free(store);
     close_conn(&cs);
