@@ -6,7 +6,7 @@ PKGS="gcc make pkg-config meson ninja-build clang libclang-rt-14-dev
 libzookeeper-mt-dev libjansson-dev libcmocka-dev libbson-dev libuv1-dev libzip-dev
 zookeeper zookeeper-bin libslf4j-java default-jre-headless
 python3 python3-kazoo python3-bson
-pdns-server pdns-backend-pipe dnsutils dnsperf"
+pdns-server pdns-backend-pipe pdns-backend-bind dnsutils dnsperf"
 missing=""
 for p in $PKGS; do
     s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
