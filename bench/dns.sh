@@ -28,8 +28,20 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
-free_port() {
-    $py -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+free_port() { # free for both UDP and TCP
+    $py -c '
+import socket
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+    p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p)); break
+    except OSError:
+        pass
+    finally:
+        t.close(); u.close()
+print(p)'
 }
 
 zport=$(free_port)
