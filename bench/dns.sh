@@ -23,7 +23,11 @@ bind_so=$(find /usr/lib -name libbindbackend.so 2>/dev/null | head -1)
 dir=$(mktemp -d /tmp/zkcell-dns-bench.XXXXXX)
 pdns_pid=""
 cleanup() {
-    [ -n "$pdns_pid" ] && { kill -TERM "$pdns_pid" 2>/dev/null; wait "$pdns_pid" 2>/dev/null; }
+    set +e
+    if [ -n "$pdns_pid" ]; then
+        kill -TERM "$pdns_pid" 2>/dev/null
+        wait "$pdns_pid" 2>/dev/null
+    fi
     "$zkctl" --dir "$dir/zk" stop >/dev/null 2>&1 || true
     rm -rf "$dir"
 }
