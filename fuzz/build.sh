@@ -31,6 +31,7 @@ OUT=$(cd "$OUT" && pwd)
 
 # The library, once, instrumented for coverage (fuzzer-no-link).
 objs=""
+# Every .c under src/lib, folders included.
 for src in $(find "$ROOT/src/lib" -name '*.c' | sort); do
     obj="$OUT/obj/$(basename "$src" .c).o"
     if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find "$ROOT/include" -newer "$obj" -name '*.h')" ]; then
@@ -43,7 +44,11 @@ names=""
 for t in "$ROOT"/fuzz/fuzz_*.c; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .c); name=${name#fuzz_}
-    $CC $CFLAGS $SAN -fsanitize=fuzzer "$t" $objs $LIBS -o "$OUT/fuzz_$name"
+    # A target that needs sources outside the library names them on a
+    # line "fuzz-sources: path/a.c path/b.c" (relative to the top).
+    extra=""
+    for e in $(sed -n 's/.*fuzz-sources: *//p' "$t"); do extra="$extra $ROOT/$e"; done
+    $CC $CFLAGS $SAN -fsanitize=fuzzer "$t" $extra $objs $LIBS -o "$OUT/fuzz_$name"
     echo "built $OUT/fuzz_$name"
     names="$names $name"
 done

@@ -4,7 +4,8 @@
 #
 # Starts three standalone ZooKeeper servers with zkctl on free 127.0.0.1
 # ports (cells nyc and sfo, and the global quorum) in a new folder under
-# /tmp, writes a zk_client.json for them, runs a tour of the zk command,
+# /tmp, writes a zk_client.json for them, runs a tour of the zk command
+# (and of PowerDNS answering from zkns records through zkns-pdns),
 # each command echoed before its output, and stops every server it
 # started on the way out, also on failure or Ctrl-C.  The folder (data,
 # configuration, logs) is kept so the tour can be picked up again.
@@ -21,7 +22,13 @@ dir=$(mktemp -d /tmp/zkcell-demo.XXXXXX)
 starting=""
 
 stopped=0
+pdns_pid=""
 stop_all() {
+    if [ -n "$pdns_pid" ]; then
+        kill -TERM "$pdns_pid" 2>/dev/null || true
+        wait "$pdns_pid" 2>/dev/null || true
+        pdns_pid=""
+    fi
     # Starts still in flight finish first, so that each server's PID is
     # recorded before we stop it.
     for pid in $starting; do
@@ -139,6 +146,55 @@ run 'zk dump -o sfo.json /zk/sfo/services && head -c 300 sfo.json; echo ...'
 run 'zk rm -r /zk/sfo/services && zk ls /zk/sfo'
 run 'zk restore sfo.json && zk ls -R /zk/sfo'
 run 'zk rm -r /zk/sfo                              # too general: refused' || true
+
+say "DNS: PowerDNS answers from zkns records through zkns-pdns"
+if [ -x "$build/src/zkns-pdns/zkns-pdns" ] && [ -x /usr/sbin/pdns_server ] &&
+    command -v dig >/dev/null && command -v pdns_control >/dev/null; then
+    pdns_port=$(/usr/bin/python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])')
+    mkdir -p "$dir/pdns/run"
+    cat >"$dir/pdns/pdns.conf" <<PDNS
+launch=pipe
+pipe-command=$build/src/zkns-pdns/zkns-pdns --config $dir/zk_client.json --zkns-domain zkns.demo --zkns-root /zk/nyc/zkns --soa-host ns1.zkns.demo
+pipe-abi-version=3
+local-address=127.0.0.1
+local-port=$pdns_port
+socket-dir=$dir/pdns/run
+guardian=no
+daemon=no
+disable-syslog=yes
+write-pid=no
+security-poll-suffix=
+cache-ttl=0
+negquery-cache-ttl=0
+query-cache-ttl=0
+zone-cache-refresh-interval=0
+PDNS
+    /usr/sbin/pdns_server --config-dir="$dir/pdns" >"$dir/pdns/pdns.log" 2>&1 &
+    pdns_pid=$!
+    i=0
+    until [ "$(pdns_control --config-dir="$dir/pdns" --socket-dir="$dir/pdns/run" rping 2>/dev/null)" = PONG ] ||
+        [ $i -ge 100 ]; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    dig="dig +short @127.0.0.1 -p $pdns_port"
+    run 'zk zkns-set /zk/nyc/zkns/web 10.1.0.1 10.1.0.2'
+    run 'zk zkns-set /zk/nyc/zkns/svc/web web-1.zkns.demo,_http=8080 web-2.zkns.demo,_http=8080'
+    run "$dig web.zkns.demo A                # x.y.DOMAIN is the record at ROOT/y/x"
+    run "$dig _http.web.svc.zkns.demo SRV    # _port.NAME: the SRV record's named port"
+    run 'zk zkns-resolve -d zkns.demo -r /zk/nyc/zkns _http.web.svc.zkns.demo'
+    run 'zk zkns-set /zk/nyc/zkns/web 10.1.0.3 && sleep 0.2'
+    run "$dig web.zkns.demo A                # the change is seen: cached records are watched"
+    run "dig @127.0.0.1 -p $pdns_port nope.zkns.demo A | grep -E 'status|SOA'"
+    kill -TERM "$pdns_pid" 2>/dev/null || true
+    wait "$pdns_pid" 2>/dev/null || true
+    pdns_pid=""
+else
+    echo "(skipped: needs zkns-pdns, pdns-server, pdns-backend-pipe and dig)"
+fi
 
 say "A cell that is down is named, within the connect timeout"
 run 'zkctl --dir sfo stop'

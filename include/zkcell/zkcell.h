@@ -25,5 +25,6 @@
 #include "global.h"
 #include "zkocc_wire.h"
 #include "zkocc.h"
+#include "zkns.h"
 
 #endif

@@ -167,6 +167,26 @@ static const zk_cmd commands[] = {
      "  -e        also restore nodes dumped as ephemeral (as persistent nodes;\n"
      "            they are skipped otherwise)\n"
      "  --no-acl  leave ACLs alone (new nodes get world:anyone, all)\n"},
+    {"zkns-set", zk_cmd_zkns_set,
+     "zkns-set [--ttl S] [--version V] [--json] PATH ENTRY... | zkns-set -f FILE PATH",
+     "Write a zkns record at PATH (missing parents created), checked first:\n"
+     "an A record (IPv4 addresses), AAAA (IPv6), CNAME (one host) or SRV\n"
+     "(hosts with named ports).  An ENTRY is an address, a host, or\n"
+     "HOST,_PORT=N[,_PORT=N...][,priority=N][,weight=N][,port=N].\n"
+     "  -f, --file FILE   the record as JSON instead ('-': standard input)\n"
+     "  -t, --ttl S       the record's TTL for zkns-pdns\n"
+     "  -v, --version V   write only if the node is at version V\n"
+     "  --json    print the path, kind and record written\n"},
+    {"zkns-resolve", zk_cmd_zkns_resolve,
+     "zkns-resolve [--type T] [--json] --domain D --root PATH NAME | zkns-resolve PATH[:_PORT]",
+     "Show how a DNS name under domain D resolves to the zkns record of a node\n"
+     "under PATH (labels reversed, a first label _PORT naming a port), and the\n"
+     "answers zkns-pdns gives; or, for PATH[:_PORT], what LookupName returns\n"
+     "(RFC 2782 order).  Exit status 1 when there is no answer.\n"
+     "  -d, --domain D    the zone served (zkns-pdns --zkns-domain)\n"
+     "  -r, --root PATH   the root of the names (zkns-pdns --zkns-root)\n"
+     "  -t, --type T      A, AAAA, CNAME, SRV or ANY (default)\n"
+     "  --json    one JSON object: name, path, port, kind, ttl, answers\n"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -182,6 +202,7 @@ static const char global_help[] =
     "  touch rm cp edit chmod           write\n"
     "  wait watch elock qlock           watches and locks\n"
     "  zip unzip dump restore           archives\n"
+    "  zkns-set zkns-resolve            zkns service records (DNS)\n"
     "  help [COMMAND]                   this text, or a command's\n"
     "\n"
     "Options:\n"

@@ -14,6 +14,7 @@
  *   child.c       a command run under a lock: its own process group, a
  *                 watchdog, stopped as a group (and the watchdog's main)
  *   cmd_archive.c zip, unzip, dump, restore
+ *   cmd_zkns.c    zkns-set, zkns-resolve
  *
  * The command is single-threaded except inside pipe.c, whose completions
  * run on the connection's threads.
@@ -305,6 +306,8 @@ int zk_cmd_zip(zk_ctx *z, int argc, char **argv);
 int zk_cmd_unzip(zk_ctx *z, int argc, char **argv);
 int zk_cmd_dump(zk_ctx *z, int argc, char **argv);
 int zk_cmd_restore(zk_ctx *z, int argc, char **argv);
+int zk_cmd_zkns_set(zk_ctx *z, int argc, char **argv);
+int zk_cmd_zkns_resolve(zk_ctx *z, int argc, char **argv);
 
 /* Report the option getopt_long() just refused; returns ZK_EXIT_USAGE. */
 int zk_bad_option(zk_ctx *z, char **argv);

@@ -1,0 +1,162 @@
+#!/bin/bash
+# The DNS benchmark: dnsperf through PowerDNS (caches off) with zkns-pdns as
+# the pipe backend, against the same zone served by a trivial pipe
+# coprocess answering from memory (bench/pipe_trivial.c: the limit of the
+# pipe backend) and by PowerDNS's bind backend, with 1 and 2 distributor
+# threads; then the coprocesses alone through their line protocol.
+# Usage: bench/dns.sh BUILD_DIR
+# Environment (defaults): SECONDS_EACH=10 (per dnsperf run), LINES=200000.
+# Target (DESIGN.md): zkns-pdns within 20% of the trivial coprocess.
+set -euo pipefail
+build=$(cd "${1:-build}" && pwd)
+SECONDS_EACH=${SECONDS_EACH:-10}
+LINES=${LINES:-200000}
+zkctl=$build/src/zkctl/zkctl
+zk=$build/src/zk/zk
+zkns=$build/src/zkns-pdns/zkns-pdns
+trivial=$build/bench/pipe_trivial
+py=/usr/bin/python3
+for f in "$zkctl" "$zk" "$zkns" "$trivial" /usr/sbin/pdns_server /usr/bin/dnsperf; do
+    [ -x "$f" ] || { echo "bench/dns: $f is missing" >&2; exit 1; }
+done
+bind_so=$(find /usr/lib -name libbindbackend.so 2>/dev/null | head -1)
+dir=$(mktemp -d /tmp/zkcell-dns-bench.XXXXXX)
+pdns_pid=""
+cleanup() {
+    set +e
+    if [ -n "$pdns_pid" ]; then
+        kill -TERM "$pdns_pid" 2>/dev/null
+        wait "$pdns_pid" 2>/dev/null
+    fi
+    "$zkctl" --dir "$dir/zk" stop >/dev/null 2>&1 || true
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+free_port() { # free for both UDP and TCP
+    $py -c '
+import socket
+while True:
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
+    p = u.getsockname()[1]
+    t = socket.socket()
+    try:
+        t.bind(("127.0.0.1", p)); break
+    except OSError:
+        pass
+    finally:
+        t.close(); u.close()
+print(p)'
+}
+
+zport=$(free_port)
+"$zkctl" --dir "$dir/zk" start --ports "$zport" >/dev/null
+echo "{\"bench\": \"127.0.0.1:$zport\"}" >"$dir/zk_client.json"
+export ZK_CLIENT_CONFIG=$dir/zk_client.json
+"$zk" zkns-set /zk/bench/zkns/a 10.0.0.1
+"$zk" zkns-set /zk/bench/zkns/alias a.zkns.bench
+"$zk" zkns-set /zk/bench/zkns/svc/web web1.zkns.bench,_http=8080 web2.zkns.bench,_http=8081
+printf 'a.zkns.bench A\n_http.web.svc.zkns.bench SRV\nalias.zkns.bench CNAME\n' >"$dir/queries.txt"
+cat >"$dir/zone" <<'EOF'
+$ORIGIN zkns.bench.
+@       1 IN SOA ns1.zkns.bench. hostmaster.ns1.zkns.bench. 0 1800 600 3600 300
+a       1 IN A 10.0.0.1
+alias   1 IN CNAME a.zkns.bench.
+_http.web.svc 1 IN SRV 0 1 8080 web1.zkns.bench.
+_http.web.svc 1 IN SRV 0 1 8081 web2.zkns.bench.
+EOF
+echo "zone \"zkns.bench\" { type master; file \"$dir/zone\"; };" >"$dir/named.conf"
+
+# run NAME THREADS BACKEND-LINES...: start pdns, run dnsperf, print qps.
+run() {
+    local name=$1 threads=$2
+    shift 2
+    local pdir=$dir/pdns-$name-$threads port
+    port=$(free_port)
+    mkdir -p "$pdir/run"
+    {
+        printf '%s\n' "$@"
+        cat <<EOF
+local-address=127.0.0.1
+local-port=$port
+socket-dir=$pdir/run
+guardian=no
+daemon=no
+disable-syslog=yes
+write-pid=no
+loglevel=3
+security-poll-suffix=
+cache-ttl=0
+negquery-cache-ttl=0
+query-cache-ttl=0
+zone-cache-refresh-interval=0
+distributor-threads=$threads
+receiver-threads=1
+EOF
+    } >"$pdir/pdns.conf"
+    /usr/sbin/pdns_server --config-dir="$pdir" >"$pdir/log" 2>&1 &
+    pdns_pid=$!
+    local i=0
+    until [ "$(pdns_control --config-dir="$pdir" --socket-dir="$pdir/run" rping 2>/dev/null)" = PONG ]; do
+        i=$((i + 1))
+        [ $i -lt 200 ] || { echo "bench/dns: pdns did not start ($name)" >&2; cat "$pdir/log" >&2; exit 1; }
+        sleep 0.1
+    done
+    dig +short @127.0.0.1 -p "$port" a.zkns.bench A >/dev/null # warm up
+    dnsperf -s 127.0.0.1 -p "$port" -d "$dir/queries.txt" -l "$SECONDS_EACH" -c 4 -q 50 \
+        >"$pdir/dnsperf" 2>&1
+    kill -TERM "$pdns_pid"
+    wait "$pdns_pid" 2>/dev/null || true
+    pdns_pid=""
+    local qps lost
+    qps=$(sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p' "$pdir/dnsperf")
+    lost=$(sed -n 's/.*Queries lost: *\([0-9]*\).*/\1/p' "$pdir/dnsperf")
+    echo "$qps" >"$dir/qps-$name-$threads"
+    printf '  %-34s %2d threads  %9.0f q/s  (lost %s)\n' "$name" "$threads" "${qps:-0}" "${lost:-?}"
+}
+
+echo "DNS through PowerDNS 4.7, caches off, dnsperf -c 4 -q 50 for ${SECONDS_EACH}s, 3 names:"
+for t in 1 2; do
+    run zkns-pdns "$t" launch=pipe \
+        "pipe-command=$zkns --config $dir/zk_client.json --zkns-domain zkns.bench --zkns-root /zk/bench/zkns --soa-host ns1.zkns.bench" \
+        pipe-abi-version=3
+    run trivial-pipe "$t" launch=pipe "pipe-command=$trivial" pipe-abi-version=3
+    if [ -n "$bind_so" ]; then
+        run bind-backend "$t" launch=bind "bind-config=$dir/named.conf"
+    fi
+done
+for t in 1 2; do
+    $py -c "
+a, b = float(open('$dir/qps-zkns-pdns-$t').read() or 0), float(open('$dir/qps-trivial-pipe-$t').read() or 1)
+print('  zkns-pdns / trivial pipe, $t threads: %.2f (target: 0.80 or more)' % (a / b))"
+done
+
+# The coprocesses alone: what PowerDNS asks for one query (SOA, SOA, ANY,
+# ANY), LINES lines, answers from a warm cache.
+$py - "$dir/lines" "$LINES" <<'PY'
+import sys
+path, n = sys.argv[1], int(sys.argv[2])
+qs = ["Q\ta.zkns.bench\tIN\tSOA\t-1\t0.0.0.0\t0.0.0.0\t0.0.0.0/0",
+      "Q\tzkns.bench\tIN\tSOA\t-1\t0.0.0.0\t0.0.0.0\t0.0.0.0/0",
+      "Q\ta.zkns.bench\tIN\tANY\t-1\t127.0.0.1\t127.0.0.1\t127.0.0.1/32",
+      "Q\t_http.web.svc.zkns.bench\tIN\tANY\t-1\t127.0.0.1\t127.0.0.1\t127.0.0.1/32"]
+with open(path, "w") as f:
+    f.write("HELO\t3\n")
+    for i in range(n):
+        f.write(qs[i % 4] + "\n")
+PY
+alone() {
+    local name=$1
+    shift
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" <"$dir/lines" >"$dir/out-$name"
+    t1=$(date +%s%N)
+    local ends
+    ends=$(grep -c '^END$' "$dir/out-$name" || true)
+    printf '  %-34s %9.0f answers/s  (%s answers)\n' "$name" \
+        "$($py -c "print($ends / (($t1 - $t0) / 1e9))")" "$ends"
+}
+echo "The coprocesses alone, $LINES questions on a pipe (warm cache):"
+alone zkns-pdns "$zkns" --config "$dir/zk_client.json" --zkns-domain zkns.bench \
+    --zkns-root /zk/bench/zkns --soa-host ns1.zkns.bench
+alone trivial-pipe "$trivial"
