@@ -35,6 +35,7 @@
 #include "zkcell/meta.h"
 #include "zkcell/path.h"
 #include "zkcell/zk.h"
+#include "zkcell/zkocc.h"
 #include "zkcell/zkns.h"
 
 #define EXIT_USAGE 2
@@ -259,13 +260,18 @@ static int dial_cell(const char *cell, const char *addrs, void *ud, zkc_conn **r
 static int open_conn(const options *o, conn_state *cs)
 {
     cs->timeout_ms = o->timeout_ms;
-    if (o->zkocc != NULL) {
-        fprintf(stderr, "zkns-pdns: --zkocc %s: not available in this build (no zkocc "
-                        "client in the library yet); read ZooKeeper directly instead\n",
-                o->zkocc);
-        return ZKC_ENOTSUPPORTED;
-    }
     int rc;
+    if (o->zkocc != NULL) {
+        /* zkocc routes /zk/<cell>/... itself and keeps its cache fresh
+         * with watches; it answers from that cache, stale, while a cell
+         * is away. */
+        zkc_zkocc_opts zo = ZKC_ZKOCC_OPTS_INIT;
+        zo.connect_timeout_ms = o->timeout_ms;
+        rc = zkc_zkocc_dial(o->zkocc, &zo, &cs->conn);
+        if (rc != ZKC_OK)
+            fprintf(stderr, "zkns-pdns: --zkocc %s: %s\n", o->zkocc, zkc_errmsg());
+        return rc;
+    }
     if (o->fake != NULL) {
         cs->fake = zkc_fake_tree_new();
         if (cs->fake == NULL)
@@ -615,6 +621,8 @@ int main(int argc, char **argv)
         return 1;
     }
     zkns_store *store = zkns_store_new(cs.conn, o.timeout_ms, o.cache);
+    if (store != NULL && o.zkocc != NULL)
+        zkns_store_set_watches(store, false);
     char banner[128];
     snprintf(banner, sizeof banner, "zkns-pdns %s", zkc_version());
     pdns_server_opts so = {domain, o.root, o.ttl, host, banner};

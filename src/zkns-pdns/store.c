@@ -27,6 +27,7 @@ typedef struct entry {
 
 struct zkns_store {
     zkc_conn *conn;
+    bool watches; /* reads set watches */
     int timeout_ms;
     size_t max_entries, count;
     entry *buckets[NBUCKETS];
@@ -109,7 +110,7 @@ static fetch *fetch_run(zkns_store *s, zkc_op op, const char *path, const struct
     zkc_request req = {0};
     req.op = op;
     req.path = path;
-    req.flags = ZKC_WATCH;
+    req.flags = s->watches ? ZKC_WATCH : 0;
     *rc = zkc_submit(s->conn, &req, fetch_done, f);
     if (*rc != ZKC_OK) {
         f->refs = 1;
@@ -164,6 +165,7 @@ zkns_store *zkns_store_new(zkc_conn *c, int timeout_ms, size_t max_entries)
     if (s == NULL)
         return NULL;
     s->conn = c;
+    s->watches = true;
     s->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;
     s->max_entries = max_entries;
     return s;
@@ -230,6 +232,11 @@ static entry *find(zkns_store *s, const char *path, bool create)
     s->count++;
     atomic_store(&s->entries, s->count);
     return e;
+}
+
+void zkns_store_set_watches(zkns_store *s, bool on)
+{
+    s->watches = on;
 }
 
 static bool fresh(const entry *e)

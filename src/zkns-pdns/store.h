@@ -39,6 +39,10 @@ typedef struct zkns_store_counts {
 /* A store over c (borrowed, must outlive it); timeout_ms bounds each read;
  * at most max_entries paths are cached (0: no cache at all). */
 zkns_store *zkns_store_new(zkc_conn *c, int timeout_ms, size_t max_entries);
+/* Whether reads set watches (the default).  Off for a connection without
+ * watches (zkocc, which keeps its own cache fresh): every question reads
+ * again, and a failed read still falls back to the last known record. */
+void zkns_store_set_watches(zkns_store *s, bool on);
 void zkns_store_free(zkns_store *s);
 
 /* Flags of a lookup. */

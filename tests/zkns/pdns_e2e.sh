@@ -5,15 +5,18 @@
 # SOA, NXDOMAIN, REFUSED, AXFR, TCP, and a record changed while served.
 # With ZKC_ZKCTL, a server of its own is stopped under a running pdns:
 # cached answers keep coming, a new name is SERVFAIL, and answers come
-# back once the server does.
+# back once the server does.  With ZKOCC too, zkns-pdns reads through a
+# zkocc in front of another server of its own, which is then stopped:
+# the answers keep coming from zkocc's cache.
 #
-# Usage: pdns_e2e.sh ZKNS_PDNS ZK
+# Usage: pdns_e2e.sh ZKNS_PDNS ZK [ZKOCC]
 # Needs ZKC_TEST_ZK (host:port of a ZooKeeper server; make check sets it),
 # pdns_server with the pipe backend, dig, and /usr/bin/python3 with kazoo.
 # Every pdns_server and ZooKeeper it starts is stopped by its PID.
 set -u
 BIN=$1
 ZK=$2
+ZKOCC=${3:-}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
 case $ZK in /*) ;; *) ZK=$(pwd)/$ZK ;; esac
 
@@ -29,6 +32,7 @@ domain=zkns.e2e.test
 root=/zk/e2e/zkns-e2e-$$
 PIDS=""
 own_zk=""
+own_zk2=""
 cleanup() {
     for p in $PIDS; do
         kill -TERM "$p" 2>/dev/null
@@ -36,6 +40,9 @@ cleanup() {
     done
     if [ -n "$own_zk" ]; then
         "$ZKC_ZKCTL" --dir "$work/ownzk" stop >/dev/null 2>&1
+    fi
+    if [ -n "$own_zk2" ]; then
+        "$ZKC_ZKCTL" --dir "$work/ownzk2" stop >/dev/null 2>&1
     fi
     "$ZK" --config "$work/zk_client.json" rm -r -f "$root" >/dev/null 2>&1
     rm -rf "$work"
@@ -77,15 +84,16 @@ while True:
 print(p)'
 }
 
-# start_pdns NAME ABI CONFIG ROOT: start pdns_server in the foreground on a
-# free port; sets PORT; records its PID for the cleanup.
+# start_pdns NAME ABI CONFIG ROOT [OPTIONS]: start pdns_server in the
+# foreground on a free port, its coprocess given OPTIONS too; sets PORT;
+# records its PID for the cleanup.
 start_pdns() {
     dir=$work/pdns-$1
     mkdir -p "$dir/run"
     PORT=$(free_port)
     cat >"$dir/pdns.conf" <<CFG
 launch=pipe
-pipe-command=$BIN --config $3 --zkns-domain $domain --zkns-root $4 --soa-host ns1.$domain --timeout 1500ms
+pipe-command=$BIN --config $3 --zkns-domain $domain --zkns-root $4 --soa-host ns1.$domain --timeout 1500ms ${5:-}
 pipe-abi-version=$2
 pipe-timeout=4000
 local-address=127.0.0.1
@@ -282,6 +290,37 @@ if [ -n "${ZKC_ZKCTL:-}" ] && [ -x "${ZKC_ZKCTL:-}" ]; then
         stop_pdns "$PDNS_PID"
     else
         notok "outage: own ZooKeeper started" "$(cat "$work/ownzk.log")"
+    fi
+fi
+
+# ---- behind zkocc: ZooKeeper stopped, zkocc's cache answers ----
+if [ -n "$ZKOCC" ] && [ -n "${ZKC_ZKCTL:-}" ] && [ -x "${ZKC_ZKCTL:-}" ]; then
+    zport2=$(free_port)
+    if "$ZKC_ZKCTL" --dir "$work/ownzk2" start --ports "$zport2" >"$work/ownzk2.log" 2>&1; then
+        own_zk2=1
+        echo "{\"occ\": \"127.0.0.1:$zport2\"}" >"$work/occ.json"
+        croot=/zk/occ/zkns
+        printf '%s' '{"Entries": [{"ipv4": "10.3.0.1"}]}' | "$ZK" --config "$work/occ.json" cp - "$croot/up"
+        oport=$(free_port)
+        "$ZKOCC" --port "$oport" --config "$work/occ.json" occ >"$work/zkocc.log" 2>&1 &
+        ZKOCC_PID=$!
+        PIDS="$PIDS $ZKOCC_PID"
+        i=0
+        until /usr/bin/python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$oport/healthz', timeout=1)" 2>/dev/null; do
+            i=$((i + 1))
+            [ $i -lt 300 ] && kill -0 "$ZKOCC_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        start_pdns zkocc 2 "$work/occ.json" "$croot" "--zkocc 127.0.0.1:$oport"
+        check "zkocc: answered through zkocc" "10.3.0.1" "$(q A up.$domain)"
+        launched=$(grep -c 'Backend launched' "$work/pdns-zkocc/pdns.log")
+        "$ZKC_ZKCTL" --dir "$work/ownzk2" stop >/dev/null 2>&1
+        check "zkocc: answered from zkocc's cache while ZooKeeper is down" "10.3.0.1" "$(q A up.$domain)"
+        check "zkocc: the coprocess was never restarted" "$launched" \
+            "$(grep -c 'Backend launched' "$work/pdns-zkocc/pdns.log")"
+        stop_pdns "$PDNS_PID"
+    else
+        notok "zkocc: own ZooKeeper started" "$(cat "$work/ownzk2.log")"
     fi
 fi
 
