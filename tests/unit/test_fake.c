@@ -1,5 +1,5 @@
 /*
- * test_fake.c: the in-memory ZooKeeper (conn_fake.c).
+ * test_fake.c: the in-memory ZooKeeper (src/lib/conn/fake/).
  *
  * Expectations are those of a real ZooKeeper 3.8 server (values marked
  * "server:" were read off a 3.8.0 server with kazoo): zxids, stats,
