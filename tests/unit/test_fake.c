@@ -1846,6 +1846,59 @@ static void test_multi_ephemeral(void **state)
     assert_int_equal(0, stat_of(f->b, "/m").num_children);
 }
 
+/* A refusal reads the same whether the operation came alone or inside a
+ * multi: single operations and multi share one implementation of the
+ * server's checks, details included. */
+static void expect_same_refusal(zkc_conn *c, const zkc_request *r, int want, const char *detail)
+{
+    zkc_request one = *r;
+    int rc;
+    switch (r->op) {
+    case ZKC_OP_CREATE:
+        rc = zkc_create(c, r->path, r->data, r->data_len, r->flags, r->acl, NULL);
+        break;
+    case ZKC_OP_DELETE:
+        rc = zkc_delete(c, r->path, r->version);
+        break;
+    default:
+        rc = zkc_set(c, r->path, r->data, r->data_len, r->version, NULL);
+        break;
+    }
+    assert_int_equal(want, rc);
+    if (strstr(zkc_errmsg(), detail) == NULL)
+        fail_msg("single %s: \"%s\" lacks \"%s\"", r->path, zkc_errmsg(), detail);
+    assert_int_equal(want, zkc_multi(c, &one, 1, NULL));
+    if (strstr(zkc_errmsg(), detail) == NULL)
+        fail_msg("multi %s: \"%s\" lacks \"%s\"", r->path, zkc_errmsg(), detail);
+}
+
+static void test_multi_checks_as_single(void **state)
+{
+    fx *f = *state;
+    /* /nodel takes children but none may be deleted; /ro is read-only. */
+    OK(zkc_create(f->a, "/nodel", NULL, 0, 0,
+                  zkc_acl_world(ZKC_PERM_READ | ZKC_PERM_CREATE | ZKC_PERM_WRITE), NULL));
+    OK(zkc_create(f->a, "/nodel/kid", NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->a, "/ro", "x", 1, 0, zkc_acl_world(ZKC_PERM_READ), NULL));
+    OK(zkc_create(f->a, "/eph", NULL, 0, ZKC_EPHEMERAL, NULL, NULL));
+    zkc_request del = {.op = ZKC_OP_DELETE, .path = "/nodel/kid", .version = -1};
+    expect_same_refusal(f->b, &del, ZKC_ENOAUTH, "no DELETE permission on /nodel");
+    zkc_request set = {
+        .op = ZKC_OP_SET, .path = "/ro", .data = "y", .data_len = 1, .version = -1};
+    expect_same_refusal(f->b, &set, ZKC_ENOAUTH, "no WRITE permission");
+    zkc_request own = {.op = ZKC_OP_DELETE, .path = "/zookeeper", .version = -1};
+    expect_same_refusal(f->b, &own, ZKC_EBADARGUMENTS, "/zookeeper is the server's own node");
+    zkc_request orphan = {.op = ZKC_OP_CREATE, .path = "/no/kid", .version = -1};
+    expect_same_refusal(f->b, &orphan, ZKC_ENONODE, "parent /no does not exist");
+    zkc_request under_eph = {.op = ZKC_OP_CREATE, .path = "/eph/kid", .version = -1};
+    expect_same_refusal(f->b, &under_eph, ZKC_ENOCHILDRENFOREPHEMERALS,
+                        "parent /eph is ephemeral");
+    /* Nothing was changed by the refusals. */
+    assert_true(exists_now(f->b, "/nodel/kid"));
+    assert_int_equal(0, stat_of(f->b, "/ro").version);
+    assert_false(exists_now(f->b, "/no"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1879,6 +1932,7 @@ int main(void)
         cmocka_unit_test(test_sha1),
         cmocka_unit_test_setup_teardown(test_multi_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_ephemeral, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_checks_as_single, setup, teardown),
     };
     return cmocka_run_group_tests_name("fake", tests, NULL, NULL);
 }

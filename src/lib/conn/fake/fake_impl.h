@@ -292,7 +292,13 @@ void fk_session_end(zkc_fake_tree *t, fake_conn *fc, zkc_event_type ev, int aliv
 void fk_watches_fire(zkc_fake_tree *t, const char *path, size_t plen, int which,
                      zkc_event_type ev);
 
-/* fake_ops.c */
+/* fake_ops.c: the server's checks, one implementation for single
+ * operations and multi; d gets the detail of a refusal. */
+int fk_check_delete(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d,
+                    fk_node **ret_node);
+int fk_check_node(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, uint32_t perm,
+                  fk_done *d, fk_node **ret_node);
+char *fk_node_set_data(fk_node *n, char *data, size_t len, int64_t zxid);
 int fk_create_prepare(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d,
                       fk_node **ret_parent, fk_node **ret_node);
 int fk_op_apply(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d,

@@ -97,11 +97,14 @@ static void fk_multi_release(mundo *u)
         fk_node_free(u->n);
 }
 
+/* The operations of a multi: the checks are the single operations' own
+ * (fake_ops.c); what differs is the undo record.  d gets the detail of
+ * a refusal. */
 static int fk_multi_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req,
-                           int64_t zxid, mundo *u, char **ret_name)
+                           int64_t zxid, fk_done *d, mundo *u, char **ret_name)
 {
     fk_node *p = NULL, *n = NULL;
-    int rc = fk_create_prepare(t, fc, req, NULL, &p, &n);
+    int rc = fk_create_prepare(t, fc, req, d, &p, &n);
     if (rc != ZKC_OK)
         return rc;
     char *name = zkc__memdup(n->link.key, n->link.klen);
@@ -120,71 +123,39 @@ static int fk_multi_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *r
 }
 
 static int fk_multi_delete(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req,
-                           int64_t zxid, mundo *u)
+                           int64_t zxid, fk_done *d, mundo *u)
 {
-    const char *path = req->path;
-    size_t len = strlen(path);
-    if (fk_path_is_special(path))
-        return ZKC_EBADARGUMENTS;
-    fk_node *p = fk_node_find(t, path, fk_parent_len(path, len));
-    if (p == NULL)
-        return ZKC_ENONODE;
-    if (fk_acl_check(fc, p->acl, ZKC_PERM_DELETE) != ZKC_OK)
-        return ZKC_ENOAUTH;
-    fk_node *n = fk_node_find(t, path, len);
-    if (n == NULL)
-        return ZKC_ENONODE;
-    if (!fk_version_ok(req->version, n->version))
-        return ZKC_EBADVERSION;
-    if (n->nkids > 0)
-        return ZKC_ENOTEMPTY;
+    fk_node *n = NULL;
+    int rc = fk_check_delete(t, fc, req, d, &n);
+    if (rc != ZKC_OK)
+        return rc;
     u->kind = MU_DELETE;
     u->n = n;
-    u->parent = p;
-    u->p_pzxid = p->pzxid;
+    u->parent = n->parent;
+    u->p_pzxid = n->parent->pzxid;
     u->owner = n->owner_conn;
     fk_node_unlink(t, n, zxid);
     return ZKC_OK;
 }
 
 static int fk_multi_set(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, int64_t zxid,
-                        mundo *u, zkc_stat *st)
+                        fk_done *d, mundo *u, zkc_stat *st)
 {
-    fk_node *n = fk_node_find(t, req->path, strlen(req->path));
-    if (n == NULL)
-        return ZKC_ENONODE;
-    if (fk_acl_check(fc, n->acl, ZKC_PERM_WRITE) != ZKC_OK)
-        return ZKC_ENOAUTH;
-    if (!fk_version_ok(req->version, n->version))
-        return ZKC_EBADVERSION;
+    fk_node *n = NULL;
+    int rc = fk_check_node(t, fc, req, ZKC_PERM_WRITE, d, &n);
+    if (rc != ZKC_OK)
+        return rc;
     char *data = zkc__memdup(req->data, req->data_len);
     if (data == NULL)
         return ZKC_ENOMEM;
     u->kind = MU_SET;
     u->n = n;
-    u->old_data = n->data;
     u->old_len = n->len;
     u->old_version = n->version;
     u->old_mzxid = n->mzxid;
     u->old_mtime = n->mtime;
-    n->data = data;
-    n->len = req->data_len;
-    n->version = fk_inc32(n->version);
-    n->mzxid = zxid;
-    n->mtime = zkc__wall_ms();
+    u->old_data = fk_node_set_data(n, data, req->data_len, zxid);
     fk_node_stat(n, st);
-    return ZKC_OK;
-}
-
-static int fk_multi_check(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req)
-{
-    fk_node *n = fk_node_find(t, req->path, strlen(req->path));
-    if (n == NULL)
-        return ZKC_ENONODE;
-    if (fk_acl_check(fc, n->acl, ZKC_PERM_READ) != ZKC_OK)
-        return ZKC_ENOAUTH;
-    if (!fk_version_ok(req->version, n->version))
-        return ZKC_EBADVERSION;
     return ZKC_OK;
 }
 
@@ -219,17 +190,19 @@ int fk_op_multi(zkc_fake_tree *t, fake_conn *fc, const zkc_request *ops, size_t 
         } else {
             switch (r->op) {
             case ZKC_OP_CREATE:
-                rc = fk_multi_create(t, fc, r, zxid, u, &d->mcreated[i]);
+                rc = fk_multi_create(t, fc, r, zxid, d, u, &d->mcreated[i]);
                 break;
             case ZKC_OP_DELETE:
-                rc = fk_multi_delete(t, fc, r, zxid, u);
+                rc = fk_multi_delete(t, fc, r, zxid, d, u);
                 break;
             case ZKC_OP_SET:
-                rc = fk_multi_set(t, fc, r, zxid, u, &d->mstats[i]);
+                rc = fk_multi_set(t, fc, r, zxid, d, u, &d->mstats[i]);
                 break;
-            case ZKC_OP_CHECK:
-                rc = fk_multi_check(t, fc, r);
+            case ZKC_OP_CHECK: {
+                fk_node *n = NULL;
+                rc = fk_check_node(t, fc, r, ZKC_PERM_READ, d, &n);
                 break;
+            }
             default:
                 rc = ZKC_EBADARGUMENTS;
                 break;

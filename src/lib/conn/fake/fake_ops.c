@@ -18,8 +18,8 @@ int fk_version_ok(int32_t want, int32_t have)
 
 /*
  * The checks of a create, in the server's order, then the new node with
- * its ACL and owner, not yet linked under *ret_parent.  d (may be NULL)
- * gets the detail of a refusal.
+ * its ACL and owner, not yet linked under *ret_parent.  d gets the
+ * detail of a refusal.  Single creates and a multi's share this.
  */
 int fk_create_prepare(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d,
                       fk_node **ret_parent, fk_node **ret_node)
@@ -34,14 +34,12 @@ int fk_create_prepare(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, f
     fk_node *p = fk_node_find(t, path, plen);
     if (p == NULL) {
         fk_acl_unref(acl);
-        if (d != NULL)
-            DONE_MSG(d, "parent %.*s does not exist", (int)plen, path);
+        DONE_MSG(d, "parent %.*s does not exist", (int)plen, path);
         return ZKC_ENONODE;
     }
     if (fk_acl_check(fc, p->acl, ZKC_PERM_CREATE) != ZKC_OK) {
         fk_acl_unref(acl);
-        if (d != NULL)
-            DONE_MSG(d, "no CREATE permission on %s", p->link.key);
+        DONE_MSG(d, "no CREATE permission on %s", p->link.key);
         return ZKC_ENOAUTH;
     }
     char seqbuf[16] = "";
@@ -64,8 +62,7 @@ int fk_create_prepare(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, f
         rc = ZKC_ENODEEXISTS;
     } else if (p->owner != 0) {
         rc = ZKC_ENOCHILDRENFOREPHEMERALS;
-        if (d != NULL)
-            DONE_MSG(d, "parent %s is ephemeral", p->link.key);
+        DONE_MSG(d, "parent %s is ephemeral", p->link.key);
     }
     fk_node *n = NULL;
     if (rc == ZKC_OK) {
@@ -109,11 +106,17 @@ static int fk_op_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req,
     return ZKC_OK;
 }
 
-static int fk_op_delete(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d)
+/*
+ * The checks of a delete, in the server's order: not one of the server's
+ * own nodes, the parent exists, DELETE on the parent, the node exists,
+ * the version, no children.  *ret_node is the node to delete.  d gets the
+ * detail of a refusal.  Single deletes and a multi's share this.
+ */
+int fk_check_delete(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d,
+                    fk_node **ret_node)
 {
     const char *path = req->path;
     size_t len = strlen(path);
-    int64_t zxid = ++t->zxid;
     if (fk_path_is_special(path)) {
         DONE_MSG(d, "%s is the server's own node", path);
         return ZKC_EBADARGUMENTS;
@@ -133,6 +136,52 @@ static int fk_op_delete(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req,
         return ZKC_EBADVERSION;
     if (n->nkids > 0)
         return ZKC_ENOTEMPTY;
+    *ret_node = n;
+    return ZKC_OK;
+}
+
+/*
+ * The checks of a set (perm ZKC_PERM_WRITE) and of a multi's check
+ * (ZKC_PERM_READ), in the server's order: the node exists, the
+ * permission, the version.  *ret_node is the node.  d gets the detail of
+ * a refusal.
+ */
+int fk_check_node(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, uint32_t perm,
+                  fk_done *d, fk_node **ret_node)
+{
+    fk_node *n = fk_node_find(t, req->path, strlen(req->path));
+    if (n == NULL)
+        return ZKC_ENONODE;
+    if (fk_acl_check(fc, n->acl, perm) != ZKC_OK) {
+        DONE_MSG(d, "no %s permission", perm == ZKC_PERM_WRITE ? "WRITE" : "READ");
+        return ZKC_ENOAUTH;
+    }
+    if (!fk_version_ok(req->version, n->version))
+        return ZKC_EBADVERSION;
+    *ret_node = n;
+    return ZKC_OK;
+}
+
+/* Give n the data (len bytes, malloc'd, taken over) of a set at zxid;
+ * returns the data it had, for the caller to free or keep. */
+char *fk_node_set_data(fk_node *n, char *data, size_t len, int64_t zxid)
+{
+    char *old = n->data;
+    n->data = data;
+    n->len = len;
+    n->version = fk_inc32(n->version);
+    n->mzxid = zxid;
+    n->mtime = zkc__wall_ms();
+    return old;
+}
+
+static int fk_op_delete(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d)
+{
+    int64_t zxid = ++t->zxid;
+    fk_node *n = NULL;
+    int rc = fk_check_delete(t, fc, req, d, &n);
+    if (rc != ZKC_OK)
+        return rc;
     fk_node_delete(t, n, zxid);
     return ZKC_OK;
 }
@@ -140,24 +189,14 @@ static int fk_op_delete(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req,
 static int fk_op_set(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk_done *d)
 {
     int64_t zxid = ++t->zxid;
-    fk_node *n = fk_node_find(t, req->path, strlen(req->path));
-    if (n == NULL)
-        return ZKC_ENONODE;
-    if (fk_acl_check(fc, n->acl, ZKC_PERM_WRITE) != ZKC_OK) {
-        DONE_MSG(d, "no WRITE permission");
-        return ZKC_ENOAUTH;
-    }
-    if (!fk_version_ok(req->version, n->version))
-        return ZKC_EBADVERSION;
+    fk_node *n = NULL;
+    int rc = fk_check_node(t, fc, req, ZKC_PERM_WRITE, d, &n);
+    if (rc != ZKC_OK)
+        return rc;
     char *data = zkc__memdup(req->data, req->data_len);
     if (data == NULL)
         return ZKC_ENOMEM;
-    free(n->data);
-    n->data = data;
-    n->len = req->data_len;
-    n->version = fk_inc32(n->version);
-    n->mzxid = zxid;
-    n->mtime = zkc__wall_ms();
+    free(fk_node_set_data(n, data, req->data_len, zxid));
     fk_watches_fire(t, n->link.key, n->link.klen, WL_DATA, ZKC_EVENT_CHANGED);
     fk_node_stat(n, &d->stat);
     d->res.stat = &d->stat;
