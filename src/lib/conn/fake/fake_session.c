@@ -3,9 +3,9 @@
  * the fault injector, open and identities.
  */
 #include <errno.h>
+#include <nettle/sha1.h>
 #include <string.h>
 
-#include "../../core/sha1.h"
 #include "fake_impl.h"
 #include "zkcell/util.h"
 
@@ -389,8 +389,11 @@ int zkc_fake_add_auth(zkc_conn *c, const char *scheme, const char *cred)
     if (strcmp(scheme, "digest") == 0) {
         /* DigestAuthenticationProvider.generateDigest: the user part
          * before the first ':', and the hash of the whole string. */
-        uint8_t h[ZKC_SHA1_LEN];
-        zkc__sha1(cred, strlen(cred), h);
+        uint8_t h[SHA1_DIGEST_SIZE];
+        struct sha1_ctx sc;
+        sha1_init(&sc);
+        sha1_update(&sc, strlen(cred), (const uint8_t *)cred);
+        sha1_digest(&sc, sizeof h, h);
         char *b64 = zkc_base64_encode(h, sizeof h);
         const char *colon = strchr(cred, ':');
         size_t ulen = colon != NULL ? (size_t)(colon - cred) : strlen(cred);
