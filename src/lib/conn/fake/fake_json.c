@@ -2,8 +2,11 @@
  * fake_json.c: loading a fake tree from JSON and dumping it back.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "fake_impl.h"
 #include "zkcell/path.h"
@@ -219,43 +222,24 @@ int zkc_fake_tree_load_json(zkc_fake_tree *t, const char *filename)
         zkc__set_errmsg("load: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
-    FILE *f = fopen(filename, "rb");
-    if (f == NULL) {
-        zkc__set_errmsg("load %s: %s", filename, strerror(errno));
+    /* jansson reads the file; we open it, close-on-exec, and refuse what
+     * is not a regular file (a directory would read as an empty text). */
+    int fd = open(filename, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    int err = fd < 0 ? errno : fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EISDIR : 0;
+    if (err != 0) {
+        if (fd >= 0)
+            close(fd);
+        char buf[128];
+        zkc__set_errmsg("load %s: %s", filename,
+                        err == EISDIR ? "not a regular file"
+                                      : strerror_r(err, buf, sizeof buf));
         return ZKC_EIO;
     }
-    char *buf = NULL;
-    size_t len = 0, cap = 0;
-    int err = 0;
-    for (;;) {
-        if (len == cap) {
-            size_t ncap = cap == 0 ? 65536 : cap * 2;
-            char *nb = ncap > cap ? realloc(buf, ncap) : NULL;
-            if (nb == NULL) {
-                err = ENOMEM;
-                break;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0) {
-            if (ferror(f))
-                err = errno != 0 ? errno : EIO;
-            break;
-        }
-    }
-    fclose(f);
-    if (err != 0) {
-        free(buf);
-        zkc__set_errmsg("load %s: %s", filename, strerror(err));
-        return err == ENOMEM ? ZKC_ENOMEM : ZKC_EIO;
-    }
     json_error_t jerr;
-    json_t *root = json_loadb(buf != NULL ? buf : "", len,
-                              JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
-    free(buf);
+    json_t *root =
+        json_loadfd(fd, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr);
+    close(fd);
     return fk_load_root(t, root, &jerr, filename);
 }
 
