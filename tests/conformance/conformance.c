@@ -996,8 +996,6 @@ static void multi_done(const zkc_result *res, void *ud)
 static void test_multi_pipeline(void **state)
 {
     fixture *f = *state;
-    if (B->unordered)
-        return; /* a known bug of this backend (see conformance.h) */
     multi_wait m = {.lock = PTHREAD_MUTEX_INITIALIZER};
     zkc_request one[] = {REQ_CREATE(P(f, "q-"), NULL, ZKC_SEQUENCE)};
     zkc_request bad[] = {REQ_DELETE(P(f, "missing"), -1)};

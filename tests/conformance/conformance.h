@@ -26,9 +26,6 @@ typedef struct zkc_conformance_backend {
      * does not name the owner of its ephemerals; only that they have
      * one is checked. */
     bool many_sessions;
-    /* true: completions may come out of submission order (a known bug
-     * of the global namespace); the pipeline test is skipped. */
-    bool unordered;
 } zkc_conformance_backend;
 
 int zkc_conformance_run(const zkc_conformance_backend *b);

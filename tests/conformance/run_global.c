@@ -49,8 +49,7 @@ int main(void)
                                  .expire = global_expire,
                                  .ud = trees,
                                  .root = "/conformance",
-                                 .many_sessions = true,
-                                 .unordered = true};
+                                 .many_sessions = true};
     failed = zkc_conformance_run(&b);
 out:
     for (size_t i = 0; i < NQ; i++)

@@ -92,6 +92,13 @@ struct gop {
     zkc_request *mops;
     zkc_request *rest_ops;
     size_t nmops;
+    /* Completion order (see release): the ticket taken at submit, and
+     * the finished result, kept until every earlier one was delivered. */
+    uint64_t ticket;
+    bool deliver; /* false: the submit failed, there is nothing to deliver */
+    zkc_result final;
+    char *final_msg, *final_created; /* owned copies behind final */
+    gop *park_next;
 };
 
 /* A watch set on every quorum for one caller's watch. */
@@ -117,6 +124,16 @@ struct global_conn {
     bool was_down;              /* ...and some went down after that */
     unsigned state_gen;         /* counts quorum state changes */
     atomic_int refs;            /* the owner + operations in flight */
+    /* Completions run in submission order (conn.h), although an
+     * operation of two steps (sequential create, unversioned set) ends
+     * after later ones of one step: each operation takes a ticket when
+     * submitted, and a finished one is parked until every earlier one
+     * was delivered (release). */
+    pthread_mutex_t order_lock;
+    uint64_t next_ticket;  /* the next operation's */
+    uint64_t next_deliver; /* the ticket whose completion runs next */
+    gop *parked;           /* finished, not yet delivered, by ticket */
+    bool delivering;       /* a thread is running completions */
 };
 
 static const struct zkc_conn_ops global_ops;
@@ -233,6 +250,7 @@ static void global_free(global_conn *g)
     free(g->qstate);
     pthread_rwlock_destroy(&g->gate);
     pthread_mutex_destroy(&g->lock);
+    pthread_mutex_destroy(&g->order_lock);
     zkc__conn_fini(&g->base);
     free(g);
 }
@@ -288,6 +306,8 @@ static void gop_free(gop *op)
     free(op->rest_ops); /* its paths are quorum 0's names, in res[0] */
     free(op->versions);
     free(op->seq_name);
+    free(op->final_msg);
+    free(op->final_created);
     free(op->path);
     free(op->data);
     zkc_acl_list_free(op->acl);
@@ -295,16 +315,72 @@ static void gop_free(gop *op)
     free(op);
 }
 
-/* Complete op with r (its path set here) and free it.  Nothing may
- * touch the connection afterwards. */
+/* A ticket for an operation about to be sent: its place in the order
+ * of completions. */
+static void take_ticket(gop *op)
+{
+    global_conn *g = op->g;
+    pthread_mutex_lock(&g->order_lock);
+    op->ticket = g->next_ticket++;
+    pthread_mutex_unlock(&g->order_lock);
+}
+
+/*
+ * op has finished (op->deliver: with op->final): park it, then, unless
+ * another thread is at it, run the completions whose turn has come, in
+ * ticket order, and free their operations.  The caller holds a reference
+ * on g (a quorum's completion, or the submitter), so g outlives a
+ * completion that closes it.  Only when a submit fails may this run
+ * other operations' completions on the submitter's thread: when it was
+ * their turn's only obstacle.
+ */
+static void release(gop *op)
+{
+    global_conn *g = op->g;
+    pthread_mutex_lock(&g->order_lock);
+    gop **pp = &g->parked;
+    while (*pp != NULL && (*pp)->ticket < op->ticket)
+        pp = &(*pp)->park_next;
+    op->park_next = *pp;
+    *pp = op;
+    if (g->delivering) {
+        pthread_mutex_unlock(&g->order_lock);
+        return;
+    }
+    g->delivering = true;
+    while (g->parked != NULL && g->parked->ticket == g->next_deliver) {
+        gop *h = g->parked;
+        g->parked = h->park_next;
+        g->next_deliver++;
+        pthread_mutex_unlock(&g->order_lock);
+        if (h->deliver)
+            h->done(&h->final, h->ud);
+        gop_free(h);
+        pthread_mutex_lock(&g->order_lock);
+    }
+    g->delivering = false;
+    pthread_mutex_unlock(&g->order_lock);
+}
+
+/* Complete op with r (its path set here; what r points to must live as
+ * long as op, except errmsg and created_path, which are copied).  The
+ * completion runs in its turn (release); nothing may touch op after. */
 static void finish(gop *op, zkc_result *r)
 {
     r->op = op->req.op;
     r->path = op->path;
-    zkc_done_fn done = op->done;
-    void *ud = op->ud;
-    done(r, ud);
-    gop_free(op);
+    op->final = *r;
+    if (r->errmsg != NULL)
+        op->final.errmsg = op->final_msg = strdup(r->errmsg);
+    if (r->created_path != NULL) {
+        op->final.created_path = op->final_created = strdup(r->created_path);
+        if (op->final_created == NULL && op->final.rc == ZKC_OK) {
+            op->final.rc = ZKC_ENOMEM;
+            op->final.created_path = NULL;
+        }
+    }
+    op->deliver = true;
+    release(op);
 }
 
 static void finish_err(gop *op, int rc, const char *msg)
@@ -970,6 +1046,7 @@ static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, 
     op->req.acl = op->acl;
 
     int rc;
+    take_ticket(op);
     if (cas) {
         op->step = STEP_PREREAD;
         rc = fan_out(op, 0, g->n, req_exists);
@@ -980,7 +1057,7 @@ static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, 
         rc = fan_out(op, 0, g->n, req_main);
     }
     if (rc != ZKC_OK) {
-        gop_free(op);
+        release(op); /* nothing went out: its ticket is passed over */
         return rc == ZKC_ECLOSING ? ZKC_ECLOSED : rc;
     }
     return ZKC_OK;
@@ -1018,6 +1095,7 @@ static int global_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_do
         return ZKC_ENOMEM;
     }
     int rc;
+    take_ticket(op);
     if (seq) {
         /* Quorum 0 picks the sequential names; the others then make
          * exactly those (make_rest_ops). */
@@ -1028,7 +1106,7 @@ static int global_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_do
         rc = fan_out(op, 0, g->n, req_main);
     }
     if (rc != ZKC_OK) {
-        gop_free(op);
+        release(op); /* nothing went out: its ticket is passed over */
         return rc == ZKC_ECLOSING ? ZKC_ECLOSED : rc;
     }
     return ZKC_OK;
@@ -1153,6 +1231,7 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
     }
     pthread_rwlock_init(&g->gate, NULL);
     pthread_mutex_init(&g->lock, NULL);
+    pthread_mutex_init(&g->order_lock, NULL);
     atomic_init(&g->refs, 1);
     memcpy(g->q, conns, n * sizeof *conns);
     for (size_t i = 0; i < n; i++)
