@@ -131,6 +131,37 @@ uint64_t zkc__random(void);
  */
 int zkc__backoff_delay(int min_ms, int max_ms, unsigned n);
 
+/* A deadline (as zkc__now_ms) from a timeout (-1: none), and the
+ * milliseconds left until it (-1: no limit, 0: passed); clock.c. */
+int64_t zkc__deadline(int timeout_ms);
+int zkc__time_left(int64_t deadline);
+
+/* A backoff in progress (backoff.c): delays double from min_ms up to
+ * max_ms, each drawn from the upper half (zkc__backoff_delay). */
+typedef struct zkc__backoff {
+    int min_ms;
+    int max_ms;
+    unsigned attempt;
+} zkc__backoff;
+
+#define ZKC__BACKOFF_INIT(lo, hi) {(lo), (hi), 0}
+
+int zkc__backoff_next(zkc__backoff *b);
+static inline void zkc__backoff_reset(zkc__backoff *b)
+{
+    b->attempt = 0;
+}
+
+/*
+ * Sleep the next backoff delay, cut short by the deadline.  Returns
+ * ZKC_OK (try again), ZKC_ETIMEDOUT (the deadline has passed: do not try
+ * again) or ZKC_EINTERRUPTED.
+ */
+int zkc__backoff_wait(zkc__backoff *b, int64_t deadline, zkc_cancel *cancel);
+
+/* A uniformly random number in [lo, hi] (random.c). */
+int zkc__random_between(int lo, int hi);
+
 /* A malloc'd copy of len bytes with a NUL after them; NULL when out of
  * memory (src/lib/core/strings.c). */
 char *zkc__memdup(const void *p, size_t len);

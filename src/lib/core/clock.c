@@ -1,8 +1,10 @@
 /*
  * clock.c: the library's clocks: monotonic and wall-clock milliseconds,
+ * deadlines from timeouts,
  * and condition variables that wait on the monotonic clock.  Every
  * deadline in the library is a zkc__now_ms() value.
  */
+#include <limits.h>
 #include <time.h>
 
 #include "zkcell/sys/conn_impl.h"
@@ -36,4 +38,19 @@ void zkc__cond_init_monotonic(pthread_cond_t *cond)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(cond, &ca);
     pthread_condattr_destroy(&ca);
+}
+
+int64_t zkc__deadline(int timeout_ms)
+{
+    return timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
+}
+
+int zkc__time_left(int64_t deadline)
+{
+    if (deadline < 0)
+        return -1;
+    int64_t left = deadline - zkc__now_ms();
+    if (left <= 0)
+        return 0;
+    return left > INT_MAX ? INT_MAX : (int)left;
 }

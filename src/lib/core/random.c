@@ -20,3 +20,10 @@ uint64_t zkc__random(void)
     }
     return r;
 }
+
+int zkc__random_between(int lo, int hi)
+{
+    if (hi <= lo)
+        return lo;
+    return lo + (int)(zkc__random() % (uint64_t)(hi - lo + 1));
+}

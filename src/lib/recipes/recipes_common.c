@@ -1,8 +1,9 @@
 /*
  * recipes_common.c: the helpers every recipe shares: which errors to
- * retry, deadlines, backoff waits, the order of a queue folder (sequence
- * suffixes, an entry's position and the entry before it), the JSON
- * contents of lock and candidate nodes, and guids.
+ * retry, the order of a queue folder (sequence suffixes, an entry's
+ * position and the entry before it), the JSON contents of lock and
+ * candidate nodes, and guids.  Deadlines and backoff waits are the
+ * core's (clock.c, backoff.c).
  */
 #include <jansson.h>
 #include <limits.h>
@@ -22,48 +23,6 @@ bool zkc__rc_fatal(int rc)
 {
     return rc == ZKC_ESESSIONEXPIRED || rc == ZKC_ECLOSED || rc == ZKC_ECLOSING ||
            rc == ZKC_EAUTHFAILED;
-}
-
-int64_t zkc__deadline(int timeout_ms)
-{
-    return timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
-}
-
-int zkc__time_left(int64_t deadline)
-{
-    if (deadline < 0)
-        return -1;
-    int64_t left = deadline - zkc__now_ms();
-    if (left <= 0)
-        return 0;
-    return left > INT_MAX ? INT_MAX : (int)left;
-}
-
-int zkc__random_between(int lo, int hi)
-{
-    if (hi <= lo)
-        return lo;
-    return lo + (int)(zkc__random() % (uint64_t)(hi - lo + 1));
-}
-
-int zkc__backoff_next(zkc__backoff *b)
-{
-    if (b->attempt < 64)
-        b->attempt++;
-    return zkc__backoff_delay(b->min_ms > 0 ? b->min_ms : 1, b->max_ms, b->attempt);
-}
-
-int zkc__backoff_wait(zkc__backoff *b, int64_t deadline, zkc_cancel *cancel)
-{
-    if (zkc_cancel_is_set(cancel))
-        return ZKC_EINTERRUPTED;
-    int left = zkc__time_left(deadline);
-    if (left == 0)
-        return ZKC_ETIMEDOUT;
-    int ms = zkc__backoff_next(b);
-    if (left > 0 && ms > left)
-        ms = left;
-    return zkc_sleep(ms, cancel);
 }
 
 bool zkc__seq_suffix(const char *name, int64_t *ret_seq)

@@ -18,40 +18,6 @@ bool zkc__rc_retryable(int rc);
 /* Errors after which the connection cannot serve us any more. */
 bool zkc__rc_fatal(int rc);
 
-/* A deadline from a timeout (-1: none), and the milliseconds left until
- * it (-1: no limit, 0: passed). */
-int64_t zkc__deadline(int timeout_ms);
-int zkc__time_left(int64_t deadline);
-
-/* Jittered exponential backoff: delays double from min_ms up to max_ms,
- * each drawn from the upper half of d (zkc__backoff_delay). */
-typedef struct zkc__backoff {
-    int min_ms;
-    int max_ms;
-    unsigned attempt;
-} zkc__backoff;
-
-#define ZKC__BACKOFF_INIT(lo, hi)                                                              \
-    {                                                                                          \
-        (lo), (hi), 0                                                                          \
-    }
-
-int zkc__backoff_next(zkc__backoff *b);
-static inline void zkc__backoff_reset(zkc__backoff *b)
-{
-    b->attempt = 0;
-}
-
-/*
- * Sleep the next backoff delay, cut short by the deadline.  Returns
- * ZKC_OK (try again), ZKC_ETIMEDOUT (the deadline has passed: do not try
- * again) or ZKC_EINTERRUPTED.
- */
-int zkc__backoff_wait(zkc__backoff *b, int64_t deadline, zkc_cancel *cancel);
-
-/* A uniformly random number in [lo, hi]. */
-int zkc__random_between(int lo, int hi);
-
 /* True when name ends in the 10 digits ZooKeeper appends to a sequential
  * node; *ret_seq (may be NULL) gets the number. */
 bool zkc__seq_suffix(const char *name, int64_t *ret_seq);
