@@ -1,8 +1,8 @@
 /*
  * clock.c: the library's clocks: monotonic and wall-clock milliseconds,
- * deadlines from timeouts,
- * and condition variables that wait on the monotonic clock.  Every
- * deadline in the library is a zkc__now_ms() value.
+ * deadlines from timeouts, and condition variables that wait on the
+ * monotonic clock.  Every deadline in the library is a zkc__now_ms()
+ * value.
  */
 #include <limits.h>
 #include <time.h>
