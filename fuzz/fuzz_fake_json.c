@@ -1,6 +1,6 @@
 /*
  * fuzz_fake_json.c: libFuzzer target for the fake's JSON loader
- * (zkc_fake_tree_load_json_string in conn_fake.c).
+ * (zkc_fake_tree_load_json_string in conn/fake/fake_json.c).
  *
  * The input, cut at its first NUL, is a JSON document.  Besides "no
  * crash", it checks what fake.h promises: the codes are the documented

@@ -75,7 +75,9 @@
  * there); session id 0.
  *
  * Threads: as for every zkc_conn (conn.h).  Completions run on the
- * completion thread of the quorum that answered last.  zkc_global_diff()
+ * completion thread of the quorum that answered last, in submission
+ * order, also when an operation of two steps (a sequential create, a set
+ * with version -1) ends on the quorums after later ones.  zkc_global_diff()
  * and zkc_global_repair() are blocking calls: never from a completion.
  */
 #ifndef ZKC_GLOBAL_H

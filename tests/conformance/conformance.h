@@ -1,7 +1,7 @@
 /*
  * conformance.h: one suite, written only against zkc_conn, run against
  * every implementation (libgit2 runs one refs suite over each backend).
- * A runner (run_fake.c, run_zk.c, ...) fills a backend and calls
+ * A runner (run_fake.c, run_zk.c, run_meta.c, run_global.c) fills a backend and calls
  * zkc_conformance_run(); it prints TAP and returns the failure count.
  */
 #ifndef ZKC_CONFORMANCE_H
@@ -23,6 +23,14 @@ typedef struct zkc_conformance_backend {
      * the reader refuses writes, watches and ACLs (zkocc). */
     int (*open_writer)(void *ud, zkc_conn **ret_conn);
     int read_only;
+    /* true: paths outside the cells ("/", "/zookeeper") are not one
+     * server's (the cell router); the checks on them are skipped. */
+    bool routed;
+    /* true: a connection is a session on each of several servers (the
+     * global namespace) or cells (the router), so zkc_conn_session_id()
+     * does not name the owner of its ephemerals; only that they have
+     * one is checked. */
+    bool many_sessions;
 } zkc_conformance_backend;
 
 int zkc_conformance_run(const zkc_conformance_backend *b);

@@ -19,7 +19,8 @@ int main(void)
     zkc_fake_tree *t = zkc_fake_tree_new();
     if (t == NULL)
         return 1;
-    zkc_conformance_backend b = {"fake", fake_open, fake_expire, t, "/conformance", NULL, 0};
+    zkc_conformance_backend b = {
+        .name = "fake", .open = fake_open, .expire = fake_expire, .ud = t, .root = "/conformance"};
     int failed = zkc_conformance_run(&b);
     zkc_fake_tree_free(t);
     return failed == 0 ? 0 : 1;

@@ -14,7 +14,7 @@ int main(void)
     zkc_fake_tree *t = zkc_fake_tree_new();
     if (t == NULL)
         return 1;
-    zkc_conformance_backend b = {"fake-read", fake_open, NULL, t, "/conformance", NULL, 0};
+    zkc_conformance_backend b = {.name = "fake-read", .open = fake_open, .ud = t, .root = "/conformance"};
     int failed = zkc_conformance_run_read(&b);
     zkc_fake_tree_free(t);
     return failed == 0 ? 0 : 1;

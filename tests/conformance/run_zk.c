@@ -36,7 +36,8 @@ int main(void)
     }
     char root[64];
     snprintf(root, sizeof root, "/zkc-conformance-%d", (int)getpid());
-    zkc_conformance_backend b = {"zk", zk_open, zk_expire, (void *)servers, root, NULL, 0};
+    zkc_conformance_backend b = {
+        .name = "zk", .open = zk_open, .expire = zk_expire, .ud = (void *)servers, .root = root};
     int failed = zkc_conformance_run(&b);
     /* Leave the server as we found it. */
     zkc_conn *c = NULL;

@@ -145,7 +145,8 @@ int main(int argc, char **argv)
     }
     char root[64];
     snprintf(root, sizeof root, "/zk/c1/zkc-conformance-zkocc-%d", (int)getpid());
-    zkc_conformance_backend b = {"zkocc", zkocc_open, NULL, &w, root, zk_open, 1};
+    zkc_conformance_backend b = {.name = "zkocc", .open = zkocc_open, .ud = &w, .root = root,
+                                 .open_writer = zk_open, .read_only = 1};
     int failed = zkc_conformance_run_read(&b);
 
     kill(pid, SIGTERM);

@@ -725,6 +725,74 @@ static void test_states(void **state)
     OK(zkc_get(g, "/", NULL, NULL, NULL, NULL));
 }
 
+/* ---- completion order ---- */
+
+typedef struct order_log {
+    pthread_mutex_t lock;
+    int n;
+    int seen[8];
+    int rc[8];
+} order_log;
+
+typedef struct order_tag {
+    order_log *log;
+    int id;
+} order_tag;
+
+static void order_done(const zkc_result *res, void *ud)
+{
+    order_tag *t = ud;
+    pthread_mutex_lock(&t->log->lock);
+    if (t->log->n < 8) {
+        t->log->seen[t->log->n] = t->id;
+        t->log->rc[t->log->n] = res->rc;
+    }
+    t->log->n++;
+    pthread_mutex_unlock(&t->log->lock);
+}
+
+/* Completions run in submission order (conn.h), also when an operation
+ * takes two steps (a sequential create asks quorum 0 first; a set with
+ * version -1 reads the versions first) and a later one takes one.  The
+ * quorums' delays make the two-step operations end last on the quorums;
+ * their completions must still come first. */
+static void test_completion_order(void **state)
+{
+    fx *f = *state;
+    OK(zkc_create(f->g, "/o", NULL, 0, 0, NULL, NULL));
+    OK(zkc_fake_inject(zkc_global_quorum(f->g, 0), ZKC_FAKE_DELAY, 50));
+    for (size_t i = 1; i < NQ; i++)
+        OK(zkc_fake_inject(zkc_global_quorum(f->g, i), ZKC_FAKE_DELAY, 200));
+    order_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    order_tag tags[4] = {{&log, 0}, {&log, 1}, {&log, 2}, {&log, 3}};
+    zkc_request seq = {
+        .op = ZKC_OP_CREATE, .path = "/o/s-", .flags = ZKC_SEQUENCE, .version = -1};
+    zkc_request del = {.op = ZKC_OP_DELETE, .path = "/o/missing", .version = -1};
+    zkc_request set = {
+        .op = ZKC_OP_SET, .path = "/o", .data = "x", .data_len = 1, .version = -1};
+    OK(zkc_submit(f->g, &seq, order_done, &tags[0]));
+    OK(zkc_submit(f->g, &del, order_done, &tags[1]));
+    OK(zkc_submit(f->g, &set, order_done, &tags[2]));
+    OK(zkc_submit(f->g, &del, order_done, &tags[3]));
+    pthread_mutex_lock(&log.lock);
+    int64_t deadline = zkc__now_ms() + 30000;
+    while (log.n < 4 && zkc__now_ms() < deadline) {
+        pthread_mutex_unlock(&log.lock);
+        zkc_sleep(10, NULL);
+        pthread_mutex_lock(&log.lock);
+    }
+    pthread_mutex_unlock(&log.lock);
+    assert_int_equal(4, log.n);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(i, log.seen[i]);
+    assert_int_equal(ZKC_OK, log.rc[0]);
+    assert_int_equal(ZKC_ENONODE, log.rc[1]);
+    assert_int_equal(ZKC_OK, log.rc[2]);
+    assert_int_equal(ZKC_ENONODE, log.rc[3]);
+    for (size_t i = 0; i < NQ; i++)
+        OK(zkc_fake_inject(zkc_global_quorum(f->g, i), ZKC_FAKE_DELAY, 0));
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -744,6 +812,7 @@ int main(void)
         cmocka_unit_test(test_open_errors),
         T(test_diff_and_repair),
         T(test_states),
+        T(test_completion_order),
     };
 #undef T
     return cmocka_run_group_tests_name("global", tests, NULL, NULL);

@@ -392,8 +392,13 @@ static void test_release_wakes_one(void **state)
         contend_join(&c[i]);
         assert_int_equal(ZKC_OK, c[i].rc);
         assert_int_equal(ZKC_LOCK_HELD, zkc_lock_get_state(lw[i]));
-        /* Give a herd the time to show itself: nobody else looked. */
-        usleep(20000);
+        /* Nobody else looked.  No sleep to give a herd time: one read on
+         * each other waiter's connection completes after any event that
+         * release fired for it, so a wrong wake-up is under way; a
+         * waiter's thread slower than ours could still hide one, never
+         * show one that is not there (the counts below stay exact). */
+        for (int k = i + 1; k < WAITERS; k++)
+            assert_int_equal(ZKC_OK, zkc_exists(pc[k], "/", NULL, NULL, NULL));
         for (int k = i + 1; k < WAITERS; k++) {
             assert_int_equal(0, atomic_load(&c[k].done));
             assert_int_equal(lists[k], proxy_ops_count(pc[k], ZKC_OP_CHILDREN));

@@ -691,7 +691,15 @@ static void *resume_later(void *arg)
 static void test_retry_through_outage(void **state)
 {
     world *w = *state;
-    zkc_conn *m = w->meta;
+    /* Retries without end, so that the outage's length (a thread's
+     * sleep, stretched by the machine's load) cannot outlast them. */
+    zkc_meta_opts mo = ZKC_META_OPTS_INIT;
+    mo.backoff_min_ms = 5;
+    mo.backoff_max_ms = 20;
+    mo.max_attempts = 1000000;
+    mo.retry_budget_ms = -1;
+    zkc_conn *setup_meta = w->meta;
+    zkc_conn *m = w->meta = new_meta(w, &mo); /* inject() acts on w->meta */
     OK(zkc_create(w->direct[NYC], "/zk/nyc/o", "v", 1, 0, NULL, NULL));
     OK(zkc_get(m, "/zk/nyc/o", NULL, NULL, NULL, NULL)); /* dialed */
     inject(w, "nyc", ZKC_FAKE_SUSPEND, 1);
@@ -702,9 +710,11 @@ static void test_retry_through_outage(void **state)
     OK(zkc_get(m, "/zk/nyc/o", NULL, NULL, NULL, NULL));
     assert_true(zkc__now_ms() - t0 >= 20);
     pthread_join(t, NULL);
-    /* Meanwhile other cells were not held up: checked by the next test's
-     * timing; here the cell is back. */
+    /* Meanwhile other cells were not held up: checked by the next test;
+     * here the cell is back. */
     assert_int_equal(1, dials(w, NYC));
+    w->meta = setup_meta;
+    zkc_conn_close(m);
 }
 
 typedef struct counter {
@@ -748,8 +758,11 @@ static void test_retry_does_not_block_others(void **state)
 {
     world *w = *state;
     zkc_meta_opts mo = ZKC_META_OPTS_INIT;
-    mo.backoff_min_ms = 300;
-    mo.backoff_max_ms = 300;
+    /* A retry ten minutes away (5..10): anything that waited for it
+     * would run into the test's timeout, so no clock is read here. */
+    mo.backoff_min_ms = 600000;
+    mo.backoff_max_ms = 600000;
+    mo.retry_budget_ms = -1;
     mo.threads = 1;
     zkc_conn *m = new_meta(w, &mo);
     OK(zkc_create(w->direct[SFO], "/zk/sfo/q", NULL, 0, 0, NULL, NULL));
@@ -760,20 +773,18 @@ static void test_retry_does_not_block_others(void **state)
     OK(zkc_fake_inject(c, ZKC_FAKE_LOSS_BEFORE, 1));
     zkc_conn_cache_release(zkc_meta_cache(m), c);
 
-    /* This get loses its first attempt and waits 150..300 ms to retry. */
+    /* This get loses its first attempt and waits for its retry. */
     counter e = COUNTER_INIT;
-    int64_t t0 = zkc__now_ms();
     OK(zkc_aget(m, "/zk/nyc", 0, on_done_count, &e));
-    /* Meanwhile other cells answer at once, and so does the same cell
-     * (no completion thread is blocked by the pending retry). */
+    /* Meanwhile other cells answer, and so does the same cell (no
+     * completion thread is blocked by the pending retry). */
     OK(zkc_get(m, "/zk/sfo/q", NULL, NULL, NULL, NULL));
     OK(zkc_get(m, "/zk/nyc", NULL, NULL, NULL, NULL));
-    assert_true(zkc__now_ms() - t0 < 120);
     assert_int_equal(0, counter_n(&e));
-    counter_wait(&e, 1);
-    OK(e.rc);
-    assert_true(zkc__now_ms() - t0 >= 140);
+    /* A close does not wait for the retry, and completes the get. */
     zkc_conn_close(m);
+    assert_int_equal(1, counter_n(&e));
+    assert_int_not_equal(ZKC_OK, e.rc);
 }
 
 static void test_create_no_duplicates(void **state)
@@ -916,15 +927,12 @@ static void test_cancel_and_budget(void **state)
     int64_t t0 = zkc__now_ms();
     assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_get(m, "/zk/nyc", NULL, NULL, NULL, NULL));
     expect_msg("retry budget of 200 ms spent");
-    int64_t took = zkc__now_ms() - t0;
-    assert_true(took >= 150 && took < 2000);
+    assert_true(zkc__now_ms() - t0 >= 150); /* no upper bound: the message says why it ended */
 
     /* A triggered token stops them. */
     zkc_cancel_trigger(cancel);
-    t0 = zkc__now_ms();
     assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_get(m, "/zk/nyc", NULL, NULL, NULL, NULL));
     expect_msg("retries cancelled");
-    assert_true(zkc__now_ms() - t0 < 150);
 
     OK(zkc_fake_inject(c, ZKC_FAKE_SUSPEND, 0));
     zkc_conn_cache_release(zkc_meta_cache(m), c);
@@ -1198,7 +1206,9 @@ static void test_cache_backoff(void **state)
 static void test_cache_waiters_share_failure(void **state)
 {
     world *w = *state;
-    zkc_conn_cache *cache = new_cache(w, 1000);
+    /* Ten minutes of backoff after the failed dial: a caller that waited
+     * for a second dial would run into the test's timeout. */
+    zkc_conn_cache *cache = new_cache(w, 600000);
     w->fail[SFO] = true;
     w->dial_delay_ms = 100;
     enum { T = 6 };
@@ -1215,7 +1225,7 @@ static void test_cache_waiters_share_failure(void **state)
     }
     /* One dial for all of them, and nobody waited for a second. */
     assert_int_equal(1, dials(w, SFO));
-    assert_true(zkc__now_ms() - t0 < 600);
+    assert_true(zkc__now_ms() - t0 >= 100); /* they waited for the one dial */
     w->fail[SFO] = false;
     w->dial_delay_ms = 0;
     zkc_conn_cache_free(cache);

@@ -1,4 +1,5 @@
-/* Path rules (ZooKeeper's own) and the join/dir/base helpers. */
+/* Path rules (ZooKeeper's own), the join/dir/base helpers, and the
+ * library's one UTF-8 decoder they use. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -9,6 +10,8 @@
 #include <string.h>
 
 #include <zkcell/zkcell.h>
+
+#include "../../src/lib/core/utf8.h"
 
 static void test_valid(void **state)
 {
@@ -79,10 +82,52 @@ static void test_helpers(void **state)
     assert_string_equal("x", zkc_path_base("x"));
 }
 
+/* The UTF-8 decoder: each boundary of RFC 3629's table, and what is not
+ * a character (length 0). */
+static void test_utf8_decode(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *s;
+        size_t len;
+        uint32_t cp;
+    } v[] = {
+        {"a", 1, 'a'},
+        {"\x7f", 1, 0x7f},
+        {"\xc2\x80", 2, 0x80},
+        {"\xdf\xbf", 2, 0x7ff},
+        {"\xe0\xa0\x80", 3, 0x800},
+        {"\xed\x9f\xbf", 3, 0xd7ff},
+        {"\xee\x80\x80", 3, 0xe000},
+        {"\xef\xbf\xbf", 3, 0xffff},
+        {"\xf0\x90\x80\x80", 4, 0x10000},
+        {"\xf4\x8f\xbf\xbf", 4, 0x10ffff},
+        {"\x80", 0, 0},             /* a continuation byte first */
+        {"\xc0\xaf", 0, 0},         /* overlong */
+        {"\xc1\xbf", 0, 0},         /* overlong */
+        {"\xe0\x9f\xbf", 0, 0},     /* overlong */
+        {"\xf0\x8f\xbf\xbf", 0, 0}, /* overlong */
+        {"\xed\xa0\x80", 0, 0},     /* a surrogate */
+        {"\xf4\x90\x80\x80", 0, 0}, /* above U+10FFFF */
+        {"\xf5\x80\x80\x80", 0, 0}, /* no such lead byte */
+        {"\xc2", 0, 0},             /* truncated */
+        {"\xe2\x82", 0, 0},         /* truncated */
+        {"\xc2\x41", 0, 0},         /* not a continuation */
+    };
+    for (size_t i = 0; i < sizeof v / sizeof *v; i++) {
+        uint32_t cp = 0;
+        size_t n = strlen(v[i].s);
+        assert_int_equal(v[i].len, zkc__utf8_decode((const unsigned char *)v[i].s, n, &cp));
+        if (v[i].len > 0)
+            assert_int_equal(v[i].cp, cp);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid),
+        cmocka_unit_test(test_utf8_decode),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_sequential_trailing_slash),
         cmocka_unit_test(test_length_limit),

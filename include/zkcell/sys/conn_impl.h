@@ -115,26 +115,60 @@ const char *zkc__op_name(zkc_op op);
 /* Set the calling thread's detailed error message (see zkc_errmsg()). */
 void zkc__set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Time helpers: monotonic and wall-clock milliseconds. */
+/* Clocks (src/lib/core/clock.c): monotonic and wall-clock milliseconds. */
 int64_t zkc__now_ms(void);
 int64_t zkc__wall_ms(void);
 
-/* A random 64-bit number (from getrandom), for jitter and protected names. */
+/* A random 64-bit number (src/lib/core/random.c, from getrandom), for
+ * jitter and protected names. */
 uint64_t zkc__random(void);
 
 /*
- * Jittered exponential backoff: the delay in ms before retry n (n >= 1),
- * min_ms doubled n-1 times, at most max_ms, then drawn uniformly from its
- * upper half, so that callers spread out while the delay still grows.
+ * Jittered exponential backoff (src/lib/core/backoff.c): the delay in ms
+ * before retry n (n >= 1), min_ms doubled n-1 times, at most max_ms, then
+ * drawn uniformly from its upper half, so that callers spread out while
+ * the delay still grows.
  */
 int zkc__backoff_delay(int min_ms, int max_ms, unsigned n);
 
-/* A malloc'd copy of len bytes with a NUL after them; NULL when out of memory. */
+/* A deadline (as zkc__now_ms) from a timeout (-1: none), and the
+ * milliseconds left until it (-1: no limit, 0: passed); clock.c. */
+int64_t zkc__deadline(int timeout_ms);
+int zkc__time_left(int64_t deadline);
+
+/* A backoff in progress (backoff.c): delays double from min_ms up to
+ * max_ms, each drawn from the upper half (zkc__backoff_delay). */
+typedef struct zkc__backoff {
+    int min_ms;
+    int max_ms;
+    unsigned attempt;
+} zkc__backoff;
+
+#define ZKC__BACKOFF_INIT(lo, hi) {(lo), (hi), 0}
+
+int zkc__backoff_next(zkc__backoff *b);
+static inline void zkc__backoff_reset(zkc__backoff *b)
+{
+    b->attempt = 0;
+}
+
+/*
+ * Sleep the next backoff delay, cut short by the deadline.  Returns
+ * ZKC_OK (try again), ZKC_ETIMEDOUT (the deadline has passed: do not try
+ * again) or ZKC_EINTERRUPTED.
+ */
+int zkc__backoff_wait(zkc__backoff *b, int64_t deadline, zkc_cancel *cancel);
+
+/* A uniformly random number in [lo, hi] (random.c). */
+int zkc__random_between(int lo, int hi);
+
+/* A malloc'd copy of len bytes with a NUL after them; NULL when out of
+ * memory (src/lib/core/strings.c). */
 char *zkc__memdup(const void *p, size_t len);
 
 /*
- * pthread_cond_timedwait until the monotonic time deadline_ms (as
- * zkc__now_ms); cond must use CLOCK_MONOTONIC.  Returns at once when the
+ * pthread_cond_timedwait (src/lib/core/clock.c) until the monotonic time
+ * deadline_ms (as zkc__now_ms); cond must use CLOCK_MONOTONIC.  Returns at once when the
  * deadline has passed; like any condition wait it may return early.
  */
 void zkc__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_ms);
@@ -143,13 +177,13 @@ void zkc__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t 
 void zkc__cond_init_monotonic(pthread_cond_t *cond);
 
 /*
- * Wait until fd is readable, timeout_ms (-1: forever) passes, or cancel
- * (may be NULL) is triggered.  Returns ZKC_OK, ZKC_ETIMEDOUT or
+ * Wait (src/lib/core/watch.c) until fd is readable, timeout_ms (-1:
+ * forever) passes, or cancel (may be NULL) is triggered.  Returns ZKC_OK, ZKC_ETIMEDOUT or
  * ZKC_EINTERRUPTED.
  */
 int zkc__wait_fd(int fd, int timeout_ms, zkc_cancel *cancel);
 
-/* Strings and ACL lists, allocated to exact size. */
+/* String lists, allocated to exact size (src/lib/core/strings.c). */
 zkc_strings *zkc__strings_new(size_t count); /* count NULL slots */
 int zkc__strings_push(zkc_strings *s, const char *str, size_t len);
 

@@ -1,6 +1,7 @@
 /*
  * conn_global.c: one namespace over n quorums (the seed's GlobalConn) as
- * a zkc_conn, and zkc_global_diff() / zkc_global_repair().
+ * a zkc_conn.  zkc_global_diff() and zkc_global_repair() are in
+ * global_diff.c.
  *
  * An operation is a struct gop: it is sent to every quorum at once (a
  * fan-out), each quorum's answer is copied into its slot, and the last
@@ -27,10 +28,10 @@
 
 #include "zkcell/global.h"
 #include "zkcell/path.h"
+#include "global_impl.h"
 #include "zkcell/sys/conn_impl.h"
 
 #define MAX_CAS_ROUNDS 8
-#define MAX_VERSION_BUMPS 100000
 
 typedef struct global_conn global_conn;
 
@@ -91,6 +92,13 @@ struct gop {
     zkc_request *mops;
     zkc_request *rest_ops;
     size_t nmops;
+    /* Completion order (see release): the ticket taken at submit, and
+     * the finished result, kept until every earlier one was delivered. */
+    uint64_t ticket;
+    bool deliver; /* false: the submit failed, there is nothing to deliver */
+    zkc_result final;
+    char *final_msg, *final_created; /* owned copies behind final */
+    gop *park_next;
 };
 
 /* A watch set on every quorum for one caller's watch. */
@@ -116,6 +124,16 @@ struct global_conn {
     bool was_down;              /* ...and some went down after that */
     unsigned state_gen;         /* counts quorum state changes */
     atomic_int refs;            /* the owner + operations in flight */
+    /* Completions run in submission order (conn.h), although an
+     * operation of two steps (sequential create, unversioned set) ends
+     * after later ones of one step: each operation takes a ticket when
+     * submitted, and a finished one is parked until every earlier one
+     * was delivered (release). */
+    pthread_mutex_t order_lock;
+    uint64_t next_ticket;  /* the next operation's */
+    uint64_t next_deliver; /* the ticket whose completion runs next */
+    gop *parked;           /* finished, not yet delivered, by ticket */
+    bool delivering;       /* a thread is running completions */
 };
 
 static const struct zkc_conn_ops global_ops;
@@ -160,20 +178,13 @@ static bool strings_equal_sorted(zkc_strings *a, zkc_strings *b)
                     b != NULL ? b->count : 0, sizeof(char *), cmp_str);
 }
 
-static bool acl_equal_sorted(zkc_acl_list *a, zkc_acl_list *b)
+bool gl_acl_equal_sorted(zkc_acl_list *a, zkc_acl_list *b)
 {
     return same_set(a != NULL ? a->v : NULL, a != NULL ? a->count : 0, b != NULL ? b->v : NULL,
                     b != NULL ? b->count : 0, sizeof(zkc_acl), cmp_acl);
 }
 
-/* A growing text buffer for messages that name every quorum. */
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...)
+void gl_sb_printf(sbuf *b, const char *fmt, ...)
 {
     for (;;) {
         va_list ap;
@@ -239,6 +250,7 @@ static void global_free(global_conn *g)
     free(g->qstate);
     pthread_rwlock_destroy(&g->gate);
     pthread_mutex_destroy(&g->lock);
+    pthread_mutex_destroy(&g->order_lock);
     zkc__conn_fini(&g->base);
     free(g);
 }
@@ -294,6 +306,8 @@ static void gop_free(gop *op)
     free(op->rest_ops); /* its paths are quorum 0's names, in res[0] */
     free(op->versions);
     free(op->seq_name);
+    free(op->final_msg);
+    free(op->final_created);
     free(op->path);
     free(op->data);
     zkc_acl_list_free(op->acl);
@@ -301,16 +315,72 @@ static void gop_free(gop *op)
     free(op);
 }
 
-/* Complete op with r (its path set here) and free it.  Nothing may
- * touch the connection afterwards. */
+/* A ticket for an operation about to be sent: its place in the order
+ * of completions. */
+static void take_ticket(gop *op)
+{
+    global_conn *g = op->g;
+    pthread_mutex_lock(&g->order_lock);
+    op->ticket = g->next_ticket++;
+    pthread_mutex_unlock(&g->order_lock);
+}
+
+/*
+ * op has finished (op->deliver: with op->final): park it, then, unless
+ * another thread is at it, run the completions whose turn has come, in
+ * ticket order, and free their operations.  The caller holds a reference
+ * on g (a quorum's completion, or the submitter), so g outlives a
+ * completion that closes it.  Only when a submit fails may this run
+ * other operations' completions on the submitter's thread: when it was
+ * their turn's only obstacle.
+ */
+static void release(gop *op)
+{
+    global_conn *g = op->g;
+    pthread_mutex_lock(&g->order_lock);
+    gop **pp = &g->parked;
+    while (*pp != NULL && (*pp)->ticket < op->ticket)
+        pp = &(*pp)->park_next;
+    op->park_next = *pp;
+    *pp = op;
+    if (g->delivering) {
+        pthread_mutex_unlock(&g->order_lock);
+        return;
+    }
+    g->delivering = true;
+    while (g->parked != NULL && g->parked->ticket == g->next_deliver) {
+        gop *h = g->parked;
+        g->parked = h->park_next;
+        g->next_deliver++;
+        pthread_mutex_unlock(&g->order_lock);
+        if (h->deliver)
+            h->done(&h->final, h->ud);
+        gop_free(h);
+        pthread_mutex_lock(&g->order_lock);
+    }
+    g->delivering = false;
+    pthread_mutex_unlock(&g->order_lock);
+}
+
+/* Complete op with r (its path set here; what r points to must live as
+ * long as op, except errmsg and created_path, which are copied).  The
+ * completion runs in its turn (release); nothing may touch op after. */
 static void finish(gop *op, zkc_result *r)
 {
     r->op = op->req.op;
     r->path = op->path;
-    zkc_done_fn done = op->done;
-    void *ud = op->ud;
-    done(r, ud);
-    gop_free(op);
+    op->final = *r;
+    if (r->errmsg != NULL)
+        op->final.errmsg = op->final_msg = strdup(r->errmsg);
+    if (r->created_path != NULL) {
+        op->final.created_path = op->final_created = strdup(r->created_path);
+        if (op->final_created == NULL && op->final.rc == ZKC_OK) {
+            op->final.rc = ZKC_ENOMEM;
+            op->final.created_path = NULL;
+        }
+    }
+    op->deliver = true;
+    release(op);
 }
 
 static void finish_err(gop *op, int rc, const char *msg)
@@ -477,29 +547,29 @@ static void quorum_done(const zkc_result *res, void *userdata)
 /* One quorum's answer, in a few words. */
 static void describe(sbuf *b, const global_conn *g, size_t i, const qres *q, zkc_op op)
 {
-    sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, zkc_conn_describe(g->q[i]));
+    gl_sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, zkc_conn_describe(g->q[i]));
     if (q->rc != ZKC_OK) {
-        sb_printf(b, "%s", zkc_strerror(q->rc));
+        gl_sb_printf(b, "%s", zkc_strerror(q->rc));
         return;
     }
     switch (op) {
     case ZKC_OP_GET:
-        sb_printf(b, "ok, %zu bytes, version %d", q->data_len, (int)q->stat.version);
+        gl_sb_printf(b, "ok, %zu bytes, version %d", q->data_len, (int)q->stat.version);
         break;
     case ZKC_OP_CHILDREN:
-        sb_printf(b, "ok, %zu children", q->children != NULL ? q->children->count : 0);
+        gl_sb_printf(b, "ok, %zu children", q->children != NULL ? q->children->count : 0);
         break;
     case ZKC_OP_EXISTS:
-        sb_printf(b, "%s", q->has_stat ? "exists" : "does not exist");
+        gl_sb_printf(b, "%s", q->has_stat ? "exists" : "does not exist");
         break;
     case ZKC_OP_GET_ACL:
-        sb_printf(b, "ok, %zu ACL entries", q->acl != NULL ? q->acl->count : 0);
+        gl_sb_printf(b, "ok, %zu ACL entries", q->acl != NULL ? q->acl->count : 0);
         break;
     case ZKC_OP_CREATE:
-        sb_printf(b, "created %s", q->created != NULL ? q->created : "?");
+        gl_sb_printf(b, "created %s", q->created != NULL ? q->created : "?");
         break;
     default:
-        sb_printf(b, "ok");
+        gl_sb_printf(b, "ok");
         break;
     }
 }
@@ -509,27 +579,27 @@ static void describe_multi(sbuf *b, const gop *op, size_t i)
 {
     const global_conn *g = op->g;
     const qres *q = &op->res[i];
-    sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, zkc_conn_describe(g->q[i]));
+    gl_sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, zkc_conn_describe(g->q[i]));
     if (q->rc == ZKC_OK) {
-        sb_printf(b, "committed");
+        gl_sb_printf(b, "committed");
         return;
     }
     for (size_t k = 0; q->has_ops && k < q->nops && k < op->nmops; k++) {
         if (q->ops[k].rc != ZKC_OK && q->ops[k].rc != ZKC_ERUNTIMEINCONSISTENCY) {
             const zkc_request *ops = op->step == STEP_SEQ_REST && i > 0 ? op->rest_ops : op->mops;
-            sb_printf(b, "refused at operation %zu (%s): %s", k, ops[k].path,
+            gl_sb_printf(b, "refused at operation %zu (%s): %s", k, ops[k].path,
                       zkc_strerror(q->ops[k].rc));
             return;
         }
     }
-    sb_printf(b, "%s", zkc_strerror(q->rc));
+    gl_sb_printf(b, "%s", zkc_strerror(q->rc));
 }
 
 static void finish_inconsistent(gop *op, const char *what)
 {
     global_conn *g = op->g;
     sbuf b = {0};
-    sb_printf(&b, "%s: ", what);
+    gl_sb_printf(&b, "%s: ", what);
     for (size_t i = 0; i < g->n; i++) {
         if (op->req.op == ZKC_OP_MULTI && op->step != STEP_PREREAD)
             describe_multi(&b, op, i);
@@ -547,7 +617,7 @@ static void finish_quorum_err(gop *op, size_t i)
     global_conn *g = op->g;
     const qres *q = &op->res[i];
     sbuf b = {0};
-    sb_printf(&b, "quorum %zu %s: %s%s%s", i, zkc_conn_describe(g->q[i]), zkc_strerror(q->rc),
+    gl_sb_printf(&b, "quorum %zu %s: %s%s%s", i, zkc_conn_describe(g->q[i]), zkc_strerror(q->rc),
               q->errmsg != NULL ? ": " : "", q->errmsg != NULL ? q->errmsg : "");
     finish_err(op, q->rc, b.p);
     free(b.p);
@@ -578,7 +648,7 @@ static bool answers_agree(gop *op, zkc_op kind)
                 return false;
             break;
         case ZKC_OP_GET_ACL:
-            if (!acl_equal_sorted(a->acl, b->acl))
+            if (!gl_acl_equal_sorted(a->acl, b->acl))
                 return false;
             break;
         default:
@@ -976,6 +1046,7 @@ static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, 
     op->req.acl = op->acl;
 
     int rc;
+    take_ticket(op);
     if (cas) {
         op->step = STEP_PREREAD;
         rc = fan_out(op, 0, g->n, req_exists);
@@ -986,7 +1057,7 @@ static int global_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, 
         rc = fan_out(op, 0, g->n, req_main);
     }
     if (rc != ZKC_OK) {
-        gop_free(op);
+        release(op); /* nothing went out: its ticket is passed over */
         return rc == ZKC_ECLOSING ? ZKC_ECLOSED : rc;
     }
     return ZKC_OK;
@@ -1024,6 +1095,7 @@ static int global_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_do
         return ZKC_ENOMEM;
     }
     int rc;
+    take_ticket(op);
     if (seq) {
         /* Quorum 0 picks the sequential names; the others then make
          * exactly those (make_rest_ops). */
@@ -1034,7 +1106,7 @@ static int global_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_do
         rc = fan_out(op, 0, g->n, req_main);
     }
     if (rc != ZKC_OK) {
-        gop_free(op);
+        release(op); /* nothing went out: its ticket is passed over */
         return rc == ZKC_ECLOSING ? ZKC_ECLOSED : rc;
     }
     return ZKC_OK;
@@ -1134,10 +1206,10 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
     *ret_conn = NULL;
     global_conn *g = calloc(1, sizeof *g);
     sbuf desc = {0};
-    sb_printf(&desc, "global(");
+    gl_sb_printf(&desc, "global(");
     for (size_t i = 0; i < n; i++)
-        sb_printf(&desc, "%s%s", i > 0 ? "," : "", zkc_conn_describe(conns[i]));
-    sb_printf(&desc, ")");
+        gl_sb_printf(&desc, "%s%s", i > 0 ? "," : "", zkc_conn_describe(conns[i]));
+    gl_sb_printf(&desc, ")");
     int rc = ZKC_ENOMEM;
     if (g != NULL && desc.p != NULL) {
         g->n = n;
@@ -1159,6 +1231,7 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
     }
     pthread_rwlock_init(&g->gate, NULL);
     pthread_mutex_init(&g->lock, NULL);
+    pthread_mutex_init(&g->order_lock, NULL);
     atomic_init(&g->refs, 1);
     memcpy(g->q, conns, n * sizeof *conns);
     for (size_t i = 0; i < n; i++)
@@ -1254,562 +1327,5 @@ int zkc_global_dial(const char *const *addr_lists, size_t n, const zkc_zk_opts *
     free(jobs);
     rc = zkc_global_open(conns, n, ret_conn);
     free(conns);
-    return rc;
-}
-
-/* ------------------------------------------------------------------ */
-/* Divergence: diff and repair, with blocking reads fanned out per node. */
-/* ------------------------------------------------------------------ */
-
-/* What one quorum holds at one path. */
-typedef struct nodeinfo {
-    int rc; /* ZKC_OK, ZKC_ENONODE (absent), or the read's error */
-    char *errmsg;
-    char *data;
-    size_t data_len;
-    zkc_stat stat;
-    zkc_acl_list *acl;
-    zkc_stat acl_stat;
-    zkc_strings *kids;
-} nodeinfo;
-
-typedef struct reader {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    size_t left;
-} reader;
-
-typedef struct read_slot {
-    reader *rd;
-    nodeinfo *ni;
-} read_slot;
-
-static void read_done(const zkc_result *res, void *userdata)
-{
-    read_slot *s = userdata;
-    nodeinfo *ni = s->ni;
-    pthread_mutex_lock(&s->rd->lock);
-    int rc = res->rc;
-    if (rc == ZKC_OK) {
-        if (res->op == ZKC_OP_GET) {
-            ni->data = zkc__memdup(res->data != NULL ? res->data : "", res->data_len);
-            ni->data_len = res->data_len;
-            if (res->stat != NULL)
-                ni->stat = *res->stat;
-            rc = ni->data != NULL ? ZKC_OK : ZKC_ENOMEM;
-        } else if (res->op == ZKC_OP_GET_ACL) {
-            ni->acl = res->acl != NULL ? zkc_acl_list_dup(res->acl) : NULL;
-            if (res->stat != NULL)
-                ni->acl_stat = *res->stat;
-            rc = res->acl == NULL || ni->acl != NULL ? ZKC_OK : ZKC_ENOMEM;
-        } else {
-            ni->kids = zkc_strings_dup(res->children);
-            rc = ni->kids != NULL ? ZKC_OK : ZKC_ENOMEM;
-        }
-    }
-    /* The worst answer wins: an error, then "no node", then ok. */
-    if (rc != ZKC_OK && rc != ZKC_ENONODE) {
-        if (ni->rc == ZKC_OK || ni->rc == ZKC_ENONODE) {
-            ni->rc = rc;
-            free(ni->errmsg);
-            ni->errmsg = res->errmsg != NULL ? strdup(res->errmsg) : NULL;
-        }
-    } else if (rc == ZKC_ENONODE && ni->rc == ZKC_OK) {
-        ni->rc = rc;
-    }
-    if (--s->rd->left == 0)
-        pthread_cond_signal(&s->rd->cond);
-    pthread_mutex_unlock(&s->rd->lock);
-}
-
-static void nodeinfo_clear(nodeinfo *ni)
-{
-    free(ni->errmsg);
-    free(ni->data);
-    zkc_acl_list_free(ni->acl);
-    zkc_strings_free(ni->kids);
-    memset(ni, 0, sizeof *ni);
-}
-
-/* Read path on every quorum at once: data, ACL and children. */
-static int read_node(zkc_conn *const *conns, size_t n, const char *path, nodeinfo *ni)
-{
-    reader rd = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
-    read_slot *slots = calloc(n, sizeof *slots);
-    if (slots == NULL)
-        return ZKC_ENOMEM;
-    static const zkc_op ops[3] = {ZKC_OP_GET, ZKC_OP_GET_ACL, ZKC_OP_CHILDREN};
-    int rc = ZKC_OK;
-    for (size_t i = 0; i < n; i++) {
-        nodeinfo_clear(&ni[i]);
-        slots[i] = (read_slot){&rd, &ni[i]};
-        for (int k = 0; k < 3; k++) {
-            zkc_request r = {.op = ops[k], .path = path, .version = -1};
-            pthread_mutex_lock(&rd.lock);
-            rd.left++;
-            pthread_mutex_unlock(&rd.lock);
-            int src = zkc_submit(conns[i], &r, read_done, &slots[i]);
-            if (src != ZKC_OK) {
-                pthread_mutex_lock(&rd.lock);
-                rd.left--;
-                if (ni[i].rc == ZKC_OK || ni[i].rc == ZKC_ENONODE)
-                    ni[i].rc = src;
-                pthread_mutex_unlock(&rd.lock);
-            }
-        }
-    }
-    pthread_mutex_lock(&rd.lock);
-    while (rd.left > 0)
-        pthread_cond_wait(&rd.cond, &rd.lock);
-    pthread_mutex_unlock(&rd.lock);
-    free(slots);
-    for (size_t i = 0; i < n && rc == ZKC_OK; i++) {
-        if (ni[i].rc != ZKC_OK && ni[i].rc != ZKC_ENONODE) {
-            rc = ni[i].rc;
-            zkc__set_errmsg("quorum %zu %s: read %s: %s%s%s", i, zkc_conn_describe(conns[i]),
-                            path, zkc_strerror(rc), ni[i].errmsg != NULL ? ": " : "",
-                            ni[i].errmsg != NULL ? ni[i].errmsg : "");
-        }
-    }
-    return rc;
-}
-
-static bool present(const nodeinfo *ni)
-{
-    return ni->rc == ZKC_OK;
-}
-
-static bool data_equal(const nodeinfo *a, const nodeinfo *b)
-{
-    return a->data_len == b->data_len &&
-           (a->data_len == 0 || memcmp(a->data, b->data, a->data_len) == 0);
-}
-
-static int diff_add(zkc_diff *d, const char *path, zkc_diff_kind kind, uint64_t mask,
-                    const char *detail)
-{
-    zkc_diff_entry *v = realloc(d->v, (d->count + 1) * sizeof *v);
-    if (v == NULL)
-        return ZKC_ENOMEM;
-    d->v = v;
-    zkc_diff_entry *e = &v[d->count];
-    e->path = strdup(path);
-    e->detail = strdup(detail != NULL ? detail : "");
-    e->kind = kind;
-    e->present = mask;
-    if (e->path == NULL || e->detail == NULL) {
-        free(e->path);
-        free(e->detail);
-        return ZKC_ENOMEM;
-    }
-    d->count++;
-    return ZKC_OK;
-}
-
-/* Compare one node across quorums; append what differs to d. */
-static int compare_node(zkc_conn *const *conns, size_t n, const char *path, nodeinfo *ni,
-                        zkc_diff *d)
-{
-    (void)conns;
-    uint64_t mask = 0;
-    size_t first = n;
-    for (size_t i = 0; i < n; i++) {
-        if (present(&ni[i])) {
-            mask |= (uint64_t)1 << i;
-            if (first == n)
-                first = i;
-        }
-    }
-    if (first == n)
-        return ZKC_OK;
-    sbuf b = {0};
-    int rc = ZKC_OK;
-    uint64_t all = n == 64 ? ~(uint64_t)0 : (((uint64_t)1 << n) - 1);
-    if (mask != all) {
-        sb_printf(&b, "present on quorum");
-        for (size_t i = 0; i < n; i++)
-            if (mask & ((uint64_t)1 << i))
-                sb_printf(&b, " %zu", i);
-        sb_printf(&b, "; missing on quorum");
-        for (size_t i = 0; i < n; i++)
-            if (!(mask & ((uint64_t)1 << i)))
-                sb_printf(&b, " %zu", i);
-        rc = diff_add(d, path, ZKC_DIFF_MISSING, mask, b.p);
-        free(b.p);
-        return rc;
-    }
-    bool same_data = true, same_acl = true, same_eph = true, same_ver = true;
-    for (size_t i = 1; i < n; i++) {
-        same_data &= data_equal(&ni[0], &ni[i]);
-        same_acl &= acl_equal_sorted(ni[0].acl, ni[i].acl);
-        same_eph &= (ni[0].stat.ephemeral_owner != 0) == (ni[i].stat.ephemeral_owner != 0);
-        same_ver &= ni[0].stat.version == ni[i].stat.version &&
-                    ni[0].acl_stat.aversion == ni[i].acl_stat.aversion;
-    }
-    if (!same_data) {
-        for (size_t i = 0; i < n; i++)
-            sb_printf(&b, "%squorum %zu: %zu bytes, version %d", i ? "; " : "", i,
-                      ni[i].data_len, (int)ni[i].stat.version);
-        rc = diff_add(d, path, ZKC_DIFF_DATA, mask, b.p);
-        b.len = 0;
-    }
-    if (rc == ZKC_OK && !same_acl) {
-        for (size_t i = 0; i < n; i++) {
-            sb_printf(&b, "%squorum %zu:", i ? "; " : "", i);
-            for (size_t k = 0; ni[i].acl != NULL && k < ni[i].acl->count; k++) {
-                char perms[6];
-                zkc_perms_format(ni[i].acl->v[k].perms, perms);
-                sb_printf(&b, " %s:%s:%.5s", ni[i].acl->v[k].scheme, ni[i].acl->v[k].id, perms);
-            }
-        }
-        rc = diff_add(d, path, ZKC_DIFF_ACL, mask, b.p);
-        b.len = 0;
-    }
-    if (rc == ZKC_OK && !same_eph) {
-        for (size_t i = 0; i < n; i++)
-            sb_printf(&b, "%squorum %zu: %s", i ? "; " : "", i,
-                      ni[i].stat.ephemeral_owner != 0 ? "ephemeral" : "persistent");
-        rc = diff_add(d, path, ZKC_DIFF_EPHEMERAL, mask, b.p);
-        b.len = 0;
-    }
-    if (rc == ZKC_OK && same_data && !same_ver) {
-        for (size_t i = 0; i < n; i++)
-            sb_printf(&b, "%squorum %zu: version %d, ACL version %d", i ? "; " : "", i,
-                      (int)ni[i].stat.version, (int)ni[i].acl_stat.aversion);
-        rc = diff_add(d, path, ZKC_DIFF_VERSION, mask, b.p);
-    }
-    free(b.p);
-    return rc;
-}
-
-/* The sorted union of the children every quorum has at this node. */
-static zkc_strings *union_kids(nodeinfo *ni, size_t n, const char *path)
-{
-    zkc_strings *u = zkc__strings_new(0);
-    for (size_t i = 0; u != NULL && i < n; i++) {
-        if (!present(&ni[i]) || ni[i].kids == NULL)
-            continue;
-        for (size_t k = 0; k < ni[i].kids->count; k++) {
-            const char *name = ni[i].kids->v[k];
-            if (strcmp(path, "/") == 0 && strcmp(name, "zookeeper") == 0)
-                continue;
-            if (zkc__strings_push(u, name, strlen(name)) != ZKC_OK) {
-                zkc_strings_free(u);
-                return NULL;
-            }
-        }
-    }
-    if (u == NULL || u->count < 2)
-        return u;
-    qsort(u->v, u->count, sizeof *u->v, cmp_str);
-    size_t w = 1;
-    for (size_t i = 1; i < u->count; i++) {
-        if (strcmp(u->v[w - 1], u->v[i]) == 0)
-            free(u->v[i]);
-        else
-            u->v[w++] = u->v[i];
-    }
-    u->count = w;
-    return u;
-}
-
-static int diff_walk(zkc_conn *const *conns, size_t n, const char *path, nodeinfo *ni,
-                     zkc_diff *d)
-{
-    int rc = read_node(conns, n, path, ni);
-    if (rc != ZKC_OK)
-        return rc;
-    rc = compare_node(conns, n, path, ni, d);
-    zkc_strings *kids = rc == ZKC_OK ? union_kids(ni, n, path) : NULL;
-    if (rc == ZKC_OK && kids == NULL)
-        rc = ZKC_ENOMEM;
-    for (size_t k = 0; rc == ZKC_OK && k < kids->count; k++) {
-        char *child = zkc_path_join(path, kids->v[k]);
-        if (child == NULL) {
-            rc = ZKC_ENOMEM;
-            break;
-        }
-        rc = diff_walk(conns, n, child, ni, d);
-        free(child);
-    }
-    zkc_strings_free(kids);
-    return rc;
-}
-
-static int check_quorums(zkc_conn *const *conns, size_t n, const char *path, size_t min)
-{
-    if (conns == NULL || n < min || n > ZKC_GLOBAL_MAX_QUORUMS)
-        return ZKC_EBADARGUMENTS;
-    for (size_t i = 0; i < n; i++)
-        if (conns[i] == NULL)
-            return ZKC_EBADARGUMENTS;
-    if (zkc_path_validate(path, false) != ZKC_OK) {
-        zkc__set_errmsg("bad path: %s", path != NULL ? path : "(null)");
-        return ZKC_EBADPATH;
-    }
-    return ZKC_OK;
-}
-
-void zkc_diff_free(zkc_diff *d)
-{
-    if (d == NULL)
-        return;
-    for (size_t i = 0; i < d->count; i++) {
-        free(d->v[i].path);
-        free(d->v[i].detail);
-    }
-    free(d->v);
-    free(d);
-}
-
-const char *zkc_diff_kind_name(zkc_diff_kind kind)
-{
-    switch (kind) {
-    case ZKC_DIFF_MISSING:
-        return "missing";
-    case ZKC_DIFF_DATA:
-        return "data";
-    case ZKC_DIFF_ACL:
-        return "acl";
-    case ZKC_DIFF_EPHEMERAL:
-        return "ephemeral";
-    case ZKC_DIFF_VERSION:
-        return "version";
-    }
-    return "unknown";
-}
-
-static void nodeinfo_free(nodeinfo *ni, size_t n)
-{
-    for (size_t i = 0; ni != NULL && i < n; i++)
-        nodeinfo_clear(&ni[i]);
-    free(ni);
-}
-
-int zkc_global_diff(zkc_conn *const *conns, size_t n, const char *path, zkc_diff **ret_diff)
-{
-    int rc = check_quorums(conns, n, path, 2);
-    if (rc != ZKC_OK)
-        return rc;
-    if (ret_diff == NULL)
-        return ZKC_EBADARGUMENTS;
-    zkc_diff *d = calloc(1, sizeof *d);
-    nodeinfo *ni = calloc(n, sizeof *ni);
-    if (d == NULL || ni == NULL) {
-        free(d);
-        free(ni);
-        return ZKC_ENOMEM;
-    }
-    rc = diff_walk(conns, n, path, ni, d);
-    nodeinfo_free(ni, n);
-    if (rc != ZKC_OK) {
-        zkc_diff_free(d);
-        return rc;
-    }
-    *ret_diff = d;
-    return ZKC_OK;
-}
-
-/* ---- repair ---- */
-
-typedef struct repair {
-    zkc_conn *const *conns;
-    size_t n;
-    size_t src;
-    size_t changes;
-    char *unrepairable; /* the first difference left as is */
-} repair;
-
-static int repair_fail(repair *r, size_t i, const char *what, const char *path, int rc)
-{
-    char saved[1024];
-    snprintf(saved, sizeof saved, "%s", zkc_errmsg());
-    zkc__set_errmsg("repair: quorum %zu %s: %s %s: %s", i, zkc_conn_describe(r->conns[i]), what,
-                    path, saved[0] != '\0' ? saved : zkc_strerror(rc));
-    return rc;
-}
-
-static void note_unrepairable(repair *r, const char *path, const char *why)
-{
-    if (r->unrepairable != NULL)
-        return;
-    size_t len = strlen(path) + strlen(why) + 3;
-    r->unrepairable = malloc(len);
-    if (r->unrepairable != NULL)
-        snprintf(r->unrepairable, len, "%s: %s", path, why);
-}
-
-/* Delete path and everything under it on one quorum, children first. */
-static int delete_tree(repair *r, size_t i, const char *path)
-{
-    zkc_strings *kids = NULL;
-    int rc = zkc_children(r->conns[i], path, &kids, NULL, NULL);
-    if (rc == ZKC_ENONODE)
-        return ZKC_OK;
-    if (rc != ZKC_OK)
-        return repair_fail(r, i, "list", path, rc);
-    for (size_t k = 0; rc == ZKC_OK && k < kids->count; k++) {
-        char *child = zkc_path_join(path, kids->v[k]);
-        rc = child != NULL ? delete_tree(r, i, child) : ZKC_ENOMEM;
-        free(child);
-    }
-    zkc_strings_free(kids);
-    if (rc != ZKC_OK)
-        return rc;
-    rc = zkc_delete(r->conns[i], path, -1);
-    if (rc == ZKC_ENONODE)
-        return ZKC_OK;
-    if (rc != ZKC_OK)
-        return repair_fail(r, i, "delete", path, rc);
-    r->changes++;
-    return ZKC_OK;
-}
-
-/* Write the same data (or ACL) until quorum i reaches version want. */
-static int bump_to(repair *r, size_t i, const char *path, const nodeinfo *src, bool acl,
-                   int32_t have, int32_t want)
-{
-    if (want - have > MAX_VERSION_BUMPS) {
-        note_unrepairable(r, path, "versions too far apart to realign");
-        return ZKC_OK;
-    }
-    for (int32_t v = have; v < want; v++) {
-        int rc = acl ? zkc_set_acl(r->conns[i], path, src->acl, v)
-                     : zkc_set(r->conns[i], path, src->data, src->data_len, v, NULL);
-        if (rc != ZKC_OK)
-            return repair_fail(r, i, acl ? "realign the ACL version of" : "realign the version of",
-                               path, rc);
-        r->changes++;
-    }
-    return ZKC_OK;
-}
-
-static int repair_walk(repair *r, const char *path, nodeinfo *ni)
-{
-    size_t n = r->n, s = r->src;
-    int rc = read_node(r->conns, n, path, ni);
-    if (rc != ZKC_OK)
-        return rc;
-    if (!present(&ni[s])) {
-        for (size_t i = 0; rc == ZKC_OK && i < n; i++)
-            if (present(&ni[i]))
-                rc = delete_tree(r, i, path);
-        return rc;
-    }
-    const nodeinfo *src = &ni[s];
-    bool src_eph = src->stat.ephemeral_owner != 0;
-    for (size_t i = 0; rc == ZKC_OK && i < n; i++) {
-        if (i == s)
-            continue;
-        nodeinfo *t = &ni[i];
-        bool t_eph = present(t) && t->stat.ephemeral_owner != 0;
-        if (present(t) && t_eph != src_eph) {
-            if (src_eph) {
-                note_unrepairable(r, path, "ephemeral on the source, persistent elsewhere");
-                continue;
-            }
-            /* Someone's ephemeral where the source has a persistent node. */
-            rc = zkc_delete(r->conns[i], path, t->stat.version);
-            if (rc != ZKC_OK)
-                return repair_fail(r, i, "delete", path, rc);
-            r->changes++;
-            t->rc = ZKC_ENONODE;
-        }
-        if (!present(t)) {
-            if (src_eph) {
-                note_unrepairable(r, path, "an ephemeral node of the source cannot be copied");
-                continue;
-            }
-            rc = zkc_create(r->conns[i], path, src->data, src->data_len, 0, src->acl, NULL);
-            if (rc != ZKC_OK)
-                return repair_fail(r, i, "create", path, rc);
-            r->changes++;
-            /* As created: version 0, aversion 0, the source's data. */
-            t->rc = ZKC_OK;
-            t->stat = (zkc_stat){0};
-            t->acl_stat = (zkc_stat){0};
-            continue;
-        }
-        if (!data_equal(src, t)) {
-            zkc_stat st;
-            rc = zkc_set(r->conns[i], path, src->data, src->data_len, t->stat.version, &st);
-            if (rc != ZKC_OK)
-                return repair_fail(r, i, "set", path, rc);
-            r->changes++;
-            t->stat.version = st.version;
-        }
-        if (!acl_equal_sorted(src->acl, t->acl)) {
-            rc = zkc_set_acl(r->conns[i], path, src->acl, t->acl_stat.aversion);
-            if (rc != ZKC_OK)
-                return repair_fail(r, i, "set the ACL of", path, rc);
-            r->changes++;
-            t->acl_stat.aversion++;
-        }
-    }
-    if (rc != ZKC_OK)
-        return rc;
-
-    /* Realign versions: everyone up to the highest (versions only grow). */
-    int32_t want = 0, want_acl = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (!present(&ni[i]))
-            continue;
-        if (ni[i].stat.version > want)
-            want = ni[i].stat.version;
-        if (ni[i].acl_stat.aversion > want_acl)
-            want_acl = ni[i].acl_stat.aversion;
-    }
-    for (size_t i = 0; rc == ZKC_OK && i < n; i++) {
-        if (!present(&ni[i]) || (ni[i].stat.ephemeral_owner != 0) != src_eph)
-            continue;
-        rc = bump_to(r, i, path, src, false, ni[i].stat.version, want);
-        if (rc == ZKC_OK)
-            rc = bump_to(r, i, path, src, true, ni[i].acl_stat.aversion, want_acl);
-    }
-    if (rc != ZKC_OK || src_eph)
-        return rc;
-
-    zkc_strings *kids = union_kids(ni, n, path);
-    if (kids == NULL)
-        return ZKC_ENOMEM;
-    for (size_t k = 0; rc == ZKC_OK && k < kids->count; k++) {
-        char *child = zkc_path_join(path, kids->v[k]);
-        rc = child != NULL ? repair_walk(r, child, ni) : ZKC_ENOMEM;
-        free(child);
-    }
-    zkc_strings_free(kids);
-    return rc;
-}
-
-int zkc_global_repair(zkc_conn *const *conns, size_t n, size_t source, const char *path,
-                      size_t *ret_changes)
-{
-    int rc = check_quorums(conns, n, path, 2);
-    if (rc != ZKC_OK)
-        return rc;
-    if (source >= n)
-        return ZKC_EBADARGUMENTS;
-    repair r = {conns, n, source, 0, NULL};
-    nodeinfo *ni = calloc(n, sizeof *ni);
-    if (ni == NULL)
-        return ZKC_ENOMEM;
-    rc = repair_walk(&r, path, ni);
-    nodeinfo_free(ni, n);
-    if (ret_changes != NULL)
-        *ret_changes = r.changes;
-    if (rc == ZKC_OK) {
-        zkc_diff *d = NULL;
-        rc = zkc_global_diff(conns, n, path, &d);
-        if (rc == ZKC_OK && d->count > 0) {
-            rc = ZKC_EINCONSISTENT;
-            if (r.unrepairable != NULL)
-                zkc__set_errmsg("repair %s: left as is: %s", path, r.unrepairable);
-            else
-                zkc__set_errmsg("repair %s: still differs: %s: %s: %s", path, d->v[0].path,
-                                zkc_diff_kind_name(d->v[0].kind), d->v[0].detail);
-        }
-        zkc_diff_free(d);
-    }
-    free(r.unrepairable);
     return rc;
 }

@@ -1,7 +1,6 @@
 /*
- * acl.c: ACL lists and string lists: the static world ACLs, deep copies,
- * IsDirectory, permission text, and the exact-size string list used for
- * children and paths.
+ * acl.c: ACL lists: the static world ACLs, deep copies, IsDirectory and
+ * permission text.  String lists are in strings.c.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,14 +10,20 @@
 
 /* One static world:anyone entry per permission set, so zkc_acl_world()
  * needs no allocation and no global mutable state. */
-#define W(p) {(p), (char *)"world", (char *)"anyone"}
+#define W(p)                                                                                   \
+    {                                                                                          \
+        (p), (char *)"world", (char *)"anyone"                                                 \
+    }
 static const zkc_acl world_entries[32] = {
     W(0),  W(1),  W(2),  W(3),  W(4),  W(5),  W(6),  W(7),  W(8),  W(9),  W(10),
     W(11), W(12), W(13), W(14), W(15), W(16), W(17), W(18), W(19), W(20), W(21),
     W(22), W(23), W(24), W(25), W(26), W(27), W(28), W(29), W(30), W(31),
 };
 #undef W
-#define L(p) {1, (zkc_acl *)&world_entries[p]}
+#define L(p)                                                                                   \
+    {                                                                                          \
+        1, (zkc_acl *)&world_entries[p]                                                        \
+    }
 static const zkc_acl_list world_lists[32] = {
     L(0),  L(1),  L(2),  L(3),  L(4),  L(5),  L(6),  L(7),  L(8),  L(9),  L(10),
     L(11), L(12), L(13), L(14), L(15), L(16), L(17), L(18), L(19), L(20), L(21),
@@ -29,18 +34,6 @@ static const zkc_acl_list world_lists[32] = {
 const zkc_acl_list *zkc_acl_world(uint32_t perms)
 {
     return &world_lists[perms & ZKC_PERM_ALL];
-}
-
-zkc_strings *zkc_strings_dup(const zkc_strings *s)
-{
-    zkc_strings *d = zkc__strings_new(0);
-    for (size_t i = 0; d != NULL && s != NULL && i < s->count; i++) {
-        if (zkc__strings_push(d, s->v[i], strlen(s->v[i])) != ZKC_OK) {
-            zkc_strings_free(d);
-            d = NULL;
-        }
-    }
-    return d;
 }
 
 zkc_acl_list *zkc_acl_list_dup(const zkc_acl_list *a)
@@ -98,77 +91,4 @@ void zkc_perms_format(uint32_t perms, char buf[6])
     for (int i = 0; i < 5; i++)
         buf[i] = (perms & order[i]) ? order_letters[i] : '-';
     buf[5] = '\0';
-}
-
-/* ---- string lists ---- */
-
-static size_t strings_cap(size_t count)
-{
-    size_t cap = 8;
-    while (cap < count)
-        cap *= 2;
-    return cap;
-}
-
-zkc_strings *zkc__strings_new(size_t count)
-{
-    zkc_strings *s = calloc(1, sizeof *s);
-    if (s == NULL)
-        return NULL;
-    s->v = calloc(strings_cap(count), sizeof *s->v);
-    if (s->v == NULL) {
-        free(s);
-        return NULL;
-    }
-    s->count = count;
-    return s;
-}
-
-int zkc__strings_push(zkc_strings *s, const char *str, size_t len)
-{
-    size_t cap = strings_cap(s->count);
-    if (s->count + 1 > cap) {
-        char **v = realloc(s->v, cap * 2 * sizeof *v);
-        if (v == NULL)
-            return ZKC_ENOMEM;
-        s->v = v;
-    }
-    char *copy = malloc(len + 1);
-    if (copy == NULL)
-        return ZKC_ENOMEM;
-    memcpy(copy, str, len);
-    copy[len] = '\0';
-    s->v[s->count++] = copy;
-    return ZKC_OK;
-}
-
-void zkc_strings_free(zkc_strings *s)
-{
-    if (s == NULL)
-        return;
-    for (size_t i = 0; i < s->count; i++)
-        free(s->v[i]);
-    free(s->v);
-    free(s);
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-void zkc_strings_sort(zkc_strings *s)
-{
-    if (s != NULL && s->count > 1)
-        qsort(s->v, s->count, sizeof *s->v, cmp_str);
-}
-
-void zkc_free(void *p)
-{
-    free(p);
-}
-
-const char *zkc_version(void)
-{
-    return ZKC_VERSION_STRING;
 }

@@ -4,7 +4,7 @@
  * It owns what every implementation shares: argument checks (done once,
  * here), the base object (state, state fd and callback, log callback,
  * description), the blocking calls built on zkc_submit(), and
- * RetryChange.  The implementations (conn_fake.c, conn_zk.c, ...) see
+ * RetryChange.  The implementations (conn/fake/, conn_zk.c, ...) see
  * only checked requests.
  */
 #include <stdarg.h>

@@ -6,44 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "zkcell/err.h"
 #include "zkcell/path.h"
 
-/* Decode one UTF-8 character at s (n bytes left); returns its length, or 0
- * for an invalid or overlong sequence. */
-static size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
-{
-    unsigned c = s[0];
-    size_t len;
-    unsigned min;
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xe0) == 0xc0) {
-        len = 2, min = 0x80, c &= 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, min = 0x800, c &= 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, min = 0x10000, c &= 0x07;
-    } else {
-        return 0;
-    }
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (s[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff)
-        return 0;
-    *cp = c;
-    return len;
-}
-
 /* The characters the server refuses in a path. */
-static int char_forbidden(unsigned cp)
+static int char_forbidden(uint32_t cp)
 {
     return cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f) || (cp >= 0xd800 && cp <= 0xf8ff) ||
            (cp >= 0xfff0 && cp <= 0xffff);
@@ -76,8 +44,8 @@ int zkc_path_validate(const char *path, bool sequential)
             comp_start = i + 1;
             continue;
         }
-        unsigned cp;
-        size_t len = utf8_decode(s + i, n - i, &cp);
+        uint32_t cp;
+        size_t len = zkc__utf8_decode(s + i, n - i, &cp);
         if (len == 0 || char_forbidden(cp))
             return ZKC_EBADPATH;
         i += len - 1;

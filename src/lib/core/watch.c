@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -41,72 +40,6 @@ struct zkc_cancel {
     int fd; /* eventfd; a count above zero means triggered */
     atomic_int set;
 };
-
-int64_t zkc__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-char *zkc__memdup(const void *p, size_t len)
-{
-    char *d = malloc(len + 1);
-    if (d == NULL)
-        return NULL;
-    if (len > 0)
-        memcpy(d, p, len);
-    d[len] = '\0';
-    return d;
-}
-
-void zkc__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_ms)
-{
-    if (deadline_ms <= zkc__now_ms())
-        return;
-    struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
-    pthread_cond_timedwait(cond, mutex, &ts);
-}
-
-void zkc__cond_init_monotonic(pthread_cond_t *cond)
-{
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(cond, &ca);
-    pthread_condattr_destroy(&ca);
-}
-
-int zkc__backoff_delay(int min_ms, int max_ms, unsigned n)
-{
-    int64_t d = min_ms;
-    for (unsigned i = 1; i < n && d < max_ms; i++)
-        d *= 2;
-    if (d > max_ms)
-        d = max_ms;
-    int64_t half = d / 2;
-    return (int)(d - half + (int64_t)(zkc__random() % (uint64_t)(half + 1)));
-}
-
-int64_t zkc__wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-uint64_t zkc__random(void)
-{
-    uint64_t r = 0;
-    if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
-        /* No entropy yet: good enough for jitter. */
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        r = ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^ (uint64_t)getpid();
-        r *= 0x9e3779b97f4a7c15ull;
-    }
-    return r;
-}
 
 /* ---- waits ---- */
 

@@ -1,6 +1,6 @@
 /*
- * lock.c: the mutex recipe (the seed's ZLocker / CreateMutex), and the
- * small helpers every recipe shares (backoff, sequence order, contents).
+ * lock.c: the mutex recipe (the seed's ZLocker / CreateMutex).  The
+ * helpers every recipe shares are in recipes_common.c.
  *
  * A contender creates "<dir>/_c_<guid>-lock-" with ZKC_SEQUENCE (and
  * ZKC_EPHEMERAL unless persistent), lists the folder, and holds the lock
@@ -43,174 +43,11 @@
 #include "zkcell/util.h"
 
 /* ------------------------------------------------------------------ */
-/* Shared helpers.                                                     */
-/* ------------------------------------------------------------------ */
-
-bool zkc__rc_retryable(int rc)
-{
-    return rc == ZKC_ECONNECTIONLOSS || rc == ZKC_EOPERATIONTIMEOUT;
-}
-
-bool zkc__rc_fatal(int rc)
-{
-    return rc == ZKC_ESESSIONEXPIRED || rc == ZKC_ECLOSED || rc == ZKC_ECLOSING ||
-           rc == ZKC_EAUTHFAILED;
-}
-
-int64_t zkc__deadline(int timeout_ms)
-{
-    return timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
-}
-
-int zkc__time_left(int64_t deadline)
-{
-    if (deadline < 0)
-        return -1;
-    int64_t left = deadline - zkc__now_ms();
-    if (left <= 0)
-        return 0;
-    return left > INT_MAX ? INT_MAX : (int)left;
-}
-
-int zkc__random_between(int lo, int hi)
-{
-    if (hi <= lo)
-        return lo;
-    return lo + (int)(zkc__random() % (uint64_t)(hi - lo + 1));
-}
-
-int zkc__backoff_next(zkc__backoff *b)
-{
-    if (b->attempt < 64)
-        b->attempt++;
-    return zkc__backoff_delay(b->min_ms > 0 ? b->min_ms : 1, b->max_ms, b->attempt);
-}
-
-int zkc__backoff_wait(zkc__backoff *b, int64_t deadline, zkc_cancel *cancel)
-{
-    if (zkc_cancel_is_set(cancel))
-        return ZKC_EINTERRUPTED;
-    int left = zkc__time_left(deadline);
-    if (left == 0)
-        return ZKC_ETIMEDOUT;
-    int ms = zkc__backoff_next(b);
-    if (left > 0 && ms > left)
-        ms = left;
-    return zkc_sleep(ms, cancel);
-}
-
-bool zkc__seq_suffix(const char *name, int64_t *ret_seq)
-{
-    size_t n = strlen(name);
-    if (n < 10)
-        return false;
-    int64_t v = 0;
-    for (size_t i = n - 10; i < n; i++) {
-        if (name[i] < '0' || name[i] > '9')
-            return false;
-        v = v * 10 + (name[i] - '0');
-    }
-    if (ret_seq != NULL)
-        *ret_seq = v;
-    return true;
-}
-
-static int seq_entry_cmp(const void *a, const void *b)
-{
-    const zkc__seq_entry *x = a, *y = b;
-    if (x->seq != y->seq)
-        return x->seq < y->seq ? -1 : 1;
-    return strcmp(x->name, y->name);
-}
-
-int zkc__seq_order(const zkc_strings *kids, bool (*keep)(const char *name), bool by_seq,
-                   zkc__seq_entry **ret, size_t *ret_n)
-{
-    zkc__seq_entry *v = malloc((kids->count > 0 ? kids->count : 1) * sizeof *v);
-    if (v == NULL)
-        return ZKC_ENOMEM;
-    size_t n = 0;
-    for (size_t i = 0; i < kids->count; i++) {
-        const char *name = kids->v[i];
-        if (keep != NULL && !keep(name))
-            continue;
-        v[n].name = name;
-        v[n].seq = 0;
-        if (by_seq)
-            zkc__seq_suffix(name, &v[n].seq);
-        n++;
-    }
-    qsort(v, n, sizeof *v, seq_entry_cmp);
-    *ret = v;
-    *ret_n = n;
-    return ZKC_OK;
-}
-
-int zkc__contents_json(const char *extra_json, const char *key, const char *value,
-                       char **ret, size_t *ret_len)
-{
-    json_t *extra = NULL;
-    if (extra_json != NULL) {
-        json_error_t jerr;
-        extra = json_loads(extra_json, JSON_REJECT_DUPLICATES, &jerr);
-        if (extra == NULL || !json_is_object(extra)) {
-            json_decref(extra);
-            zkc__set_errmsg("recipe contents: extra fields are not a JSON object");
-            return ZKC_EBADDATA;
-        }
-    }
-    char host[256];
-    if (gethostname(host, sizeof host) != 0)
-        strcpy(host, "localhost");
-    host[sizeof host - 1] = '\0';
-
-    int rc = ZKC_ENOMEM;
-    json_t *o = json_object();
-    if (o == NULL)
-        goto out;
-    if (json_object_set_new(o, "hostname", json_string(host)) != 0 ||
-        json_object_set_new(o, "pid", json_integer((json_int_t)getpid())) != 0)
-        goto out;
-    if (key != NULL && json_object_set_new(o, key, json_string(value)) != 0)
-        goto out;
-    if (extra != NULL && json_object_update_missing(o, extra) != 0)
-        goto out;
-    char *s = json_dumps(o, JSON_PRESERVE_ORDER);
-    if (s == NULL)
-        goto out;
-    /* json_dumps allocates with jansson's allocator, malloc by default;
-     * copy to be sure the caller may free() it. */
-    size_t len = strlen(s);
-    *ret = malloc(len + 1);
-    if (*ret != NULL) {
-        memcpy(*ret, s, len + 1);
-        *ret_len = len;
-        rc = ZKC_OK;
-    }
-    free(s);
-out:
-    json_decref(o);
-    json_decref(extra);
-    return rc;
-}
-
-void zkc__guid(char out[33])
-{
-    static const char hex[] = "0123456789abcdef";
-    uint64_t a = zkc__random(), b = zkc__random();
-    for (int i = 0; i < 16; i++) {
-        out[i] = hex[(a >> (4 * i)) & 15];
-        out[16 + i] = hex[(b >> (4 * i)) & 15];
-    }
-    out[32] = '\0';
-}
-
-/* ------------------------------------------------------------------ */
 /* The lock handle.                                                    */
 /* ------------------------------------------------------------------ */
 
-#define LOCK_SUFFIX "-lock-"
-#define GUID_PREFIX "_c_"
+#define LOCK_SUFFIX        "-lock-"
+#define GUID_PREFIX        "_c_"
 #define DEFAULT_CLEANUP_MS 5000
 
 struct zkc_lock {
@@ -320,7 +157,7 @@ static void orphan_add(zkc_lock *l, const char *guid)
             return;
         }
     }
-    char (*v)[33] = realloc(l->orphans, (l->n_orphans + 1) * sizeof *v);
+    char(*v)[33] = realloc(l->orphans, (l->n_orphans + 1) * sizeof *v);
     if (v != NULL) {
         l->orphans = v;
         memcpy(v[l->n_orphans++], guid, 33);
@@ -349,7 +186,7 @@ static char (*orphans_copy(zkc_lock *l, size_t *ret_n))[33]
 {
     pthread_mutex_lock(&l->mu);
     size_t n = l->n_orphans;
-    char (*v)[33] = n > 0 ? malloc(n * sizeof *v) : NULL;
+    char(*v)[33] = n > 0 ? malloc(n * sizeof *v) : NULL;
     if (v != NULL)
         memcpy(v, l->orphans, n * sizeof *v);
     pthread_mutex_unlock(&l->mu);
@@ -377,7 +214,7 @@ static void sweep_list_done(const zkc_result *res, void *ud)
 {
     zkc_lock *l = ud;
     size_t n = 0;
-    char (*guids)[33] = NULL;
+    char(*guids)[33] = NULL;
     if (res->rc == ZKC_OK || res->rc == ZKC_ENONODE)
         guids = orphans_copy(l, &n);
     for (size_t i = 0; i < n; i++) {
@@ -416,7 +253,7 @@ static void sweep_async(zkc_lock *l)
 static void sweep_sync(zkc_lock *l)
 {
     size_t n = 0;
-    char (*guids)[33] = orphans_copy(l, &n);
+    char(*guids)[33] = orphans_copy(l, &n);
     if (n == 0)
         return;
     zkc_strings *kids = NULL;
@@ -813,27 +650,16 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
             continue;
         }
         if (rc != ZKC_OK) {
-            if (zkc__rc_retryable(rc) && (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+            if (zkc__rc_retryable(rc) &&
+                (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                 continue;
             break;
         }
         delete_ghosts(l, kids, node);
-        zkc__seq_entry *q = NULL;
-        size_t n = 0;
-        rc = zkc__seq_order(kids, is_lock_name, true, &q, &n);
-        if (rc != ZKC_OK) {
-            zkc_strings_free(kids);
-            break;
-        }
-        const char *base = zkc_path_base(node);
-        size_t me = n;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(q[i].name, base) == 0)
-                me = i;
+        size_t me = 0, n = 0;
         char *pred = NULL;
-        if (me > 0 && me < n && (pred = zkc_path_join(l->dir, q[me - 1].name)) == NULL)
-            rc = ZKC_ENOMEM;
-        free(q);
+        rc = zkc__queue_position(kids, l->dir, zkc_path_base(node), is_lock_name, true, &me, &n,
+                                 &pred);
         zkc_strings_free(kids);
         if (rc != ZKC_OK)
             break;
@@ -910,7 +736,8 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
         rc = zkc_exists(l->conn, pred, &exists, NULL, &w);
         free(pred);
         if (rc != ZKC_OK) {
-            if (zkc__rc_retryable(rc) && (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+            if (zkc__rc_retryable(rc) &&
+                (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                 continue;
             break;
         }

@@ -50,26 +50,20 @@ int zkc_queue_lock(zkc_conn *c, const char *entry_path, int timeout_ms, zkc_canc
         zkc_strings *kids = NULL;
         rc = zkc_children(c, dir, &kids, NULL, NULL);
         if (rc != ZKC_OK) {
-            if (zkc__rc_retryable(rc) && (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+            if (zkc__rc_retryable(rc) &&
+                (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                 continue;
             if (rc == ZKC_ENONODE)
                 why = "the queue is missing";
             break;
         }
-        zkc__seq_entry *q = NULL;
-        size_t n = 0;
-        rc = zkc__seq_order(kids, by_seq ? has_seq : NULL, by_seq, &q, &n);
-        if (rc != ZKC_OK) {
-            zkc_strings_free(kids);
-            break;
-        }
-        size_t me = n;
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(q[i].name, me_name) == 0)
-                me = i;
-        char *pred = me > 0 && me < n ? zkc_path_join(dir, q[me - 1].name) : NULL;
-        free(q);
+        size_t me = 0, n = 0;
+        char *pred = NULL;
+        rc = zkc__queue_position(kids, dir, me_name, by_seq ? has_seq : NULL, by_seq, &me, &n,
+                                 &pred);
         zkc_strings_free(kids);
+        if (rc != ZKC_OK)
+            break;
         if (me == n) {
             rc = ZKC_ENONODE;
             why = n == 0 ? "empty queue" : "our entry is not in the queue";
@@ -77,10 +71,6 @@ int zkc_queue_lock(zkc_conn *c, const char *entry_path, int timeout_ms, zkc_canc
         }
         if (me == 0) {
             rc = ZKC_OK;
-            break;
-        }
-        if (pred == NULL) {
-            rc = ZKC_ENOMEM;
             break;
         }
         if (timeout_ms == 0) {
@@ -93,7 +83,8 @@ int zkc_queue_lock(zkc_conn *c, const char *entry_path, int timeout_ms, zkc_canc
         rc = zkc_exists(c, pred, &exists, NULL, &w);
         free(pred);
         if (rc != ZKC_OK) {
-            if (zkc__rc_retryable(rc) && (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+            if (zkc__rc_retryable(rc) &&
+                (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                 continue;
             break;
         }

@@ -1,6 +1,6 @@
 /*
  * recipes_impl.h: helpers shared by the recipes (lock.c, election.c,
- * queuelock.c, pidnode.c), defined in lock.c.  Not installed.
+ * queuelock.c, pidnode.c), defined in recipes_common.c.  Not installed.
  */
 #ifndef ZKC_RECIPES_IMPL_H
 #define ZKC_RECIPES_IMPL_H
@@ -17,37 +17,6 @@ bool zkc__rc_retryable(int rc);
 
 /* Errors after which the connection cannot serve us any more. */
 bool zkc__rc_fatal(int rc);
-
-/* A deadline from a timeout (-1: none), and the milliseconds left until
- * it (-1: no limit, 0: passed). */
-int64_t zkc__deadline(int timeout_ms);
-int zkc__time_left(int64_t deadline);
-
-/* Jittered exponential backoff: delays double from min_ms up to max_ms,
- * each drawn from the upper half of d (zkc__backoff_delay). */
-typedef struct zkc__backoff {
-    int min_ms;
-    int max_ms;
-    unsigned attempt;
-} zkc__backoff;
-
-#define ZKC__BACKOFF_INIT(lo, hi) {(lo), (hi), 0}
-
-int zkc__backoff_next(zkc__backoff *b);
-static inline void zkc__backoff_reset(zkc__backoff *b)
-{
-    b->attempt = 0;
-}
-
-/*
- * Sleep the next backoff delay, cut short by the deadline.  Returns
- * ZKC_OK (try again), ZKC_ETIMEDOUT (the deadline has passed: do not try
- * again) or ZKC_EINTERRUPTED.
- */
-int zkc__backoff_wait(zkc__backoff *b, int64_t deadline, zkc_cancel *cancel);
-
-/* A uniformly random number in [lo, hi]. */
-int zkc__random_between(int lo, int hi);
 
 /* True when name ends in the 10 digits ZooKeeper appends to a sequential
  * node; *ret_seq (may be NULL) gets the number. */
@@ -68,14 +37,26 @@ int zkc__seq_order(const zkc_strings *kids, bool (*keep)(const char *name), bool
                    zkc__seq_entry **ret, size_t *ret_n);
 
 /*
+ * Where me_name stands in the queue of dir, whose children are kids: the
+ * children keep() accepts, ordered as zkc__seq_order does.  *ret_pos is
+ * its index (*ret_n when it is not among them), *ret_n the length of the
+ * queue, and *ret_pred, when 0 < *ret_pos < *ret_n, the malloc'd path of
+ * the entry just before (NULL otherwise).  Returns ZKC_OK or ZKC_ENOMEM
+ * (then *ret_pred is NULL).
+ */
+int zkc__queue_position(const zkc_strings *kids, const char *dir, const char *me_name,
+                        bool (*keep)(const char *name), bool by_seq, size_t *ret_pos,
+                        size_t *ret_n, char **ret_pred);
+
+/*
  * The contents of lock and candidate nodes: a JSON object with
  * "hostname" and "pid", then key/value when key is not NULL, then the
  * members of extra_json (a JSON object text, may be NULL) that do not
  * clash.  Returns ZKC_OK with *ret (malloc'd, NUL-terminated) and
  * *ret_len, ZKC_EBADDATA (extra_json is not an object) or ZKC_ENOMEM.
  */
-int zkc__contents_json(const char *extra_json, const char *key, const char *value,
-                       char **ret, size_t *ret_len);
+int zkc__contents_json(const char *extra_json, const char *key, const char *value, char **ret,
+                       size_t *ret_len);
 
 /* 32 random hex digits and a NUL. */
 void zkc__guid(char out[33]);

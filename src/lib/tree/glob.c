@@ -18,54 +18,20 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "../core/utf8.h"
 #include "zkcell/util.h"
 
 #define RUNE_ERROR 0xFFFD
 
 /* Decode one character of s (n > 0 bytes) like Go's DecodeRuneInString:
- * returns the rune and its length in *size; invalid input (bad lead
- * byte, overlong form, surrogate, above U+10FFFF, truncated) gives
+ * the rune and its length in *size; what is not a character gives
  * RUNE_ERROR with *size 1. */
 static int32_t decode_rune(const unsigned char *s, size_t n, size_t *size)
 {
-    unsigned c = s[0];
-    unsigned lo = 0x80, hi = 0xBF; /* accepted range of the second byte */
-    size_t len;
-    int32_t r;
-
-    *size = 1;
-    if (c < 0x80)
-        return (int32_t)c;
-    if (c >= 0xC2 && c <= 0xDF) {
-        len = 2;
-        r = (int32_t)(c & 0x1F);
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        r = (int32_t)(c & 0x0F);
-        if (c == 0xE0)
-            lo = 0xA0;
-        else if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        r = (int32_t)(c & 0x07);
-        if (c == 0xF0)
-            lo = 0x90;
-        else if (c == 0xF4)
-            hi = 0x8F;
-    } else {
-        return RUNE_ERROR;
-    }
-    if (n < len || s[1] < lo || s[1] > hi)
-        return RUNE_ERROR;
-    r = (r << 6) | (int32_t)(s[1] & 0x3F);
-    for (size_t i = 2; i < len; i++) {
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return RUNE_ERROR;
-        r = (r << 6) | (int32_t)(s[i] & 0x3F);
-    }
-    *size = len;
-    return r;
+    uint32_t cp = 0;
+    size_t len = zkc__utf8_decode(s, n, &cp);
+    *size = len > 0 ? len : 1;
+    return len > 0 ? (int32_t)cp : RUNE_ERROR;
 }
 
 /*
