@@ -5,7 +5,8 @@
 # Starts three standalone ZooKeeper servers with zkctl on free 127.0.0.1
 # ports (cells nyc and sfo, and the global quorum) in a new folder under
 # /tmp, writes a zk_client.json for them, runs a tour of the zk command
-# (and of PowerDNS answering from zkns records through zkns-pdns),
+# (and of zkocc, the caching read proxy, in front of the cells, and of
+# PowerDNS answering from zkns records through zkns-pdns),
 # each command echoed before its output, and stops every server it
 # started on the way out, also on failure or Ctrl-C.  The folder (data,
 # configuration, logs) is kept so the tour can be picked up again.
@@ -23,12 +24,13 @@ starting=""
 
 stopped=0
 pdns_pid=""
+zkocc_pid=""
 stop_all() {
-    if [ -n "$pdns_pid" ]; then
-        kill -TERM "$pdns_pid" 2>/dev/null || true
-        wait "$pdns_pid" 2>/dev/null || true
-        pdns_pid=""
-    fi
+    for pid in $pdns_pid $zkocc_pid; do
+        kill -TERM "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    pdns_pid="" zkocc_pid=""
     # Starts still in flight finish first, so that each server's PID is
     # recorded before we stop it.
     for pid in $starting; do
@@ -147,6 +149,28 @@ run 'zk rm -r /zk/sfo/services && zk ls /zk/sfo'
 run 'zk restore sfo.json && zk ls -R /zk/sfo'
 run 'zk rm -r /zk/sfo                              # too general: refused' || true
 
+say "zkocc: a caching read proxy in front of every cell (zk --zkocc reads through it)"
+occ_port=$(/usr/bin/python3 -c '
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+"$build/src/zkocc/zkocc" --port "$occ_port" --config "$dir/zk_client.json" $cells \
+    >"$dir/zkocc.log" 2>&1 &
+zkocc_pid=$!
+i=0
+until /usr/bin/python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$occ_port/healthz', timeout=1)" 2>/dev/null; do
+    i=$((i + 1))
+    if [ $i -ge 100 ] || ! kill -0 "$zkocc_pid" 2>/dev/null; then
+        echo "demo: zkocc did not start:" >&2
+        cat "$dir/zkocc.log" >&2
+        exit 1
+    fi
+    sleep 0.1
+done
+occ="--zkocc 127.0.0.1:$occ_port"
+run "zk $occ cat /zk/sfo/services/web/config"
+run "zk $occ ls -l /zk/sfo/services/web/instances"
+run "zk $occ touch /zk/sfo/x                    # reads only" || true
+
 say "DNS: PowerDNS answers from zkns records through zkns-pdns"
 if [ -x "$build/src/zkns-pdns/zkns-pdns" ] && [ -x /usr/sbin/pdns_server ] &&
     command -v dig >/dev/null && command -v pdns_control >/dev/null; then
@@ -200,6 +224,8 @@ say "A cell that is down is named, within the connect timeout"
 run 'zkctl --dir sfo stop'
 run "zk --connect-timeout 2s cat /zk/sfo/services/web/config" || true
 run "zk cat /zk/nyc/services/web/config             # the other cells still answer"
+run "zk $occ cat /zk/sfo/services/web/config    # zkocc still answers for sfo, from its cache"
+run "/usr/bin/python3 -c \"import json, urllib.request; v = json.load(urllib.request.urlopen('http://127.0.0.1:$occ_port/debug/vars'))['ZkReader']['sfo']; print('zkocc, cell sfo: state', v['State']['Current'], '- stale reads', v['StaleReads'])\""
 
 stop_all
 cat <<EOF
