@@ -228,7 +228,8 @@ int zkc_amulti(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn don
 /*
  * zkc_multi_size: the size in bytes of the request that carries ops on
  * the wire (an upper bound: "auth" ACLs counted as given), for batching
- * under ZKC_MULTI_MAX_BYTES.  Unchecked: ops must be valid.
+ * under ZKC_MULTI_MAX_BYTES.  Unchecked: ops must be valid.  A size
+ * that does not fit in size_t is SIZE_MAX (never a wrapped small one).
  */
 size_t zkc_multi_size(const zkc_request *ops, size_t nops);
 

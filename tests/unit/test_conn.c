@@ -441,6 +441,24 @@ static void test_multi_not_supported(void **state)
     zkc_conn_close(&m->base);
 }
 
+/* zkc_multi_size saturates instead of wrapping, so a huge operation can
+ * never pass the ZKC_MULTI_MAX_BYTES check as a small one. */
+static void test_multi_size_saturates(void **state)
+{
+    (void)state;
+    zkc_request ok = {.op = ZKC_OP_SET, .path = "/a", .data = "x", .data_len = 1, .version = -1};
+    size_t one = zkc_multi_size(&ok, 1);
+    assert_true(one > 0 && one < 100);
+    zkc_request huge = ok;
+    huge.data_len = SIZE_MAX - 2;
+    assert_int_equal(SIZE_MAX, zkc_multi_size(&huge, 1));
+    zkc_request two[2] = {huge, ok};
+    assert_int_equal(SIZE_MAX, zkc_multi_size(two, 2));
+    zkc_request c = {.op = ZKC_OP_CREATE, .path = "/b", .data_len = SIZE_MAX / 2, .version = -1};
+    zkc_request cc[3] = {c, c, c};
+    assert_int_equal(SIZE_MAX, zkc_multi_size(cc, 3));
+}
+
 static void test_multi_arguments(void **state)
 {
     (void)state;
@@ -545,6 +563,7 @@ int main(void)
         cmocka_unit_test(test_arguments_checked_once), cmocka_unit_test(test_blocking_results),
         cmocka_unit_test(test_state_changes),          cmocka_unit_test(test_log),
         cmocka_unit_test(test_state_callback_cleared_waits),
+        cmocka_unit_test(test_multi_size_saturates),
         cmocka_unit_test(test_multi_not_supported),    cmocka_unit_test(test_multi_arguments),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);

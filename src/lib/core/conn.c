@@ -315,6 +315,19 @@ int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *user
 /* A MultiHeader: type, done, err. */
 #define JUTE_MULTI_HEADER (4u + 1u + 4u)
 
+/* a + b, or SIZE_MAX when that does not fit: a size past any limit. */
+static size_t add_sat(size_t a, size_t b)
+{
+    size_t r;
+    return __builtin_add_overflow(a, b, &r) ? SIZE_MAX : r;
+}
+
+/* A length-prefixed buffer of n bytes, saturating. */
+static size_t jute_buf(size_t n)
+{
+    return add_sat(4u, n);
+}
+
 size_t zkc_multi_size(const zkc_request *ops, size_t nops)
 {
     /* length prefix, RequestHeader (xid, type), the closing MultiHeader */
@@ -322,23 +335,23 @@ size_t zkc_multi_size(const zkc_request *ops, size_t nops)
     for (size_t i = 0; i < nops; i++) {
         const zkc_request *r = &ops[i];
         size_t plen = r->path != NULL ? strlen(r->path) : 0;
-        n += JUTE_MULTI_HEADER + JUTE_BUF(plen);
+        n = add_sat(n, add_sat(JUTE_MULTI_HEADER, jute_buf(plen)));
         switch (r->op) {
         case ZKC_OP_CREATE:
-            n += JUTE_BUF(r->data_len) + JUTE_INT /* acl count */ + JUTE_INT /* flags */;
+            n = add_sat(n, add_sat(jute_buf(r->data_len), 2 * JUTE_INT)); /* acl count, flags */
             if (r->acl == NULL) {
-                n += JUTE_INT + JUTE_BUF(5) + JUTE_BUF(6); /* world:anyone */
+                n = add_sat(n, JUTE_INT + JUTE_BUF(5) + JUTE_BUF(6)); /* world:anyone */
             } else {
-                for (size_t k = 0; k < r->acl->count; k++)
-                    n += JUTE_INT + JUTE_BUF(strlen(r->acl->v[k].scheme)) +
-                         JUTE_BUF(strlen(r->acl->v[k].id));
+                for (size_t k = 0; k < r->acl->count && n != SIZE_MAX; k++)
+                    n = add_sat(n, add_sat(JUTE_INT + 8u, add_sat(strlen(r->acl->v[k].scheme),
+                                                                 strlen(r->acl->v[k].id))));
             }
             break;
         case ZKC_OP_SET:
-            n += JUTE_BUF(r->data_len) + JUTE_INT;
+            n = add_sat(n, add_sat(jute_buf(r->data_len), JUTE_INT));
             break;
         default: /* delete, check: the version */
-            n += JUTE_INT;
+            n = add_sat(n, JUTE_INT);
             break;
         }
     }
