@@ -240,7 +240,12 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
             if (strncmp(detail, "dial ", 5) == 0 && strncmp(detail + 5, addrs, al) == 0 &&
                 strncmp(detail + 5 + al, ": ", 2) == 0)
                 detail += 5 + al + 2;
-            snprintf(msg, sizeof msg, "cell %s: dial %s: %s", cell, addrs, detail);
+            /* A long list is cut, so that the reason still shows. */
+            if (al > 200)
+                snprintf(msg, sizeof msg, "cell %s: dial %.200s... (%zu bytes): %s", cell, addrs,
+                         al, detail);
+            else
+                snprintf(msg, sizeof msg, "cell %s: dial %s: %s", cell, addrs, detail);
         } else if (rc != ZKC_OK) {
             snprintf(msg, sizeof msg, "%s", zkc_errmsg());
         }

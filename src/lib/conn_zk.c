@@ -1299,6 +1299,14 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
                         servers, opts->version);
         return ZKC_EBADARGUMENTS;
     }
+    size_t n_servers = 1;
+    for (const char *q = servers; *q != '\0' && *q != '/'; q++)
+        n_servers += *q == ',';
+    if (n_servers > ZKC_ZK_MAX_SERVERS) {
+        zkc__set_errmsg("%zu addresses in the list, more than the %d one dial takes",
+                        n_servers, ZKC_ZK_MAX_SERVERS);
+        return ZKC_ECONNECT;
+    }
     if (!servers_valid(servers)) {
         zkc__set_errmsg("dial \"%s\": bad address list (want host:port[,host:port...])",
                         servers);

@@ -375,7 +375,8 @@ const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_
 {
 #ifdef ZK_HAVE_META
     if (rc != ZKC_ETIMEDOUT && rc != ZKC_ECONNECTIONLOSS && rc != ZKC_EOPERATIONTIMEOUT &&
-        rc != ZKC_ECLOSED && rc != ZKC_ESESSIONEXPIRED)
+        rc != ZKC_ECLOSED && rc != ZKC_ESESSIONEXPIRED && rc != ZKC_ECONNECT &&
+        rc != ZKC_ESYSTEMERROR && rc != ZKC_EAUTHFAILED && rc != ZKC_ENOMEM)
         return NULL;
     zkc_conn_cache *cache = z->conn != NULL ? zkc_meta_cache(z->conn) : NULL;
     const char *name;

@@ -231,6 +231,42 @@ static void test_dial_bad_addresses(void **state)
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_zk_dial("127.0.0.1:2181", &half, &c));
 }
 
+/* A list longer than ZKC_ZK_MAX_SERVERS is refused before the C client
+ * spends (for 100,000 addresses) many seconds sorting it, beyond any
+ * connect timeout; the longest list allowed is tried as usual. */
+static void test_dial_too_many_addresses(void **state)
+{
+    (void)state;
+    size_t n = ZKC_ZK_MAX_SERVERS + 1;
+    char *list = malloc(n * 24);
+    assert_non_null(list);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)sprintf(list + off, "%s10.%zu.%zu.%zu:2181", i > 0 ? "," : "",
+                               (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.connect_timeout_ms = 500;
+    zkc_conn *c = NULL;
+    assert_int_equal(ZKC_ECONNECT, zkc_zk_dial(list, &o, &c));
+    assert_null(c);
+    char want[64];
+    snprintf(want, sizeof want, "%zu addresses", n);
+    if (strstr(zkc_errmsg(), want) == NULL || strstr(zkc_errmsg(), "1024") == NULL)
+        fail_msg("message: %s", zkc_errmsg());
+    /* With a chroot too. */
+    strcat(list, "/chroot");
+    assert_int_equal(ZKC_ECONNECT, zkc_zk_dial(list, &o, &c));
+    /* One fewer: dialed, and nobody answers (a dead local port). */
+    off = 0;
+    for (size_t i = 0; i < n - 1; i++)
+        off += (size_t)sprintf(list + off, "%s127.0.0.1:%d", i > 0 ? "," : "", 1);
+    int rc = zkc_zk_dial(list, &o, &c);
+    if (rc != ZKC_ETIMEDOUT)
+        fail_msg("%zu addresses: got %s (%s)", n - 1, zkc_err_name(rc), zkc_errmsg());
+    assert_null(c);
+    free(list);
+}
+
 /* The C client logs an ERROR line per failed connect; none may reach
  * stderr when no log function is installed. */
 static void test_silent_by_default(void **state)
@@ -1205,6 +1241,7 @@ int main(void)
     } all[] = {
         {cmocka_unit_test(test_dial_dead_port), NONE},
         {cmocka_unit_test(test_dial_bad_addresses), NONE},
+        {cmocka_unit_test(test_dial_too_many_addresses), NONE},
         {cmocka_unit_test(test_silent_by_default), NONE},
         {cmocka_unit_test(test_log_callback), NONE},
         {cmocka_unit_test(test_dial_is_connected), SERVER},
