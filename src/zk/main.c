@@ -16,6 +16,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -308,6 +309,23 @@ static int dial_cell(const char *cell, const char *addrs, void *userdata, zkc_co
     return zkc_zk_dial(addrs, &o, ret);
 }
 
+/* Cells visited one after another (a '*' over thousands of cells) must
+ * not run the process out of file descriptors: the cache keeps at most
+ * this many connections open, from the descriptor limit at
+ * ZK_FDS_PER_CONN each (socket, the C client's wakeup pipe, the state
+ * eventfd, and room), with ZK_FDS_RESERVED left for the rest. */
+#define ZK_FDS_PER_CONN 8
+#define ZK_FDS_RESERVED 64
+#define ZK_MAX_CELL_CONNS 256
+static int max_cell_conns(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return ZK_MAX_CELL_CONNS;
+    rlim_t n = rl.rlim_cur > ZK_FDS_RESERVED ? (rl.rlim_cur - ZK_FDS_RESERVED) / ZK_FDS_PER_CONN : 0;
+    return n < 4 ? 4 : n > ZK_MAX_CELL_CONNS ? ZK_MAX_CELL_CONNS : (int)n;
+}
+
 static int connect_cells(zk_ctx *z)
 {
     zkc_cells_opts co = ZKC_CELLS_OPTS_INIT;
@@ -331,6 +349,7 @@ static int connect_cells(zk_ctx *z)
     zkc_conn_cache_opts cco = ZKC_CONN_CACHE_OPTS_INIT;
     cco.dial = dial_cell;
     cco.dial_ud = z;
+    cco.max_conns = max_cell_conns();
     zkc_conn_cache *cache = NULL;
     rc = zkc_conn_cache_new(cells, &cco, &cache);
     if (rc != ZKC_OK) {
