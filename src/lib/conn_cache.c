@@ -268,17 +268,20 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
         char msg[1024];
         if (rc != ZKC_OK && !lookup_failed) {
             const char *detail = zkc_errmsg()[0] != '\0' ? zkc_errmsg() : zkc_strerror(rc);
-            /* zkc_zk_dial's own message starts "dial <addrs>: ": say it once. */
+            /* A long list is cut, as zkc_zk_dial cuts it, so that the
+             * reason still shows. */
+            char shown[256];
             size_t al = strlen(addrs);
-            if (strncmp(detail, "dial ", 5) == 0 && strncmp(detail + 5, addrs, al) == 0 &&
-                strncmp(detail + 5 + al, ": ", 2) == 0)
-                detail += 5 + al + 2;
-            /* A long list is cut, so that the reason still shows. */
             if (al > 200)
-                snprintf(msg, sizeof msg, "cell %s: dial %.200s... (%zu bytes): %s", cell, addrs,
-                         al, detail);
+                snprintf(shown, sizeof shown, "%.200s... (%zu bytes)", addrs, al);
             else
-                snprintf(msg, sizeof msg, "cell %s: dial %s: %s", cell, addrs, detail);
+                snprintf(shown, sizeof shown, "%s", addrs);
+            /* zkc_zk_dial's own message starts "dial <addrs>: ": say it once. */
+            size_t sl = strlen(shown);
+            if (strncmp(detail, "dial ", 5) == 0 && strncmp(detail + 5, shown, sl) == 0 &&
+                strncmp(detail + 5 + sl, ": ", 2) == 0)
+                detail += 5 + sl + 2;
+            snprintf(msg, sizeof msg, "cell %s: dial %s: %s", cell, shown, detail);
         } else if (rc != ZKC_OK) {
             snprintf(msg, sizeof msg, "%s", zkc_errmsg());
         }

@@ -267,6 +267,37 @@ static void test_dial_too_many_addresses(void **state)
     free(list);
 }
 
+/* The C client resolves every name of the list before it tries one; a
+ * slow resolver made 1,000 names take minutes.  The dial gives up at its
+ * connect timeout (ETIMEDOUT, naming the cause) and leaves the resolving
+ * to a thread that cleans up after itself; where names fail fast, the
+ * dial fails with ECONNECT before that.  Either way, a long list is cut
+ * in the message so that the reason shows. */
+static void test_dial_slow_resolution(void **state)
+{
+    (void)state;
+    size_t n = 1000;
+    char *list = malloc(n * 24);
+    assert_non_null(list);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)sprintf(list + off, "%sh%zu.invalid:2181", i > 0 ? "," : "", i);
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.connect_timeout_ms = 300;
+    zkc_conn *c = NULL;
+    int rc = zkc_zk_dial(list, &o, &c);
+    assert_null(c);
+    if (rc == ZKC_ETIMEDOUT) {
+        if (strstr(zkc_errmsg(), "resolving the server addresses took more than 300 ms") == NULL)
+            fail_msg("message: %s", zkc_errmsg());
+    } else if (rc != ZKC_ECONNECT) {
+        fail_msg("got %s (%s)", zkc_err_name(rc), zkc_errmsg());
+    }
+    if (strstr(zkc_errmsg(), "bytes)") == NULL || strlen(zkc_errmsg()) > 400)
+        fail_msg("the list is not cut: %s", zkc_errmsg());
+    free(list);
+}
+
 /* The C client logs an ERROR line per failed connect; none may reach
  * stderr when no log function is installed. */
 static void test_silent_by_default(void **state)
@@ -1242,6 +1273,7 @@ int main(void)
         {cmocka_unit_test(test_dial_dead_port), NONE},
         {cmocka_unit_test(test_dial_bad_addresses), NONE},
         {cmocka_unit_test(test_dial_too_many_addresses), NONE},
+        {cmocka_unit_test(test_dial_slow_resolution), NONE},
         {cmocka_unit_test(test_silent_by_default), NONE},
         {cmocka_unit_test(test_log_callback), NONE},
         {cmocka_unit_test(test_dial_is_connected), SERVER},
