@@ -361,13 +361,13 @@ int zk_cmd_zip(zk_ctx *z, int argc, char **argv)
  * whose data is longer or shorter than declared, or whose CRC is wrong,
  * is an error (in why) rather than silently cut.
  */
-static int read_entry(zip_t *zip, zip_uint64_t i, zip_uint64_t size, char **ret,
-                      const char **why)
+static int read_entry(zip_t *zip, zip_uint64_t i, zip_uint64_t size, char **ret, char *why,
+                      size_t why_size)
 {
     char *data = malloc(size + 1);
     zip_file_t *f = data != NULL ? zip_fopen_index(zip, i, 0) : NULL;
     if (f == NULL) {
-        *why = data == NULL ? "out of memory" : zip_strerror(zip);
+        snprintf(why, why_size, "%s", data == NULL ? "out of memory" : zip_strerror(zip));
         free(data);
         return -1;
     }
@@ -377,28 +377,22 @@ static int read_entry(zip_t *zip, zip_uint64_t i, zip_uint64_t size, char **ret,
     for (;;) {
         zip_int64_t n = got < size ? zip_fread(f, data + got, size - got) : zip_fread(f, &extra, 1);
         if (n < 0) {
-            *why = zip_file_strerror(f);
+            snprintf(why, why_size, "%s", zip_file_strerror(f));
             rc = -1;
             break;
         }
         if (n == 0)
             break;
         if (got == size) {
-            *why = "more data than its declared size";
+            snprintf(why, why_size, "more data than its declared size");
             rc = -1;
             break;
         }
         got += (zip_uint64_t)n;
     }
     if (rc == 0 && got != size) {
-        *why = "less data than its declared size";
+        snprintf(why, why_size, "less data than its declared size");
         rc = -1;
-    }
-    static char saved[256];
-    if (rc != 0) {
-        /* The message lives in f: keep a copy past zip_fclose(). */
-        snprintf(saved, sizeof saved, "%s", *why);
-        *why = saved;
     }
     zip_fclose(f);
     if (rc != 0) {
@@ -435,7 +429,7 @@ int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
     for (zip_int64_t i = 0; items != NULL && i < total; i++) {
         zip_stat_t st;
         zip_stat_init(&st);
-        if (zip_stat_index(zip, (zip_uint64_t)i, ZIP_FL_ENC_RAW, &st) != 0 ||
+        if (zip_stat_index(zip, (zip_uint64_t)i, 0, &st) != 0 ||
             !(st.valid & ZIP_STAT_NAME) || !(st.valid & ZIP_STAT_SIZE)) {
             char num[32];
             snprintf(num, sizeof num, "#%lld", (long long)i);
@@ -468,8 +462,8 @@ int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
             continue;
         }
         char *data = NULL;
-        if (read_entry(zip, (zip_uint64_t)i, st.size, &data, &why) != 0) {
-            refuse(z, &ref, st.name, nl, "%s", why);
+        if (read_entry(zip, (zip_uint64_t)i, st.size, &data, msg, sizeof msg) != 0) {
+            refuse(z, &ref, st.name, nl, "%s", msg);
             free(path);
             continue;
         }
