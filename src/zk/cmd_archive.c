@@ -278,6 +278,12 @@ static zip_t *archive_open(zk_ctx *z, const char *name, int flags)
     if (zip == NULL && zerr == ZIP_ER_EXISTS && !(flags & ZIP_CREATE)) {
         /* libzip's word for two entries of one name. */
         zk_errf(z, "%s: refused, two entries have the same name; nothing written", name);
+    } else if (zip == NULL && zerr == ZIP_ER_INCONS) {
+        /* Also what libzip says of a name flagged UTF-8 that is not, or
+         * holds a control character. */
+        zk_errf(z, "%s: refused, the archive is inconsistent (a bad entry name?); nothing "
+                   "written",
+                name);
     } else if (zip == NULL) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, zerr);
@@ -415,7 +421,7 @@ int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
     char *prefix = zk_arg_clean(z, argv[optind + 1], NULL);
     if (prefix == NULL)
         return ZK_EXIT_FAIL;
-    zip_t *zip = archive_open(z, in, ZIP_RDONLY | ZIP_CHECKCONS);
+    zip_t *zip = archive_open(z, in, ZIP_RDONLY);
     if (zip == NULL) {
         free(prefix);
         return ZK_EXIT_FAIL;

@@ -118,8 +118,11 @@ def main():
                         ("ok/../../victim3", b"pwned")])
     elif kind == "zip-names":
         write_zip(out, [("ok", b"fine"), ("/abs", b"abs"), ("a//b", b"empty"),
-                        ("./dot", b"dot"), ("a/./b", b"dot"), ("../", b""),
-                        ("ctl\x01", b"ctl")])
+                        ("./dot", b"dot"), ("a/./b", b"dot"), ("../", b"")])
+    elif kind == "zip-ctl":
+        # A control character in a name flagged UTF-8 (a name of ASCII
+        # only is CP437, where 0x01 is a smiley: a fine name).
+        write_zip(out, [("ok", b"fine"), ("ctl\x01\u00e9", b"ctl")])
     elif kind == "zip-nul":
         write_zip(out, [("ok", b"fine"), ("x@/../../../victim4", b"pwned")])
         patch_headers(out, nul_in_name)
