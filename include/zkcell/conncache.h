@@ -54,9 +54,16 @@ typedef struct zkc_conn_cache_opts {
     void *dial_ud;
     int backoff_min_ms; /* first delay after a failed dial; 0: 100 */
     int backoff_max_ms; /* largest delay; 0: 30000 */
+    /* Open connections kept, 0: no bound.  Before a dial that would go
+     * past it, the least recently used connection no caller holds (no
+     * reference, no router operation in flight) is closed, with its
+     * session: its watches end and its ephemerals go.  When every
+     * connection is in use the dial happens anyway, so the bound is
+     * soft.  For tools that visit many cells one after another. */
+    int max_conns;
 } zkc_conn_cache_opts;
 
-#define ZKC_CONN_CACHE_OPTS_INIT {1, false, NULL, NULL, 0, 0}
+#define ZKC_CONN_CACHE_OPTS_INIT {1, false, NULL, NULL, 0, 0, 0}
 
 /*
  * zkc_conn_cache_new: an empty cache over cells, which is borrowed and

@@ -16,6 +16,11 @@ extern "C" {
 
 #define ZKC_DEFAULT_BASE_TIMEOUT_MS 5000
 #define ZKC_DEFAULT_CONNECT_TIMEOUT_MS 30000
+/* Most addresses one dial takes.  The C client resolves and sorts the
+ * whole list before it tries any, in time that grows faster than the
+ * list (100,000 addresses: about 18 s), where no connect timeout can
+ * stop it; a real ensemble has a handful. */
+#define ZKC_ZK_MAX_SERVERS 1024
 
 typedef struct zkc_zk_opts {
     unsigned version;          /* 1 */
@@ -33,7 +38,8 @@ typedef struct zkc_zk_opts {
  * zkc_zk_dial: connect to servers ("host:port,host:port") and wait for
  * the session (DialZk / DialZkTimeout).  Returns ZKC_OK with *ret_conn,
  * ZKC_ETIMEDOUT when no server answered within the connect timeout,
- * ZKC_ECONNECT (bad address list, or the session could not be made),
+ * ZKC_ECONNECT (bad address list, more than ZKC_ZK_MAX_SERVERS addresses,
+ * or the session could not be made),
  * ZKC_EAUTHFAILED, ZKC_ENOMEM; zkc_errmsg() names the servers.
  * opts may be NULL.
  */

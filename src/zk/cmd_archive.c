@@ -15,8 +15,15 @@
  *    set the data of what exists, one depth level at a time with many
  *    operations in flight; restore then applies the dumped ACLs.
  *    Ephemeral nodes are restored only with -e, and as persistent nodes.
+ *  - unzip and restore read and check the whole input before writing
+ *    anything: an entry that would land outside the target (a "." or
+ *    ".." component, an empty one, an absolute zip name, a NUL, anything
+ *    the path rules refuse), a zip entry whose data does not match its
+ *    declared size and CRC, two entries for one node, data too large for
+ *    the server: the input is refused, the entries named, nothing written.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +33,8 @@
 #include "zkcmd.h"
 
 #define DUMP_FORMAT 1
+/* Refused entries named before the rest are only counted. */
+#define MAX_REFUSALS_SHOWN 10
 
 static bool skip_system(const char *root, const char *path)
 {
@@ -164,6 +173,101 @@ static void items_free(put_item *items, size_t n)
     free(items);
 }
 
+/* ---- checking an input before writing ---- */
+
+/* The entries of one input found wrong so far. */
+typedef struct refusals {
+    const char *input; /* the file, for messages */
+    size_t n;
+} refusals;
+
+/* Report one entry (its name as found, quoted) and why it is refused. */
+static void refuse(zk_ctx *z, refusals *r, const char *name, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void refuse(zk_ctx *z, refusals *r, const char *name, size_t len, const char *fmt, ...)
+{
+    if (r->n++ >= MAX_REFUSALS_SHOWN) {
+        z->status = ZK_EXIT_FAIL;
+        return;
+    }
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    char *q = zk_quote(name, len);
+    zk_errf(z, "%s: entry %s: %s", r->input, q != NULL ? q : "?", why);
+    free(q);
+}
+
+/* After the checks: true to go on writing, or false (said why). */
+static bool checked(zk_ctx *z, const refusals *r)
+{
+    if (r->n == 0 && z->status == ZK_EXIT_OK)
+        return true;
+    if (r->n > MAX_REFUSALS_SHOWN)
+        zk_errf(z, "%s: %zu more bad entries", r->input, r->n - MAX_REFUSALS_SHOWN);
+    if (r->n > 0)
+        zk_errf(z, "%s: refused (%zu bad %s), nothing written", r->input, r->n,
+                r->n == 1 ? "entry" : "entries");
+    else
+        zk_errf(z, "%s: nothing written", r->input);
+    return false;
+}
+
+/*
+ * Why a name relative to the target ("a/b") would not land strictly
+ * under it, or NULL when it is fine: every component must be a real
+ * name, so the joined path can be checked as it is, without cleaning.
+ */
+static const char *bad_relative(const char *name, size_t len)
+{
+    if (len == 0)
+        return "empty name";
+    if (memchr(name, '\0', len) != NULL)
+        return "NUL in the name";
+    if (name[0] == '/')
+        return "absolute name";
+    const char *s = name, *end = name + len;
+    while (s <= end) {
+        const char *e = memchr(s, '/', (size_t)(end - s));
+        if (e == NULL)
+            e = end;
+        size_t n = (size_t)(e - s);
+        if (n == 0)
+            return "empty path component";
+        if ((n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))
+            return "\".\" or \"..\" path component";
+        s = e + 1;
+    }
+    return NULL;
+}
+
+/* dir + "/" + rel (rel checked by bad_relative()), malloc'd. */
+static char *join_under(const char *dir, const char *rel, size_t rel_len)
+{
+    size_t dl = strcmp(dir, "/") == 0 ? 0 : strlen(dir);
+    char *p = malloc(dl + rel_len + 2);
+    if (p != NULL) {
+        memcpy(p, dir, dl);
+        p[dl] = '/';
+        memcpy(p + dl + 1, rel, rel_len);
+        p[dl + 1 + rel_len] = '\0';
+    }
+    return p;
+}
+
+/* Sort the items and refuse two for one node. */
+static void refuse_duplicates(zk_ctx *z, refusals *r, put_item *items, size_t n)
+{
+    qsort(items, n, sizeof *items, item_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (strcmp(items[i].path, items[i - 1].path) == 0 &&
+            (i < 2 || strcmp(items[i].path, items[i - 2].path) != 0))
+            refuse(z, r, items[i].path, strlen(items[i].path), "more than one entry for %s",
+                   items[i].path);
+}
+
 /* ---- zip ---- */
 
 /* zip_open(), or NULL after an error naming the archive. */
@@ -171,7 +275,16 @@ static zip_t *archive_open(zk_ctx *z, const char *name, int flags)
 {
     int zerr = 0;
     zip_t *zip = zip_open(name, flags, &zerr);
-    if (zip == NULL) {
+    if (zip == NULL && zerr == ZIP_ER_EXISTS && !(flags & ZIP_CREATE)) {
+        /* libzip's word for two entries of one name. */
+        zk_errf(z, "%s: refused, two entries have the same name; nothing written", name);
+    } else if (zip == NULL && zerr == ZIP_ER_INCONS) {
+        /* Also what libzip says of a name flagged UTF-8 that is not, or
+         * holds a control character. */
+        zk_errf(z, "%s: refused, the archive is inconsistent (a bad entry name?); nothing "
+                   "written",
+                name);
+    } else if (zip == NULL) {
         zip_error_t ze;
         zip_error_init_with_code(&ze, zerr);
         zk_errf(z, "%s: %s", name, zip_error_strerror(&ze));
@@ -248,6 +361,55 @@ int zk_cmd_zip(zk_ctx *z, int argc, char **argv)
 
 /* ---- unzip ---- */
 
+/*
+ * Read entry i whole into a malloc'd buffer.  libzip checks the CRC when
+ * a read reaches the end of the data, so read until it says so: an entry
+ * whose data is longer or shorter than declared, or whose CRC is wrong,
+ * is an error (in why) rather than silently cut.
+ */
+static int read_entry(zip_t *zip, zip_uint64_t i, zip_uint64_t size, char **ret, char *why,
+                      size_t why_size)
+{
+    char *data = malloc(size + 1);
+    zip_file_t *f = data != NULL ? zip_fopen_index(zip, i, 0) : NULL;
+    if (f == NULL) {
+        snprintf(why, why_size, "%s", data == NULL ? "out of memory" : zip_strerror(zip));
+        free(data);
+        return -1;
+    }
+    zip_uint64_t got = 0;
+    char extra;
+    int rc = 0;
+    for (;;) {
+        zip_int64_t n = got < size ? zip_fread(f, data + got, size - got) : zip_fread(f, &extra, 1);
+        if (n < 0) {
+            snprintf(why, why_size, "%s", zip_file_strerror(f));
+            rc = -1;
+            break;
+        }
+        if (n == 0)
+            break;
+        if (got == size) {
+            snprintf(why, why_size, "more data than its declared size");
+            rc = -1;
+            break;
+        }
+        got += (zip_uint64_t)n;
+    }
+    if (rc == 0 && got != size) {
+        snprintf(why, why_size, "less data than its declared size");
+        rc = -1;
+    }
+    zip_fclose(f);
+    if (rc != 0) {
+        free(data);
+        return -1;
+    }
+    data[size] = '\0';
+    *ret = data;
+    return 0;
+}
+
 int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
 {
     int status = zk_getopt_none(z, argc, argv, "h");
@@ -267,47 +429,59 @@ int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
     zip_int64_t total = zip_get_num_entries(zip, 0);
     put_item *items = calloc(total > 0 ? (size_t)total : 1, sizeof *items);
     size_t n = 0;
+    refusals ref = {.input = in};
+    if (items == NULL)
+        zk_errf(z, "out of memory");
     for (zip_int64_t i = 0; items != NULL && i < total; i++) {
         zip_stat_t st;
-        if (zip_stat_index(zip, (zip_uint64_t)i, 0, &st) != 0 || !(st.valid & ZIP_STAT_NAME) ||
-            !(st.valid & ZIP_STAT_SIZE)) {
-            zk_errf(z, "%s: entry %lld: %s", in, (long long)i, zip_strerror(zip));
+        zip_stat_init(&st);
+        if (zip_stat_index(zip, (zip_uint64_t)i, 0, &st) != 0 ||
+            !(st.valid & ZIP_STAT_NAME) || !(st.valid & ZIP_STAT_SIZE)) {
+            char num[32];
+            snprintf(num, sizeof num, "#%lld", (long long)i);
+            refuse(z, &ref, num, strlen(num), "%s", zip_strerror(zip));
             continue;
         }
         size_t nl = strlen(st.name);
-        if (nl == 0 || st.name[nl - 1] == '/')
-            continue; /* a folder entry: nodes come with their own */
-        if (st.size > ZKC_MAX_DATA) {
-            zk_errf(z, "%s: %s: %llu bytes is more than ZooKeeper takes", in, st.name,
-                    (unsigned long long)st.size);
+        bool folder = nl > 0 && st.name[nl - 1] == '/';
+        const char *why = bad_relative(st.name, folder ? nl - 1 : nl);
+        if (why != NULL) {
+            refuse(z, &ref, st.name, nl, "%s: it would land outside %s", why, prefix);
             continue;
         }
-        char *joined = malloc(strlen(prefix) + nl + 3);
-        if (joined == NULL)
+        if (folder)
+            continue; /* a folder entry: nodes come with their own */
+        char *path = join_under(prefix, st.name, nl);
+        if (path == NULL) {
+            zk_errf(z, "out of memory");
             break;
-        sprintf(joined, "%s/%s", strcmp(prefix, "/") == 0 ? "" : prefix, st.name);
-        char *path = zk_path_clean(joined, NULL);
-        free(joined);
-        char *data = malloc(st.size + 1);
-        zip_file_t *f = path != NULL && data != NULL ? zip_fopen_index(zip, (zip_uint64_t)i, 0)
-                                                     : NULL;
-        zip_int64_t got = f != NULL ? zip_fread(f, data, st.size) : -1;
-        if (f != NULL)
-            zip_fclose(f);
-        if (got < 0 || (zip_uint64_t)got != st.size) {
-            zk_errf(z, "%s: %s: %s", in, st.name, zip_strerror(zip));
+        }
+        if (zkc_path_validate(path, false) != ZKC_OK) {
+            refuse(z, &ref, st.name, nl, "not a valid ZooKeeper path under %s", prefix);
             free(path);
-            free(data);
+            continue;
+        }
+        char msg[256];
+        if (!zk_data_fits_msg(z, path, st.size, msg, sizeof msg)) {
+            refuse(z, &ref, st.name, nl, "%s", msg);
+            free(path);
+            continue;
+        }
+        char *data = NULL;
+        if (read_entry(zip, (zip_uint64_t)i, st.size, &data, msg, sizeof msg) != 0) {
+            refuse(z, &ref, st.name, nl, "%s", msg);
+            free(path);
             continue;
         }
         items[n].path = path;
         items[n].data = data;
-        items[n].len = (size_t)got;
+        items[n].len = (size_t)st.size;
         items[n].depth = depth_of(path);
         n++;
     }
     zip_discard(zip);
-    if (n > 0 && zk_connect(z) == ZKC_OK)
+    refuse_duplicates(z, &ref, items, n);
+    if (checked(z, &ref) && n > 0 && zk_connect(z) == ZKC_OK)
         put_many(z, items, n, false);
     items_free(items, n);
     free(prefix);
@@ -410,27 +584,36 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv)
         return zk_usage(z, "want a dump file and, optionally, a destination path");
     const char *file = argv[optind];
     json_error_t je;
-    json_t *doc = strcmp(file, "-") == 0 ? json_loadf(stdin, 0, &je) : json_load_file(file, 0, &je);
+    /* NULs are let through the parser so that a path holding one can be
+     * named and refused below (data with NULs is fine). */
+    json_t *doc = strcmp(file, "-") == 0 ? json_loadf(stdin, JSON_ALLOW_NUL, &je)
+                                         : json_load_file(file, JSON_ALLOW_NUL, &je);
     if (doc == NULL) {
         zk_errf(z, "%s:%d: %s", file, je.line, je.text);
         return ZK_EXIT_FAIL;
     }
     const char *root;
-    json_t *nodes;
+    json_t *nodes, *jroot;
     json_int_t format;
-    if (json_unpack_ex(doc, &je, 0, "{sI ss so}", "zkcell_dump", &format, "root", &root, "nodes",
-                       &nodes) != 0 ||
-        format != DUMP_FORMAT || !json_is_array(nodes)) {
+    if (json_unpack_ex(doc, &je, 0, "{sI so so}", "zkcell_dump", &format, "root", &jroot,
+                       "nodes", &nodes) != 0 ||
+        format != DUMP_FORMAT || !json_is_array(nodes) || !json_is_string(jroot)) {
         zk_errf(z, "%s: not a zk dump (format %d)", file, DUMP_FORMAT);
         json_decref(doc);
         return ZK_EXIT_FAIL;
     }
-    char *dest;
-    if (nargs == 2) {
-        dest = zk_arg_clean(z, argv[optind + 1], NULL);
-    } else if ((dest = zk_path_clean(root, NULL)) == NULL) {
-        zk_err(z, root, ZKC_EBADPATH, "not an absolute path");
+    root = json_string_value(jroot);
+    /* The root is only a prefix to strip, but it must be a path as it is:
+     * "/backup/.." would let "/backup/../victim" through. */
+    if (strlen(root) != json_string_length(jroot) || zkc_path_validate(root, false) != ZKC_OK) {
+        char *q = zk_quote(root, json_string_length(jroot));
+        zk_errf(z, "%s: root %s is not a valid ZooKeeper path, nothing written", file,
+                q != NULL ? q : "?");
+        free(q);
+        json_decref(doc);
+        return ZK_EXIT_FAIL;
     }
+    char *dest = nargs == 2 ? zk_arg_clean(z, argv[optind + 1], NULL) : strdup(root);
     if (dest == NULL) {
         json_decref(doc);
         return ZK_EXIT_FAIL;
@@ -438,48 +621,68 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv)
     size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
     size_t total = json_array_size(nodes), n = 0;
     put_item *items = calloc(total > 0 ? total : 1, sizeof *items);
+    refusals ref = {.input = file};
+    if (items == NULL)
+        zk_errf(z, "out of memory");
     for (size_t i = 0; items != NULL && i < total; i++) {
         json_t *e = json_array_get(nodes, i);
-        const char *path = json_string_value(json_object_get(e, "path"));
-        if (path == NULL || strncmp(path, root, rl) != 0 ||
-            (path[rl] != '\0' && path[rl] != '/' && rl > 0)) {
-            zk_errf(z, "%s: node %zu: no path under %s", file, i, root);
+        json_t *jpath = json_object_get(e, "path");
+        if (!json_is_string(jpath)) {
+            char num[32];
+            snprintf(num, sizeof num, "#%zu", i);
+            refuse(z, &ref, num, strlen(num), "no \"path\"");
+            continue;
+        }
+        const char *path = json_string_value(jpath);
+        size_t pl = json_string_length(jpath);
+        /* The root itself, or a real name under it: checked as written,
+         * never cleaned. */
+        bool self = pl == strlen(root) && memcmp(path, root, pl) == 0;
+        const char *rel = path + rl + 1, *why = NULL;
+        size_t rel_len = pl > rl ? pl - rl - 1 : 0;
+        if (!self && (pl < rl + 1 || memcmp(path, root, rl) != 0 || path[rl] != '/'))
+            why = "not under the root";
+        else if (!self)
+            why = rel[0] == '/' ? "empty path component" : bad_relative(rel, rel_len);
+        if (why != NULL) {
+            refuse(z, &ref, path, pl, "%s: it would land outside %s", why, root);
             continue;
         }
         if (json_is_true(json_object_get(e, "ephemeral")) && !ephemerals)
             continue;
+        char *np = self ? strdup(dest) : join_under(dest, rel, rel_len);
+        if (np == NULL) {
+            zk_errf(z, "out of memory");
+            break;
+        }
+        /* "/" itself always exists and has no data worth restoring. */
+        if (strcmp(np, "/") == 0) {
+            free(np);
+            continue;
+        }
+        if (zkc_path_validate(np, false) != ZKC_OK) {
+            refuse(z, &ref, path, pl, "not a valid ZooKeeper path under %s", dest);
+            free(np);
+            continue;
+        }
         put_item *it = &items[n];
+        it->path = np;
         if (zk_json_get_data(e, &it->data, &it->len) != 0) {
-            zk_errf(z, "%s: %s: bad data", file, path);
-            continue;
+            refuse(z, &ref, path, pl, "bad data");
+        } else {
+            char msg[256];
+            json_t *acl = json_object_get(e, "acl");
+            if (!zk_data_fits_msg(z, np, it->len, msg, sizeof msg))
+                refuse(z, &ref, path, pl, "%s", msg);
+            else if (acls && acl != NULL && zk_json_get_acl(acl, &it->acl) != 0)
+                refuse(z, &ref, path, pl, "bad ACL");
         }
-        json_t *acl = json_object_get(e, "acl");
-        if (acls && acl != NULL && zk_json_get_acl(acl, &it->acl) != 0) {
-            zk_errf(z, "%s: %s: bad ACL", file, path);
-            free(it->data);
-            it->data = NULL;
-            continue;
-        }
-        const char *rest = path + rl;
-        size_t dl = strcmp(dest, "/") == 0 ? 0 : strlen(dest);
-        char *np = malloc(dl + strlen(rest) + 2);
-        if (np != NULL)
-            sprintf(np, "%.*s%s", (int)dl, dest, *rest != '\0' ? rest : (dl == 0 ? "/" : ""));
-        it->path = np != NULL ? zk_path_clean(np, NULL) : NULL;
-        free(np);
-        if (it->path == NULL || strcmp(it->path, "/") == 0) {
-            /* "/" itself always exists and has no data worth restoring. */
-            free(it->path);
-            free(it->data);
-            zkc_acl_list_free(it->acl);
-            memset(it, 0, sizeof *it);
-            continue;
-        }
-        it->depth = depth_of(it->path);
-        n++;
+        it->depth = depth_of(np);
+        n++; /* kept even when refused, so that it is freed */
     }
+    refuse_duplicates(z, &ref, items, n);
     json_decref(doc);
-    if (n > 0 && zk_connect(z) == ZKC_OK)
+    if (checked(z, &ref) && n > 0 && zk_connect(z) == ZKC_OK)
         put_many(z, items, n, acls);
     items_free(items, n);
     free(dest);

@@ -255,9 +255,8 @@ static void cp_one(zk_ctx *z, const cp_src *src, const char *dst, bool dst_zk)
         return;
     }
     if (dst_zk) {
-        if (len > ZKC_MAX_DATA) {
-            zk_errf(z, "%s: %zu bytes is more than ZooKeeper takes (%d)", src->name, len,
-                    ZKC_MAX_DATA);
+        if (!zk_data_fits(z, src->name, dst, len)) {
+            /* said */
         } else if ((rc = zk_put(z, dst, data, len)) != ZKC_OK) {
             zk_err(z, dst, rc, NULL);
         }
@@ -483,6 +482,10 @@ int zk_cmd_edit(zk_ctx *z, int argc, char **argv)
     }
     if (elen == len && memcmp(edited, data, len) == 0) {
         unlink(tmpl);
+        goto out;
+    }
+    if (!zk_data_fits(z, NULL, path, elen)) {
+        fprintf(stderr, "zk edit: your version is in %s\n", tmpl);
         goto out;
     }
     rc = zkc_set(z->conn, path, edited, elen, st.version, NULL);

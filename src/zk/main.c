@@ -18,6 +18,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -370,6 +371,23 @@ static int dial_cell(const char *cell, const char *addrs, void *userdata, zkc_co
     return zkc_zk_dial(addrs, &o, ret);
 }
 
+/* Cells visited one after another (a '*' over thousands of cells) must
+ * not run the process out of file descriptors: the cache keeps at most
+ * this many connections open, from the descriptor limit at
+ * ZK_FDS_PER_CONN each (socket, the C client's wakeup pipe, the state
+ * eventfd, and room), with ZK_FDS_RESERVED left for the rest. */
+#define ZK_FDS_PER_CONN 8
+#define ZK_FDS_RESERVED 64
+#define ZK_MAX_CELL_CONNS 256
+static int max_cell_conns(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return ZK_MAX_CELL_CONNS;
+    rlim_t n = rl.rlim_cur > ZK_FDS_RESERVED ? (rl.rlim_cur - ZK_FDS_RESERVED) / ZK_FDS_PER_CONN : 0;
+    return n < 4 ? 4 : n > ZK_MAX_CELL_CONNS ? ZK_MAX_CELL_CONNS : (int)n;
+}
+
 static int connect_cells(zk_ctx *z)
 {
     zkc_cells_opts co = ZKC_CELLS_OPTS_INIT;
@@ -394,6 +412,7 @@ static int connect_cells(zk_ctx *z)
     cco.dial = dial_cell;
     cco.dial_ud = z;
     cco.zkocc = use_zkocc != 0;
+    cco.max_conns = max_cell_conns();
     zkc_conn_cache *cache = NULL;
     rc = zkc_conn_cache_new(cells, &cco, &cache);
     if (rc != ZKC_OK) {
@@ -438,7 +457,8 @@ const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_
 {
 #ifdef ZK_HAVE_META
     if (rc != ZKC_ETIMEDOUT && rc != ZKC_ECONNECTIONLOSS && rc != ZKC_EOPERATIONTIMEOUT &&
-        rc != ZKC_ECLOSED && rc != ZKC_ESESSIONEXPIRED)
+        rc != ZKC_ECLOSED && rc != ZKC_ESESSIONEXPIRED && rc != ZKC_ECONNECT &&
+        rc != ZKC_ESYSTEMERROR && rc != ZKC_EAUTHFAILED && rc != ZKC_ENOMEM)
         return NULL;
     zkc_conn_cache *cache = z->conn != NULL ? zkc_meta_cache(z->conn) : NULL;
     const char *name;

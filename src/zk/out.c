@@ -30,6 +30,60 @@ void zk_err(zk_ctx *z, const char *path, int rc, const char *detail)
     z->status = ZK_EXIT_FAIL;
 }
 
+size_t zk_max_data(const zk_ctx *z, const char *path)
+{
+    /* The server sees the path under --server's chroot, if any. */
+    const char *chroot = z->server != NULL ? strchr(z->server, '/') : NULL;
+    size_t pl = strlen(path) + (chroot != NULL ? strlen(chroot) : 0);
+    return pl + ZK_REQUEST_OVERHEAD >= ZK_MAX_PACKET ? 0
+                                                     : ZK_MAX_PACKET - ZK_REQUEST_OVERHEAD - pl;
+}
+
+bool zk_data_fits_msg(const zk_ctx *z, const char *path, size_t len, char *buf, size_t size)
+{
+    size_t max = zk_max_data(z, path);
+    if (len <= max)
+        return true;
+    snprintf(buf, size,
+             "node too large: %zu bytes of data, the limit at this path is %zu bytes (the "
+             "server's %d-byte packet limit, jute.maxbuffer, less the path and %d bytes of "
+             "request)",
+             len, max, ZK_MAX_PACKET, ZK_REQUEST_OVERHEAD);
+    return false;
+}
+
+bool zk_data_fits(zk_ctx *z, const char *what, const char *path, size_t len)
+{
+    char msg[256];
+    if (zk_data_fits_msg(z, path, len, msg, sizeof msg))
+        return true;
+    if (what != NULL)
+        zk_errf(z, "%s: %s: %s", what, path, msg);
+    else
+        zk_errf(z, "%s: %s", path, msg);
+    return false;
+}
+
+char *zk_quote(const char *s, size_t len)
+{
+    char *q = malloc(len * 4 + 3), *o = q;
+    if (q == NULL)
+        return NULL;
+    *o++ = '"';
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\')
+            o += sprintf(o, "\\%c", c);
+        else if (c < 0x20 || c >= 0x7f)
+            o += sprintf(o, "\\x%02x", c);
+        else
+            *o++ = (char)c;
+    }
+    *o++ = '"';
+    *o = '\0';
+    return q;
+}
+
 void zk_errf(zk_ctx *z, const char *fmt, ...)
 {
     va_list ap;

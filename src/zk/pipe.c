@@ -12,7 +12,9 @@
  *
  * On top of it: the tree walker (one children or get per node, plus
  * get_acl when asked, deleted nodes skipped) and stat_many (exists for a
- * list of paths).
+ * list of paths).  A walk stops at the first error that is the
+ * session's rather than a node's (connection lost, session expired...):
+ * every node left would fail the same way, so the walk fails once.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -214,8 +216,30 @@ static int node_cmp(const void *a, const void *b)
 typedef struct walker {
     const zk_walk_opts *o;
     zk_tree *out;
-    int rc; /* ENOMEM and the like */
+    int rc; /* ENOMEM, or the session's error that stopped the walk */
 } walker;
+
+/* An error of the session or connection, not of the node asked about. */
+static bool session_error(int rc)
+{
+    switch (rc) {
+    case ZKC_ESYSTEMERROR:
+    case ZKC_ECONNECTIONLOSS:
+    case ZKC_EOPERATIONTIMEOUT:
+    case ZKC_EINVALIDSTATE:
+    case ZKC_ESESSIONEXPIRED:
+    case ZKC_EAUTHFAILED:
+    case ZKC_ECLOSING:
+    case ZKC_ESESSIONMOVED:
+    case ZKC_ETIMEDOUT:
+    case ZKC_EINTERRUPTED:
+    case ZKC_ECLOSED:
+    case ZKC_ECONNECT:
+        return true;
+    default:
+        return false;
+    }
+}
 
 /* What is still pending for one node. */
 typedef struct wnode {
@@ -297,7 +321,7 @@ static void walk_children(zk_pipe *p, wnode *wn, const zkc_strings *kids)
 {
     zk_node *n = wn->node;
     walker *w = wn->w;
-    if (w->o->max_depth >= 0 && n->depth >= w->o->max_depth)
+    if (w->rc != ZKC_OK || (w->o->max_depth >= 0 && n->depth >= w->o->max_depth))
         return;
     for (size_t i = 0; kids != NULL && i < kids->count; i++) {
         char *child = zkc_path_join(n->path, kids->v[i]);
@@ -312,6 +336,8 @@ static void walk_fn(zk_pipe *p, const zkc_result *res, void *tag)
     wnode *wn = tag;
     zk_node *n = wn->node;
     if (res->rc != ZKC_OK) {
+        if (session_error(res->rc) && wn->w->rc == ZKC_OK)
+            wn->w->rc = res->rc;
         /* A node deleted meanwhile is simply not there (the root is). */
         if (res->rc == ZKC_ENONODE && n->depth > 0)
             wn->gone = true;
@@ -336,7 +362,7 @@ static void walk_fn(zk_pipe *p, const zkc_result *res, void *tag)
             } else {
                 wn->w->rc = ZKC_ENOMEM;
             }
-            if (res->stat != NULL && res->stat->num_children > 0 &&
+            if (res->stat != NULL && res->stat->num_children > 0 && wn->w->rc == ZKC_OK &&
                 !(wn->w->o->max_depth >= 0 && n->depth >= wn->w->o->max_depth)) {
                 zkc_request req = {.op = ZKC_OP_CHILDREN, .path = n->path, .version = -1};
                 if (zk_pipe_add(p, &req, walk_fn, wn) == ZKC_OK)

@@ -38,6 +38,18 @@
 #include "zkcell/watch.h"
 #include "zkcell/zk.h"
 
+/*
+ * The server drops the connection on a request longer than its packet
+ * limit, jute.maxbuffer, 0xfffff bytes by default.  Besides the data, a
+ * create or set carries its header, lengths, the path, and the version or
+ * the ACL and flags: measured on ZooKeeper 3.8 at the path "/m" (2 bytes),
+ * the largest set takes 1048553 bytes of data (20 bytes of overhead) and
+ * the largest create 1048526 (47 bytes), so a write of exactly 1 MiB
+ * never fits.  zk_max_data() is what the zk command lets through.
+ */
+#define ZK_MAX_PACKET 1048575
+#define ZK_REQUEST_OVERHEAD 64
+
 /* Exit statuses. */
 #define ZK_EXIT_OK 0
 #define ZK_EXIT_FAIL 1  /* some paths failed */
@@ -135,6 +147,19 @@ int zk_json_get_data(json_t *obj, char **data, size_t *len);
 int zk_json_get_acl(json_t *arr, zkc_acl_list **ret);
 /* Print one JSON document and a newline to stdout. */
 void zk_json_print(json_t *doc, bool pretty);
+
+/* The largest data a node at path can be written with (ZK_MAX_PACKET
+ * less the path, with --server's chroot, and ZK_REQUEST_OVERHEAD). */
+size_t zk_max_data(const zk_ctx *z, const char *path);
+/* Whether len bytes of data fit a node at path; if not, an error naming
+ * what (a file, an entry; NULL: path), the size and the limit. */
+bool zk_data_fits(zk_ctx *z, const char *what, const char *path, size_t len);
+/* The same check, the message (without the path) in buf. */
+bool zk_data_fits_msg(const zk_ctx *z, const char *path, size_t len, char *buf, size_t size);
+/* A string as a JSON string literal, for naming hostile names in
+ * messages (quotes, control characters and NUL escaped); malloc'd, or
+ * NULL when out of memory. */
+char *zk_quote(const char *s, size_t len);
 
 /* "rwdca" -> perms; -1 on a bad letter. */
 int zk_perms_parse(const char *s, uint32_t *ret);

@@ -231,6 +231,73 @@ static void test_dial_bad_addresses(void **state)
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_zk_dial("127.0.0.1:2181", &half, &c));
 }
 
+/* A list longer than ZKC_ZK_MAX_SERVERS is refused before the C client
+ * spends (for 100,000 addresses) many seconds sorting it, beyond any
+ * connect timeout; the longest list allowed is tried as usual. */
+static void test_dial_too_many_addresses(void **state)
+{
+    (void)state;
+    size_t n = ZKC_ZK_MAX_SERVERS + 1;
+    char *list = malloc(n * 24);
+    assert_non_null(list);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)sprintf(list + off, "%s10.%zu.%zu.%zu:2181", i > 0 ? "," : "",
+                               (i >> 16) & 255, (i >> 8) & 255, i & 255);
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.connect_timeout_ms = 500;
+    zkc_conn *c = NULL;
+    assert_int_equal(ZKC_ECONNECT, zkc_zk_dial(list, &o, &c));
+    assert_null(c);
+    char want[64];
+    snprintf(want, sizeof want, "%zu addresses", n);
+    if (strstr(zkc_errmsg(), want) == NULL || strstr(zkc_errmsg(), "1024") == NULL)
+        fail_msg("message: %s", zkc_errmsg());
+    /* With a chroot too. */
+    strcat(list, "/chroot");
+    assert_int_equal(ZKC_ECONNECT, zkc_zk_dial(list, &o, &c));
+    /* One fewer: dialed, and nobody answers (a dead local port). */
+    off = 0;
+    for (size_t i = 0; i < n - 1; i++)
+        off += (size_t)sprintf(list + off, "%s127.0.0.1:%d", i > 0 ? "," : "", 1);
+    int rc = zkc_zk_dial(list, &o, &c);
+    if (rc != ZKC_ETIMEDOUT)
+        fail_msg("%zu addresses: got %s (%s)", n - 1, zkc_err_name(rc), zkc_errmsg());
+    assert_null(c);
+    free(list);
+}
+
+/* The C client resolves every name of the list before it tries one; a
+ * slow resolver made 1,000 names take minutes.  The dial gives up at its
+ * connect timeout (ETIMEDOUT, naming the cause) and leaves the resolving
+ * to a thread that cleans up after itself; where names fail fast, the
+ * dial fails with ECONNECT before that.  Either way, a long list is cut
+ * in the message so that the reason shows. */
+static void test_dial_slow_resolution(void **state)
+{
+    (void)state;
+    size_t n = 1000;
+    char *list = malloc(n * 24);
+    assert_non_null(list);
+    size_t off = 0;
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)sprintf(list + off, "%sh%zu.invalid:2181", i > 0 ? "," : "", i);
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.connect_timeout_ms = 300;
+    zkc_conn *c = NULL;
+    int rc = zkc_zk_dial(list, &o, &c);
+    assert_null(c);
+    if (rc == ZKC_ETIMEDOUT) {
+        if (strstr(zkc_errmsg(), "resolving the server addresses took more than 300 ms") == NULL)
+            fail_msg("message: %s", zkc_errmsg());
+    } else if (rc != ZKC_ECONNECT) {
+        fail_msg("got %s (%s)", zkc_err_name(rc), zkc_errmsg());
+    }
+    if (strstr(zkc_errmsg(), "bytes)") == NULL || strlen(zkc_errmsg()) > 400)
+        fail_msg("the list is not cut: %s", zkc_errmsg());
+    free(list);
+}
+
 /* The C client logs an ERROR line per failed connect; none may reach
  * stderr when no log function is installed. */
 static void test_silent_by_default(void **state)
@@ -1240,6 +1307,8 @@ int main(void)
     } all[] = {
         {cmocka_unit_test(test_dial_dead_port), NONE},
         {cmocka_unit_test(test_dial_bad_addresses), NONE},
+        {cmocka_unit_test(test_dial_too_many_addresses), NONE},
+        {cmocka_unit_test(test_dial_slow_resolution), NONE},
         {cmocka_unit_test(test_silent_by_default), NONE},
         {cmocka_unit_test(test_log_callback), NONE},
         {cmocka_unit_test(test_dial_is_connected), SERVER},

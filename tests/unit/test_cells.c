@@ -519,6 +519,58 @@ static void expect_bad(zkc_cells *c, const char *msg_part)
     assert_non_null(strstr(zkc_errmsg(), msg_part));
 }
 
+/* Keys that could never name a cell are refused, naming the file and the
+ * key; the key forms "<cell>-global", "<cell>:_zkocc" and both still work. */
+static void test_bad_keys(void **state)
+{
+    (void)state;
+    struct {
+        const char *text, *msg;
+    } cases[] = {
+        {"{\"nyc\": \"a:1\", \"a/b\": \"x:1\"}", "key \"a/b\": '/' and ':'"},
+        {"{\"a:b\": \"x:1\"}", "key \"a:b\": '/' and ':'"},
+        {"{\"\": \"x:1\"}", "key \"\": empty cell name"},
+        {"{\"*\": \"x:1\"}", "key \"*\": wildcard characters"},
+        {"{\"ny?\": \"x:1\"}", "key \"ny?\": wildcard"},
+        {"{\"[a]\": \"x:1\"}", "key \"[a]\": wildcard"},
+        {"{\"..\": \"x:1\"}", "key \"..\": \".\" and \"..\""},
+        {"{\"a\\tb\": \"x:1\"}", "control character"},
+        {"{\"-global\": \"x:1\"}", "key \"-global\": empty cell name"},
+        {"{\":_zkocc\": \"x:1\"}", "key \":_zkocc\": empty cell name"},
+        {"{\"-global:_zkocc\": \"x:1\"}", "empty cell name"},
+        {"{\"a/b-global\": \"x:1\"}", "key \"a/b-global\": '/'"},
+        {"{\"*:_zkocc\": \"x:1\"}", "wildcard"},
+        {"{\"nyc:_zkocc:_zkocc\": \"x:1\"}", "'/' and ':'"},
+        {"{\"a:b-global\": \"x:1\"}", "'/' and ':'"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *p = write_file("keys.json", cases[i].text);
+        zkc_cells *c = cells_on(p, "nyc1");
+        expect_bad(c, cases[i].msg);
+        assert_non_null(strstr(zkc_errmsg(), p));
+        zkc_cells_free(c);
+        /* Given as text, the message says so. */
+        c = cells_text(cases[i].text, "nyc1");
+        expect_bad(c, cases[i].msg);
+        assert_non_null(strstr(zkc_errmsg(), "(text)"));
+        zkc_cells_free(c);
+    }
+
+    /* The good forms, with names at the edges of the rules. */
+    zkc_cells *c = cells_text("{\"nyc\": \"a:1\", \"nyc-global\": \"g:1\","
+                              " \"nyc:_zkocc\": \"o:1\", \"nyc-global:_zkocc\": \"go:1\","
+                              " \"global:_zkocc\": \"gz:1\", \"odd-name\": \"x:1\","
+                              " \"local\": \"l:1\", \"a.b\": \"d:1\", \"...\": \"e:1\"}",
+                              "nyc1");
+    assert_int_equal(ZKC_OK, zkc_cells_refresh(c));
+    expect_addrs(c, "nyc", false, "a:1");
+    expect_addrs(c, "global", false, "g:1");
+    expect_addrs(c, "nyc", true, "o:1");
+    expect_addrs(c, "global", true, "gz:1");
+    expect_known(c, false, "...,a.b,global,nyc");
+    zkc_cells_free(c);
+}
+
 static void test_bad_files(void **state)
 {
     (void)state;
@@ -784,6 +836,7 @@ int main(void)
         cmocka_unit_test(test_local_addrs),    cmocka_unit_test(test_known_cells),
         cmocka_unit_test(test_guess_local_cell), cmocka_unit_test(test_env),
         cmocka_unit_test(test_bad_options),    cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_bad_keys),
         cmocka_unit_test(test_missing_files),  cmocka_unit_test(test_reload),
         cmocka_unit_test(test_subprocess_flags), cmocka_unit_test(test_threads),
     };

@@ -1263,6 +1263,90 @@ static void test_cache_expired_and_close(void **state)
     zkc_conn_cache_free(cache);
 }
 
+typedef struct async_done {
+    pthread_mutex_t lock;
+    int rc;
+    bool done;
+} async_done;
+
+static void on_async_done(const zkc_result *res, void *ud)
+{
+    async_done *a = ud;
+    pthread_mutex_lock(&a->lock);
+    a->rc = res->rc;
+    a->done = true;
+    pthread_mutex_unlock(&a->lock);
+}
+
+/* max_conns: the least recently used connection nobody holds is closed
+ * before a dial past the bound; a held one, or one with a router
+ * operation in flight, is not. */
+static void test_cache_max_conns(void **state)
+{
+    world *w = *state;
+    zkc_conn_cache_opts co = ZKC_CONN_CACHE_OPTS_INIT;
+    co.dial = fake_dial;
+    co.dial_ud = w;
+    co.max_conns = -1;
+    zkc_conn_cache *cache = NULL;
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_conn_cache_new(w->cells, &co, &cache));
+    co.max_conns = 2;
+    OK(zkc_conn_cache_new(w->cells, &co, &cache));
+    zkc_conn *c = NULL, *held = NULL;
+    OK(zkc_conn_cache_get(cache, "nyc", &c));
+    zkc_conn_cache_release(cache, c);
+    OK(zkc_conn_cache_get(cache, "sfo", &c));
+    zkc_conn_cache_release(cache, c);
+    OK(zkc_conn_cache_get(cache, "global", &held));
+    assert_false(zkc_conn_cache_try(cache, "nyc", &c)); /* the least recent: closed */
+    assert_true(zkc_conn_cache_try(cache, "sfo", &c));
+    zkc_conn_cache_release(cache, c);
+    OK(zkc_conn_cache_get(cache, "nyc", &c)); /* sfo goes: global is held */
+    assert_int_equal(2, dials(w, NYC));
+    assert_false(zkc_conn_cache_try(cache, "sfo", &c));
+    assert_true(zkc_conn_cache_try(cache, "global", &c));
+    zkc_conn_cache_release(cache, c);
+    assert_int_equal(1, dials(w, GLOBAL));
+    zkc_conn_cache_release(cache, held);
+    OK(zkc_conn_cache_get(cache, "nyc", &c));
+    zkc_conn_cache_release(cache, c);
+    zkc_conn_cache_free(cache);
+
+    /* Through the router, bound 1: an operation in flight on nyc keeps
+     * nyc open while sfo is dialed. */
+    co.max_conns = 1;
+    OK(zkc_conn_cache_new(w->cells, &co, &cache));
+    zkc_meta_opts mo = ZKC_META_OPTS_INIT;
+    zkc_conn *m = NULL;
+    OK(zkc_meta_open(cache, &mo, &m));
+    bool e = false;
+    OK(zkc_exists(m, "/zk/nyc", &e, NULL, NULL));
+    int nyc_dials = dials(w, NYC);
+    assert_true(zkc_conn_cache_try(cache, "nyc", &c));
+    OK(zkc_fake_inject(c, ZKC_FAKE_DELAY, 300));
+    zkc_conn_cache_release(cache, c);
+    async_done a = {.rc = 1};
+    pthread_mutex_init(&a.lock, NULL);
+    OK(zkc_aget(m, "/zk/nyc", 0, on_async_done, &a));
+    OK(zkc_exists(m, "/zk/sfo", &e, NULL, NULL));
+    assert_true(e);
+    for (int i = 0; i < 1000; i++) {
+        pthread_mutex_lock(&a.lock);
+        bool done = a.done;
+        pthread_mutex_unlock(&a.lock);
+        if (done)
+            break;
+        zkc_sleep(10, NULL);
+    }
+    assert_true(a.done);
+    assert_int_equal(ZKC_OK, a.rc);
+    assert_int_equal(nyc_dials, dials(w, NYC));
+    assert_true(zkc_conn_cache_try(cache, "nyc", &c)); /* never closed */
+    zkc_conn_cache_release(cache, c);
+    zkc_conn_close(m);
+    pthread_mutex_destroy(&a.lock);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1289,6 +1373,7 @@ int main(void)
         T(test_cache_backoff),
         T(test_cache_waiters_share_failure),
         T(test_cache_expired_and_close),
+        T(test_cache_max_conns),
     };
 #undef T
     return cmocka_run_group_tests_name("meta", tests, NULL, NULL);

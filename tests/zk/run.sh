@@ -86,7 +86,8 @@ run_case() { # backend name cmd
         cd "$T" || exit 99
         TMPDIR=$T
         PATH=$work/$backend:$PATH
-        export TMPDIR T ZK ZKC_SERVER PATH
+        HOSTILE="/usr/bin/python3 $here/hostile.py"
+        export TMPDIR T ZK ZKC_SERVER PATH HOSTILE
         eval "$cmd"
     ) >"$T/.out" 2>"$T/.err" </dev/null
     rc=$?

@@ -298,8 +298,41 @@ int zkc_cells_connect_timeout_ms(const zkc_cells *c)
 
 /* ---- loading ---- */
 
-/* Check a parsed document: an object of strings.  On error, writes the
- * problem into msg. */
+/*
+ * Why a key cannot name a cell, or NULL.  Keys are "<cell>",
+ * "<cell>-global" and either with ":_zkocc"; "global" is one too.  Names
+ * with '-' (other than the "-global" suffix) and "local" are not cells
+ * and are left alone; what could never be one is refused, so that a typo
+ * is not skipped silently: an empty name, '/' or ':' (they split paths
+ * and keys), '.' and '..', control characters, and the wildcard
+ * characters (a '*' in a path's cell position means every cell).
+ */
+static const char *bad_key(const char *key, size_t len)
+{
+    if (ends_with(key, len, ZKOCC_SUFFIX))
+        len -= sizeof ZKOCC_SUFFIX - 1;
+    if (!(len == 6 && memcmp(key, "global", 6) == 0) && ends_with(key, len, GLOBAL_SUFFIX))
+        len -= sizeof GLOBAL_SUFFIX - 1;
+    if (len == 0)
+        return "empty cell name";
+    if ((len == 1 && key[0] == '.') || (len == 2 && key[0] == '.' && key[1] == '.'))
+        return "\".\" and \"..\" are not cell names";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)key[i];
+        if (c == '/' || c == ':')
+            return "'/' and ':' are not allowed in a cell name";
+        if (c < 0x20 || c == 0x7f)
+            return "control character in a cell name";
+        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\')
+            return "wildcard characters (* ? [ ] \\) are not allowed in a cell name";
+    }
+    if (len > MAX_CELL_NAME)
+        return "cell name too long";
+    return NULL;
+}
+
+/* Check a parsed document: an object of strings whose keys can name
+ * cells.  On error, writes the problem into msg. */
 static int check_map(json_t *root, char *msg, size_t size)
 {
     if (!json_is_object(root)) {
@@ -310,10 +343,15 @@ static int check_map(json_t *root, char *msg, size_t size)
     json_t *v;
     json_object_foreach(root, key, v)
     {
+        char q[600];
         if (!json_is_string(v)) {
-            char q[600];
             snprintf(msg, size, "the value of key %s is not a string",
                      quote(key, strlen(key), q, sizeof q));
+            return ZKC_EBADCONFIG;
+        }
+        const char *why = bad_key(key, strlen(key));
+        if (why != NULL) {
+            snprintf(msg, size, "key %s: %s", quote(key, strlen(key), q, sizeof q), why);
             return ZKC_EBADCONFIG;
         }
     }

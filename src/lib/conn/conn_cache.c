@@ -34,6 +34,7 @@
 typedef struct cached {
     zkc_conn *conn;
     int refs;
+    int busy; /* router operations in flight on it (zkc__conn_cache_busy) */
     struct cached *next;
 } cached;
 
@@ -47,6 +48,7 @@ typedef struct entry {
     char *last_err;       /* and its message */
     unsigned long dials;
     unsigned long total_failures;
+    unsigned long used_at; /* the cache's tick at the last get, for max_conns */
     struct entry *next;
 } entry;
 
@@ -59,6 +61,8 @@ struct zkc_conn_cache {
     void *dial_ud;
     int backoff_min_ms;
     int backoff_max_ms;
+    int max_conns;
+    unsigned long tick; /* counts gets, to order entries by last use */
     entry *entries;
     cached *all; /* every connection that still has references */
     bool closed;
@@ -92,7 +96,8 @@ int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
     *ret_cache = NULL;
     if (opts == NULL)
         opts = &defaults;
-    if (opts->version != 1 || opts->backoff_min_ms < 0 || opts->backoff_max_ms < 0)
+    if (opts->version != 1 || opts->backoff_min_ms < 0 || opts->backoff_max_ms < 0 ||
+        opts->max_conns < 0)
         return ZKC_EBADARGUMENTS;
     zkc_conn_cache *c = calloc(1, sizeof *c);
     if (c == NULL)
@@ -107,6 +112,7 @@ int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
     c->backoff_max_ms = opts->backoff_max_ms > 0 ? opts->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
     if (c->backoff_max_ms < c->backoff_min_ms)
         c->backoff_max_ms = c->backoff_min_ms;
+    c->max_conns = opts->max_conns;
     *ret_cache = c;
     return ZKC_OK;
 }
@@ -169,6 +175,30 @@ static zkc_conn *unref(zkc_conn_cache *c, cached *k)
     return conn;
 }
 
+/* Before a dial: when max_conns connections are open, take the least
+ * recently used one that nobody holds out of the table.  Returns it, to
+ * close outside the lock, or NULL. */
+static zkc_conn *evict_locked(zkc_conn_cache *c, const entry *dialing)
+{
+    if (c->max_conns <= 0)
+        return NULL;
+    int open = 0;
+    entry *lru = NULL;
+    for (entry *e = c->entries; e != NULL; e = e->next) {
+        if (e->cur == NULL)
+            continue;
+        open++;
+        if (e != dialing && e->cur->refs == 1 && e->cur->busy == 0 &&
+            (lru == NULL || e->used_at < lru->used_at))
+            lru = e;
+    }
+    if (open < c->max_conns || lru == NULL)
+        return NULL;
+    zkc_conn *conn = unref(c, lru->cur);
+    lru->cur = NULL;
+    return conn;
+}
+
 /* ---- get ---- */
 
 static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn)
@@ -196,6 +226,7 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
         if (e->cur != NULL) {
             if (alive(e->cur->conn)) {
                 e->cur->refs++;
+                e->used_at = ++c->tick;
                 *ret_conn = e->cur->conn;
                 rc = ZKC_OK;
                 break;
@@ -222,11 +253,13 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
         /* Dial, without the lock. */
         e->dialing = true;
         e->dials++;
+        zkc_conn *evicted = evict_locked(c, e);
         pthread_mutex_unlock(&c->lock);
         if (to_close != NULL) {
             zkc_conn_close(to_close);
             to_close = NULL;
         }
+        zkc_conn_close(evicted);
         char *addrs = NULL;
         zkc_conn *conn = NULL;
         bool lookup_failed = false;
@@ -243,12 +276,20 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
         char msg[1024];
         if (rc != ZKC_OK && !lookup_failed) {
             const char *detail = zkc_errmsg()[0] != '\0' ? zkc_errmsg() : zkc_strerror(rc);
-            /* zkc_zk_dial's own message starts "dial <addrs>: ": say it once. */
+            /* A long list is cut, as zkc_zk_dial cuts it, so that the
+             * reason still shows. */
+            char shown[256];
             size_t al = strlen(addrs);
-            if (strncmp(detail, "dial ", 5) == 0 && strncmp(detail + 5, addrs, al) == 0 &&
-                strncmp(detail + 5 + al, ": ", 2) == 0)
-                detail += 5 + al + 2;
-            snprintf(msg, sizeof msg, "cell %s: dial %s: %s", cell, addrs, detail);
+            if (al > 200)
+                snprintf(shown, sizeof shown, "%.200s... (%zu bytes)", addrs, al);
+            else
+                snprintf(shown, sizeof shown, "%s", addrs);
+            /* zkc_zk_dial's own message starts "dial <addrs>: ": say it once. */
+            size_t sl = strlen(shown);
+            if (strncmp(detail, "dial ", 5) == 0 && strncmp(detail + 5, shown, sl) == 0 &&
+                strncmp(detail + 5 + sl, ": ", 2) == 0)
+                detail += 5 + sl + 2;
+            snprintf(msg, sizeof msg, "cell %s: dial %s: %s", cell, shown, detail);
         } else if (rc != ZKC_OK) {
             snprintf(msg, sizeof msg, "%s", zkc_errmsg());
         }
@@ -272,6 +313,7 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
             c->all = k;
             e->cur = k;
             e->failures = 0;
+            e->used_at = ++c->tick;
             *ret_conn = conn;
             break;
         }
@@ -335,6 +377,7 @@ bool zkc_conn_cache_try(zkc_conn_cache *cache, const char *cell, zkc_conn **ret_
     entry *e = cache->closed ? NULL : find_entry(cache, cell);
     if (e != NULL && e->cur != NULL && alive(e->cur->conn)) {
         e->cur->refs++;
+        e->used_at = ++cache->tick;
         *ret_conn = e->cur->conn;
         ok = true;
     }
@@ -356,6 +399,25 @@ void zkc_conn_cache_release(zkc_conn_cache *cache, zkc_conn *conn)
     }
     pthread_mutex_unlock(&cache->lock);
     zkc_conn_close(to_close);
+}
+
+/* For the router (conn_meta.c), not in a public header: count an
+ * operation sent on conn (delta 1) or completed (-1), so that the bound
+ * never closes a connection under one.  conn is matched by identity;
+ * one no longer in the cache is ignored. */
+void zkc__conn_cache_busy(zkc_conn_cache *cache, zkc_conn *conn, int delta);
+void zkc__conn_cache_busy(zkc_conn_cache *cache, zkc_conn *conn, int delta)
+{
+    if (cache == NULL || conn == NULL)
+        return;
+    pthread_mutex_lock(&cache->lock);
+    for (cached *k = cache->all; k != NULL; k = k->next) {
+        if (k->conn == conn) {
+            k->busy = k->busy + delta < 0 ? 0 : k->busy + delta;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&cache->lock);
 }
 
 /* ---- status ---- */

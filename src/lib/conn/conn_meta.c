@@ -90,6 +90,10 @@ typedef struct mop {
     mitem *mitems;
     size_t nmops;
     bool checks_only;   /* retried like a read */
+    /* The connection the operation is in flight on, counted busy in the
+     * cache until the completion, so that the cache's bound (max_conns)
+     * never closes a connection under an operation.  Identity only. */
+    zkc_conn *held;
 } mop;
 
 /* The queue of one cell. */
@@ -114,6 +118,10 @@ typedef struct wlink {
 struct meta_conn {
     zkc_conn base;
     zkc_conn_cache *cache;
+    /* The cache as completions see it, to count a connection's
+     * operations done; NULL once closing frees the cache. */
+    pthread_mutex_t busy_lock;
+    zkc_conn_cache *busy_cache;
     zkc_cells *cells;
     unsigned max_attempts;
     int backoff_min_ms;
@@ -351,6 +359,9 @@ static void timer_insert(meta_conn *m, mop *op)
 
 static void inner_done(const zkc_result *res, void *userdata);
 
+/* In conn_cache.c: count an operation in flight on conn (+1, -1). */
+void zkc__conn_cache_busy(zkc_conn_cache *cache, zkc_conn *conn, int delta);
+
 /* Send op on conn.  On ZKC_OK op belongs to the completion, which may
  * already have run: do not touch it. */
 static int send_op(mop *op, zkc_conn *conn)
@@ -373,10 +384,15 @@ static int send_op(mop *op, zkc_conn *conn)
     op->attempts++;
     meta_conn *m = op->m;
     atomic_fetch_add(&m->refs, 1);
+    op->held = conn;
+    zkc__conn_cache_busy(m->cache, conn, 1);
     int rc = multi ? zkc_amulti(conn, op->mops, op->nmops, inner_done, op)
                    : zkc_submit(conn, &r, inner_done, op);
-    if (rc != ZKC_OK)
+    if (rc != ZKC_OK) {
+        op->held = NULL;
+        zkc__conn_cache_busy(m->cache, conn, -1);
         atomic_fetch_sub(&m->refs, 1); /* never the last: the caller holds one */
+    }
     return rc;
 }
 
@@ -500,6 +516,11 @@ static void inner_done(const zkc_result *res, void *userdata)
 {
     mop *op = userdata;
     meta_conn *m = op->m;
+    zkc_conn *held = op->held;
+    op->held = NULL;
+    pthread_mutex_lock(&m->busy_lock);
+    zkc__conn_cache_busy(m->busy_cache, held, -1);
+    pthread_mutex_unlock(&m->busy_lock);
     handle_reply(op, res);
     meta_unref(m);
 }
@@ -1020,6 +1041,7 @@ static void meta_free(meta_conn *m)
     pthread_cond_destroy(&m->cond);
     pthread_cond_destroy(&m->idle);
     pthread_mutex_destroy(&m->lock);
+    pthread_mutex_destroy(&m->busy_lock);
     zkc__conn_fini(&m->base);
     free(m);
 }
@@ -1071,6 +1093,9 @@ static void meta_close(zkc_conn *c)
         finish_err(op, ZKC_ECLOSING, "the connection was closed");
     }
     reap_links(reap);
+    pthread_mutex_lock(&m->busy_lock);
+    m->busy_cache = NULL;
+    pthread_mutex_unlock(&m->busy_lock);
     zkc_conn_cache_free(m->cache);
     m->cache = NULL;
     /* When we run inside a completion on one of our threads, or cells
@@ -1104,6 +1129,7 @@ int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **r
         return ZKC_ENOMEM;
     }
     m->cache = cache;
+    m->busy_cache = cache;
     m->cells = zkc_conn_cache_cells(cache);
     m->max_attempts = opts->max_attempts > 0 ? opts->max_attempts : DEFAULT_MAX_ATTEMPTS;
     m->backoff_min_ms = opts->backoff_min_ms > 0 ? opts->backoff_min_ms : DEFAULT_BACKOFF_MIN_MS;
@@ -1123,6 +1149,7 @@ int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **r
         return rc;
     }
     pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->busy_lock, NULL);
     zkc__cond_init_monotonic(&m->cond);
     pthread_cond_init(&m->idle, NULL);
     m->threads = calloc(m->nthreads, sizeof *m->threads);

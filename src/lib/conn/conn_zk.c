@@ -187,6 +187,14 @@ struct zk_conn {
     bool aux_started;
     bool aux_quit;
     bool aux_close;
+
+    /* zookeeper_init2() on a thread of its own (init_main), so that the
+     * connect timeout bounds it too. */
+    int init_session_ms;
+    log_callback_fn init_logcb;
+    bool init_done;      /* it returned: zh and init_errno are set */
+    bool init_abandoned; /* the dial gave up first: init_main frees zc */
+    int init_errno;
 };
 
 static const struct zkc_conn_ops zk_ops;
@@ -1489,6 +1497,32 @@ static void dial_abort(zk_conn *zc)
     teardown(zc, false);
 }
 
+/*
+ * zookeeper_init2() resolves every name of the list before it returns
+ * (a slow resolver takes seconds a name: 1,000 unresolvable names took
+ * 195 s here) and sorts the list, where no timeout reaches.  It runs on
+ * this thread, so the dial can stop waiting at its deadline; the thread
+ * is then left to finish, and closes and frees what it made.
+ */
+static void *init_main(void *arg)
+{
+    zk_conn *zc = arg;
+    errno = 0;
+    zhandle_t *zh =
+        zookeeper_init2(zc->servers, on_session, zc->init_session_ms, NULL, zc, 0, zc->init_logcb);
+    int err = errno;
+    pthread_mutex_lock(&zc->lock);
+    zc->zh = zh;
+    zc->init_errno = err;
+    zc->init_done = true;
+    bool abandoned = zc->init_abandoned;
+    pthread_cond_broadcast(&zc->cond);
+    pthread_mutex_unlock(&zc->lock);
+    if (abandoned)
+        dial_abort(zc);
+    return NULL;
+}
+
 int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_conn)
 {
     static const zkc_zk_opts defaults = ZKC_ZK_OPTS_INIT;
@@ -1499,14 +1533,29 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     *ret_conn = NULL;
     if (opts == NULL)
         opts = &defaults;
+    /* A long list is cut in messages, so that the reason still shows. */
+    char shown[256];
+    size_t slen = strlen(servers);
+    if (slen > 200)
+        snprintf(shown, sizeof shown, "%.200s... (%zu bytes)", servers, slen);
+    else
+        snprintf(shown, sizeof shown, "%s", servers);
     if (opts->version != 1 || (opts->auth_scheme != NULL) != (opts->auth_cred != NULL)) {
         zkc__set_errmsg("dial %s: bad options (version %u, scheme and credentials go together)",
-                        servers, opts->version);
+                        shown, opts->version);
         return ZKC_EBADARGUMENTS;
+    }
+    size_t n_servers = 1;
+    for (const char *q = servers; *q != '\0' && *q != '/'; q++)
+        n_servers += *q == ',';
+    if (n_servers > ZKC_ZK_MAX_SERVERS) {
+        zkc__set_errmsg("%zu addresses in the list, more than the %d one dial takes",
+                        n_servers, ZKC_ZK_MAX_SERVERS);
+        return ZKC_ECONNECT;
     }
     if (!servers_valid(servers)) {
         zkc__set_errmsg("dial \"%s\": bad address list (want host:port[,host:port...])",
-                        servers);
+                        shown);
         return ZKC_ECONNECT;
     }
     int session_ms =
@@ -1553,17 +1602,40 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
                  servers, LOG_SLOTS);
     log_callback_fn logcb = zc->log_slot >= 0 ? log_tramps[zc->log_slot] : log_drop;
 
-    /* The C client's threads inherit our signal mask: keep the
-     * application's signals away from them. */
+    /* The C client's threads inherit the init thread's signal mask, and
+     * it ours: keep the application's signals away from them. */
+    zc->init_session_ms = session_ms;
+    zc->init_logcb = logcb;
     sigset_t all, old;
     sigfillset(&all);
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t init_thread;
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    errno = 0;
-    zc->zh = zookeeper_init2(servers, on_session, session_ms, NULL, zc, 0, logcb);
-    int init_errno = errno;
+    int prc = pthread_create(&init_thread, &attr, init_main, zc);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&attr);
+    if (prc != 0) {
+        zkc__set_errmsg("dial %s: cannot start a thread: %s", shown, strerror(prc));
+        dial_abort(zc);
+        return ZKC_ENOMEM;
+    }
+    pthread_mutex_lock(&zc->lock);
+    while (!zc->init_done && (deadline < 0 || zkc__now_ms() < deadline))
+        wait_locked(zc, deadline);
+    if (!zc->init_done) {
+        /* Still resolving: init_main closes and frees zc when it is done. */
+        zc->init_abandoned = true;
+        pthread_mutex_unlock(&zc->lock);
+        zkc__set_errmsg("dial %s: resolving the server addresses took more than %d ms", shown,
+                        connect_ms);
+        return ZKC_ETIMEDOUT;
+    }
+    int init_errno = zc->init_errno;
+    pthread_mutex_unlock(&zc->lock);
     if (zc->zh == NULL) {
-        zkc__set_errmsg("dial %s: cannot start a ZooKeeper client: %s", servers,
+        zkc__set_errmsg("dial %s: cannot start a ZooKeeper client: %s", shown,
                         init_errno == EINVAL || init_errno == ENOENT
                             ? "no address could be resolved"
                             : strerror(init_errno ? init_errno : EINVAL));
@@ -1581,9 +1653,9 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     pthread_mutex_unlock(&zc->lock);
     if (!connected) {
         if (gone)
-            zkc__set_errmsg("dial %s: the session could not be made", servers);
+            zkc__set_errmsg("dial %s: the session could not be made", shown);
         else
-            zkc__set_errmsg("dial %s: no ZooKeeper server answered within %d ms", servers,
+            zkc__set_errmsg("dial %s: no ZooKeeper server answered within %d ms", shown,
                             connect_ms);
         dial_abort(zc);
         return gone ? ZKC_ECONNECT : ZKC_ETIMEDOUT;
@@ -1595,7 +1667,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
                                    : zoo_add_auth(zc->zh, opts->auth_scheme, opts->auth_cred,
                                                   (int)clen, on_auth, zc);
         if (zrc != ZOK) {
-            zkc__set_errmsg("dial %s: cannot send %s credentials: %s", servers,
+            zkc__set_errmsg("dial %s: cannot send %s credentials: %s", shown,
                             opts->auth_scheme, zerror(zrc));
             dial_abort(zc);
             return ZKC_ECONNECT;
@@ -1609,18 +1681,18 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
         bool expired = zc->expired;
         pthread_mutex_unlock(&zc->lock);
         if (failed) {
-            zkc__set_errmsg("dial %s: %s authentication failed", servers, opts->auth_scheme);
+            zkc__set_errmsg("dial %s: %s authentication failed", shown, opts->auth_scheme);
             dial_abort(zc);
             return ZKC_EAUTHFAILED;
         }
         if (expired || (done && auth_rc != ZOK)) {
-            zkc__set_errmsg("dial %s: %s while authenticating", servers,
+            zkc__set_errmsg("dial %s: %s while authenticating", shown,
                             expired ? "session expired" : zerror(auth_rc));
             dial_abort(zc);
             return ZKC_ECONNECT;
         }
         if (!done) {
-            zkc__set_errmsg("dial %s: no answer to %s authentication within %d ms", servers,
+            zkc__set_errmsg("dial %s: no answer to %s authentication within %d ms", shown,
                             opts->auth_scheme, connect_ms);
             dial_abort(zc);
             return ZKC_ETIMEDOUT;
