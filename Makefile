@@ -66,6 +66,7 @@ tsan: deps $(TSAN)/build.ninja
 	        --suite unit --suite conformance --suite integration \
 	        --num-processes 2 --timeout-multiplier 4 >/dev/null 2>&1; \
 	    true'
+	@/usr/bin/python3 ./scripts/tsan_reports.py $(TSAN)/meson-logs/testlog.json
 	@./scripts/report.sh $(TSAN)
 
 # The prefix is a configure option: regenerate (ninja) before installing,
