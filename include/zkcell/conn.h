@@ -113,7 +113,9 @@ typedef enum zkc_op {
     ZKC_OP_MULTI = 10
 } zkc_op;
 
-/* One request.  Borrowed by zkc_submit() for the duration of the call. */
+/* One request.  Borrowed by zkc_submit() for the duration of the call at
+ * most: the connection is done with it before done can run, so done may
+ * free it (and what it points to), even before zkc_submit() returns. */
 typedef struct zkc_request {
     zkc_op op;
     const char *path;
@@ -190,7 +192,8 @@ int zkc_adelete(zkc_conn *c, const char *path, int32_t version, zkc_done_fn done
  * count the creates before them in the same multi.
  *
  * zkc_amulti: submit.  ops and everything it points to are borrowed for
- * the duration of the call only.  Returns ZKC_OK (then done runs exactly
+ * the duration of the call at most, as zkc_submit()'s request: done may
+ * free them, even before zkc_amulti() returns.  Returns ZKC_OK (then done runs exactly
  * once, later, on the completion thread, in order with the connection's
  * other operations), or an error and done never runs, with zkc_errmsg()
  * naming the operation at fault:

@@ -10,6 +10,8 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,21 +653,24 @@ static void test_close_completes_everything(void **state)
 
 static void close_in_completion(const zkc_result *res, void *ud)
 {
-    zkc_conn **cp = ud;
-    zkc_conn_close(*cp);
-    *cp = NULL;
+    /* holder is read by the test's thread: atomic, so that what the
+     * close did is ordered before the test goes on (its teardown). */
     (void)res;
+    _Atomic(zkc_conn *) *cp = ud;
+    zkc_conn_close(atomic_load(cp));
+    atomic_store(cp, NULL);
 }
 
 static void test_close_from_completion(void **state)
 {
     fixture *f = *state;
     zkc_conn *c = open_conn();
-    zkc_conn *volatile holder = c;
+    _Atomic(zkc_conn *) holder;
+    atomic_init(&holder, c);
     OK(zkc_aexists(c, f->dir, 0, close_in_completion, (void *)&holder));
-    for (int i = 0; i < 1000 && holder != NULL; i++)
+    for (int i = 0; i < 1000 && atomic_load(&holder) != NULL; i++)
         zkc_sleep(10, NULL);
-    assert_null(holder);
+    assert_null(atomic_load(&holder));
 }
 
 /* ---- RetryChange ---- */
@@ -973,8 +978,19 @@ typedef struct multi_wait {
     int n;
     int rc[8];
     size_t nops[8];
+    zkc_op op[8];
     char created[8][512];
 } multi_wait;
+
+/* How many completions came (the lock orders what they wrote before what
+ * the test then reads). */
+static int multi_count(multi_wait *m)
+{
+    pthread_mutex_lock(&m->lock);
+    int n = m->n;
+    pthread_mutex_unlock(&m->lock);
+    return n;
+}
 
 static void multi_done(const zkc_result *res, void *ud)
 {
@@ -986,7 +1002,7 @@ static void multi_done(const zkc_result *res, void *ud)
         m->nops[i] = res->ops != NULL ? res->nops : (size_t)-1;
         if (res->ops != NULL && res->nops > 0 && res->ops[0].created_path != NULL)
             snprintf(m->created[i], sizeof m->created[i], "%s", res->ops[0].created_path);
-        assert_int_equal(ZKC_OP_MULTI, res->op);
+        m->op[i] = res->op; /* checked by the test: no assertion on this thread */
     }
     m->n++;
     pthread_mutex_unlock(&m->lock);
@@ -1001,9 +1017,11 @@ static void test_multi_pipeline(void **state)
     zkc_request bad[] = {REQ_DELETE(P(f, "missing"), -1)};
     for (int i = 0; i < 4; i++)
         OK(zkc_amulti(f->a, i == 2 ? bad : one, 1, multi_done, &m));
-    for (int i = 0; i < 1000 && m.n < 4; i++)
+    for (int i = 0; i < 1000 && multi_count(&m) < 4; i++)
         zkc_sleep(10, NULL);
-    assert_int_equal(4, m.n);
+    assert_int_equal(4, multi_count(&m));
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(ZKC_OP_MULTI, m.op[i]);
     assert_int_equal(ZKC_OK, m.rc[0]);
     assert_int_equal(ZKC_OK, m.rc[1]);
     assert_int_equal(ZKC_ENONODE, m.rc[2]);
@@ -1012,6 +1030,170 @@ static void test_multi_pipeline(void **state)
     assert_string_equal(P(f, "q-0000000000"), m.created[0]);
     assert_string_equal(P(f, "q-0000000001"), m.created[1]);
     assert_string_equal(P(f, "q-0000000002"), m.created[3]);
+}
+
+/* ---- many threads on one connection ---- */
+
+/*
+ * Worker threads share one connection: each submits sets, watched gets
+ * and multis (whose operations are on the heap and freed by their
+ * completion, as zkc_amulti allows), and frees watches that other
+ * completions handed over, racing the events the other workers' sets
+ * fire.  Then the connection is closed with operations in flight.  Every
+ * accepted operation completes exactly once, before the close returns.
+ * Meant for ThreadSanitizer (make tsan) as much as for the counts.
+ */
+enum { SHARE_THREADS = 4, SHARE_ROUNDS = 60 };
+
+typedef struct share {
+    zkc_conn *c;
+    fixture *f;
+    pthread_mutex_t lock;
+    zkc_watch *handed[SHARE_THREADS * SHARE_ROUNDS]; /* watches to free */
+    size_t nhanded;
+    int bad_rc;            /* first unexpected completion code, or 0 */
+    atomic_int accepted;   /* submissions that returned ZKC_OK */
+    atomic_int completed;  /* completions */
+    atomic_int fired;      /* watch callbacks */
+} share;
+
+typedef struct share_worker {
+    share *sh;
+    int id;
+} share_worker;
+
+static void share_note(share *sh, int rc)
+{
+    if (rc == ZKC_OK || rc == ZKC_ECLOSING)
+        return;
+    pthread_mutex_lock(&sh->lock);
+    if (sh->bad_rc == 0)
+        sh->bad_rc = rc;
+    pthread_mutex_unlock(&sh->lock);
+}
+
+static void share_fired(zkc_watch *w, const zkc_event *ev, void *ud)
+{
+    (void)w;
+    (void)ev;
+    atomic_fetch_add(&((share *)ud)->fired, 1);
+}
+
+static void share_done(const zkc_result *res, void *ud)
+{
+    share *sh = ud;
+    share_note(sh, res->rc);
+    if (res->watch != NULL) {
+        zkc_watch_set_callback(res->watch, share_fired, sh);
+        pthread_mutex_lock(&sh->lock);
+        sh->handed[sh->nhanded++] = res->watch;
+        pthread_mutex_unlock(&sh->lock);
+    }
+    atomic_fetch_add(&sh->completed, 1);
+}
+
+typedef struct share_multi {
+    share *sh;
+    zkc_request *ops;
+    char *path;
+} share_multi;
+
+static void share_multi_done(const zkc_result *res, void *ud)
+{
+    share_multi *m = ud;
+    share *sh = m->sh;
+    share_note(sh, res->rc);
+    free(m->ops);
+    free(m->path);
+    free(m);
+    atomic_fetch_add(&sh->completed, 1);
+}
+
+static void share_count(share *sh, int rc)
+{
+    if (rc == ZKC_OK)
+        atomic_fetch_add(&sh->accepted, 1);
+    else
+        share_note(sh, rc);
+}
+
+static void *share_main(void *arg)
+{
+    share_worker *wk = arg;
+    share *sh = wk->sh;
+    char mine[512], other[512];
+    snprintf(mine, sizeof mine, "%s/n%d", sh->f->dir, wk->id);
+    snprintf(other, sizeof other, "%s/n%d", sh->f->dir, (wk->id + 1) % SHARE_THREADS);
+    for (int i = 0; i < SHARE_ROUNDS; i++) {
+        share_count(sh, zkc_aset(sh->c, mine, "x", 1, -1, share_done, sh));
+        share_count(sh, zkc_aget(sh->c, other, ZKC_WATCH, share_done, sh));
+        share_multi *m = calloc(1, sizeof *m);
+        zkc_request *ops = calloc(2, sizeof *ops);
+        char *path = strdup(mine);
+        if (m == NULL || ops == NULL || path == NULL) {
+            free(m);
+            free(ops);
+            free(path);
+            share_note(sh, ZKC_ENOMEM);
+            break;
+        }
+        *m = (share_multi){sh, ops, path};
+        ops[0] = (zkc_request){.op = ZKC_OP_CHECK, .path = path, .version = -1};
+        ops[1] = (zkc_request){.op = ZKC_OP_SET, .path = path, .data = "y", .data_len = 1,
+                               .version = -1};
+        int rc = zkc_amulti(sh->c, ops, 2, share_multi_done, m);
+        share_count(sh, rc);
+        if (rc != ZKC_OK) {
+            free(ops);
+            free(path);
+            free(m);
+        }
+        /* One watch another completion handed over, freed here while
+         * the other workers' sets may be firing it. */
+        pthread_mutex_lock(&sh->lock);
+        zkc_watch *w = sh->nhanded > 0 ? sh->handed[--sh->nhanded] : NULL;
+        pthread_mutex_unlock(&sh->lock);
+        zkc_watch_free(w);
+    }
+    return NULL;
+}
+
+static void test_threads_share_conn(void **state)
+{
+    fixture *f = *state;
+    share sh = {.f = f, .lock = PTHREAD_MUTEX_INITIALIZER};
+    sh.c = open_conn();
+    for (int i = 0; i < SHARE_THREADS; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "n%d", i);
+        OK(zkc_create(f->a, P(f, p), NULL, 0, 0, NULL, NULL));
+    }
+    pthread_t th[SHARE_THREADS];
+    share_worker wk[SHARE_THREADS];
+    for (int i = 0; i < SHARE_THREADS; i++) {
+        wk[i] = (share_worker){&sh, i};
+        assert_int_equal(0, pthread_create(&th[i], NULL, share_main, &wk[i]));
+    }
+    for (int i = 0; i < SHARE_THREADS; i++)
+        pthread_join(th[i], NULL);
+    /* Closed with operations in flight (those not yet answered complete
+     * with ZKC_ECLOSING), watches outstanding and some being fired. */
+    zkc_conn_close(sh.c);
+    int accepted = atomic_load(&sh.accepted);
+    assert_int_equal(SHARE_THREADS * SHARE_ROUNDS * 3, accepted);
+    assert_int_equal(accepted, atomic_load(&sh.completed));
+    pthread_mutex_lock(&sh.lock);
+    int bad = sh.bad_rc;
+    size_t left = sh.nhanded;
+    pthread_mutex_unlock(&sh.lock);
+    if (bad != 0)
+        fail_msg("an operation completed with %s", zkc_err_name(bad));
+    /* The watches nobody freed ended (a node event, or CLOSED). */
+    for (size_t i = 0; i < left; i++) {
+        assert_true(zkc_watch_fired(sh.handed[i]));
+        zkc_watch_free(sh.handed[i]);
+    }
+    assert_true(atomic_load(&sh.fired) <= SHARE_THREADS * SHARE_ROUNDS);
 }
 
 static void test_state(void **state)
@@ -1049,6 +1231,7 @@ int zkc_conformance_run(const zkc_conformance_backend *b)
         cmocka_unit_test_setup_teardown(test_multi_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_watches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_pipeline, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threads_share_conn, setup, teardown),
     };
     return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);
 }

@@ -11,6 +11,11 @@
  * -Wl,--wrap=zoo_aget,--wrap=zoo_amulti, and an armed wrapper waits until
  * the C client reports the session expired and then returns ZOK, as the
  * C client does for a request it takes in after its cleanup.
+ *
+ * The same wrapper makes a second window certain (test_multi_borrow): a
+ * multi's completion, on the C client's thread, runs and frees the
+ * caller's operations before zoo_amulti returns (the cell router does
+ * that); zk_multi_submit must not read them after the hand-over.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +23,7 @@
 #include <cmocka.h>
 
 #include <stdatomic.h>
+#include <sys/mman.h>
 
 #include "zk_test_util.h"
 
@@ -30,13 +36,17 @@ int __real_zoo_amulti(zhandle_t *zh, int count, const zoo_op_t *ops,
 int __wrap_zoo_amulti(zhandle_t *zh, int count, const zoo_op_t *ops,
                       zoo_op_result_t *results, void_completion_t cb, const void *data);
 
-enum { PASS = 0, STRAND, LATE };
+enum { PASS = 0, STRAND, LATE, AFTER_DONE };
 /* What the next zoo_aget or zoo_amulti does: pass through; STRAND: wait
  * for the expiry, then accept without queueing (the request the cleanup
  * missed); LATE: once the connection is lost, queue it for real, then
  * return only after the expiry (a request the cleanup answers, or the
  * server before it, seen as accepted after the expiry). */
 static atomic_int next_mode;
+
+/* AFTER_DONE: queue the multi for real, then return only once its
+ * completion has run (set by the test's completion). */
+static atomic_int multi_done_ran;
 
 static void wait_gone(zhandle_t *zh)
 {
@@ -80,6 +90,9 @@ int __wrap_zoo_amulti(zhandle_t *zh, int count, const zoo_op_t *ops,
     int rc = __real_zoo_amulti(zh, count, ops, results, cb, data);
     if (mode == LATE)
         wait_gone(zh);
+    for (int i = 0; mode == AFTER_DONE && rc == ZOK && i < 60000 && !atomic_load(&multi_done_ran);
+         i++)
+        usleep(1000);
     return rc;
 }
 
@@ -196,8 +209,10 @@ static void run_case(int mode, bool multi)
     if (mode == STRAND)
         assert_int_equal(ZKC_ESESSIONEXPIRED, cl.rc[0]);
     else if (cl.rc[0] != ZKC_OK && cl.rc[0] != ZKC_ECONNECTIONLOSS &&
-             cl.rc[0] != ZKC_ESESSIONEXPIRED && cl.rc[0] != ZKC_ESESSIONMOVED)
-        /* whoever answered first: the server, the loss, or the expiry */
+             cl.rc[0] != ZKC_EOPERATIONTIMEOUT && cl.rc[0] != ZKC_ESESSIONEXPIRED &&
+             cl.rc[0] != ZKC_ESESSIONMOVED)
+        /* whoever answered first: the server, the loss (or the C client
+         * giving up on the request while disconnected), or the expiry */
         fail_msg("the first operation completed with %s", zkc_err_name(cl.rc[0]));
     assert_int_equal(ZKC_ESESSIONEXPIRED, cl.rc[1]);
     zkc_conn_close(c);
@@ -228,6 +243,57 @@ static void test_answered_by_cleanup_multi(void **state)
     run_case(LATE, true);
 }
 
+/*
+ * The caller's operations live in a page of their own, which the
+ * completion makes unreadable (as a free would, only certain to fault)
+ * before zoo_amulti returns: the multi submit must have finished reading
+ * them when it handed the multi to the C client.
+ */
+typedef struct borrow {
+    void *page;
+    size_t size;
+    int rc;
+    int mprotect_rc;
+    atomic_int n;
+} borrow;
+
+/* No assertion here, on the C client's thread: main checks. */
+static void borrow_done(const zkc_result *res, void *ud)
+{
+    borrow *b = ud;
+    b->rc = res->rc;
+    b->mprotect_rc = mprotect(b->page, b->size, PROT_NONE);
+    atomic_fetch_add(&b->n, 1);
+    atomic_store(&multi_done_ran, 1);
+}
+
+static void test_multi_borrow(void **state)
+{
+    (void)state;
+    if (servers == NULL)
+        skip();
+    zkc_conn *c = dial();
+    size_t size = (size_t)sysconf(_SC_PAGESIZE);
+    void *page = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(page != MAP_FAILED);
+    zkc_request *ops = page;
+    char *path = (char *)(ops + 2);
+    snprintf(path, 64, "/zkc-borrow-%ld", (long)getpid());
+    ops[0] = (zkc_request){.op = ZKC_OP_CREATE, .path = path, .flags = ZKC_EPHEMERAL};
+    ops[1] = (zkc_request){.op = ZKC_OP_CHECK, .path = path, .version = -1};
+    borrow b = {.page = page, .size = size, .rc = -1};
+    atomic_store(&multi_done_ran, 0);
+    atomic_store(&next_mode, AFTER_DONE);
+    assert_int_equal(ZKC_OK, zkc_amulti(c, ops, 2, borrow_done, &b));
+    assert_int_equal(PASS, atomic_load(&next_mode)); /* the wrapper ran */
+    assert_int_equal(1, atomic_load(&b.n));          /* before zkc_amulti returned */
+    assert_int_equal(ZKC_OK, b.rc);
+    assert_int_equal(0, b.mprotect_rc);
+    zkc_conn_close(c);
+    assert_int_equal(1, atomic_load(&b.n));
+    munmap(page, size);
+}
+
 int main(void)
 {
     servers = getenv("ZKC_TEST_ZK");
@@ -238,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_stranded_multi),
         cmocka_unit_test(test_answered_by_cleanup_get),
         cmocka_unit_test(test_answered_by_cleanup_multi),
+        cmocka_unit_test(test_multi_borrow),
     };
     return cmocka_run_group_tests_name("zk_expiry", tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,21 +565,24 @@ static void test_close(void **state)
 
 static void close_in_done(const zkc_result *res, void *ud)
 {
+    /* holder is read by the test's thread: atomic, so that what the
+     * close did is ordered before the test goes on (its teardown). */
     (void)res;
-    zkc_conn **cp = ud;
-    zkc_conn_close(*cp);
-    *cp = NULL;
+    _Atomic(zkc_conn *) *cp = ud;
+    zkc_conn_close(atomic_load(cp));
+    atomic_store(cp, NULL);
 }
 
 static void test_close_from_completion(void **state)
 {
     fx *f = *state;
     zkc_conn *g = open_global(f);
-    zkc_conn *volatile holder = g;
+    _Atomic(zkc_conn *) holder;
+    atomic_init(&holder, g);
     OK(zkc_aexists(g, "/", 0, close_in_done, (void *)&holder));
-    for (int i = 0; i < 500 && holder != NULL; i++)
+    for (int i = 0; i < 500 && atomic_load(&holder) != NULL; i++)
         zkc_sleep(10, NULL);
-    assert_null(holder);
+    assert_null(atomic_load(&holder));
 }
 
 static void test_open_errors(void **state)

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1076,10 +1077,12 @@ static void test_close(void **state)
 
 static void close_in_done(const zkc_result *res, void *ud)
 {
+    /* holder is read by the test's thread: atomic, so that what the
+     * close did is ordered before the test goes on (its teardown). */
     (void)res;
-    zkc_conn **cp = ud;
-    zkc_conn_close(*cp);
-    *cp = NULL;
+    _Atomic(zkc_conn *) *cp = ud;
+    zkc_conn_close(atomic_load(cp));
+    atomic_store(cp, NULL);
 }
 
 static void test_close_from_completion(void **state)
@@ -1091,13 +1094,14 @@ static void test_close_from_completion(void **state)
     for (size_t i = 0; i < sizeof paths / sizeof *paths; i++) {
         zkc_meta_opts mo = ZKC_META_OPTS_INIT;
         zkc_conn *m = new_meta(w, &mo);
-        zkc_conn *volatile holder = m;
+        _Atomic(zkc_conn *) holder;
+        atomic_init(&holder, m);
         if (i == 0)
             OK(zkc_get(m, "/zk/nyc", NULL, NULL, NULL, NULL));
         OK(zkc_achildren(m, paths[i], 0, close_in_done, (void *)&holder));
-        for (int k = 0; k < 500 && holder != NULL; k++)
+        for (int k = 0; k < 500 && atomic_load(&holder) != NULL; k++)
             zkc_sleep(10, NULL);
-        assert_null(holder);
+        assert_null(atomic_load(&holder));
     }
 }
 

@@ -11,6 +11,10 @@
  * Contract of submit: return ZKC_OK and call done exactly once later, on a
  * thread of the connection's (not inside submit), or return an error and
  * never call done.  Completions of one connection run in submission order.
+ * The request (req, or a multi's ops) is borrowed until the operation is
+ * handed to whatever completes it, not until submit returns: done may run
+ * on another thread, and free what the caller lent, before submit returns,
+ * so nothing of it is read after the hand-over.
  *
  * Contract of close: mark the connection closed (later submits return
  * ZKC_ECLOSED, which conn.c already ensures), complete every outstanding

@@ -1283,9 +1283,11 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
     }
     if (rc == ZKC_ECLOSED)
         op_free(op);
+    /* Not ops[i]: once the C client has the multi, its completion may
+     * already have run and the caller freed ops (the router does).  An
+     * entry acl_to_zk never filled is all zeros, which frees nothing. */
     for (size_t i = 0; i < nacls; i++)
-        if (ops[i].op == ZKC_OP_CREATE)
-            acl_conv_free(&acls[i]);
+        acl_conv_free(&acls[i]);
     free(zops);
     free(acls);
     return rc;
