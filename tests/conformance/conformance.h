@@ -31,6 +31,11 @@ typedef struct zkc_conformance_backend {
      * does not name the owner of its ephemerals; only that they have
      * one is checked. */
     bool many_sessions;
+    /* true: several quorums behind one namespace (global.h): a read made
+     * while a write is half applied is ZKC_EINCONSISTENT, and the events
+     * of two watches come from whichever quorum is first, in no order
+     * between the watches. */
+    bool quorums;
 } zkc_conformance_backend;
 
 int zkc_conformance_run(const zkc_conformance_backend *b);

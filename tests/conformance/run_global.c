@@ -49,7 +49,8 @@ int main(void)
                                  .expire = global_expire,
                                  .ud = trees,
                                  .root = "/conformance",
-                                 .many_sessions = true};
+                                 .many_sessions = true,
+                                 .quorums = true};
     failed = zkc_conformance_run(&b);
 out:
     for (size_t i = 0; i < NQ; i++)
