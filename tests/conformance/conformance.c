@@ -1069,8 +1069,8 @@ static void share_note(share *sh, int rc)
 {
     if (rc == ZKC_OK || rc == ZKC_ECLOSING)
         return;
-    if (rc == ZKC_EINCONSISTENT && B->quorums)
-        return; /* a read of a node another worker is writing (global.h) */
+    if ((rc == ZKC_EINCONSISTENT || rc == ZKC_ECONFLICT) && B->quorums)
+        return; /* a read of a node being written, sets racing (global.h) */
     pthread_mutex_lock(&sh->lock);
     if (sh->bad_rc == 0)
         sh->bad_rc = rc;

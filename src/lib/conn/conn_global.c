@@ -115,6 +115,10 @@ struct global_conn {
     zkc_conn base;
     size_t n;
     zkc_conn **q;
+    /* Each quorum's description, copied at open: messages built by one
+     * quorum's completion while close is freeing another quorum still
+     * name it. */
+    char **qdesc;
     pthread_rwlock_t gate; /* read: sending to quorums; write: closing */
     bool closing;
     pthread_mutex_t lock;  /* reap, qstate */
@@ -246,6 +250,9 @@ static void reap_links(glink *l)
 static void global_free(global_conn *g)
 {
     reap_links(g->reap);
+    for (size_t i = 0; g->qdesc != NULL && i < g->n; i++)
+        free(g->qdesc[i]);
+    free(g->qdesc);
     free(g->q);
     free(g->qstate);
     pthread_rwlock_destroy(&g->gate);
@@ -547,7 +554,7 @@ static void quorum_done(const zkc_result *res, void *userdata)
 /* One quorum's answer, in a few words. */
 static void describe(sbuf *b, const global_conn *g, size_t i, const qres *q, zkc_op op)
 {
-    gl_sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, zkc_conn_describe(g->q[i]));
+    gl_sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, g->qdesc[i]);
     if (q->rc != ZKC_OK) {
         gl_sb_printf(b, "%s", zkc_strerror(q->rc));
         return;
@@ -579,7 +586,7 @@ static void describe_multi(sbuf *b, const gop *op, size_t i)
 {
     const global_conn *g = op->g;
     const qres *q = &op->res[i];
-    gl_sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, zkc_conn_describe(g->q[i]));
+    gl_sb_printf(b, "%squorum %zu %s: ", i > 0 ? "; " : "", i, g->qdesc[i]);
     if (q->rc == ZKC_OK) {
         gl_sb_printf(b, "committed");
         return;
@@ -617,7 +624,7 @@ static void finish_quorum_err(gop *op, size_t i)
     global_conn *g = op->g;
     const qres *q = &op->res[i];
     sbuf b = {0};
-    gl_sb_printf(&b, "quorum %zu %s: %s%s%s", i, zkc_conn_describe(g->q[i]), zkc_strerror(q->rc),
+    gl_sb_printf(&b, "quorum %zu %s: %s%s%s", i, g->qdesc[i], zkc_strerror(q->rc),
               q->errmsg != NULL ? ": " : "", q->errmsg != NULL ? q->errmsg : "");
     finish_err(op, q->rc, b.p);
     free(b.p);
@@ -1215,12 +1222,19 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
         g->n = n;
         g->q = calloc(n, sizeof *g->q);
         g->qstate = calloc(n, sizeof *g->qstate);
-        if (g->q != NULL && g->qstate != NULL)
+        g->qdesc = calloc(n, sizeof *g->qdesc);
+        bool all = g->q != NULL && g->qstate != NULL && g->qdesc != NULL;
+        for (size_t i = 0; all && i < n; i++)
+            all = (g->qdesc[i] = strdup(zkc_conn_describe(conns[i]))) != NULL;
+        if (all)
             rc = zkc__conn_init(&g->base, &global_ops, desc.p);
     }
     free(desc.p);
     if (rc != ZKC_OK) {
         if (g != NULL) {
+            for (size_t i = 0; g->qdesc != NULL && i < n; i++)
+                free(g->qdesc[i]);
+            free(g->qdesc);
             free(g->q);
             free(g->qstate);
             free(g);
