@@ -16,6 +16,7 @@ PATH="$tmp:$PATH"
 # the test must not depend on that package; compopt needs a completion
 # context, so it is stubbed.
 unset -f _init_completion 2>/dev/null
+# shellcheck disable=SC2317
 compopt() { :; }
 # shellcheck disable=SC1090
 . "$comp"
@@ -59,5 +60,29 @@ check "zk --fake $tree ls -l /zk/nyc/vt/tablets/000" \
     /zk/nyc/vt/tablets/0001 /zk/nyc/vt/tablets/0002 /zk/nyc/vt/tablets/0003
 # No server, no answer: nothing, quietly.
 check "zk --fake $tmp/missing.json ls /zk/" ""
+check "zk wait -" -e -t --timeout
+check "zk zkns-set --" --file --ttl --version --json
+
+# Commands and options come from the help texts: a zk with a command and a
+# global option this file has never heard of.
+mkdir "$tmp/stub"
+cat >"$tmp/stub/zk" <<'STUB'
+#!/bin/sh
+case "$1" in
+--help) printf '%s\n' "Usage: zk [OPTIONS] COMMAND" "" "Commands:" \
+    "  ls frob frobnicate     things" "  help [COMMAND]         this text" "" \
+    "Options:" "  -q, --quorums LIST   the quorums" "      --raw | --escape   data" \
+    "  -h, --help   this text" "" ;;
+help) [ "$2" = frob ] && printf '%s\n' "Usage: zk frob [-x] PATH" "" "Frob." \
+    "  -x, --extra N   more" "  --json    JSON" ;;
+esac
+STUB
+chmod +x "$tmp/stub/zk"
+PATH="$tmp/stub:$PATH"
+_zk_loaded=""
+check "zk fr" frob frobnicate
+check "zk --quorums a;b fr" frob frobnicate
+check "zk -q a;b frob --" --extra --json
+check "zk --e" --escape
 echo "1..$n"
 exit $fail
