@@ -10,14 +10,17 @@
 #                         conformance and integration suites with the servers
 #                         up; "N passed, N failed" (not part of make check)
 #   make demo             a short tour on local servers
+#   make deb              Debian packages (debian/) in build-deb/, lintian
+#   make deb-check        install them with apt, use them, purge them
 PREFIX ?= /usr/local
 BUILD ?= build
 ASAN ?= build-asan
 MESON ?= meson
 TSAN ?= build-tsan
 FUZZ_SECONDS ?= 20
+DEB ?= build-deb
 
-.PHONY: all deps build check test install bench fuzz demo clean format tsan
+.PHONY: all deps build check test install bench fuzz demo clean format tsan deb deb-check
 
 all: build
 
@@ -86,8 +89,21 @@ fuzz: deps
 demo: build
 	@./scripts/demo.sh $(BUILD)
 
+# Packages from a copy of the tree (tracked and new files), rebuilt when a
+# file changed; the package build runs no tests (they need servers).
+$(DEB)/.stamp: $(wildcard $(shell git ls-files -co --exclude-standard 2>/dev/null))
+	@./scripts/deps.sh
+	@./scripts/deps-deb.sh
+	@./scripts/deb.sh $(DEB)
+	@touch $@
+
+deb: $(DEB)/.stamp
+
+deb-check: $(DEB)/.stamp
+	@./scripts/deb-check.sh $(DEB)
+
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz
+	rm -rf $(BUILD) $(ASAN) $(TSAN) build-fuzz $(DEB)
