@@ -225,4 +225,5 @@ print("start and connect included: ~1 s of JVM start for zkCli); the others insi
 print("the process, after connecting.  Every deletion run first repopulates /del (not timed).")
 PY
 "$src/zkocc.sh" "$build" "$addr"
+"$src/dns.sh" "$build"
 echo "wall: $(( $(date +%s) - t_start )) s after server start"
