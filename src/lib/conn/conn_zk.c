@@ -238,7 +238,7 @@ static void log_dispatch(int slot, const char *msg)
         len--;
     zk_conn *saved = tls_in_callback;
     tls_in_callback = zc;
-    zkc__log(&zc->base, level, "zookeeper: %.*s", (int)len, text);
+    zkc_impl_log(&zc->base, level, "zookeeper: %.*s", (int)len, text);
     tls_in_callback = saved;
 }
 
@@ -450,7 +450,7 @@ static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
     if (!registered) {
         wrec_unlink_locked(zc, wr);
         pthread_mutex_unlock(&zc->lock);
-        zkc__watch_discard(wr->w);
+        zkc_impl_watch_discard(wr->w);
         free(wr);
         return;
     }
@@ -459,7 +459,7 @@ static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
     pthread_mutex_unlock(&zc->lock);
     r->watch = wr->w;
     if (gone) /* cannot happen in order, but never leave a watch hanging */
-        zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+        zkc_impl_watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
 }
 
 /* Whether rc is the server's answer (so the server heard the request),
@@ -791,7 +791,7 @@ static void on_watch(zhandle_t *zh, int type, int state, const char *path, void 
             pthread_mutex_unlock(&zc->lock);
             /* The C client still holds the record: it is freed at close. */
             if (fire)
-                zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+                zkc_impl_watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
         }
     } else if (type == ZOO_CREATED_EVENT || type == ZOO_DELETED_EVENT ||
                type == ZOO_CHANGED_EVENT || type == ZOO_CHILD_EVENT) {
@@ -802,7 +802,7 @@ static void on_watch(zhandle_t *zh, int type, int state, const char *path, void 
         wrec_unlink_locked(zc, wr);
         pthread_mutex_unlock(&zc->lock);
         if (fire)
-            zkc__watch_fire(wr->w, (zkc_event_type)type);
+            zkc_impl_watch_fire(wr->w, (zkc_event_type)type);
         free(wr);
     }
     LEAVE_CALLBACK();
@@ -855,16 +855,16 @@ static void on_session(zhandle_t *zh, int type, int state, const char *path, voi
     }
     pthread_mutex_unlock(&zc->lock);
     if (next == ZKC_STATE_EXPIRED)
-        zkc__log(&zc->base, ZKC_LOG_ERROR, "zk(%s): %s", zc->servers,
+        zkc_impl_log(&zc->base, ZKC_LOG_ERROR, "zk(%s): %s", zc->servers,
                  zc->auth_failed ? "authentication failed; session closed" : "session expired");
     else if (next == ZKC_STATE_SUSPENDED)
-        zkc__log(&zc->base, ZKC_LOG_WARN, "zk(%s): connection lost, session 0x%llx suspended",
+        zkc_impl_log(&zc->base, ZKC_LOG_WARN, "zk(%s): connection lost, session 0x%llx suspended",
                  zc->servers, (unsigned long long)zc->session_id);
     else if (next == ZKC_STATE_RECONNECTED)
-        zkc__log(&zc->base, ZKC_LOG_INFO, "zk(%s): reconnected, session 0x%llx", zc->servers,
+        zkc_impl_log(&zc->base, ZKC_LOG_INFO, "zk(%s): reconnected, session 0x%llx", zc->servers,
                  (unsigned long long)zc->session_id);
     if (next >= 0)
-        zkc__conn_set_state(&zc->base, (zkc_state)next);
+        zkc_impl_conn_set_state(&zc->base, (zkc_state)next);
     if (next == ZKC_STATE_CONNECTED) {
         /* Only now may the dial return: its caller sees CONNECTED. */
         pthread_mutex_lock(&zc->lock);
@@ -875,7 +875,7 @@ static void on_session(zhandle_t *zh, int type, int state, const char *path, voi
     while (ended != NULL) {
         zk_wrec *wr = ended;
         ended = wr->fire_next;
-        zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+        zkc_impl_watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
     }
     LEAVE_CALLBACK();
 }
@@ -1034,7 +1034,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     op->done = done;
     op->ud = userdata;
     op->op = req->op;
-    op->sent_ms = zkc__now_ms();
+    op->sent_ms = zkc_impl_now_ms();
     memcpy(op->path, req->path, plen + 1);
 
     acl_conv ac = {.vec = {0, NULL}};
@@ -1049,7 +1049,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         req->op == ZKC_OP_GET || req->op == ZKC_OP_CHILDREN || req->op == ZKC_OP_EXISTS;
     if (watchable && (req->flags & ZKC_WATCH)) {
         zk_wrec *wr = calloc(1, sizeof *wr);
-        zkc_watch *w = wr != NULL ? zkc__watch_new(req->path) : NULL;
+        zkc_watch *w = wr != NULL ? zkc_impl_watch_new(req->path) : NULL;
         if (w == NULL) {
             free(wr);
             op_free(op);
@@ -1066,7 +1066,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     if (zc->closing) {
         pthread_mutex_unlock(&zc->lock);
         if (op->wrec != NULL) {
-            zkc__watch_discard(op->wrec->w);
+            zkc_impl_watch_discard(op->wrec->w);
             free(op->wrec);
         }
         op_free(op);
@@ -1122,7 +1122,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         if (rc == ZKC_OK) {
             pthread_mutex_unlock(&zc->lock);
             if (wr != NULL) {
-                zkc__watch_discard(wr->w);
+                zkc_impl_watch_discard(wr->w);
                 free(wr);
             }
             return ZKC_OK;
@@ -1133,7 +1133,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     ops_unlink_locked(zc, op);
     pthread_mutex_unlock(&zc->lock);
     if (wr != NULL) {
-        zkc__watch_discard(wr->w);
+        zkc_impl_watch_discard(wr->w);
         free(wr);
     }
     op_free(op);
@@ -1195,7 +1195,7 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
     op->done = done;
     op->ud = userdata;
     op->op = ZKC_OP_MULTI;
-    op->sent_ms = zkc__now_ms();
+    op->sent_ms = zkc_impl_now_ms();
     memcpy(op->path, first, plen + 1);
     op->multi = multi_alloc(ops, nops);
     zoo_op_t *zops = calloc(nops > 0 ? nops : 1, sizeof *zops);
@@ -1308,8 +1308,8 @@ static void teardown(zk_conn *zc, bool on_aux)
      * completion thread may leave before the ZCLOSING results it queues
      * at close, leaks nothing.  Not when the connection is down. */
     pthread_mutex_lock(&zc->lock);
-    int64_t deadline = zkc__now_ms() + CLOSE_DRAIN_MS;
-    while (zc->inflight > 0 && zc->connected_now && zkc__now_ms() < deadline)
+    int64_t deadline = zkc_impl_now_ms() + CLOSE_DRAIN_MS;
+    while (zc->inflight > 0 && zc->connected_now && zkc_impl_now_ms() < deadline)
         wait_locked(zc, deadline);
     pthread_mutex_unlock(&zc->lock);
     if (zc->zh != NULL) {
@@ -1335,7 +1335,7 @@ static void teardown(zk_conn *zc, bool on_aux)
         result_init(&r, op, op->deferred_rc != 0 ? op->deferred_rc : ZKC_ECLOSING);
         if (op->wrec != NULL) {
             wrec_unlink_locked(zc, op->wrec);
-            zkc__watch_discard(op->wrec->w);
+            zkc_impl_watch_discard(op->wrec->w);
             free(op->wrec);
         }
         if (!op->orphan)
@@ -1348,7 +1348,7 @@ static void teardown(zk_conn *zc, bool on_aux)
         next = op->next;
         if (op->wrec != NULL) {
             wrec_unlink_locked(zc, op->wrec);
-            zkc__watch_discard(op->wrec->w);
+            zkc_impl_watch_discard(op->wrec->w);
             free(op->wrec);
         }
         op_free(op);
@@ -1357,7 +1357,7 @@ static void teardown(zk_conn *zc, bool on_aux)
     for (zk_wrec *wr = zc->watches, *next; wr != NULL; wr = next) {
         next = wr->next;
         if (wr->state == WREC_ACTIVE)
-            zkc__watch_fire(wr->w, ZKC_EVENT_CLOSED);
+            zkc_impl_watch_fire(wr->w, ZKC_EVENT_CLOSED);
         free(wr);
     }
     zc->watches = NULL;
@@ -1366,7 +1366,7 @@ static void teardown(zk_conn *zc, bool on_aux)
     pthread_mutex_destroy(&zc->lock);
     pthread_cond_destroy(&zc->cond);
     pthread_cond_destroy(&zc->aux_cond);
-    zkc__conn_fini(&zc->base);
+    zkc_impl_conn_fini(&zc->base);
     free(zc->servers);
     free(zc);
     if (on_aux)
@@ -1393,7 +1393,7 @@ static void zk_close(zkc_conn *c)
         zc->aux_close = false;
         pthread_mutex_unlock(&zc->lock);
         /* No thread to hand it to: leak the connection rather than hang. */
-        zkc__log(c, ZKC_LOG_ERROR, "zk(%s): cannot start a thread to close the connection",
+        zkc_impl_log(c, ZKC_LOG_ERROR, "zk(%s): cannot start a thread to close the connection",
                  zc->servers);
         return;
     }
@@ -1487,7 +1487,7 @@ static void wait_locked(zk_conn *zc, int64_t deadline)
         pthread_cond_wait(&zc->cond, &zc->lock);
         return;
     }
-    zkc__cond_wait_until(&zc->cond, &zc->lock, deadline);
+    zkc_impl_cond_wait_until(&zc->cond, &zc->lock, deadline);
 }
 
 /* Free a connection that never left zkc_zk_dial. */
@@ -1529,7 +1529,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
 {
     static const zkc_zk_opts defaults = ZKC_ZK_OPTS_INIT;
     if (ret_conn == NULL || servers == NULL) {
-        zkc__set_errmsg("dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
+        zkc_impl_set_errmsg("dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
         return ZKC_EBADARGUMENTS;
     }
     *ret_conn = NULL;
@@ -1543,7 +1543,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     else
         snprintf(shown, sizeof shown, "%s", servers);
     if (opts->version != 1 || (opts->auth_scheme != NULL) != (opts->auth_cred != NULL)) {
-        zkc__set_errmsg("dial %s: bad options (version %u, scheme and credentials go together)",
+        zkc_impl_set_errmsg("dial %s: bad options (version %u, scheme and credentials go together)",
                         shown, opts->version);
         return ZKC_EBADARGUMENTS;
     }
@@ -1551,12 +1551,12 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     for (const char *q = servers; *q != '\0' && *q != '/'; q++)
         n_servers += *q == ',';
     if (n_servers > ZKC_ZK_MAX_SERVERS) {
-        zkc__set_errmsg("%zu addresses in the list, more than the %d one dial takes",
+        zkc_impl_set_errmsg("%zu addresses in the list, more than the %d one dial takes",
                         n_servers, ZKC_ZK_MAX_SERVERS);
         return ZKC_ECONNECT;
     }
     if (!servers_valid(servers)) {
-        zkc__set_errmsg("dial \"%s\": bad address list (want host:port[,host:port...])",
+        zkc_impl_set_errmsg("dial \"%s\": bad address list (want host:port[,host:port...])",
                         shown);
         return ZKC_ECONNECT;
     }
@@ -1564,7 +1564,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
         opts->base_timeout_ms > 0 ? opts->base_timeout_ms : ZKC_DEFAULT_BASE_TIMEOUT_MS;
     int connect_ms = opts->connect_timeout_ms == 0 ? ZKC_DEFAULT_CONNECT_TIMEOUT_MS
                                                    : opts->connect_timeout_ms;
-    int64_t t0 = zkc__now_ms();
+    int64_t t0 = zkc_impl_now_ms();
     int64_t deadline = connect_ms < 0 ? -1 : t0 + connect_ms;
 
     zk_conn *zc = calloc(1, sizeof *zc);
@@ -1583,7 +1583,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
         return ZKC_ENOMEM;
     }
     snprintf(desc, dlen, "zk(%s)", servers);
-    int rc = zkc__conn_init(&zc->base, &zk_ops, desc);
+    int rc = zkc_impl_conn_init(&zc->base, &zk_ops, desc);
     free(desc);
     if (rc != ZKC_OK) {
         free(zc->servers);
@@ -1593,12 +1593,12 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     zc->base.log_fn = opts->log_fn;
     zc->base.log_ud = opts->log_ud;
     pthread_mutex_init(&zc->lock, NULL);
-    zkc__cond_init_monotonic(&zc->cond);
+    zkc_impl_cond_init_monotonic(&zc->cond);
     pthread_cond_init(&zc->aux_cond, NULL);
 
     zc->log_slot = log_slot_take(zc);
     if (zc->log_slot < 0)
-        zkc__log(&zc->base, ZKC_LOG_WARN,
+        zkc_impl_log(&zc->base, ZKC_LOG_WARN,
                  "zk(%s): more than %d connections; the C client's log lines of this one "
                  "are dropped",
                  servers, LOG_SLOTS);
@@ -1619,25 +1619,25 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (prc != 0) {
-        zkc__set_errmsg("dial %s: cannot start a thread: %s", shown, strerror(prc));
+        zkc_impl_set_errmsg("dial %s: cannot start a thread: %s", shown, strerror(prc));
         dial_abort(zc);
         return ZKC_ENOMEM;
     }
     pthread_mutex_lock(&zc->lock);
-    while (!zc->init_done && (deadline < 0 || zkc__now_ms() < deadline))
+    while (!zc->init_done && (deadline < 0 || zkc_impl_now_ms() < deadline))
         wait_locked(zc, deadline);
     if (!zc->init_done) {
         /* Still resolving: init_main closes and frees zc when it is done. */
         zc->init_abandoned = true;
         pthread_mutex_unlock(&zc->lock);
-        zkc__set_errmsg("dial %s: resolving the server addresses took more than %d ms", shown,
+        zkc_impl_set_errmsg("dial %s: resolving the server addresses took more than %d ms", shown,
                         connect_ms);
         return ZKC_ETIMEDOUT;
     }
     int init_errno = zc->init_errno;
     pthread_mutex_unlock(&zc->lock);
     if (zc->zh == NULL) {
-        zkc__set_errmsg("dial %s: cannot start a ZooKeeper client: %s", shown,
+        zkc_impl_set_errmsg("dial %s: cannot start a ZooKeeper client: %s", shown,
                         init_errno == EINVAL || init_errno == ENOENT
                             ? "no address could be resolved"
                             : strerror(init_errno ? init_errno : EINVAL));
@@ -1648,16 +1648,16 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     /* The first session event decides (DialZk), within the bound. */
     pthread_mutex_lock(&zc->lock);
     while (!zc->published && !zc->expired && !zc->auth_failed &&
-           (deadline < 0 || zkc__now_ms() < deadline))
+           (deadline < 0 || zkc_impl_now_ms() < deadline))
         wait_locked(zc, deadline);
     bool connected = zc->published && !zc->expired && !zc->auth_failed;
     bool gone = zc->expired || zc->auth_failed;
     pthread_mutex_unlock(&zc->lock);
     if (!connected) {
         if (gone)
-            zkc__set_errmsg("dial %s: the session could not be made", shown);
+            zkc_impl_set_errmsg("dial %s: the session could not be made", shown);
         else
-            zkc__set_errmsg("dial %s: no ZooKeeper server answered within %d ms", shown,
+            zkc_impl_set_errmsg("dial %s: no ZooKeeper server answered within %d ms", shown,
                             connect_ms);
         dial_abort(zc);
         return gone ? ZKC_ECONNECT : ZKC_ETIMEDOUT;
@@ -1669,39 +1669,39 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
                                    : zoo_add_auth(zc->zh, opts->auth_scheme, opts->auth_cred,
                                                   (int)clen, on_auth, zc);
         if (zrc != ZOK) {
-            zkc__set_errmsg("dial %s: cannot send %s credentials: %s", shown,
+            zkc_impl_set_errmsg("dial %s: cannot send %s credentials: %s", shown,
                             opts->auth_scheme, zerror(zrc));
             dial_abort(zc);
             return ZKC_ECONNECT;
         }
         pthread_mutex_lock(&zc->lock);
         while (!zc->auth_done && !zc->auth_failed && !zc->expired &&
-               (deadline < 0 || zkc__now_ms() < deadline))
+               (deadline < 0 || zkc_impl_now_ms() < deadline))
             wait_locked(zc, deadline);
         bool done = zc->auth_done, failed = zc->auth_failed;
         int auth_rc = zc->auth_rc;
         bool expired = zc->expired;
         pthread_mutex_unlock(&zc->lock);
         if (failed) {
-            zkc__set_errmsg("dial %s: %s authentication failed", shown, opts->auth_scheme);
+            zkc_impl_set_errmsg("dial %s: %s authentication failed", shown, opts->auth_scheme);
             dial_abort(zc);
             return ZKC_EAUTHFAILED;
         }
         if (expired || (done && auth_rc != ZOK)) {
-            zkc__set_errmsg("dial %s: %s while authenticating", shown,
+            zkc_impl_set_errmsg("dial %s: %s while authenticating", shown,
                             expired ? "session expired" : zerror(auth_rc));
             dial_abort(zc);
             return ZKC_ECONNECT;
         }
         if (!done) {
-            zkc__set_errmsg("dial %s: no answer to %s authentication within %d ms", shown,
+            zkc_impl_set_errmsg("dial %s: no answer to %s authentication within %d ms", shown,
                             opts->auth_scheme, connect_ms);
             dial_abort(zc);
             return ZKC_ETIMEDOUT;
         }
     }
-    zkc__log(&zc->base, ZKC_LOG_INFO, "zk(%s): connected in %lld ms, session 0x%llx", servers,
-             (long long)(zkc__now_ms() - t0), (unsigned long long)zc->session_id);
+    zkc_impl_log(&zc->base, ZKC_LOG_INFO, "zk(%s): connected in %lld ms, session 0x%llx", servers,
+             (long long)(zkc_impl_now_ms() - t0), (unsigned long long)zc->session_id);
     *ret_conn = &zc->base;
     return ZKC_OK;
 }
