@@ -222,6 +222,9 @@ static const char global_help[] =
     "      --lock-wait-timeout D   how long qlock waits (default: forever)\n"
     "      --window N              operations in flight for bulk work (default 2048)\n"
     "      --raw | --escape        write data raw, or escaped, whatever stdout is\n"
+    "  -zk.local-cell CELL, -zk.local-addrs H, -zk.global-addrs H, -zk.base-timeout D,\n"
+    "  -zk.connect-timeout D, -zk.zkocc-addr H, -zk.addrs H\n"
+    "                              the original's flags (also --zk.NAME[=VALUE])\n"
     "  -h, --help                  this text\n"
     "      --version               print the version\n"
     "\n"
@@ -336,6 +339,8 @@ static int connect_server(zk_ctx *z)
 static const char *zkocc_addrs;
 /* --use-zkocc: the cells' ":_zkocc" daemons. */
 static int use_zkocc;
+/* -zk.local-addrs, -zk.global-addrs: cell address overrides. */
+static const char *flag_local_addrs, *flag_global_addrs;
 
 static int connect_zkocc(zk_ctx *z)
 {
@@ -381,6 +386,8 @@ static int connect_cells(zk_ctx *z)
         co.n_config_paths = 1;
     }
     co.local_cell = z->local_cell;
+    co.local_addrs = flag_local_addrs;
+    co.global_addrs = flag_global_addrs;
     int rc = zkc_cells_new(&co, &cells);
     if (rc == ZKC_OK)
         rc = zkc_cells_refresh(cells);
@@ -602,6 +609,14 @@ enum {
     OPT_USE_ZKOCC
 };
 
+/* Whether arg ("-zk.NAME", "--zk.NAME=V") is the -zk. flag name. */
+static int zk_flag_is(const char *arg, const char *name)
+{
+    arg += arg[1] == '-' ? 5 : 4;
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], ZK_WATCHDOG_ARG) == 0)
@@ -618,7 +633,6 @@ int main(int argc, char **argv)
         {"server", required_argument, NULL, 's'},
         {"fake", required_argument, NULL, OPT_FAKE},
         {"zkocc", required_argument, NULL, OPT_ZKOCC},
-        {"zk.zkocc-addr", required_argument, NULL, OPT_ZKOCC},
         {"use-zkocc", no_argument, NULL, OPT_USE_ZKOCC},
         {"fake-save", required_argument, NULL, OPT_FAKE_SAVE},
         {"auth", required_argument, NULL, 'a'},
@@ -636,7 +650,41 @@ int main(int argc, char **argv)
     };
     opterr = 0;
     int c, rc;
-    while ((c = getopt_long(argc, argv, "+s:a:h", lo, NULL)) != -1) {
+    for (;;) {
+        /* The original's -zk.* flags (what zkc_cells_subprocess_flags()
+         * hands a child), single or double dash; getopt stops at the
+         * command ("+"), so operands are never taken for them. */
+        if (optind < argc && optind > 0) {
+            zkc_cells_opts f = ZKC_CELLS_OPTS_INIT;
+            int used = 0;
+            const char *direct = NULL, *zkocc = NULL;
+            if (zkc_cells_flag(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, &f,
+                               &zkocc, &direct, &used) != ZKC_OK) {
+                fprintf(stderr, "zk: %s\nTry 'zk --help'.\n", zkc_errmsg());
+                return ZK_EXIT_USAGE;
+            }
+            if (used > 0) {
+                const char *a = argv[optind];
+                if (zk_flag_is(a, "local-cell"))
+                    z.local_cell = f.local_cell;
+                else if (zk_flag_is(a, "local-addrs"))
+                    flag_local_addrs = f.local_addrs;
+                else if (zk_flag_is(a, "global-addrs"))
+                    flag_global_addrs = f.global_addrs;
+                else if (zk_flag_is(a, "base-timeout"))
+                    z.session_timeout_ms = f.base_timeout_ms;
+                else if (zk_flag_is(a, "connect-timeout"))
+                    z.connect_timeout_ms = f.connect_timeout_ms;
+                else if (zk_flag_is(a, "zkocc-addr"))
+                    zkocc_addrs = zkocc;
+                else
+                    z.server = direct;
+                optind += used;
+                continue;
+            }
+        }
+        if ((c = getopt_long(argc, argv, "+s:a:h", lo, NULL)) == -1)
+            break;
         switch (c) {
         case 's':
             z.server = optarg;
