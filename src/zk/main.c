@@ -10,8 +10,10 @@
  *                      the original's --zk.zkocc-addr
  *   (default)          the cells of zk_client.json: /zk/<cell>/... goes to
  *                      that cell's quorum (when built with the cell router)
- * Digest credentials come from --auth or $ZK_AUTH and are never printed;
- * --auth is wiped from the process's argument list once read.
+ * Digest credentials come from --auth, else (cells) the cell's entry of
+ * zk_auth.json (--auth-config, $ZK_AUTH_CONFIG), else $ZK_AUTH, and are
+ * never printed; --auth is wiped from the process's argument list once
+ * read.  COMMANDs (elock, qlock) get neither variable unless --pass-auth.
  *
  * Exit status: 0, 1 when some path failed, 2 for a usage error.
  */
@@ -28,6 +30,7 @@
 #include "zkcell/cells.h"
 #endif
 #ifdef ZK_HAVE_META
+#include "zkcell/auth.h"
 #include "zkcell/conncache.h"
 #include "zkcell/meta.h"
 #endif
@@ -212,7 +215,12 @@ static const char global_help[] =
     "      --use-zkocc             route cells through their \"<cell>:_zkocc\" daemons\n"
     "      --fake FILE.json        use an in-memory ZooKeeper loaded from FILE\n"
     "      --fake-save FILE.json   after the command, save the fake tree to FILE\n"
-    "  -a, --auth USER:PASSWORD    digest credentials (default $ZK_AUTH)\n"
+    "  -a, --auth USER:PASSWORD    digest credentials for every cell (default: the\n"
+    "                              cell's in zk_auth.json, else $ZK_AUTH)\n"
+    "      --auth-config FILE      credentials per cell, {\"CELL\": \"USER:PASSWORD\"}, mode\n"
+    "                              0600 or stricter (default $ZK_AUTH_CONFIG)\n"
+    "      --pass-auth             let elock/qlock COMMANDs inherit ZK_AUTH and\n"
+    "                              ZK_AUTH_CONFIG (default: removed)\n"
     "      --config FILE           cells configuration (default $ZK_CLIENT_CONFIG,\n"
     "                              else /etc/zookeeper/zk_client.json)\n"
     "      --local-cell CELL       the cell of /zk/local (default $ZK_CLIENT_LOCAL_CELL,\n"
@@ -354,13 +362,14 @@ static int connect_zkocc(zk_ctx *z)
 
 #ifdef ZK_HAVE_META
 static zkc_cells *cells;
+/* zk_auth.json: digest credentials per cell. */
+static zkc_auth_config *cell_auth;
 
 /* The cache's dial: zkc_zk_dial() with our timeouts and credentials. */
 static int dial_cell(const char *cell, const char *addrs, void *userdata, zkc_conn **ret)
 {
     const zk_ctx *z = userdata;
     zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
-    (void)cell;
     if (use_zkocc) {
         zkc_zkocc_opts zo = ZKC_ZKOCC_OPTS_INIT;
         zo.connect_timeout_ms = z->connect_timeout_ms;
@@ -368,9 +377,16 @@ static int dial_cell(const char *cell, const char *addrs, void *userdata, zkc_co
     }
     o.connect_timeout_ms = z->connect_timeout_ms;
     o.base_timeout_ms = z->session_timeout_ms;
-    if (auth_cred(z) != NULL) {
+    /* --auth for every cell, else the cell's own, else $ZK_AUTH; the C
+     * client sends them again after every reconnect. */
+    const char *cred = z->auth != NULL && *z->auth != '\0' ? z->auth : NULL;
+    if (cred == NULL)
+        cred = zkc_auth_config_cred(cell_auth, cell);
+    if (cred == NULL)
+        cred = auth_cred(z);
+    if (cred != NULL) {
         o.auth_scheme = "digest";
-        o.auth_cred = auth_cred(z);
+        o.auth_cred = cred;
     }
     return zkc_zk_dial(addrs, &o, ret);
 }
@@ -385,10 +401,15 @@ static int connect_cells(zk_ctx *z)
         co.config_paths = &cfg;
         co.n_config_paths = 1;
     }
+    int rc = zkc_auth_config_load(z->auth_config, &cell_auth);
+    if (rc != ZKC_OK) {
+        zk_errf(z, "%s", zkc_errmsg());
+        return rc;
+    }
     co.local_cell = z->local_cell;
     co.local_addrs = flag_local_addrs;
     co.global_addrs = flag_global_addrs;
-    int rc = zkc_cells_new(&co, &cells);
+    rc = zkc_cells_new(&co, &cells);
     if (rc == ZKC_OK)
         rc = zkc_cells_refresh(cells);
     if (rc == ZKC_OK)
@@ -588,6 +609,8 @@ static void disconnect(zk_ctx *z)
 #ifdef ZK_HAVE_META
     zkc_cells_free(cells);
     cells = NULL;
+    zkc_auth_config_free(cell_auth);
+    cell_auth = NULL;
 #endif
 }
 
@@ -606,7 +629,9 @@ enum {
     OPT_ESCAPE,
     OPT_VERSION,
     OPT_ZKOCC,
-    OPT_USE_ZKOCC
+    OPT_USE_ZKOCC,
+    OPT_AUTH_CONFIG,
+    OPT_PASS_AUTH
 };
 
 /* Whether arg ("-zk.NAME", "--zk.NAME=V") is the -zk. flag name. */
@@ -636,6 +661,8 @@ int main(int argc, char **argv)
         {"use-zkocc", no_argument, NULL, OPT_USE_ZKOCC},
         {"fake-save", required_argument, NULL, OPT_FAKE_SAVE},
         {"auth", required_argument, NULL, 'a'},
+        {"auth-config", required_argument, NULL, OPT_AUTH_CONFIG},
+        {"pass-auth", no_argument, NULL, OPT_PASS_AUTH},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"local-cell", required_argument, NULL, OPT_LOCAL_CELL},
         {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
@@ -705,6 +732,12 @@ int main(int argc, char **argv)
             z.auth = strdup(optarg);
             /* Hide the credentials from ps and /proc. */
             memset(optarg, 'x', strlen(optarg));
+            break;
+        case OPT_AUTH_CONFIG:
+            z.auth_config = optarg;
+            break;
+        case OPT_PASS_AUTH:
+            z.pass_auth = true;
             break;
         case OPT_CONFIG:
             z.config = optarg;

@@ -60,6 +60,8 @@ typedef struct zk_ctx {
     const char *fake_file;
     const char *fake_save;
     const char *auth;          /* "user:password", never printed */
+    const char *auth_config;   /* --auth-config (zk_auth.json), else $ZK_AUTH_CONFIG */
+    bool pass_auth;            /* --pass-auth: COMMANDs keep ZK_AUTH, ZK_AUTH_CONFIG */
     const char *config;        /* --config */
     const char *local_cell;    /* --local-cell */
     int connect_timeout_ms;
