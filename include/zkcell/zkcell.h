@@ -21,6 +21,7 @@
 #include "zk.h"
 #include "cells.h"
 #include "auth.h"
+#include "protected.h"
 #include "conncache.h"
 #include "meta.h"
 #include "global.h"

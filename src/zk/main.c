@@ -94,11 +94,15 @@ static const zk_cmd commands[] = {
      "per child of PATH, then PATH's total, as NODES BYTES PATH.\n"
      "  -s        only the total of each PATH\n"
      "  --json    one JSON object per line: path, nodes, bytes, ephemerals\n"},
-    {"touch", zk_cmd_touch, "touch [-c] [-p] PATH...",
+    {"touch", zk_cmd_touch, "touch [-c] [-p] [-s] PATH...",
      "Create each PATH empty, or rewrite its data at its current version to\n"
      "bump its mtime.\n"
      "  -c        do not create: a missing node is an error\n"
-     "  -p        create missing parents (there is no mkdir: use touch -p)\n"},
+     "  -p        create missing parents (there is no mkdir: use touch -p)\n"
+     "  -s, --sequence\n"
+     "            create a new sequential node DIR/_c_GUID-NAME0000000001 for\n"
+     "            each PATH DIR/NAME and print it; protected: a reply lost to a\n"
+     "            connection loss never makes a second node\n"},
     {"rm", zk_cmd_rm, "rm [-r] [-f] PATH...",
      "Delete each PATH.\n"
      "  -r        delete the whole subtree (pipelined); refused for '/', '/zk',\n"
