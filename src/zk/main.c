@@ -31,6 +31,7 @@
 #endif
 #ifdef ZK_HAVE_META
 #include "zkcell/auth.h"
+#include "zkcell/global.h"
 #include "zkcell/conncache.h"
 #include "zkcell/meta.h"
 #endif
@@ -194,6 +195,21 @@ static const zk_cmd commands[] = {
      "  -r, --root PATH   the root of the names (zkns-pdns --zkns-root)\n"
      "  -t, --type T      A, AAAA, CNAME, SRV or ANY (default)\n"
      "  --json    one JSON object: name, path, port, kind, ttl, answers\n"},
+    {"diff", zk_cmd_diff, "diff [--quorums Q] [--json] PATH...",
+     "List what differs between the quorums of --quorums under each PATH (the\n"
+     "node included): one line per difference, its kind (missing, data, acl,\n"
+     "ephemeral, version), its path and each quorum's side.  Exit status 0 when\n"
+     "they agree, 1 when something differs or a quorum cannot answer.\n"
+     "  --quorums Q  'H:P,..;H:P,..;...' (also a global option)\n"
+     "  --json       a JSON array of {kind, path, present, detail}\n"},
+    {"repair", zk_cmd_repair, "repair [--quorums Q] --from N [--dry-run] PATH...",
+     "Make the subtree at each PATH on every quorum of --quorums equal to\n"
+     "quorum N's (0 is the first): create what is missing, delete what quorum N\n"
+     "lacks, set differing data and ACLs, realign versions.  Every write checks\n"
+     "the version just read, so a concurrent writer stops it.  Ephemeral nodes\n"
+     "cannot be made for another session: they are reported, exit status 1.\n"
+     "  --from N     the quorum whose tree is right\n"
+     "  --dry-run    print the writes it would make, change nothing\n"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -210,10 +226,15 @@ static const char global_help[] =
     "  wait watch elock qlock           watches and locks\n"
     "  zip unzip dump restore           archives\n"
     "  zkns-set zkns-resolve            zkns service records (DNS)\n"
+    "  diff repair                      divergence across --quorums\n"
     "  help [COMMAND]                   this text, or a command's\n"
     "\n"
     "Options:\n"
     "  -s, --server HOST:PORT,...  use this quorum for every path\n"
+    "      --quorums 'H:P,..;H:P,..;...'\n"
+    "                              one namespace over these quorums: writes go to\n"
+    "                              all, reads compare all; divergence names each\n"
+    "                              quorum's answer (exit 1); see diff, repair\n"
     "      --zkocc HOST:PORT,...   read through these zkocc daemons (read commands only;\n"
     "                              also --zk.zkocc-addr)\n"
     "      --use-zkocc             route cells through their \"<cell>:_zkocc\" daemons\n"
@@ -468,6 +489,12 @@ static void cell_status(zkc_conn_cache *cache, const char *cell, char *state, si
 
 const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_t size)
 {
+    /* --quorums: the global connection's message names each quorum's
+     * answer (a synchronous call leaves it in zkc_errmsg()). */
+    if (rc == ZKC_EINCONSISTENT && z->quorums != NULL && zkc_errmsg()[0] != '\0') {
+        snprintf(buf, size, "%s", zkc_errmsg());
+        return buf;
+    }
 #ifdef ZK_HAVE_META
     if (rc != ZKC_ETIMEDOUT && rc != ZKC_ECONNECTIONLOSS && rc != ZKC_EOPERATIONTIMEOUT &&
         rc != ZKC_ECLOSED && rc != ZKC_ESESSIONEXPIRED)
@@ -566,6 +593,44 @@ void zk_cell_conn_end(zk_ctx *z)
 #endif
 }
 
+/* --quorums "H1;H2;...": one global namespace over those quorums
+ * (zkc_global_dial): writes go to all, reads compare all. */
+static int connect_quorums(zk_ctx *z)
+{
+    char *copy = strdup(z->quorums);
+    const char *lists[ZKC_GLOBAL_MAX_QUORUMS];
+    size_t n = 0;
+    int rc = ZKC_OK;
+    if (copy == NULL)
+        return ZKC_ENOMEM;
+    for (char *save = NULL, *t = strtok_r(copy, ";", &save); t != NULL;
+         t = strtok_r(NULL, ";", &save)) {
+        if (n == ZKC_GLOBAL_MAX_QUORUMS) {
+            rc = ZKC_EBADARGUMENTS;
+            break;
+        }
+        lists[n++] = t;
+    }
+    if (rc != ZKC_OK || n == 0) {
+        zk_errf(z, "--quorums: want 1 to %d address lists separated by ';'",
+                ZKC_GLOBAL_MAX_QUORUMS);
+        free(copy);
+        return ZKC_EBADARGUMENTS;
+    }
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.connect_timeout_ms = z->connect_timeout_ms;
+    o.base_timeout_ms = z->session_timeout_ms;
+    if (auth_cred(z) != NULL) {
+        o.auth_scheme = "digest";
+        o.auth_cred = auth_cred(z);
+    }
+    rc = zkc_global_dial(lists, n, &o, &z->conn);
+    if (rc != ZKC_OK)
+        zk_errf(z, "cannot connect: %s", zkc_errmsg());
+    free(copy);
+    return rc;
+}
+
 int zk_connect(zk_ctx *z)
 {
     static int failed;
@@ -578,6 +643,8 @@ int zk_connect(zk_ctx *z)
         rc = connect_fake(z);
     else if (z->server != NULL)
         rc = connect_server(z);
+    else if (z->quorums != NULL)
+        rc = connect_quorums(z);
     else if (zkocc_addrs != NULL)
         rc = connect_zkocc(z);
     else {
@@ -635,7 +702,8 @@ enum {
     OPT_ZKOCC,
     OPT_USE_ZKOCC,
     OPT_AUTH_CONFIG,
-    OPT_PASS_AUTH
+    OPT_PASS_AUTH,
+    OPT_QUORUMS
 };
 
 /* Whether arg ("-zk.NAME", "--zk.NAME=V") is the -zk. flag name. */
@@ -666,6 +734,7 @@ int main(int argc, char **argv)
         {"fake-save", required_argument, NULL, OPT_FAKE_SAVE},
         {"auth", required_argument, NULL, 'a'},
         {"auth-config", required_argument, NULL, OPT_AUTH_CONFIG},
+        {"quorums", required_argument, NULL, OPT_QUORUMS},
         {"pass-auth", no_argument, NULL, OPT_PASS_AUTH},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"local-cell", required_argument, NULL, OPT_LOCAL_CELL},
@@ -743,6 +812,9 @@ int main(int argc, char **argv)
         case OPT_PASS_AUTH:
             z.pass_auth = true;
             break;
+        case OPT_QUORUMS:
+            z.quorums = optarg;
+            break;
         case OPT_CONFIG:
             z.config = optarg;
             break;
@@ -817,6 +889,11 @@ int main(int argc, char **argv)
     if (zkocc_addrs != NULL && z.server != NULL) {
         /* The original: mutually exclusive. */
         zk_usage(&z, "--zkocc and --server are mutually exclusive");
+        zkc_cancel_free(z.cancel);
+        return ZK_EXIT_USAGE;
+    }
+    if (z.quorums != NULL && (z.server != NULL || zkocc_addrs != NULL || z.fake_file != NULL)) {
+        zk_usage(&z, "--quorums goes with none of --server, --zkocc, --fake");
         zkc_cancel_free(z.cancel);
         return ZK_EXIT_USAGE;
     }
