@@ -413,7 +413,8 @@ static int dial_cell(const char *cell, const char *addrs, void *userdata, zkc_co
         o.auth_scheme = "digest";
         o.auth_cred = cred;
     }
-    return zkc_zk_dial(addrs, &o, ret);
+    /* A cell given as a list of quorums: one global namespace. */
+    return zkc_dial_quorums(addrs, &o, ret);
 }
 
 static int connect_cells(zk_ctx *z)

@@ -32,7 +32,7 @@ has() { # NAME TEXT: $out contains TEXT
 free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
-echo "1..22"
+echo "1..28"
 Q=""
 for i in 0 1 2; do
     mkdir -p "$work/s$i"
@@ -79,6 +79,17 @@ has "dry run: delete stray on 1" "delete	/app/stray	quorum 1"
 check "dry run changed nothing" 1 "$zk" diff --quorums "$Q" /app
 check "repair" 0 "$zk" repair --quorums "$Q" --from 0 /app
 check "agree after repair" 0 "$zk" diff --quorums "$Q" /app
+
+# zk_client.json: a cell whose value is a list of address strings is one
+# namespace over those quorums, through the cell router.
+printf '{"gl": ["%s", "%s", "%s"], "one": "%s"}\n' "$A0" "$A1" "$A2" "$A0" >"$work/zk_client.json"
+check "write through a list cell" 0 "$zk" --config "$work/zk_client.json" touch -p /zk/gl/y
+for i in 0 1 2; do
+    eval "a=\$A$i"
+    check "list cell: landed on quorum $i" 0 "$zk" --server "$a" stat /zk/gl/y
+done
+check "list cell: behind its back" 0 "$zk" --server "$A1" touch /zk/gl/z
+check "list cell: read reports it" 1 "$zk" --config "$work/zk_client.json" ls /zk/gl
 
 # One quorum down: named.
 "$zkctl" --quiet --dir "$work/s2" stop >/dev/null 2>&1
