@@ -39,7 +39,7 @@ typedef struct zkc_conn_cache zkc_conn_cache;
 /*
  * A dial function: connect to the cell named cell (never "local") at
  * addrs (from zk_client.json).  Returns ZKC_OK with *ret_conn, or an
- * error code, ideally with zkc__set_errmsg()/zkc_errmsg() detail on the
+ * error code, ideally with zkc_impl_set_errmsg()/zkc_errmsg() detail on the
  * calling thread.  Called without any cache lock held, at most once at a
  * time per cell.
  */

@@ -252,7 +252,7 @@ static void fetch_done(const zkc_result *res, void *ud)
         m->has_stat = true;
     }
     if (res->rc == ZKC_OK && res->op == ZKC_OP_GET) {
-        m->data = zkc__memdup(res->data != NULL ? res->data : "", res->data_len);
+        m->data = zkc_impl_memdup(res->data != NULL ? res->data : "", res->data_len);
         m->data_len = res->data_len;
         if (m->data == NULL)
             m->rc = ZKC_ENOMEM;
@@ -293,7 +293,7 @@ static void state_changed(zkc_conn *c, zkc_state state, void *ud)
 
 static void set_state(zo_cell *cl, int s)
 {
-    int64_t now = zkc__now_ms();
+    int64_t now = zkc_impl_now_ms();
     cl->dur_ms[cl->state] += now - cl->since_ms;
     cl->since_ms = now;
     if (s != cl->state)
@@ -312,7 +312,7 @@ static void connect_cell(zo_cell *cl);
 static void dial_work(uv_work_t *w)
 {
     zo_cell *cl = w->data;
-    zkc__set_errmsg("%s", "");
+    zkc_impl_set_errmsg("%s", "");
     cl->dialed = NULL;
     cl->dial_rc = zkc_conn_cache_get(cl->cache->z->conns, cl->name, &cl->dialed);
     snprintf(cl->dial_err, sizeof cl->dial_err, "%s",
@@ -395,7 +395,7 @@ static void dial_after(uv_work_t *w, int status)
     }
     cl->failures++;
     cell_error(cl, cl->dial_err);
-    int delay = zkc__backoff_delay(k->z->opt.reconnect_min_ms, k->z->opt.reconnect_max_ms,
+    int delay = zkc_impl_backoff_delay(k->z->opt.reconnect_min_ms, k->z->opt.reconnect_max_ms,
                                    cl->failures);
     zo_log("cell %s: %s; next attempt in %d ms", cl->name, cl->dial_err, delay);
     set_state(cl, CS_BACKOFF);
@@ -509,7 +509,7 @@ static zo_cell *get_cell(struct zo_cache *k, const char *name, size_t len, char 
     cl->cache = k;
     cl->index = k->ncells;
     cl->name = cname;
-    cl->since_ms = zkc__now_ms();
+    cl->since_ms = zkc_impl_now_ms();
     uv_timer_init(k->z->loop, &cl->retry);
     cl->retry.data = cl;
     k->cells[k->ncells++] = cl;
@@ -581,7 +581,7 @@ static entry *add_entry(struct zo_cache *k, zo_cell *cl, const char *p, size_t n
         slot = k->nslots++;
     }
     entry *e = calloc(1, sizeof *e);
-    if (e == NULL || (e->path = zkc__memdup(p, n)) == NULL) {
+    if (e == NULL || (e->path = zkc_impl_memdup(p, n)) == NULL) {
         free(e);
         k->free_slots[k->nfree++] = slot;
         return NULL;
@@ -742,7 +742,7 @@ static void start_fetch(struct zo_cache *k, entry *e, int hi, bool refresh)
     h->fetching = true;
     h->refresh = refresh;
     h->fetch_epoch = cl->epoch;
-    /* A path is NUL-terminated in the entry (zkc__memdup). */
+    /* A path is NUL-terminated in the entry (zkc_impl_memdup). */
     int rc = hi == ZO_GET ? zkc_aget(cl->conn, e->path, ZKC_WATCH, fetch_done, ud)
                           : zkc_achildren(cl->conn, e->path, ZKC_WATCH, fetch_done, ud);
     if (rc != ZKC_OK) {
@@ -847,7 +847,7 @@ static void handle_fetch(struct zo_cache *k, msg *m)
             h->invalid = false;
             zkc_watch_free(h->watch);
             h->watch = NULL;
-            h->neg_until = zkc__now_ms() + k->z->opt.negative_ttl_ms;
+            h->neg_until = zkc_impl_now_ms() + k->z->opt.negative_ttl_ms;
         }
         char text[768];
         snprintf(text, sizeof text, "zkocc: %s %s: %s [%s]", op_word(hi), e->path,
@@ -1019,7 +1019,7 @@ static void serve(struct zo_cache *k, entry *e, int hi, waiter *w)
             connect_cell(cl);
         return;
     }
-    if (h->doc == NULL && h->neg_until > zkc__now_ms()) {
+    if (h->doc == NULL && h->neg_until > zkc_impl_now_ms()) {
         char text[256 + ZKC_MAX_PATH];
         snprintf(text, sizeof text, "zkocc: %s %s: node does not exist [ENONODE]", op_word(hi),
                  e->path);
@@ -1466,7 +1466,7 @@ char *zo_cache_vars_json(zo *z)
     json_t *r = json_object();
     json_t *reader = json_object();
     counters total = {0};
-    int64_t now = zkc__now_ms();
+    int64_t now = zkc_impl_now_ms();
     json_object_set_new(reader, "RpcCalls", json_integer((json_int_t)k->rpc_calls));
     json_object_set_new(reader, "UnknownCellErrors",
                         json_integer((json_int_t)k->unknown_cell_errors));

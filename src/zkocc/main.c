@@ -329,7 +329,7 @@ static void finish(zo *z)
 static void drain_tick(uv_timer_t *t)
 {
     zo *z = t->data;
-    if (zo_server_inflight(z) == 0 || zkc__now_ms() >= drain_deadline) {
+    if (zo_server_inflight(z) == 0 || zkc_impl_now_ms() >= drain_deadline) {
         if (zo_server_inflight(z) != 0)
             zo_log("shutdown: %zu requests unanswered after --shutdown-timeout",
                    zo_server_inflight(z));
@@ -346,7 +346,7 @@ static void on_signal(uv_signal_t *s, int signum)
            signum == SIGTERM ? "SIGTERM" : "SIGINT");
     z->stopping = true;
     zo_server_stop_accepting(z);
-    drain_deadline = zkc__now_ms() + z->opt.shutdown_timeout_ms;
+    drain_deadline = zkc_impl_now_ms() + z->opt.shutdown_timeout_ms;
     uv_timer_init(z->loop, &drain_timer);
     drain_timer.data = z;
     uv_timer_start(&drain_timer, drain_tick, 0, 20);

@@ -145,7 +145,7 @@ static void on_written(uv_write_t *req, int status)
         client_close(c);
         return;
     }
-    c->write_progress_ms = zkc__now_ms();
+    c->write_progress_ms = zkc_impl_now_ms();
     flush(c);
     maybe_resume(c);
     zo_clients_flush(c->z);
@@ -164,7 +164,7 @@ static void flush(zo_client *c)
     int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == (int)c->out.len) {
         c->out.len = 0;
-        c->write_progress_ms = zkc__now_ms();
+        c->write_progress_ms = zkc_impl_now_ms();
         if (c->close_after_write)
             client_close(c);
         else
@@ -177,7 +177,7 @@ static void flush(zo_client *c)
     }
     size_t done = n > 0 ? (size_t)n : 0;
     if (done > 0)
-        c->write_progress_ms = zkc__now_ms();
+        c->write_progress_ms = zkc_impl_now_ms();
     /* The rest goes out with uv_write, from the other buffer. */
     zkc_wire_buf t = c->writing;
     c->writing = c->out;
@@ -467,7 +467,7 @@ static void process_frames(zo_client *c)
             c->state = ST_CLOSING;
             break;
         }
-        c->active_ms = zkc__now_ms();
+        c->active_ms = zkc_impl_now_ms();
         if (!handle_frame(c, &f)) {
             c->close_after_write = true;
             c->state = ST_CLOSING;
@@ -530,7 +530,7 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    c->created_ms = c->active_ms = c->write_progress_ms = zkc__now_ms();
+    c->created_ms = c->active_ms = c->write_progress_ms = zkc_impl_now_ms();
     c->next = s->clients;
     if (s->clients != NULL)
         s->clients->prev = c;
@@ -543,7 +543,7 @@ static void on_connection(uv_stream_t *l, int status)
 static void sweep(uv_timer_t *t)
 {
     zo *z = t->data;
-    int64_t now = zkc__now_ms();
+    int64_t now = zkc_impl_now_ms();
     for (zo_client *c = z->server->clients, *next; c != NULL; c = next) {
         next = c->next;
         if (c->state == ST_HEAD && now - c->created_ms > z->opt.head_timeout_ms) {

@@ -316,7 +316,7 @@ static void cc_close(zkc_conn *c)
 {
     cconn *cc = (cconn *)c;
     zkc_conn_close(cc->inner);
-    zkc__conn_fini(&cc->base);
+    zkc_impl_conn_fini(&cc->base);
     free(cc);
 }
 
@@ -338,21 +338,21 @@ static const struct zkc_conn_ops cc_ops = {
 static void cc_forward_state(zkc_conn *inner, zkc_state s, void *ud)
 {
     (void)inner;
-    zkc__conn_set_state(ud, s);
+    zkc_impl_conn_set_state(ud, s);
 }
 
 /* Wrap inner (taken over: closed with the wrapper). */
 static zkc_conn *cc_wrap(zkc_conn *inner)
 {
     cconn *cc = calloc(1, sizeof *cc);
-    if (cc == NULL || zkc__conn_init(&cc->base, &cc_ops, "counting") != ZKC_OK) {
+    if (cc == NULL || zkc_impl_conn_init(&cc->base, &cc_ops, "counting") != ZKC_OK) {
         free(cc);
         zkc_conn_close(inner);
         return NULL;
     }
     cc->inner = inner;
     zkc_conn_set_state_callback(inner, cc_forward_state, &cc->base);
-    zkc__conn_set_state(&cc->base, zkc_conn_state(inner));
+    zkc_impl_conn_set_state(&cc->base, zkc_conn_state(inner));
     return &cc->base;
 }
 
@@ -509,7 +509,7 @@ static void *contender_main(void *arg)
         r->saw_children[k] = ch - r->children_at_gate;
         r->saw_fires[k] = fi - r->fires_at_gate;
     }
-    usleep(500 + (unsigned)(zkc__random() % 1000));
+    usleep(500 + (unsigned)(zkc_impl_random() % 1000));
     if (atomic_load(&r->inside) != 1 || zkc_lock_get_state(l) != ZKC_LOCK_HELD)
         atomic_fetch_add(&r->violations, 1);
     r->counter = k + 1;

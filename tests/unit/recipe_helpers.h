@@ -56,8 +56,8 @@ static inline int fixture_teardown(void **state)
 /* Wait up to ms for expr to hold (a generous bound, not a timing test). */
 #define WAIT_FOR(expr, ms)                                                     \
     do {                                                                       \
-        int64_t wait_for_deadline_ = zkc__now_ms() + (ms);                     \
-        while (!(expr) && zkc__now_ms() < wait_for_deadline_)                  \
+        int64_t wait_for_deadline_ = zkc_impl_now_ms() + (ms);                     \
+        while (!(expr) && zkc_impl_now_ms() < wait_for_deadline_)                  \
             usleep(1000);                                                      \
     } while (0)
 
@@ -108,7 +108,7 @@ static inline void proxy_on_state(zkc_conn *c, zkc_state s, void *ud)
         p->dead = true;
     pthread_mutex_unlock(&p->mu);
     if (current)
-        zkc__conn_set_state(&p->base, s);
+        zkc_impl_conn_set_state(&p->base, s);
 }
 
 static inline void proxy_done(const zkc_result *res, void *ud)
@@ -131,7 +131,7 @@ static inline int proxy_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn 
     if (p->dead && p->n_old + 1 < PROXY_MAX_SESSIONS) {
         zkc_conn *n = NULL;
         if (zkc_fake_open(p->tree, &n) == ZKC_OK) {
-            zkc__conn_add_state_listener(n, proxy_on_state, p);
+            zkc_impl_conn_add_state_listener(n, proxy_on_state, p);
             p->old[p->n_old++] = p->inner;
             p->inner = n;
             p->dead = false;
@@ -142,7 +142,7 @@ static inline int proxy_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn 
     zkc_conn *inner = p->inner;
     pthread_mutex_unlock(&p->mu);
     if (redialed)
-        zkc__conn_set_state(&p->base, ZKC_STATE_CONNECTED);
+        zkc_impl_conn_set_state(&p->base, ZKC_STATE_CONNECTED);
     atomic_fetch_add(&p->ops[req->op], 1);
     proxy_call *pc = malloc(sizeof *pc);
     if (pc == NULL)
@@ -164,11 +164,11 @@ static inline void proxy_close(zkc_conn *c)
     p->inner = NULL;
     pthread_mutex_unlock(&p->mu);
     for (size_t i = 0; i < p->n_old; i++) {
-        zkc__conn_remove_state_listener(p->old[i], proxy_on_state, p);
+        zkc_impl_conn_remove_state_listener(p->old[i], proxy_on_state, p);
         zkc_conn_close(p->old[i]);
     }
     pthread_mutex_destroy(&p->mu);
-    zkc__conn_fini(&p->base);
+    zkc_impl_conn_fini(&p->base);
     free(p);
 }
 
@@ -192,20 +192,20 @@ static const struct zkc_conn_ops proxy_ops = {
 static inline zkc_conn *proxy_open(zkc_fake_tree *t)
 {
     proxy_conn *p = calloc(1, sizeof *p);
-    if (p == NULL || zkc__conn_init(&p->base, &proxy_ops, "proxy(fake)") != ZKC_OK) {
+    if (p == NULL || zkc_impl_conn_init(&p->base, &proxy_ops, "proxy(fake)") != ZKC_OK) {
         free(p);
         return NULL;
     }
     pthread_mutex_init(&p->mu, NULL);
     p->tree = t;
     if (zkc_fake_open(t, &p->inner) != ZKC_OK) {
-        zkc__conn_fini(&p->base);
+        zkc_impl_conn_fini(&p->base);
         free(p);
         return NULL;
     }
     atomic_init(&p->sessions, 1);
-    zkc__conn_add_state_listener(p->inner, proxy_on_state, p);
-    zkc__conn_set_state(&p->base, ZKC_STATE_CONNECTED);
+    zkc_impl_conn_add_state_listener(p->inner, proxy_on_state, p);
+    zkc_impl_conn_set_state(&p->base, ZKC_STATE_CONNECTED);
     return &p->base;
 }
 

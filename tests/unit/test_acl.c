@@ -39,9 +39,9 @@ static void test_is_directory(void **state)
 static void test_strings_dup(void **state)
 {
     (void)state;
-    zkc_strings *s = zkc__strings_new(0);
-    assert_int_equal(ZKC_OK, zkc__strings_push(s, "b", 1));
-    assert_int_equal(ZKC_OK, zkc__strings_push(s, "a", 1));
+    zkc_strings *s = zkc_impl_strings_new(0);
+    assert_int_equal(ZKC_OK, zkc_impl_strings_push(s, "b", 1));
+    assert_int_equal(ZKC_OK, zkc_impl_strings_push(s, "a", 1));
     zkc_strings *d = zkc_strings_dup(s);
     assert_non_null(d);
     assert_int_equal(2, d->count);
@@ -92,11 +92,11 @@ static void test_perms_format(void **state)
 static void test_strings(void **state)
 {
     (void)state;
-    zkc_strings *s = zkc__strings_new(0);
+    zkc_strings *s = zkc_impl_strings_new(0);
     const char *words[] = {"pear", "apple", "fig", "b", "a\xff", "a"};
     for (int round = 0; round < 100; round++)
         for (size_t i = 0; i < 6; i++)
-            assert_int_equal(ZKC_OK, zkc__strings_push(s, words[i], strlen(words[i])));
+            assert_int_equal(ZKC_OK, zkc_impl_strings_push(s, words[i], strlen(words[i])));
     assert_int_equal(600, s->count);
     zkc_strings_sort(s);
     assert_string_equal("a", s->v[0]);
@@ -142,7 +142,7 @@ static void test_errors(void **state)
         assert_string_not_equal("EUNKNOWN", zkc_err_name(zk_codes[i]));
         assert_string_not_equal("unknown error", zkc_strerror(zk_codes[i]));
     }
-    zkc__set_errmsg("get %s: %s", "/a", zkc_strerror(ZKC_ENONODE));
+    zkc_impl_set_errmsg("get %s: %s", "/a", zkc_strerror(ZKC_ENONODE));
     assert_string_equal("get /a: node does not exist", zkc_errmsg());
     assert_string_equal(ZKC_VERSION_STRING, zkc_version());
 }

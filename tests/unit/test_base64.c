@@ -1,5 +1,5 @@
 /* Base64 (zkc_base64_encode / zkc_base64_decode) and the internal
- * helpers zkc__memdup, zkc__cond_wait_until and zkc__backoff_delay. */
+ * helpers zkc_impl_memdup, zkc_impl_cond_wait_until and zkc_impl_backoff_delay. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -99,12 +99,12 @@ static void test_rejects(void **state)
 static void test_memdup(void **state)
 {
     (void)state;
-    char *d = zkc__memdup("ab\0cd", 5);
+    char *d = zkc_impl_memdup("ab\0cd", 5);
     assert_non_null(d);
     assert_memory_equal("ab\0cd", d, 5);
     assert_int_equal('\0', d[5]);
     free(d);
-    d = zkc__memdup(NULL, 0);
+    d = zkc_impl_memdup(NULL, 0);
     assert_non_null(d);
     assert_int_equal('\0', d[0]);
     free(d);
@@ -123,12 +123,12 @@ static void test_cond_wait_until(void **state)
     pthread_mutex_lock(&m);
     /* A passed deadline returns at once; a near one after it passes
      * (a spurious wake-up may end a wait early, so loop as callers do). */
-    int64_t t0 = zkc__now_ms();
-    zkc__cond_wait_until(&cond, &m, t0 - 1000);
-    int64_t deadline = zkc__now_ms() + 50;
-    while (zkc__now_ms() < deadline)
-        zkc__cond_wait_until(&cond, &m, deadline);
-    assert_true(zkc__now_ms() >= deadline);
+    int64_t t0 = zkc_impl_now_ms();
+    zkc_impl_cond_wait_until(&cond, &m, t0 - 1000);
+    int64_t deadline = zkc_impl_now_ms() + 50;
+    while (zkc_impl_now_ms() < deadline)
+        zkc_impl_cond_wait_until(&cond, &m, deadline);
+    assert_true(zkc_impl_now_ms() >= deadline);
     pthread_mutex_unlock(&m);
     pthread_cond_destroy(&cond);
 }
@@ -141,11 +141,11 @@ static void test_backoff_delay(void **state)
     for (unsigned n = 1; n <= 6; n++) {
         int d = want[n - 1];
         for (int i = 0; i < 200; i++) {
-            int ms = zkc__backoff_delay(100, 1000, n);
+            int ms = zkc_impl_backoff_delay(100, 1000, n);
             assert_true(ms >= d - d / 2 && ms <= d);
         }
     }
-    assert_int_equal(0, zkc__backoff_delay(0, 1000, 3));
+    assert_int_equal(0, zkc_impl_backoff_delay(0, 1000, 3));
 }
 
 int main(void)

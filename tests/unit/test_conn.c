@@ -58,8 +58,8 @@ static void *answer(void *arg)
         r.acl = zkc_acl_world(ZKC_PERM_FILE);
         r.created_path = "/made-0000000001";
         if (p->watch) {
-            r.watch = zkc__watch_new(p->path);
-            zkc__watch_fire(r.watch, ZKC_EVENT_CHANGED);
+            r.watch = zkc_impl_watch_new(p->path);
+            zkc_impl_watch_fire(r.watch, ZKC_EVENT_CHANGED);
         }
     } else {
         r.errmsg = "scripted failure";
@@ -92,7 +92,7 @@ static void mock_close(zkc_conn *c)
     mock *m = (mock *)c;
     pthread_join(m->thr, NULL);
     (*m->close_count)++;
-    zkc__conn_fini(c);
+    zkc_impl_conn_fini(c);
     free(m);
 }
 
@@ -113,10 +113,10 @@ static void *noop(void *arg)
 static mock *mock_new(int *close_count)
 {
     mock *m = calloc(1, sizeof *m);
-    assert_int_equal(ZKC_OK, zkc__conn_init(&m->base, &mock_ops, "mock(test)"));
+    assert_int_equal(ZKC_OK, zkc_impl_conn_init(&m->base, &mock_ops, "mock(test)"));
     m->close_count = close_count;
     pthread_create(&m->thr, NULL, noop, NULL);
-    zkc__conn_set_state(&m->base, ZKC_STATE_CONNECTED);
+    zkc_impl_conn_set_state(&m->base, ZKC_STATE_CONNECTED);
     return m;
 }
 
@@ -262,14 +262,14 @@ static void test_state_changes(void **state)
     struct pollfd p = {zkc_conn_state_fd(c), POLLIN, 0};
     zkc_conn_state_ack(c);
     assert_int_equal(0, poll(&p, 1, 0));
-    zkc__conn_set_state(c, ZKC_STATE_SUSPENDED);
+    zkc_impl_conn_set_state(c, ZKC_STATE_SUSPENDED);
     assert_int_equal(1, poll(&p, 1, 0));
     assert_int_equal(ZKC_STATE_SUSPENDED, zkc_conn_state(c));
     zkc_conn_state_ack(c);
     assert_int_equal(0, poll(&p, 1, 0));
-    zkc__conn_set_state(c, ZKC_STATE_SUSPENDED); /* no change, no wake-up */
+    zkc_impl_conn_set_state(c, ZKC_STATE_SUSPENDED); /* no change, no wake-up */
     assert_int_equal(0, poll(&p, 1, 0));
-    zkc__conn_set_state(c, ZKC_STATE_RECONNECTED);
+    zkc_impl_conn_set_state(c, ZKC_STATE_RECONNECTED);
     assert_int_equal(2, seen[0]);
     assert_int_equal(ZKC_STATE_SUSPENDED, seen[1]);
     assert_int_equal(ZKC_STATE_RECONNECTED, seen[2]);
@@ -309,7 +309,7 @@ static void slow_state_fn(zkc_conn *c, zkc_state s, void *ud)
 static void *set_state_main(void *arg)
 {
     slow_state *ss = arg;
-    zkc__conn_set_state(ss->c, ZKC_STATE_SUSPENDED);
+    zkc_impl_conn_set_state(ss->c, ZKC_STATE_SUSPENDED);
     return NULL;
 }
 
@@ -360,9 +360,9 @@ static void test_log(void **state)
     int closes = 0;
     mock *m = mock_new(&closes);
     char buf[64] = "";
-    zkc__log(&m->base, ZKC_LOG_WARN, "silent %d", 1); /* no callback: nothing */
+    zkc_impl_log(&m->base, ZKC_LOG_WARN, "silent %d", 1); /* no callback: nothing */
     zkc_conn_set_log(&m->base, on_log, buf);
-    zkc__log(&m->base, ZKC_LOG_WARN, "hello %d", 2);
+    zkc_impl_log(&m->base, ZKC_LOG_WARN, "hello %d", 2);
     assert_string_equal("1:hello 2", buf);
     zkc_conn_close(&m->base);
 }

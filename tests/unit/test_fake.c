@@ -114,9 +114,9 @@ static void rec_add(rec *r, int is_done, const char *fmt, ...)
 /* Wait (at most 10 s) until the log holds want. */
 static void rec_wait(rec *r, const char *want)
 {
-    int64_t end = zkc__now_ms() + 10000;
+    int64_t end = zkc_impl_now_ms() + 10000;
     pthread_mutex_lock(&r->lock);
-    while (strstr(r->text, want) == NULL && zkc__now_ms() < end) {
+    while (strstr(r->text, want) == NULL && zkc_impl_now_ms() < end) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 10 * 1000000L;
@@ -134,9 +134,9 @@ static void rec_wait(rec *r, const char *want)
 
 static void rec_wait_done(rec *r, int n)
 {
-    int64_t end = zkc__now_ms() + 10000;
+    int64_t end = zkc_impl_now_ms() + 10000;
     pthread_mutex_lock(&r->lock);
-    while (r->ndone < n && zkc__now_ms() < end) {
+    while (r->ndone < n && zkc_impl_now_ms() < end) {
         pthread_mutex_unlock(&r->lock);
         zkc_sleep(2, NULL);
         pthread_mutex_lock(&r->lock);
@@ -280,9 +280,9 @@ static void test_fresh_tree(void **state)
 static void test_stats(void **state)
 {
     fx *f = *state;
-    int64_t before = zkc__wall_ms();
+    int64_t before = zkc_impl_wall_ms();
     OK(zkc_create(f->a, "/s", "abc", 3, 0, NULL, NULL));
-    int64_t after = zkc__wall_ms();
+    int64_t after = zkc_impl_wall_ms();
     zkc_stat s0 = stat_of(f->b, "/s");
     assert_true(s0.czxid > 0);
     assert_int_equal(s0.czxid, s0.mzxid);
@@ -1135,7 +1135,7 @@ static void test_delay(void **state)
     rec_init(&r);
     tag t1 = {&r, "1", NULL, 0, 0}, t2 = {&r, "2", NULL, 0, 0}, t3 = {&r, "3", NULL, 0, 0};
     OK(zkc_fake_inject(f->a, ZKC_FAKE_DELAY, 150));
-    int64_t start = zkc__now_ms();
+    int64_t start = zkc_impl_now_ms();
     OK(zkc_acreate(f->a, "/dl", NULL, 0, 0, NULL, on_done, &t1));
     OK(zkc_aget(f->a, "/dl", 0, on_done, &t2));
     /* applied at once: the other session sees it before the reply */
@@ -1143,7 +1143,7 @@ static void test_delay(void **state)
     OK(zkc_adelete(f->a, "/dl", -1, on_done, &t3));
     /* Delayed: none came before its time (a lower bound only). */
     rec_wait_done(&r, 3);
-    assert_true(zkc__now_ms() - start >= 140);
+    assert_true(zkc_impl_now_ms() - start >= 140);
     rec_expect(&r, "1:done0;2:done0;3:done0");
 
     /* 0 turns delays off: with a delay of ten minutes just before, the
@@ -1176,7 +1176,7 @@ static int dummy_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, v
 
 static void dummy_close(zkc_conn *c)
 {
-    zkc__conn_fini(c);
+    zkc_impl_conn_fini(c);
 }
 
 static void test_inject_args(void **state)
@@ -1189,7 +1189,7 @@ static void test_inject_args(void **state)
                                                   dummy_close, NULL,    NULL};
     zkc_conn dummy;
     memset(&dummy, 0, sizeof dummy);
-    OK(zkc__conn_init(&dummy, &dummy_ops, "dummy"));
+    OK(zkc_impl_conn_init(&dummy, &dummy_ops, "dummy"));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject(&dummy, ZKC_FAKE_EXPIRE, 0));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_add_auth(&dummy, "digest", "a:b"));
     zkc_conn_close(&dummy);

@@ -68,7 +68,7 @@ static int fake_dial(const char *cell, const char *addrs, void *ud, zkc_conn **r
         zkc_sleep(delay, NULL);
     int rc;
     if (fail) {
-        zkc__set_errmsg("connection refused by %s", addrs);
+        zkc_impl_set_errmsg("connection refused by %s", addrs);
         rc = ZKC_ECONNECT;
     } else {
         rc = zkc_fake_open(w->tree[i], ret);
@@ -706,9 +706,9 @@ static void test_retry_through_outage(void **state)
     resumer r = {w, 30};
     pthread_t t;
     pthread_create(&t, NULL, resume_later, &r);
-    int64_t t0 = zkc__now_ms();
+    int64_t t0 = zkc_impl_now_ms();
     OK(zkc_get(m, "/zk/nyc/o", NULL, NULL, NULL, NULL));
-    assert_true(zkc__now_ms() - t0 >= 20);
+    assert_true(zkc_impl_now_ms() - t0 >= 20);
     pthread_join(t, NULL);
     /* Meanwhile other cells were not held up: checked by the next test;
      * here the cell is back. */
@@ -924,10 +924,10 @@ static void test_cancel_and_budget(void **state)
     OK(zkc_fake_inject(c, ZKC_FAKE_SUSPEND, 1));
 
     /* The budget bounds the retries. */
-    int64_t t0 = zkc__now_ms();
+    int64_t t0 = zkc_impl_now_ms();
     assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_get(m, "/zk/nyc", NULL, NULL, NULL, NULL));
     expect_msg("retry budget of 200 ms spent");
-    assert_true(zkc__now_ms() - t0 >= 150); /* no upper bound: the message says why it ended */
+    assert_true(zkc_impl_now_ms() - t0 >= 150); /* no upper bound: the message says why it ended */
 
     /* A triggered token stops them. */
     zkc_cancel_trigger(cancel);
@@ -1158,12 +1158,12 @@ static void test_cache_backoff(void **state)
     expect_msg("cell down: dial fake:down: connection refused");
     assert_int_equal(1, dials(w, DOWN));
     /* ...and until the delay passes, callers get its error at once. */
-    int64_t t0 = zkc__now_ms();
+    int64_t t0 = zkc_impl_now_ms();
     for (int i = 0; i < 20; i++) {
         assert_int_equal(ZKC_ECONNECT, zkc_conn_cache_get(cache, "down", &c));
         expect_msg("next dial in");
     }
-    assert_true(zkc__now_ms() - t0 < 50);
+    assert_true(zkc_impl_now_ms() - t0 < 50);
     assert_int_equal(1, dials(w, DOWN));
     char *status = NULL;
     OK(zkc_conn_cache_status(cache, &status));
@@ -1214,7 +1214,7 @@ static void test_cache_waiters_share_failure(void **state)
     enum { T = 6 };
     pthread_t t[T];
     getter_arg a[T];
-    int64_t t0 = zkc__now_ms();
+    int64_t t0 = zkc_impl_now_ms();
     for (int i = 0; i < T; i++) {
         a[i] = (getter_arg){cache, NULL, -1};
         pthread_create(&t[i], NULL, getter, &a[i]);
@@ -1225,7 +1225,7 @@ static void test_cache_waiters_share_failure(void **state)
     }
     /* One dial for all of them, and nobody waited for a second. */
     assert_int_equal(1, dials(w, SFO));
-    assert_true(zkc__now_ms() - t0 >= 100); /* they waited for the one dial */
+    assert_true(zkc_impl_now_ms() - t0 >= 100); /* they waited for the one dial */
     w->fail[SFO] = false;
     w->dial_delay_ms = 0;
     zkc_conn_cache_free(cache);

@@ -16,13 +16,13 @@
 static void test_fire_once(void **state)
 {
     (void)state;
-    zkc_watch *w = zkc__watch_new("/a");
+    zkc_watch *w = zkc_impl_watch_new("/a");
     assert_non_null(w);
     assert_false(zkc_watch_fired(w));
     assert_int_equal(ZKC_EVENT_NONE, zkc_watch_event(w)->type);
     assert_int_equal(ZKC_ETIMEDOUT, zkc_watch_wait(w, 10, NULL));
-    zkc__watch_fire(w, ZKC_EVENT_CHANGED);
-    zkc__watch_fire(w, ZKC_EVENT_DELETED); /* ignored: one event per watch */
+    zkc_impl_watch_fire(w, ZKC_EVENT_CHANGED);
+    zkc_impl_watch_fire(w, ZKC_EVENT_DELETED); /* ignored: one event per watch */
     assert_true(zkc_watch_fired(w));
     assert_int_equal(ZKC_OK, zkc_watch_wait(w, 0, NULL));
     assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(w)->type);
@@ -35,19 +35,19 @@ static void test_fire_once(void **state)
 static void test_fd(void **state)
 {
     (void)state;
-    zkc_watch *w = zkc__watch_new("/b");
+    zkc_watch *w = zkc_impl_watch_new("/b");
     int fd = zkc_watch_fd(w);
     assert_true(fd >= 0);
     struct pollfd p = {fd, POLLIN, 0};
     assert_int_equal(0, poll(&p, 1, 0));
-    zkc__watch_fire(w, ZKC_EVENT_CHILD);
+    zkc_impl_watch_fire(w, ZKC_EVENT_CHILD);
     assert_int_equal(1, poll(&p, 1, 1000));
     assert_int_equal(1, poll(&p, 1, 0)); /* stays readable */
     zkc_watch_free(w);
 
     /* Asking for the descriptor after the event: readable at once. */
-    w = zkc__watch_new("/c");
-    zkc__watch_fire(w, ZKC_EVENT_CREATED);
+    w = zkc_impl_watch_new("/c");
+    zkc_impl_watch_fire(w, ZKC_EVENT_CREATED);
     p.fd = zkc_watch_fd(w);
     assert_int_equal(1, poll(&p, 1, 0));
     zkc_watch_free(w);
@@ -63,10 +63,10 @@ static void test_callback(void **state)
 {
     (void)state;
     int got = 0;
-    zkc_watch *w = zkc__watch_new("/d");
+    zkc_watch *w = zkc_impl_watch_new("/d");
     zkc_watch_set_callback(w, on_fire, &got);
     assert_int_equal(0, got);
-    zkc__watch_fire(w, ZKC_EVENT_DELETED);
+    zkc_impl_watch_fire(w, ZKC_EVENT_DELETED);
     assert_int_equal(ZKC_EVENT_DELETED, got);
     /* Set after the event: runs at once. */
     got = 0;
@@ -76,42 +76,42 @@ static void test_callback(void **state)
 
     /* Freed before the event: no callback, and the firer still cleans up. */
     got = 0;
-    w = zkc__watch_new("/e");
+    w = zkc_impl_watch_new("/e");
     zkc_watch_set_callback(w, on_fire, &got);
     zkc_watch_free(w);
-    assert_true(zkc__watch_abandoned(w));
-    zkc__watch_fire(w, ZKC_EVENT_CHANGED);
+    assert_true(zkc_impl_watch_abandoned(w));
+    zkc_impl_watch_fire(w, ZKC_EVENT_CHANGED);
     assert_int_equal(0, got);
 
     /* Never handed out. */
-    zkc__watch_discard(zkc__watch_new("/f"));
+    zkc_impl_watch_discard(zkc_impl_watch_new("/f"));
     /* Abandoned and released without an event. */
-    w = zkc__watch_new("/g");
+    w = zkc_impl_watch_new("/g");
     zkc_watch_free(w);
-    zkc__watch_release(w);
+    zkc_impl_watch_release(w);
 }
 
 static void *fire_later(void *arg)
 {
     zkc_sleep(50, NULL);
-    zkc__watch_fire(arg, ZKC_EVENT_CHANGED);
+    zkc_impl_watch_fire(arg, ZKC_EVENT_CHANGED);
     return NULL;
 }
 
 static void test_wait_across_threads(void **state)
 {
     (void)state;
-    zkc_watch *w = zkc__watch_new("/h");
+    zkc_watch *w = zkc_impl_watch_new("/h");
     pthread_t t;
     pthread_create(&t, NULL, fire_later, w);
-    int64_t t0 = zkc__now_ms();
+    int64_t t0 = zkc_impl_now_ms();
     assert_int_equal(ZKC_OK, zkc_watch_wait(w, -1, NULL));
-    assert_true(zkc__now_ms() - t0 >= 40);
+    assert_true(zkc_impl_now_ms() - t0 >= 40);
     pthread_join(t, NULL);
     zkc_watch_free(w);
 
     /* The same, waiting with a token that is never triggered. */
-    w = zkc__watch_new("/i");
+    w = zkc_impl_watch_new("/i");
     zkc_cancel *c = zkc_cancel_new();
     pthread_create(&t, NULL, fire_later, w);
     assert_int_equal(ZKC_OK, zkc_watch_wait(w, 5000, c));
@@ -133,7 +133,7 @@ static void test_cancel(void **state)
     zkc_cancel *c = zkc_cancel_new();
     assert_false(zkc_cancel_is_set(c));
     assert_false(zkc_cancel_is_set(NULL));
-    zkc_watch *w = zkc__watch_new("/j");
+    zkc_watch *w = zkc_impl_watch_new("/j");
     pthread_t t;
     pthread_create(&t, NULL, trigger_later, c);
     assert_int_equal(ZKC_EINTERRUPTED, zkc_watch_wait(w, 10000, c));
@@ -145,7 +145,7 @@ static void test_cancel(void **state)
     zkc_cancel_trigger(c); /* idempotent */
     struct pollfd p = {zkc_cancel_fd(c), POLLIN, 0};
     assert_int_equal(1, poll(&p, 1, 0));
-    zkc__watch_fire(w, ZKC_EVENT_CHANGED);
+    zkc_impl_watch_fire(w, ZKC_EVENT_CHANGED);
     zkc_watch_free(w);
     zkc_cancel_free(c);
     zkc_cancel_free(NULL);
@@ -154,16 +154,16 @@ static void test_cancel(void **state)
 static void test_sleep(void **state)
 {
     (void)state;
-    int64_t t0 = zkc__now_ms();
+    int64_t t0 = zkc_impl_now_ms();
     assert_int_equal(ZKC_OK, zkc_sleep(30, NULL));
-    assert_true(zkc__now_ms() - t0 >= 29);
+    assert_true(zkc_impl_now_ms() - t0 >= 29);
     zkc_cancel *c = zkc_cancel_new();
-    t0 = zkc__now_ms();
+    t0 = zkc_impl_now_ms();
     assert_int_equal(ZKC_OK, zkc_sleep(30, c));
-    assert_true(zkc__now_ms() - t0 >= 29);
+    assert_true(zkc_impl_now_ms() - t0 >= 29);
     zkc_cancel_free(c);
-    assert_true(zkc__wall_ms() > 1500000000000LL);
-    assert_true(zkc__random() != zkc__random());
+    assert_true(zkc_impl_wall_ms() > 1500000000000LL);
+    assert_true(zkc_impl_random() != zkc_impl_random());
 }
 
 /* A free from another thread waits for a running callback: once
@@ -194,7 +194,7 @@ static void slow_fn(zkc_watch *w, const zkc_event *ev, void *ud)
 static void *fire_main(void *arg)
 {
     slow_cb *s = arg;
-    zkc__watch_fire(s->w, ZKC_EVENT_CHANGED);
+    zkc_impl_watch_fire(s->w, ZKC_EVENT_CHANGED);
     return NULL;
 }
 
@@ -210,7 +210,7 @@ static void test_free_waits_for_running_callback(void **state)
 {
     (void)state;
     slow_cb s = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, NULL};
-    s.w = zkc__watch_new("/x");
+    s.w = zkc_impl_watch_new("/x");
     assert_non_null(s.w);
     zkc_watch_set_callback(s.w, slow_fn, &s);
     pthread_t fire, freer;
@@ -239,10 +239,10 @@ static void test_free_waits_for_running_callback(void **state)
 static void test_wait_timeout(void **state)
 {
     (void)state;
-    zkc_watch *w = zkc__watch_new("/t");
+    zkc_watch *w = zkc_impl_watch_new("/t");
     assert_non_null(w);
     assert_int_equal(ZKC_ETIMEDOUT, zkc_watch_wait(w, 20, NULL));
-    zkc__watch_fire(w, ZKC_EVENT_DELETED);
+    zkc_impl_watch_fire(w, ZKC_EVENT_DELETED);
     assert_int_equal(ZKC_OK, zkc_watch_wait(w, 20, NULL));
     assert_int_equal(ZKC_OK, zkc_watch_wait(w, -1, NULL));
     zkc_watch_free(w);

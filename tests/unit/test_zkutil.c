@@ -276,7 +276,7 @@ static void proxy_close(zkc_conn *c)
 {
     proxy *p = (proxy *)c;
     pthread_mutex_destroy(&p->mu);
-    zkc__conn_fini(&p->base);
+    zkc_impl_conn_fini(&p->base);
     free(p);
 }
 
@@ -325,8 +325,8 @@ static proxy *proxy_new(zkc_conn *inner)
 {
     proxy *p = calloc(1, sizeof *p);
     assert_non_null(p);
-    assert_int_equal(zkc__conn_init(&p->base, &proxy_ops, "proxy"), ZKC_OK);
-    zkc__conn_set_state(&p->base, ZKC_STATE_CONNECTED);
+    assert_int_equal(zkc_impl_conn_init(&p->base, &proxy_ops, "proxy"), ZKC_OK);
+    zkc_impl_conn_set_state(&p->base, ZKC_STATE_CONNECTED);
     pthread_mutex_init(&p->mu, NULL);
     p->inner = inner;
     return p;
@@ -1009,10 +1009,10 @@ static void test_resolve_cells(void **state)
 {
     fx *f = *state;
     make_cells(f->c);
-    zkc_strings *cells = zkc__strings_new(0);
-    zkc__strings_push(cells, "ny", 2);
-    zkc__strings_push(cells, "nj", 2);
-    zkc__strings_push(cells, "sf", 2); /* known, but not in this tree */
+    zkc_strings *cells = zkc_impl_strings_new(0);
+    zkc_impl_strings_push(cells, "ny", 2);
+    zkc_impl_strings_push(cells, "nj", 2);
+    zkc_impl_strings_push(cells, "sf", 2); /* known, but not in this tree */
 
     const char *pats[] = {"/zk/*/shards/*/actionlog"};
     zkc_strings *got = NULL;

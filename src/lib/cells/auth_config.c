@@ -58,7 +58,7 @@ static int read_all(int fd, const char *path, char **ret, size_t *ret_len)
             if (cap >= ZKC_MAX_AUTH_CONFIG_SIZE + 1) {
                 wipe(buf, len);
                 free(buf);
-                zkc__set_errmsg("%s: larger than %d bytes", path, ZKC_MAX_AUTH_CONFIG_SIZE);
+                zkc_impl_set_errmsg("%s: larger than %d bytes", path, ZKC_MAX_AUTH_CONFIG_SIZE);
                 return ZKC_EBADCONFIG;
             }
             char *nb = malloc(cap * 2);
@@ -80,7 +80,7 @@ static int read_all(int fd, const char *path, char **ret, size_t *ret_len)
             int e = errno;
             wipe(buf, len);
             free(buf);
-            zkc__set_errmsg("%s: %s", path, strerror(e));
+            zkc_impl_set_errmsg("%s: %s", path, strerror(e));
             return ZKC_EBADCONFIG;
         }
         if (r == 0)
@@ -90,7 +90,7 @@ static int read_all(int fd, const char *path, char **ret, size_t *ret_len)
     if (len > ZKC_MAX_AUTH_CONFIG_SIZE) {
         wipe(buf, len);
         free(buf);
-        zkc__set_errmsg("%s: larger than %d bytes", path, ZKC_MAX_AUTH_CONFIG_SIZE);
+        zkc_impl_set_errmsg("%s: larger than %d bytes", path, ZKC_MAX_AUTH_CONFIG_SIZE);
         return ZKC_EBADCONFIG;
     }
     *ret = buf;
@@ -117,13 +117,13 @@ static int parse(const char *path, const char *text, size_t len, zkc_auth_config
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         /* jerr.text may quote the input: give the position only. */
-        zkc__set_errmsg("%s: not valid JSON (line %d, column %d)", path, jerr.line,
+        zkc_impl_set_errmsg("%s: not valid JSON (line %d, column %d)", path, jerr.line,
                         jerr.column);
         return ZKC_EBADCONFIG;
     }
     int rc = ZKC_OK;
     if (!json_is_object(root)) {
-        zkc__set_errmsg("%s: want a JSON object of cell name to \"user:password\"", path);
+        zkc_impl_set_errmsg("%s: want a JSON object of cell name to \"user:password\"", path);
         rc = ZKC_EBADCONFIG;
         goto out;
     }
@@ -137,7 +137,7 @@ static int parse(const char *path, const char *text, size_t len, zkc_auth_config
     json_t *val;
     json_object_foreach(root, key, val) {
         if (!zkc_cell_name_valid(key, strlen(key))) {
-            zkc__set_errmsg("%s: \"%.64s\" is not a cell name", path, key);
+            zkc_impl_set_errmsg("%s: \"%.64s\" is not a cell name", path, key);
             rc = ZKC_EBADCONFIG;
             goto out;
         }
@@ -145,7 +145,7 @@ static int parse(const char *path, const char *text, size_t len, zkc_auth_config
         size_t slen = s != NULL ? json_string_length(val) : 0;
         const char *colon = s != NULL ? memchr(s, ':', slen) : NULL;
         if (s == NULL || colon == NULL || colon == s || strlen(s) != slen) {
-            zkc__set_errmsg("%s: cell \"%s\": want a string \"user:password\"", path, key);
+            zkc_impl_set_errmsg("%s: cell \"%s\": want a string \"user:password\"", path, key);
             rc = ZKC_EBADCONFIG;
             goto out;
         }
@@ -176,22 +176,22 @@ int zkc_auth_config_load(const char *path, zkc_auth_config **ret)
     }
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        zkc__set_errmsg("%s: %s", path, strerror(errno));
+        zkc_impl_set_errmsg("%s: %s", path, strerror(errno));
         return ZKC_EBADCONFIG;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        zkc__set_errmsg("%s: %s", path, strerror(errno));
+        zkc_impl_set_errmsg("%s: %s", path, strerror(errno));
         close(fd);
         return ZKC_EBADCONFIG;
     }
     if (!S_ISREG(st.st_mode)) {
-        zkc__set_errmsg("%s: not a regular file", path);
+        zkc_impl_set_errmsg("%s: not a regular file", path);
         close(fd);
         return ZKC_EBADCONFIG;
     }
     if ((st.st_mode & 077) != 0) {
-        zkc__set_errmsg("%s: mode %04o lets others read it; it holds passwords: want 0600 "
+        zkc_impl_set_errmsg("%s: mode %04o lets others read it; it holds passwords: want 0600 "
                         "or stricter (chmod 600)",
                         path, (unsigned)(st.st_mode & 07777));
         close(fd);

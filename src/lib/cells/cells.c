@@ -132,7 +132,7 @@ int zkc_cell_from_path(const char *path, const char **ret_cell, size_t *ret_len)
 {
     char q[600];
     if (path == NULL) {
-        zkc__set_errmsg("no cell name in path: (null)");
+        zkc_impl_set_errmsg("no cell name in path: (null)");
         return ZKC_EBADPATH;
     }
     size_t plen = strnlen(path, ZKC_MAX_PATH + 1);
@@ -140,24 +140,24 @@ int zkc_cell_from_path(const char *path, const char **ret_cell, size_t *ret_len)
     /* Pieces 0 and 1 of the split path must be "" and "zk". */
     if (path[0] != '/' || strncmp(path + 1, ZKC_MAGIC_PREFIX, mlen) != 0 ||
         (path[1 + mlen] != '/' && path[1 + mlen] != '\0')) {
-        zkc__set_errmsg("path should start with /%s/: %s", ZKC_MAGIC_PREFIX,
+        zkc_impl_set_errmsg("path should start with /%s/: %s", ZKC_MAGIC_PREFIX,
                         quote(path, plen, q, sizeof q));
         return ZKC_EBADPATH;
     }
     if (path[1 + mlen] == '\0') {
-        zkc__set_errmsg("no cell name in path: %s", quote(path, plen, q, sizeof q));
+        zkc_impl_set_errmsg("no cell name in path: %s", quote(path, plen, q, sizeof q));
         return ZKC_EBADPATH;
     }
     const char *cell = path + 2 + mlen;
     const char *end = strchr(cell, '/');
     size_t len = end != NULL ? (size_t)(end - cell) : strlen(cell);
     if (len == 0) {
-        zkc__set_errmsg("no cell name in path: %s", quote(path, plen, q, sizeof q));
+        zkc_impl_set_errmsg("no cell name in path: %s", quote(path, plen, q, sizeof q));
         return ZKC_EBADPATH;
     }
     if (!zkc_cell_name_valid(cell, len)) {
         char qc[600];
-        zkc__set_errmsg("invalid cell name %s in path %s", quote(cell, len, qc, sizeof qc),
+        zkc_impl_set_errmsg("invalid cell name %s in path %s", quote(cell, len, qc, sizeof qc),
                         quote(path, plen, q, sizeof q));
         return ZKC_EBADPATH;
     }
@@ -174,7 +174,7 @@ static int check_local_name(const char *name, const char *source)
 {
     char q[600];
     if (!zkc_cell_name_valid(name, strlen(name)) || strcmp(name, "local") == 0) {
-        zkc__set_errmsg("local cell %s from %s is not a valid cell name",
+        zkc_impl_set_errmsg("local cell %s from %s is not a valid cell name",
                         quote(name, strlen(name), q, sizeof q), source);
         return ZKC_EBADCONFIG;
     }
@@ -191,7 +191,7 @@ int zkc_cells_new(const zkc_cells_opts *opts, zkc_cells **ret_cells)
         opts = &defaults;
     if (opts->version != 1 || opts->base_timeout_ms < 0 || opts->connect_timeout_ms < 0 ||
         (opts->n_config_paths > 0 && opts->config_paths == NULL)) {
-        zkc__set_errmsg("zkc_cells_new: bad options");
+        zkc_impl_set_errmsg("zkc_cells_new: bad options");
         return ZKC_EBADARGUMENTS;
     }
 
@@ -504,7 +504,7 @@ static int refresh_locked(zkc_cells *c, bool force)
         }
         goto out;
     }
-    int64_t now = zkc__now_ms();
+    int64_t now = zkc_impl_now_ms();
     if (c->loaded && !force && now - c->checked_ms < CHECK_INTERVAL_MS)
         goto out;
     c->checked_ms = now;
@@ -545,7 +545,7 @@ static int refresh_locked(zkc_cells *c, bool force)
         return ZKC_ENOMEM;
 out:
     if (c->load_rc != ZKC_OK)
-        zkc__set_errmsg("%s", c->load_err != NULL ? c->load_err : "zk config: bad");
+        zkc_impl_set_errmsg("%s", c->load_err != NULL ? c->load_err : "zk config: bad");
     return c->load_rc;
 }
 
@@ -584,7 +584,7 @@ static int local_locked(zkc_cells *c, const char **ret)
     if (c->hostname != NULL) {
         snprintf(host, sizeof host, "%s", c->hostname);
     } else if (gethostname(host, sizeof host) != 0) {
-        zkc__set_errmsg("cannot guess the local cell: gethostname: %s", strerror(errno));
+        zkc_impl_set_errmsg("cannot guess the local cell: gethostname: %s", strerror(errno));
         return ZKC_ESYSTEMERROR;
     }
     host[sizeof host - 1] = '\0';
@@ -594,7 +594,7 @@ static int local_locked(zkc_cells *c, const char **ret)
         n++;
     if (n == 0 || (n == 5 && memcmp(host, "local", 5) == 0)) {
         char q[600];
-        zkc__set_errmsg("cannot guess the local cell from host name %s: it must start with "
+        zkc_impl_set_errmsg("cannot guess the local cell from host name %s: it must start with "
                         "a letter; set ZK_CLIENT_LOCAL_CELL or -zk.local-cell",
                         quote(host, strlen(host), q, sizeof q));
         return ZKC_ENOCELL;
@@ -623,7 +623,7 @@ static int check_cell(const char *cell)
 {
     char q[600];
     if (cell == NULL || !zkc_cell_name_valid(cell, strlen(cell))) {
-        zkc__set_errmsg("invalid cell name %s",
+        zkc_impl_set_errmsg("invalid cell name %s",
                         cell == NULL ? "(null)" : quote(cell, strlen(cell), q, sizeof q));
         return ZKC_EBADPATH;
     }
@@ -668,9 +668,9 @@ int zkc_cells_known(zkc_cells *c, bool zkocc, zkc_strings **ret_cells)
     snprintf(saved, sizeof saved, "%s", zkc_errmsg());
     if (local_locked(c, &local) != ZKC_OK)
         local = NULL;
-    zkc__set_errmsg("%s", saved);
+    zkc_impl_set_errmsg("%s", saved);
 
-    zkc_strings *out = zkc__strings_new(0);
+    zkc_strings *out = zkc_impl_strings_new(0);
     bool found_global = !zkocc && c->global_addrs != NULL;
     const char *key;
     json_t *v;
@@ -700,12 +700,12 @@ int zkc_cells_known(zkc_cells *c, bool zkocc, zkc_strings **ret_cells)
         }
         if (!zkc_cell_name_valid(key, len) || (len == 5 && memcmp(key, "local", 5) == 0))
             continue;
-        rc = zkc__strings_push(out, key, len);
+        rc = zkc_impl_strings_push(out, key, len);
     }
     if (rc == ZKC_OK && found_global)
-        rc = zkc__strings_push(out, "global", 6);
+        rc = zkc_impl_strings_push(out, "global", 6);
     if (rc == ZKC_OK && !zkocc && c->local_addrs != NULL && local != NULL)
-        rc = zkc__strings_push(out, local, strlen(local));
+        rc = zkc_impl_strings_push(out, local, strlen(local));
     pthread_mutex_unlock(&c->lock);
     if (rc != ZKC_OK) {
         zkc_strings_free(out);
@@ -748,7 +748,7 @@ static int no_addr(zkc_cells *c, const char *key)
         for (size_t i = 0; i < c->n_paths && o < sizeof where; i++)
             o += (size_t)snprintf(where + o, sizeof where - o, " %s", c->paths[i]);
     }
-    zkc__set_errmsg("no addr found for zk cell: %s (%s)", quote(key, strlen(key), q, sizeof q),
+    zkc_impl_set_errmsg("no addr found for zk cell: %s (%s)", quote(key, strlen(key), q, sizeof q),
                     where);
     return ZKC_ENOCELL;
 }
@@ -783,7 +783,7 @@ int zkc_cells_addrs(zkc_cells *c, const char *cell, bool zkocc, char **ret_addrs
         if ((rc = local_locked(c, &local)) != ZKC_OK) {
             char why[1024];
             snprintf(why, sizeof why, "%s", zkc_errmsg());
-            zkc__set_errmsg("no addr found for zk cell %s and no local cell for "
+            zkc_impl_set_errmsg("no addr found for zk cell %s and no local cell for "
                             "\"<cell>-global\": %s",
                             zkocc ? "\"global:_zkocc\"" : "\"global\"", why);
             rc = ZKC_ENOCELL;
@@ -861,15 +861,15 @@ static void go_duration(int ms, char *buf, size_t size)
 
 static int push2(zkc_strings *s, const char *a, const char *b)
 {
-    int rc = zkc__strings_push(s, a, strlen(a));
-    return rc != ZKC_OK ? rc : zkc__strings_push(s, b, strlen(b));
+    int rc = zkc_impl_strings_push(s, a, strlen(a));
+    return rc != ZKC_OK ? rc : zkc_impl_strings_push(s, b, strlen(b));
 }
 
 int zkc_cells_subprocess_flags(zkc_cells *c, zkc_strings **ret_argv)
 {
     if (c == NULL || ret_argv == NULL)
         return ZKC_EBADARGUMENTS;
-    zkc_strings *s = zkc__strings_new(0);
+    zkc_strings *s = zkc_impl_strings_new(0);
     if (s == NULL)
         return ZKC_ENOMEM;
     int rc = ZKC_OK;

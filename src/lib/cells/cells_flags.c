@@ -104,7 +104,7 @@ int zkc_cells_flag(const char *arg, const char *next, zkc_cells_opts *opts,
         (which == F_ADDRS && ret_addrs == NULL))
         which = -1;
     if (which < 0) {
-        zkc__set_errmsg("unknown flag -zk.%.*s", (int)(nlen > 64 ? 64 : nlen), name);
+        zkc_impl_set_errmsg("unknown flag -zk.%.*s", (int)(nlen > 64 ? 64 : nlen), name);
         return ZKC_EBADARGUMENTS;
     }
     const char *val;
@@ -116,14 +116,14 @@ int zkc_cells_flag(const char *arg, const char *next, zkc_cells_opts *opts,
         val = next;
         used = 2;
     } else {
-        zkc__set_errmsg("flag -zk.%s needs a value", flag_names[which]);
+        zkc_impl_set_errmsg("flag -zk.%s needs a value", flag_names[which]);
         return ZKC_EBADARGUMENTS;
     }
     int ms;
     switch (which) {
     case F_LOCAL_CELL:
         if (*val != '\0' && !zkc_cell_name_valid(val, strlen(val))) {
-            zkc__set_errmsg("-zk.local-cell: invalid cell name '%.64s'", val);
+            zkc_impl_set_errmsg("-zk.local-cell: invalid cell name '%.64s'", val);
             return ZKC_EBADARGUMENTS;
         }
         opts->local_cell = *val != '\0' ? val : NULL;
@@ -137,7 +137,7 @@ int zkc_cells_flag(const char *arg, const char *next, zkc_cells_opts *opts,
     case F_BASE_TIMEOUT:
     case F_CONNECT_TIMEOUT:
         if (parse_go_duration(val, &ms) != 0 || ms <= 0) {
-            zkc__set_errmsg("-zk.%s: want a positive duration like 5s or 1m30s, got '%.64s'",
+            zkc_impl_set_errmsg("-zk.%s: want a positive duration like 5s or 1m30s, got '%.64s'",
                             flag_names[which], val);
             return ZKC_EBADARGUMENTS;
         }

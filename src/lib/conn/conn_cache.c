@@ -180,7 +180,7 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
     pthread_mutex_lock(&c->lock);
     if (c->closed) {
         pthread_mutex_unlock(&c->lock);
-        zkc__set_errmsg("cell %s: the connection cache is closed", cell);
+        zkc_impl_set_errmsg("cell %s: the connection cache is closed", cell);
         return ZKC_ECLOSED;
     }
     entry *e = find_entry(c, cell);
@@ -191,7 +191,7 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
     c->busy++;
     for (;;) {
         if (c->closed) {
-            zkc__set_errmsg("cell %s: the connection cache is closed", cell);
+            zkc_impl_set_errmsg("cell %s: the connection cache is closed", cell);
             rc = ZKC_ECLOSED;
             break;
         }
@@ -211,9 +211,9 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
             pthread_cond_wait(&c->cond, &c->lock);
             continue;
         }
-        int64_t now = zkc__now_ms();
+        int64_t now = zkc_impl_now_ms();
         if (e->failures > 0 && now < e->retry_at) {
-            zkc__set_errmsg("%s (%d failed dial%s; next dial in %lld ms)",
+            zkc_impl_set_errmsg("%s (%d failed dial%s; next dial in %lld ms)",
                             e->last_err != NULL ? e->last_err : zkc_strerror(e->last_rc),
                             e->failures, e->failures > 1 ? "s" : "",
                             (long long)(e->retry_at - now));
@@ -237,7 +237,7 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
         if (rc != ZKC_OK) {
             lookup_failed = true;
         } else {
-            zkc__set_errmsg("%s", "");
+            zkc_impl_set_errmsg("%s", "");
             rc = c->dial(cell, addrs, c->dial_ud, &conn);
             if (rc == ZKC_OK && conn == NULL)
                 rc = ZKC_ECONNECT;
@@ -265,7 +265,7 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
                 to_close = conn;
                 rc = c->closed ? ZKC_ECLOSED : ZKC_ENOMEM;
                 if (rc == ZKC_ECLOSED)
-                    zkc__set_errmsg("cell %s: the connection cache is closed", cell);
+                    zkc_impl_set_errmsg("cell %s: the connection cache is closed", cell);
                 break;
             }
             k->conn = conn;
@@ -277,12 +277,12 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
             *ret_conn = conn;
             break;
         }
-        zkc__set_errmsg("%s", msg);
+        zkc_impl_set_errmsg("%s", msg);
         if (!lookup_failed) {
             /* Remember the failure; waiters get it at once. */
             e->failures++;
             e->total_failures++;
-            e->retry_at = zkc__now_ms() + zkc__backoff_delay(c->backoff_min_ms, c->backoff_max_ms,
+            e->retry_at = zkc_impl_now_ms() + zkc_impl_backoff_delay(c->backoff_min_ms, c->backoff_max_ms,
                                                             (unsigned)e->failures);
             e->last_rc = rc;
             free(e->last_err);
@@ -371,7 +371,7 @@ int zkc_conn_cache_status(zkc_conn_cache *cache, char **ret_json)
         return ZKC_ENOMEM;
     int rc = ZKC_OK;
     pthread_mutex_lock(&cache->lock);
-    int64_t now = zkc__now_ms();
+    int64_t now = zkc_impl_now_ms();
     for (entry *e = cache->entries; e != NULL && rc == ZKC_OK; e = e->next) {
         const char *state = "disconnected";
         if (e->cur != NULL && alive(e->cur->conn))

@@ -251,7 +251,7 @@ static void global_free(global_conn *g)
     pthread_rwlock_destroy(&g->gate);
     pthread_mutex_destroy(&g->lock);
     pthread_mutex_destroy(&g->order_lock);
-    zkc__conn_fini(&g->base);
+    zkc_impl_conn_fini(&g->base);
     free(g);
 }
 
@@ -486,7 +486,7 @@ static void quorum_done(const zkc_result *res, void *userdata)
     }
     if (res->rc == ZKC_OK) {
         if (res->op == ZKC_OP_GET) {
-            q->data = zkc__memdup(res->data != NULL ? res->data : "", res->data_len);
+            q->data = zkc_impl_memdup(res->data != NULL ? res->data : "", res->data_len);
             q->data_len = res->data_len;
             q->nomem |= q->data == NULL;
         }
@@ -670,7 +670,7 @@ static void glink_fired(zkc_watch *w, const zkc_event *ev, void *userdata)
     l->outer_fired = true;
     pthread_mutex_unlock(&g->lock);
     if (first)
-        zkc__watch_fire(l->outer, ev->type);
+        zkc_impl_watch_fire(l->outer, ev->type);
     pthread_mutex_lock(&g->lock);
     if (++l->fired == g->n) {
         l->next = g->reap;
@@ -691,7 +691,7 @@ static zkc_watch *combine_watches(gop *op)
     if (l != NULL) {
         l->g = g;
         l->inner = calloc(g->n, sizeof *l->inner);
-        l->outer = l->inner != NULL ? zkc__watch_new(op->path) : NULL;
+        l->outer = l->inner != NULL ? zkc_impl_watch_new(op->path) : NULL;
         if (l->outer == NULL) {
             free(l->inner);
             free(l);
@@ -1157,7 +1157,7 @@ static void on_quorum_state(zkc_conn *qc, zkc_state s, void *userdata)
         unsigned gen = g->state_gen;
         pthread_mutex_unlock(&g->lock);
         if (zkc_conn_state(&g->base) != ZKC_STATE_EXPIRED)
-            zkc__conn_set_state(&g->base, next);
+            zkc_impl_conn_set_state(&g->base, next);
         pthread_mutex_lock(&g->lock);
         bool stable = gen == g->state_gen;
         pthread_mutex_unlock(&g->lock);
@@ -1216,7 +1216,7 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
         g->q = calloc(n, sizeof *g->q);
         g->qstate = calloc(n, sizeof *g->qstate);
         if (g->q != NULL && g->qstate != NULL)
-            rc = zkc__conn_init(&g->base, &global_ops, desc.p);
+            rc = zkc_impl_conn_init(&g->base, &global_ops, desc.p);
     }
     free(desc.p);
     if (rc != ZKC_OK) {
@@ -1311,7 +1311,7 @@ int zkc_global_dial(const char *const *addr_lists, size_t n, const zkc_zk_opts *
     if (rc != ZKC_OK) {
         for (size_t i = 0; i < n; i++)
             zkc_conn_close(jobs[i].conn);
-        zkc__set_errmsg("quorum %zu (%s): %s", bad, jobs[bad].addrs, jobs[bad].msg);
+        zkc_impl_set_errmsg("quorum %zu (%s): %s", bad, jobs[bad].addrs, jobs[bad].msg);
         free(jobs);
         return rc;
     }

@@ -182,7 +182,7 @@ static void chain_fired(zkc_watch *w, const zkc_event *ev, void *userdata)
     wlink *l = userdata;
     (void)w;
     meta_conn *m = l->m;
-    zkc__watch_fire(l->outer, ev->type);
+    zkc_impl_watch_fire(l->outer, ev->type);
     pthread_mutex_lock(&m->lock);
     l->next = m->reap;
     m->reap = l;
@@ -193,11 +193,11 @@ static void chain_fired(zkc_watch *w, const zkc_event *ev, void *userdata)
 /* A watch that reports the caller's path; inner is taken over. */
 static zkc_watch *wrap_watch(meta_conn *m, zkc_watch *inner, const char *path)
 {
-    zkc_watch *outer = zkc__watch_new(path);
+    zkc_watch *outer = zkc_impl_watch_new(path);
     wlink *l = outer != NULL ? malloc(sizeof *l) : NULL;
     if (l == NULL) {
         /* Out of memory: hand out the cell's watch (the real path). */
-        zkc__watch_discard(outer);
+        zkc_impl_watch_discard(outer);
         return inner;
     }
     l->inner = inner;
@@ -395,7 +395,7 @@ static bool schedule(mop *op, int delay)
         pthread_mutex_unlock(&m->lock);
         return false;
     }
-    op->due = zkc__now_ms() + delay;
+    op->due = zkc_impl_now_ms() + delay;
     timer_insert(m, op);
     pthread_cond_signal(&m->cond);
     pthread_mutex_unlock(&m->lock);
@@ -407,8 +407,8 @@ static void retry_or_fail(mop *op, bool now, int rc, const char *detail)
     meta_conn *m = op->m;
     const char *why = NULL;
     char buf[384];
-    int64_t t = zkc__now_ms();
-    int delay = now ? 0 : zkc__backoff_delay(m->backoff_min_ms, m->backoff_max_ms, op->attempts);
+    int64_t t = zkc_impl_now_ms();
+    int delay = now ? 0 : zkc_impl_backoff_delay(m->backoff_min_ms, m->backoff_max_ms, op->attempts);
     if (op->attempts >= m->max_attempts) {
         snprintf(buf, sizeof buf, "gave up after %u attempts on cell %s", op->attempts,
                  op->cell);
@@ -701,7 +701,7 @@ static void *router_main(void *arg)
             pthread_mutex_lock(&m->lock);
             continue;
         }
-        int64_t now = zkc__now_ms();
+        int64_t now = zkc_impl_now_ms();
         while (m->timers != NULL && m->timers->due <= now) {
             mop *op = m->timers;
             m->timers = op->next;
@@ -823,7 +823,7 @@ static mop *mop_new(meta_conn *m, const zkc_request *req, zkc_done_fn done, void
     op->req = *req;
     op->done = done;
     op->ud = ud;
-    op->start = zkc__now_ms();
+    op->start = zkc_impl_now_ms();
     op->path = strdup(req->path);
     bool nomem = op->path == NULL;
     if (!nomem && req->data_len > 0) {
@@ -861,7 +861,7 @@ static int mop_new_multi(meta_conn *m, const zkc_request *ops, size_t nops, zkc_
     op->req = (zkc_request){.op = ZKC_OP_MULTI, .version = -1};
     op->done = done;
     op->ud = ud;
-    op->start = zkc__now_ms();
+    op->start = zkc_impl_now_ms();
     op->nmops = nops;
     op->checks_only = true;
     if (nops == 0) {
@@ -893,7 +893,7 @@ static int mop_new_multi(meta_conn *m, const zkc_request *ops, size_t nops, zkc_
         if (rc != ZKC_OK) {
             char why[600];
             snprintf(why, sizeof why, "%s", zkc_errmsg());
-            zkc__set_errmsg("multi: operation %zu (%s %s): %s%s%s", i, zkc__op_name(r->op), r->path,
+            zkc_impl_set_errmsg("multi: operation %zu (%s %s): %s%s%s", i, zkc_impl_op_name(r->op), r->path,
                             zkc_strerror(rc), why[0] != '\0' ? ": " : "", why);
             mop_free(op);
             return rc;
@@ -902,11 +902,11 @@ static int mop_new_multi(meta_conn *m, const zkc_request *ops, size_t nops, zkc_
             op->cell = cell;
             first = i;
         } else if (strcmp(op->cell, cell) != 0) {
-            zkc__set_errmsg("multi: %s: operation %zu (%s %s) is for cell %s and operation %zu "
+            zkc_impl_set_errmsg("multi: %s: operation %zu (%s %s) is for cell %s and operation %zu "
                             "(%s %s) for cell %s; a multi is a transaction of one cell's "
                             "servers (send one per cell: they will not be atomic together)",
-                            zkc_strerror(ZKC_EBADARGUMENTS), first, zkc__op_name(ops[first].op),
-                            ops[first].path, op->cell, i, zkc__op_name(r->op), r->path, cell);
+                            zkc_strerror(ZKC_EBADARGUMENTS), first, zkc_impl_op_name(ops[first].op),
+                            ops[first].path, op->cell, i, zkc_impl_op_name(r->op), r->path, cell);
             free(cell);
             mop_free(op);
             return ZKC_EBADARGUMENTS;
@@ -935,7 +935,7 @@ static int mop_new_multi(meta_conn *m, const zkc_request *ops, size_t nops, zkc_
     return ZKC_OK;
 nomem:
     mop_free(op);
-    zkc__set_errmsg("multi: %s", zkc_strerror(ZKC_ENOMEM));
+    zkc_impl_set_errmsg("multi: %s", zkc_strerror(ZKC_ENOMEM));
     return ZKC_ENOMEM;
 }
 
@@ -1020,7 +1020,7 @@ static void meta_free(meta_conn *m)
     pthread_cond_destroy(&m->cond);
     pthread_cond_destroy(&m->idle);
     pthread_mutex_destroy(&m->lock);
-    zkc__conn_fini(&m->base);
+    zkc_impl_conn_fini(&m->base);
     free(m);
 }
 
@@ -1116,14 +1116,14 @@ int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **r
     m->cancel = opts->cancel;
     m->nthreads = opts->threads > 0 ? opts->threads : DEFAULT_THREADS;
 
-    int rc = zkc__conn_init(&m->base, &meta_ops, "meta(cells)");
+    int rc = zkc_impl_conn_init(&m->base, &meta_ops, "meta(cells)");
     if (rc != ZKC_OK) {
         free(m);
         zkc_conn_cache_free(cache);
         return rc;
     }
     pthread_mutex_init(&m->lock, NULL);
-    zkc__cond_init_monotonic(&m->cond);
+    zkc_impl_cond_init_monotonic(&m->cond);
     pthread_cond_init(&m->idle, NULL);
     m->threads = calloc(m->nthreads, sizeof *m->threads);
     unsigned started = 0;
@@ -1142,7 +1142,7 @@ int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **r
         meta_close(&m->base);
         return m->threads == NULL ? ZKC_ENOMEM : ZKC_ESYSTEMERROR;
     }
-    zkc__conn_set_state(&m->base, ZKC_STATE_CONNECTED);
+    zkc_impl_conn_set_state(&m->base, ZKC_STATE_CONNECTED);
     *ret_conn = &m->base;
     return ZKC_OK;
 }

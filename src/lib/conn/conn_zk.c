@@ -230,7 +230,7 @@ static void log_dispatch(int slot, const char *msg)
         len--;
     zk_conn *saved = tls_in_callback;
     tls_in_callback = zc;
-    zkc__log(&zc->base, level, "zookeeper: %.*s", (int)len, text);
+    zkc_impl_log(&zc->base, level, "zookeeper: %.*s", (int)len, text);
     tls_in_callback = saved;
 }
 
@@ -442,7 +442,7 @@ static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
     if (!registered) {
         wrec_unlink_locked(zc, wr);
         pthread_mutex_unlock(&zc->lock);
-        zkc__watch_discard(wr->w);
+        zkc_impl_watch_discard(wr->w);
         free(wr);
         return;
     }
@@ -451,7 +451,7 @@ static void settle_watch(zk_conn *zc, zk_op *op, zkc_result *r, bool registered)
     pthread_mutex_unlock(&zc->lock);
     r->watch = wr->w;
     if (gone) /* cannot happen in order, but never leave a watch hanging */
-        zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+        zkc_impl_watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
 }
 
 /* Whether rc is the server's answer (so the server heard the request),
@@ -783,7 +783,7 @@ static void on_watch(zhandle_t *zh, int type, int state, const char *path, void 
             pthread_mutex_unlock(&zc->lock);
             /* The C client still holds the record: it is freed at close. */
             if (fire)
-                zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+                zkc_impl_watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
         }
     } else if (type == ZOO_CREATED_EVENT || type == ZOO_DELETED_EVENT ||
                type == ZOO_CHANGED_EVENT || type == ZOO_CHILD_EVENT) {
@@ -794,7 +794,7 @@ static void on_watch(zhandle_t *zh, int type, int state, const char *path, void 
         wrec_unlink_locked(zc, wr);
         pthread_mutex_unlock(&zc->lock);
         if (fire)
-            zkc__watch_fire(wr->w, (zkc_event_type)type);
+            zkc_impl_watch_fire(wr->w, (zkc_event_type)type);
         free(wr);
     }
     LEAVE_CALLBACK();
@@ -847,16 +847,16 @@ static void on_session(zhandle_t *zh, int type, int state, const char *path, voi
     }
     pthread_mutex_unlock(&zc->lock);
     if (next == ZKC_STATE_EXPIRED)
-        zkc__log(&zc->base, ZKC_LOG_ERROR, "zk(%s): %s", zc->servers,
+        zkc_impl_log(&zc->base, ZKC_LOG_ERROR, "zk(%s): %s", zc->servers,
                  zc->auth_failed ? "authentication failed; session closed" : "session expired");
     else if (next == ZKC_STATE_SUSPENDED)
-        zkc__log(&zc->base, ZKC_LOG_WARN, "zk(%s): connection lost, session 0x%llx suspended",
+        zkc_impl_log(&zc->base, ZKC_LOG_WARN, "zk(%s): connection lost, session 0x%llx suspended",
                  zc->servers, (unsigned long long)zc->session_id);
     else if (next == ZKC_STATE_RECONNECTED)
-        zkc__log(&zc->base, ZKC_LOG_INFO, "zk(%s): reconnected, session 0x%llx", zc->servers,
+        zkc_impl_log(&zc->base, ZKC_LOG_INFO, "zk(%s): reconnected, session 0x%llx", zc->servers,
                  (unsigned long long)zc->session_id);
     if (next >= 0)
-        zkc__conn_set_state(&zc->base, (zkc_state)next);
+        zkc_impl_conn_set_state(&zc->base, (zkc_state)next);
     if (next == ZKC_STATE_CONNECTED) {
         /* Only now may the dial return: its caller sees CONNECTED. */
         pthread_mutex_lock(&zc->lock);
@@ -867,7 +867,7 @@ static void on_session(zhandle_t *zh, int type, int state, const char *path, voi
     while (ended != NULL) {
         zk_wrec *wr = ended;
         ended = wr->fire_next;
-        zkc__watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
+        zkc_impl_watch_fire(wr->w, ZKC_EVENT_SESSION_EXPIRED);
     }
     LEAVE_CALLBACK();
 }
@@ -1026,7 +1026,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     op->done = done;
     op->ud = userdata;
     op->op = req->op;
-    op->sent_ms = zkc__now_ms();
+    op->sent_ms = zkc_impl_now_ms();
     memcpy(op->path, req->path, plen + 1);
 
     acl_conv ac = {.vec = {0, NULL}};
@@ -1041,7 +1041,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         req->op == ZKC_OP_GET || req->op == ZKC_OP_CHILDREN || req->op == ZKC_OP_EXISTS;
     if (watchable && (req->flags & ZKC_WATCH)) {
         zk_wrec *wr = calloc(1, sizeof *wr);
-        zkc_watch *w = wr != NULL ? zkc__watch_new(req->path) : NULL;
+        zkc_watch *w = wr != NULL ? zkc_impl_watch_new(req->path) : NULL;
         if (w == NULL) {
             free(wr);
             op_free(op);
@@ -1058,7 +1058,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     if (zc->closing) {
         pthread_mutex_unlock(&zc->lock);
         if (op->wrec != NULL) {
-            zkc__watch_discard(op->wrec->w);
+            zkc_impl_watch_discard(op->wrec->w);
             free(op->wrec);
         }
         op_free(op);
@@ -1114,7 +1114,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         if (rc == ZKC_OK) {
             pthread_mutex_unlock(&zc->lock);
             if (wr != NULL) {
-                zkc__watch_discard(wr->w);
+                zkc_impl_watch_discard(wr->w);
                 free(wr);
             }
             return ZKC_OK;
@@ -1125,7 +1125,7 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     ops_unlink_locked(zc, op);
     pthread_mutex_unlock(&zc->lock);
     if (wr != NULL) {
-        zkc__watch_discard(wr->w);
+        zkc_impl_watch_discard(wr->w);
         free(wr);
     }
     op_free(op);
@@ -1187,7 +1187,7 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
     op->done = done;
     op->ud = userdata;
     op->op = ZKC_OP_MULTI;
-    op->sent_ms = zkc__now_ms();
+    op->sent_ms = zkc_impl_now_ms();
     memcpy(op->path, first, plen + 1);
     op->multi = multi_alloc(ops, nops);
     zoo_op_t *zops = calloc(nops > 0 ? nops : 1, sizeof *zops);
@@ -1298,8 +1298,8 @@ static void teardown(zk_conn *zc, bool on_aux)
      * completion thread may leave before the ZCLOSING results it queues
      * at close, leaks nothing.  Not when the connection is down. */
     pthread_mutex_lock(&zc->lock);
-    int64_t deadline = zkc__now_ms() + CLOSE_DRAIN_MS;
-    while (zc->inflight > 0 && zc->connected_now && zkc__now_ms() < deadline)
+    int64_t deadline = zkc_impl_now_ms() + CLOSE_DRAIN_MS;
+    while (zc->inflight > 0 && zc->connected_now && zkc_impl_now_ms() < deadline)
         wait_locked(zc, deadline);
     pthread_mutex_unlock(&zc->lock);
     if (zc->zh != NULL) {
@@ -1325,7 +1325,7 @@ static void teardown(zk_conn *zc, bool on_aux)
         result_init(&r, op, op->deferred_rc != 0 ? op->deferred_rc : ZKC_ECLOSING);
         if (op->wrec != NULL) {
             wrec_unlink_locked(zc, op->wrec);
-            zkc__watch_discard(op->wrec->w);
+            zkc_impl_watch_discard(op->wrec->w);
             free(op->wrec);
         }
         if (!op->orphan)
@@ -1338,7 +1338,7 @@ static void teardown(zk_conn *zc, bool on_aux)
         next = op->next;
         if (op->wrec != NULL) {
             wrec_unlink_locked(zc, op->wrec);
-            zkc__watch_discard(op->wrec->w);
+            zkc_impl_watch_discard(op->wrec->w);
             free(op->wrec);
         }
         op_free(op);
@@ -1347,7 +1347,7 @@ static void teardown(zk_conn *zc, bool on_aux)
     for (zk_wrec *wr = zc->watches, *next; wr != NULL; wr = next) {
         next = wr->next;
         if (wr->state == WREC_ACTIVE)
-            zkc__watch_fire(wr->w, ZKC_EVENT_CLOSED);
+            zkc_impl_watch_fire(wr->w, ZKC_EVENT_CLOSED);
         free(wr);
     }
     zc->watches = NULL;
@@ -1356,7 +1356,7 @@ static void teardown(zk_conn *zc, bool on_aux)
     pthread_mutex_destroy(&zc->lock);
     pthread_cond_destroy(&zc->cond);
     pthread_cond_destroy(&zc->aux_cond);
-    zkc__conn_fini(&zc->base);
+    zkc_impl_conn_fini(&zc->base);
     free(zc->servers);
     free(zc);
     if (on_aux)
@@ -1383,7 +1383,7 @@ static void zk_close(zkc_conn *c)
         zc->aux_close = false;
         pthread_mutex_unlock(&zc->lock);
         /* No thread to hand it to: leak the connection rather than hang. */
-        zkc__log(c, ZKC_LOG_ERROR, "zk(%s): cannot start a thread to close the connection",
+        zkc_impl_log(c, ZKC_LOG_ERROR, "zk(%s): cannot start a thread to close the connection",
                  zc->servers);
         return;
     }
@@ -1477,7 +1477,7 @@ static void wait_locked(zk_conn *zc, int64_t deadline)
         pthread_cond_wait(&zc->cond, &zc->lock);
         return;
     }
-    zkc__cond_wait_until(&zc->cond, &zc->lock, deadline);
+    zkc_impl_cond_wait_until(&zc->cond, &zc->lock, deadline);
 }
 
 /* Free a connection that never left zkc_zk_dial. */
@@ -1493,19 +1493,19 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
 {
     static const zkc_zk_opts defaults = ZKC_ZK_OPTS_INIT;
     if (ret_conn == NULL || servers == NULL) {
-        zkc__set_errmsg("dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
+        zkc_impl_set_errmsg("dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
         return ZKC_EBADARGUMENTS;
     }
     *ret_conn = NULL;
     if (opts == NULL)
         opts = &defaults;
     if (opts->version != 1 || (opts->auth_scheme != NULL) != (opts->auth_cred != NULL)) {
-        zkc__set_errmsg("dial %s: bad options (version %u, scheme and credentials go together)",
+        zkc_impl_set_errmsg("dial %s: bad options (version %u, scheme and credentials go together)",
                         servers, opts->version);
         return ZKC_EBADARGUMENTS;
     }
     if (!servers_valid(servers)) {
-        zkc__set_errmsg("dial \"%s\": bad address list (want host:port[,host:port...])",
+        zkc_impl_set_errmsg("dial \"%s\": bad address list (want host:port[,host:port...])",
                         servers);
         return ZKC_ECONNECT;
     }
@@ -1513,7 +1513,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
         opts->base_timeout_ms > 0 ? opts->base_timeout_ms : ZKC_DEFAULT_BASE_TIMEOUT_MS;
     int connect_ms = opts->connect_timeout_ms == 0 ? ZKC_DEFAULT_CONNECT_TIMEOUT_MS
                                                    : opts->connect_timeout_ms;
-    int64_t t0 = zkc__now_ms();
+    int64_t t0 = zkc_impl_now_ms();
     int64_t deadline = connect_ms < 0 ? -1 : t0 + connect_ms;
 
     zk_conn *zc = calloc(1, sizeof *zc);
@@ -1532,7 +1532,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
         return ZKC_ENOMEM;
     }
     snprintf(desc, dlen, "zk(%s)", servers);
-    int rc = zkc__conn_init(&zc->base, &zk_ops, desc);
+    int rc = zkc_impl_conn_init(&zc->base, &zk_ops, desc);
     free(desc);
     if (rc != ZKC_OK) {
         free(zc->servers);
@@ -1542,12 +1542,12 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     zc->base.log_fn = opts->log_fn;
     zc->base.log_ud = opts->log_ud;
     pthread_mutex_init(&zc->lock, NULL);
-    zkc__cond_init_monotonic(&zc->cond);
+    zkc_impl_cond_init_monotonic(&zc->cond);
     pthread_cond_init(&zc->aux_cond, NULL);
 
     zc->log_slot = log_slot_take(zc);
     if (zc->log_slot < 0)
-        zkc__log(&zc->base, ZKC_LOG_WARN,
+        zkc_impl_log(&zc->base, ZKC_LOG_WARN,
                  "zk(%s): more than %d connections; the C client's log lines of this one "
                  "are dropped",
                  servers, LOG_SLOTS);
@@ -1563,7 +1563,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     int init_errno = errno;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (zc->zh == NULL) {
-        zkc__set_errmsg("dial %s: cannot start a ZooKeeper client: %s", servers,
+        zkc_impl_set_errmsg("dial %s: cannot start a ZooKeeper client: %s", servers,
                         init_errno == EINVAL || init_errno == ENOENT
                             ? "no address could be resolved"
                             : strerror(init_errno ? init_errno : EINVAL));
@@ -1574,16 +1574,16 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     /* The first session event decides (DialZk), within the bound. */
     pthread_mutex_lock(&zc->lock);
     while (!zc->published && !zc->expired && !zc->auth_failed &&
-           (deadline < 0 || zkc__now_ms() < deadline))
+           (deadline < 0 || zkc_impl_now_ms() < deadline))
         wait_locked(zc, deadline);
     bool connected = zc->published && !zc->expired && !zc->auth_failed;
     bool gone = zc->expired || zc->auth_failed;
     pthread_mutex_unlock(&zc->lock);
     if (!connected) {
         if (gone)
-            zkc__set_errmsg("dial %s: the session could not be made", servers);
+            zkc_impl_set_errmsg("dial %s: the session could not be made", servers);
         else
-            zkc__set_errmsg("dial %s: no ZooKeeper server answered within %d ms", servers,
+            zkc_impl_set_errmsg("dial %s: no ZooKeeper server answered within %d ms", servers,
                             connect_ms);
         dial_abort(zc);
         return gone ? ZKC_ECONNECT : ZKC_ETIMEDOUT;
@@ -1595,39 +1595,39 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
                                    : zoo_add_auth(zc->zh, opts->auth_scheme, opts->auth_cred,
                                                   (int)clen, on_auth, zc);
         if (zrc != ZOK) {
-            zkc__set_errmsg("dial %s: cannot send %s credentials: %s", servers,
+            zkc_impl_set_errmsg("dial %s: cannot send %s credentials: %s", servers,
                             opts->auth_scheme, zerror(zrc));
             dial_abort(zc);
             return ZKC_ECONNECT;
         }
         pthread_mutex_lock(&zc->lock);
         while (!zc->auth_done && !zc->auth_failed && !zc->expired &&
-               (deadline < 0 || zkc__now_ms() < deadline))
+               (deadline < 0 || zkc_impl_now_ms() < deadline))
             wait_locked(zc, deadline);
         bool done = zc->auth_done, failed = zc->auth_failed;
         int auth_rc = zc->auth_rc;
         bool expired = zc->expired;
         pthread_mutex_unlock(&zc->lock);
         if (failed) {
-            zkc__set_errmsg("dial %s: %s authentication failed", servers, opts->auth_scheme);
+            zkc_impl_set_errmsg("dial %s: %s authentication failed", servers, opts->auth_scheme);
             dial_abort(zc);
             return ZKC_EAUTHFAILED;
         }
         if (expired || (done && auth_rc != ZOK)) {
-            zkc__set_errmsg("dial %s: %s while authenticating", servers,
+            zkc_impl_set_errmsg("dial %s: %s while authenticating", servers,
                             expired ? "session expired" : zerror(auth_rc));
             dial_abort(zc);
             return ZKC_ECONNECT;
         }
         if (!done) {
-            zkc__set_errmsg("dial %s: no answer to %s authentication within %d ms", servers,
+            zkc_impl_set_errmsg("dial %s: no answer to %s authentication within %d ms", servers,
                             opts->auth_scheme, connect_ms);
             dial_abort(zc);
             return ZKC_ETIMEDOUT;
         }
     }
-    zkc__log(&zc->base, ZKC_LOG_INFO, "zk(%s): connected in %lld ms, session 0x%llx", servers,
-             (long long)(zkc__now_ms() - t0), (unsigned long long)zc->session_id);
+    zkc_impl_log(&zc->base, ZKC_LOG_INFO, "zk(%s): connected in %lld ms, session 0x%llx", servers,
+             (long long)(zkc_impl_now_ms() - t0), (unsigned long long)zc->session_id);
     *ret_conn = &zc->base;
     return ZKC_OK;
 }

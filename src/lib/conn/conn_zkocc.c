@@ -163,7 +163,7 @@ static int wait_fd(int fd, short events, int stop_fd, int64_t deadline)
     for (;;) {
         int tmo = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - zkc__now_ms();
+            int64_t left = deadline - zkc_impl_now_ms();
             if (left <= 0)
                 return ZKC_ETIMEDOUT;
             tmo = left > 60000 ? 60000 : (int)left;
@@ -227,7 +227,7 @@ static int dial_one(const char *addr, int timeout_ms, int stop_fd, int *ret_fd,
         snprintf(err, errlen, "not host:port");
         return ZKC_ECONNECT;
     }
-    int64_t deadline = timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : zkc_impl_now_ms() + timeout_ms;
     struct addrinfo hints, *res = NULL;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
@@ -380,7 +380,7 @@ static int dial_any(zo_conn *z, int *ret_fd, zkc_wire_reader **ret_reader, char 
     for (size_t i = 0; i < n; i++)
         ord[i] = i;
     for (size_t i = n; i > 1; i--) { /* Fisher-Yates */
-        size_t j = (size_t)(zkc__random() % i);
+        size_t j = (size_t)(zkc_impl_random() % i);
         size_t t = ord[i - 1];
         ord[i - 1] = ord[j];
         ord[j] = t;
@@ -395,7 +395,7 @@ static int dial_any(zo_conn *z, int *ret_fd, zkc_wire_reader **ret_reader, char 
                       sizeof why);
         if (rc == ZKC_OK)
             break;
-        zkc__log(&z->base, ZKC_LOG_WARN, "zkocc: dial %s: %s", a, why);
+        zkc_impl_log(&z->base, ZKC_LOG_WARN, "zkocc: dial %s: %s", a, why);
         if (used < msglen - 1) {
             written = snprintf(msg + used, msglen - used, "%s%s: %s", i > 0 ? "; " : "", a, why);
             used += written > 0 ? (size_t)written : 0;
@@ -600,8 +600,8 @@ static void *io_main(void *arg)
             z->fd = fd;
             new_state = z->ever_broken ? ZKC_STATE_RECONNECTED : ZKC_STATE_CONNECTED;
             pthread_mutex_unlock(&z->lock);
-            zkc__log(&z->base, ZKC_LOG_INFO, "zkocc: connected to %s", z->addrs_text);
-            zkc__conn_set_state(&z->base, new_state);
+            zkc_impl_log(&z->base, ZKC_LOG_INFO, "zkocc: connected to %s", z->addrs_text);
+            zkc_impl_conn_set_state(&z->base, new_state);
             pthread_mutex_lock(&z->lock);
             continue;
         }
@@ -705,8 +705,8 @@ static void *io_main(void *arg)
         }
         if (state_changed && !z->stop) {
             pthread_mutex_unlock(&z->lock);
-            zkc__log(&z->base, ZKC_LOG_WARN, "%s", why);
-            zkc__conn_set_state(&z->base, ZKC_STATE_SUSPENDED);
+            zkc_impl_log(&z->base, ZKC_LOG_WARN, "%s", why);
+            zkc_impl_conn_set_state(&z->base, ZKC_STATE_SUSPENDED);
             pthread_mutex_lock(&z->lock);
         }
     }
@@ -821,7 +821,7 @@ static int zo_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
         char text[200];
         snprintf(text, sizeof text,
                  "zkocc: ZkoccConn doesn't implement %s (%s%s): zkocc serves reads only, "
-                 "without watches", unimplemented_name(req->op), zkc__op_name(req->op),
+                 "without watches", unimplemented_name(req->op), zkc_impl_op_name(req->op),
                  readop ? " with a watch" : "");
         if ((o->errmsg = strdup(text)) == NULL) {
             free_op(o);
@@ -889,7 +889,7 @@ static void conn_free(zo_conn *z)
         close(z->stop_fd);
     pthread_mutex_destroy(&z->lock);
     pthread_cond_destroy(&z->cond);
-    zkc__conn_fini(&z->base);
+    zkc_impl_conn_fini(&z->base);
     free(z);
 }
 
@@ -927,19 +927,19 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
 {
     static const zkc_zkocc_opts defaults = ZKC_ZKOCC_OPTS_INIT;
     if (addrs == NULL || ret_conn == NULL) {
-        zkc__set_errmsg("zkocc dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
+        zkc_impl_set_errmsg("zkocc dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
         return ZKC_EBADARGUMENTS;
     }
     *ret_conn = NULL;
     if (opts == NULL)
         opts = &defaults;
     if (opts->version != 1) {
-        zkc__set_errmsg("zkocc dial: unknown options version %u", opts->version);
+        zkc_impl_set_errmsg("zkocc dial: unknown options version %u", opts->version);
         return ZKC_EBADARGUMENTS;
     }
     zo_conn *z = calloc(1, sizeof *z);
     if (z == NULL) {
-        zkc__set_errmsg("zkocc dial %s: out of memory", addrs);
+        zkc_impl_set_errmsg("zkocc dial %s: out of memory", addrs);
         return ZKC_ENOMEM;
     }
     z->fd = -1;
@@ -958,7 +958,7 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
     z->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     z->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (n < 0 || z->addrs_text == NULL || z->ring == NULL ||
-        zkc__conn_init(&z->base, &zkocc_ops, desc) != ZKC_OK) {
+        zkc_impl_conn_init(&z->base, &zkocc_ops, desc) != ZKC_OK) {
         if (n < 0)
             z->addrs = NULL;
         z->naddrs = n > 0 ? (size_t)n : 0;
@@ -975,19 +975,19 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
         pthread_mutex_destroy(&z->lock);
         pthread_cond_destroy(&z->cond);
         free(z);
-        zkc__set_errmsg("zkocc dial %s: out of memory", addrs);
+        zkc_impl_set_errmsg("zkocc dial %s: out of memory", addrs);
         return ZKC_ENOMEM;
     }
     z->naddrs = (size_t)n;
     if (opts->log_fn != NULL)
         zkc_conn_set_log(&z->base, opts->log_fn, opts->log_ud);
     if (z->wake_fd < 0 || z->stop_fd < 0) {
-        zkc__set_errmsg("zkocc dial %s: eventfd: %s", addrs, errtext(errno));
+        zkc_impl_set_errmsg("zkocc dial %s: eventfd: %s", addrs, errtext(errno));
         conn_free(z);
         return ZKC_ECONNECT;
     }
     if (n == 0) {
-        zkc__set_errmsg("zkocc connect failed: %s (no address)", addrs);
+        zkc_impl_set_errmsg("zkocc connect failed: %s (no address)", addrs);
         conn_free(z);
         return ZKC_ECONNECT;
     }
@@ -996,19 +996,19 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
     char msg[1024];
     int rc = dial_any(z, &fd, &rd, msg, sizeof msg);
     if (rc != ZKC_OK) {
-        zkc__set_errmsg("%s", msg);
+        zkc_impl_set_errmsg("%s", msg);
         conn_free(z);
         return rc;
     }
     z->fd = fd;
     z->reader = rd; /* the io thread takes it */
     /* Before the threads, so that their changes come after it. */
-    zkc__conn_set_state(&z->base, ZKC_STATE_CONNECTED);
+    zkc_impl_conn_set_state(&z->base, ZKC_STATE_CONNECTED);
     if (pthread_create(&z->io_thread, NULL, io_main, z) != 0) {
         close(fd);
         zkc_wire_reader_free(rd);
         conn_free(z);
-        zkc__set_errmsg("zkocc dial %s: cannot start a thread", addrs);
+        zkc_impl_set_errmsg("zkocc dial %s: cannot start a thread", addrs);
         return ZKC_ENOMEM;
     }
     if (pthread_create(&z->done_thread, NULL, done_main, z) != 0) {
@@ -1018,7 +1018,7 @@ int zkc_zkocc_dial(const char *addrs, const zkc_zkocc_opts *opts, zkc_conn **ret
         wake(z->stop_fd);
         pthread_join(z->io_thread, NULL);
         conn_free(z);
-        zkc__set_errmsg("zkocc dial %s: cannot start a thread", addrs);
+        zkc_impl_set_errmsg("zkocc dial %s: cannot start a thread", addrs);
         return ZKC_ENOMEM;
     }
     *ret_conn = &z->base;

@@ -54,7 +54,7 @@ static void read_done(const zkc_result *res, void *userdata)
     int rc = res->rc;
     if (rc == ZKC_OK) {
         if (res->op == ZKC_OP_GET) {
-            ni->data = zkc__memdup(res->data != NULL ? res->data : "", res->data_len);
+            ni->data = zkc_impl_memdup(res->data != NULL ? res->data : "", res->data_len);
             ni->data_len = res->data_len;
             if (res->stat != NULL)
                 ni->stat = *res->stat;
@@ -128,7 +128,7 @@ static int read_node(zkc_conn *const *conns, size_t n, const char *path, nodeinf
     for (size_t i = 0; i < n && rc == ZKC_OK; i++) {
         if (ni[i].rc != ZKC_OK && ni[i].rc != ZKC_ENONODE) {
             rc = ni[i].rc;
-            zkc__set_errmsg("quorum %zu %s: read %s: %s%s%s", i, zkc_conn_describe(conns[i]),
+            zkc_impl_set_errmsg("quorum %zu %s: read %s: %s%s%s", i, zkc_conn_describe(conns[i]),
                             path, zkc_strerror(rc), ni[i].errmsg != NULL ? ": " : "",
                             ni[i].errmsg != NULL ? ni[i].errmsg : "");
         }
@@ -248,7 +248,7 @@ static int compare_node(zkc_conn *const *conns, size_t n, const char *path, node
 /* The sorted union of the children every quorum has at this node. */
 static zkc_strings *union_kids(nodeinfo *ni, size_t n, const char *path)
 {
-    zkc_strings *u = zkc__strings_new(0);
+    zkc_strings *u = zkc_impl_strings_new(0);
     for (size_t i = 0; u != NULL && i < n; i++) {
         if (!present(&ni[i]) || ni[i].kids == NULL)
             continue;
@@ -256,7 +256,7 @@ static zkc_strings *union_kids(nodeinfo *ni, size_t n, const char *path)
             const char *name = ni[i].kids->v[k];
             if (strcmp(path, "/") == 0 && strcmp(name, "zookeeper") == 0)
                 continue;
-            if (zkc__strings_push(u, name, strlen(name)) != ZKC_OK) {
+            if (zkc_impl_strings_push(u, name, strlen(name)) != ZKC_OK) {
                 zkc_strings_free(u);
                 return NULL;
             }
@@ -307,7 +307,7 @@ static int check_quorums(zkc_conn *const *conns, size_t n, const char *path, siz
         if (conns[i] == NULL)
             return ZKC_EBADARGUMENTS;
     if (zkc_path_validate(path, false) != ZKC_OK) {
-        zkc__set_errmsg("bad path: %s", path != NULL ? path : "(null)");
+        zkc_impl_set_errmsg("bad path: %s", path != NULL ? path : "(null)");
         return ZKC_EBADPATH;
     }
     return ZKC_OK;
@@ -387,7 +387,7 @@ static int repair_fail(repair *r, size_t i, const char *what, const char *path, 
 {
     char saved[1024];
     snprintf(saved, sizeof saved, "%s", zkc_errmsg());
-    zkc__set_errmsg("repair: quorum %zu %s: %s %s: %s", i, zkc_conn_describe(r->conns[i]), what,
+    zkc_impl_set_errmsg("repair: quorum %zu %s: %s %s: %s", i, zkc_conn_describe(r->conns[i]), what,
                     path, saved[0] != '\0' ? saved : zkc_strerror(rc));
     return rc;
 }
@@ -566,9 +566,9 @@ int zkc_global_repair(zkc_conn *const *conns, size_t n, size_t source, const cha
         if (rc == ZKC_OK && d->count > 0) {
             rc = ZKC_EINCONSISTENT;
             if (r.unrepairable != NULL)
-                zkc__set_errmsg("repair %s: left as is: %s", path, r.unrepairable);
+                zkc_impl_set_errmsg("repair %s: left as is: %s", path, r.unrepairable);
             else
-                zkc__set_errmsg("repair %s: still differs: %s: %s: %s", path, d->v[0].path,
+                zkc_impl_set_errmsg("repair %s: still differs: %s: %s: %s", path, d->v[0].path,
                                 zkc_diff_kind_name(d->v[0].kind), d->v[0].detail);
         }
         zkc_diff_free(d);

@@ -29,7 +29,7 @@ int zkc_dial_quorums(const char *addrs, const zkc_zk_opts *opts, zkc_conn **ret_
         if (semi != NULL)
             *semi = '\0';
         if (*p == '\0' || n == ZKC_GLOBAL_MAX_QUORUMS) {
-            zkc__set_errmsg("quorums %s: want 1 to %d non-empty address lists separated by ';'",
+            zkc_impl_set_errmsg("quorums %s: want 1 to %d non-empty address lists separated by ';'",
                             addrs, ZKC_GLOBAL_MAX_QUORUMS);
             rc = ZKC_EBADARGUMENTS;
             break;

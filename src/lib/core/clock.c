@@ -1,7 +1,7 @@
 /*
  * clock.c: the library's clocks: monotonic and wall-clock milliseconds,
  * deadlines from timeouts, and condition variables that wait on the
- * monotonic clock.  Every deadline in the library is a zkc__now_ms()
+ * monotonic clock.  Every deadline in the library is a zkc_impl_now_ms()
  * value.
  */
 #include <limits.h>
@@ -9,29 +9,29 @@
 
 #include "zkcell/sys/conn_impl.h"
 
-int64_t zkc__now_ms(void)
+int64_t zkc_impl_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t zkc__wall_ms(void)
+int64_t zkc_impl_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void zkc__cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_ms)
+void zkc_impl_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_ms)
 {
-    if (deadline_ms <= zkc__now_ms())
+    if (deadline_ms <= zkc_impl_now_ms())
         return;
     struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
     pthread_cond_timedwait(cond, mutex, &ts);
 }
 
-void zkc__cond_init_monotonic(pthread_cond_t *cond)
+void zkc_impl_cond_init_monotonic(pthread_cond_t *cond)
 {
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -40,16 +40,16 @@ void zkc__cond_init_monotonic(pthread_cond_t *cond)
     pthread_condattr_destroy(&ca);
 }
 
-int64_t zkc__deadline(int timeout_ms)
+int64_t zkc_impl_deadline(int timeout_ms)
 {
-    return timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
+    return timeout_ms < 0 ? -1 : zkc_impl_now_ms() + timeout_ms;
 }
 
-int zkc__time_left(int64_t deadline)
+int zkc_impl_time_left(int64_t deadline)
 {
     if (deadline < 0)
         return -1;
-    int64_t left = deadline - zkc__now_ms();
+    int64_t left = deadline - zkc_impl_now_ms();
     if (left <= 0)
         return 0;
     return left > INT_MAX ? INT_MAX : (int)left;

@@ -25,7 +25,7 @@ struct zkc__state_listener {
     struct zkc__state_listener *next;
 };
 
-int zkc__conn_init(zkc_conn *c, const struct zkc_conn_ops *ops, const char *desc)
+int zkc_impl_conn_init(zkc_conn *c, const struct zkc_conn_ops *ops, const char *desc)
 {
     c->ops = ops;
     c->state = ZKC_STATE_CONNECTING;
@@ -51,7 +51,7 @@ int zkc__conn_init(zkc_conn *c, const struct zkc_conn_ops *ops, const char *desc
     return ZKC_OK;
 }
 
-void zkc__conn_fini(zkc_conn *c)
+void zkc_impl_conn_fini(zkc_conn *c)
 {
     if (c->state_fd >= 0)
         close(c->state_fd);
@@ -67,7 +67,7 @@ void zkc__conn_fini(zkc_conn *c)
     pthread_mutex_destroy(&c->base_lock);
 }
 
-int zkc__conn_add_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdata)
+int zkc_impl_conn_add_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdata)
 {
     struct zkc__state_listener *l = calloc(1, sizeof *l);
     if (l == NULL)
@@ -98,7 +98,7 @@ static void listeners_sweep(zkc_conn *c)
     }
 }
 
-void zkc__conn_remove_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdata)
+void zkc_impl_conn_remove_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdata)
 {
     /* Taking the lock waits out a dispatch on another thread; on this
      * thread (a listener removing itself) the entry is only marked. */
@@ -114,7 +114,7 @@ void zkc__conn_remove_state_listener(zkc_conn *c, zkc_state_fn fn, void *userdat
     pthread_mutex_unlock(&c->listen_lock);
 }
 
-void zkc__conn_set_state(zkc_conn *c, zkc_state s)
+void zkc_impl_conn_set_state(zkc_conn *c, zkc_state s)
 {
     /* listen_lock orders the changes and their listeners. */
     pthread_mutex_lock(&c->listen_lock);
@@ -146,7 +146,7 @@ void zkc__conn_set_state(zkc_conn *c, zkc_state s)
     pthread_mutex_unlock(&c->listen_lock);
 }
 
-void zkc__log(zkc_conn *c, zkc_log_level level, const char *fmt, ...)
+void zkc_impl_log(zkc_conn *c, zkc_log_level level, const char *fmt, ...)
 {
     pthread_mutex_lock(&c->base_lock);
     zkc_log_fn fn = c->log_fn;
@@ -236,13 +236,13 @@ void zkc_conn_close(zkc_conn *c)
         return;
     if (atomic_exchange(&c->closed, 1))
         return;
-    zkc__conn_set_state(c, ZKC_STATE_CLOSED);
+    zkc_impl_conn_set_state(c, ZKC_STATE_CLOSED);
     c->ops->close(c);
 }
 
 /* ---- dispatch ---- */
 
-const char *zkc__op_name(zkc_op op)
+const char *zkc_impl_op_name(zkc_op op)
 {
     switch (op) {
     case ZKC_OP_GET:
@@ -349,11 +349,11 @@ int zkc_amulti(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn don
                void *userdata)
 {
     if (c == NULL || done == NULL || (ops == NULL && nops > 0)) {
-        zkc__set_errmsg("multi: %s (NULL argument)", zkc_strerror(ZKC_EBADARGUMENTS));
+        zkc_impl_set_errmsg("multi: %s (NULL argument)", zkc_strerror(ZKC_EBADARGUMENTS));
         return ZKC_EBADARGUMENTS;
     }
     if (nops > ZKC_MULTI_MAX_OPS) {
-        zkc__set_errmsg("multi: %s (%zu operations, at most %d)",
+        zkc_impl_set_errmsg("multi: %s (%zu operations, at most %d)",
                         zkc_strerror(ZKC_EBADARGUMENTS), nops, ZKC_MULTI_MAX_OPS);
         return ZKC_EBADARGUMENTS;
     }
@@ -366,33 +366,33 @@ int zkc_amulti(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn don
         else
             rc = request_check(r);
         if (rc != ZKC_OK) {
-            zkc__set_errmsg("multi: operation %zu (%s %s): %s", i, zkc__op_name(r->op),
+            zkc_impl_set_errmsg("multi: operation %zu (%s %s): %s", i, zkc_impl_op_name(r->op),
                             r->path != NULL ? r->path : "(null)", zkc_strerror(rc));
             return rc;
         }
     }
     size_t size = zkc_multi_size(ops, nops);
     if (size > ZKC_MULTI_MAX_BYTES) {
-        zkc__set_errmsg("multi: %s (the request would take %zu bytes, at most %d)",
+        zkc_impl_set_errmsg("multi: %s (the request would take %zu bytes, at most %d)",
                         zkc_strerror(ZKC_EBADARGUMENTS), size, ZKC_MULTI_MAX_BYTES);
         return ZKC_EBADARGUMENTS;
     }
     if (atomic_load(&c->closed)) {
-        zkc__set_errmsg("multi: %s", zkc_strerror(ZKC_ECLOSED));
+        zkc_impl_set_errmsg("multi: %s", zkc_strerror(ZKC_ECLOSED));
         return ZKC_ECLOSED;
     }
     if (c->ops->multi == NULL) {
-        zkc__set_errmsg("multi: %s (%s connections do not do transactions; do the "
+        zkc_impl_set_errmsg("multi: %s (%s connections do not do transactions; do the "
                         "operations one by one)",
                         zkc_strerror(ZKC_ENOTSUPPORTED), c->ops->name);
         return ZKC_ENOTSUPPORTED;
     }
     /* An implementation may say why it refused (the cell router names
      * the cells of a multi that spans two); else the code says it. */
-    zkc__set_errmsg("%s", "");
+    zkc_impl_set_errmsg("%s", "");
     int rc = c->ops->multi(c, ops, nops, done, userdata);
     if (rc != ZKC_OK && zkc_errmsg()[0] == '\0')
-        zkc__set_errmsg("multi: %s", zkc_strerror(rc));
+        zkc_impl_set_errmsg("multi: %s", zkc_strerror(rc));
     return rc;
 }
 
@@ -507,7 +507,7 @@ static void sync_done(const zkc_result *res, void *userdata)
     }
     if (res->rc == ZKC_OK) {
         if (res->data != NULL || res->op == ZKC_OP_GET) {
-            sc->data = zkc__memdup(res->data != NULL ? res->data : "", res->data_len);
+            sc->data = zkc_impl_memdup(res->data != NULL ? res->data : "", res->data_len);
             sc->data_len = res->data_len;
             sc->nomem |= sc->data == NULL;
         }
@@ -554,7 +554,7 @@ static int sync_run(zkc_conn *c, const zkc_request *req, sync_call *sc)
     if (sc->rc == ZKC_OK && sc->nomem)
         sc->rc = ZKC_ENOMEM;
     if (sc->rc != ZKC_OK) {
-        zkc__set_errmsg("%s %s: %s%s%s", zkc__op_name(req->op),
+        zkc_impl_set_errmsg("%s %s: %s%s%s", zkc_impl_op_name(req->op),
                         req->path ? req->path : "(null)", zkc_strerror(sc->rc),
                         sc->errmsg ? ": " : "", sc->errmsg ? sc->errmsg : "");
     }
@@ -613,7 +613,7 @@ int zkc_children(zkc_conn *c, const char *path, zkc_strings **ret_children,
         if (ret_stat != NULL && sc.have_stat)
             *ret_stat = sc.stat;
         if (ret_children != NULL && sc.children == NULL)
-            sc.children = zkc__strings_new(0);
+            sc.children = zkc_impl_strings_new(0);
         TAKE(ret_children, children);
         TAKE(ret_watch, watch);
     }
@@ -728,11 +728,11 @@ int zkc_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_multi_result
             }
         }
         if (bad < nops)
-            zkc__set_errmsg("multi: operation %zu (%s %s): %s%s%s", bad, zkc__op_name(ops[bad].op),
+            zkc_impl_set_errmsg("multi: operation %zu (%s %s): %s%s%s", bad, zkc_impl_op_name(ops[bad].op),
                             ops[bad].path, zkc_strerror(sc.mres->v[bad].rc),
                             sc.errmsg ? ": " : "", sc.errmsg ? sc.errmsg : "");
         else
-            zkc__set_errmsg("multi (%zu operations%s%s): %s%s%s", nops,
+            zkc_impl_set_errmsg("multi (%zu operations%s%s): %s%s%s", nops,
                             nops > 0 ? ", from " : "", nops > 0 ? ops[0].path : "",
                             zkc_strerror(rc), sc.errmsg ? ": " : "",
                             sc.errmsg ? sc.errmsg : "");
@@ -760,19 +760,19 @@ int zkc_retry_change(zkc_conn *c, const char *path, unsigned flags, const zkc_ac
 
     for (unsigned conflicts = 0;; conflicts++) {
         if (conflicts > max_conflicts) {
-            zkc__set_errmsg("retry_change %s: gave up after %u conflicting updates", path,
+            zkc_impl_set_errmsg("retry_change %s: gave up after %u conflicting updates", path,
                             max_conflicts);
             return ZKC_ECONFLICT;
         }
         if (zkc_cancel_is_set(cancel)) {
-            zkc__set_errmsg("retry_change %s: interrupted", path);
+            zkc_impl_set_errmsg("retry_change %s: interrupted", path);
             return ZKC_EINTERRUPTED;
         }
         if (conflicts > 0) {
             /* Back off a little, with jitter, so contenders spread out. */
-            int ms = (int)(zkc__random() % (1u << (conflicts < 6 ? conflicts : 6)));
+            int ms = (int)(zkc_impl_random() % (1u << (conflicts < 6 ? conflicts : 6)));
             if (zkc_sleep(ms, cancel) != ZKC_OK) {
-                zkc__set_errmsg("retry_change %s: interrupted", path);
+                zkc_impl_set_errmsg("retry_change %s: interrupted", path);
                 return ZKC_EINTERRUPTED;
             }
         }
@@ -791,7 +791,7 @@ int zkc_retry_change(zkc_conn *c, const char *path, unsigned flags, const zkc_ac
         if (rc != ZKC_OK) {
             free(old);
             free(nv);
-            zkc__set_errmsg("retry_change %s: change function failed: %s", path,
+            zkc_impl_set_errmsg("retry_change %s: change function failed: %s", path,
                             zkc_strerror(rc));
             return rc;
         }

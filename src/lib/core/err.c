@@ -42,7 +42,7 @@ const char *zkc_errmsg(void)
     return errmsg_buf;
 }
 
-void zkc__set_errmsg(const char *fmt, ...)
+void zkc_impl_set_errmsg(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);

@@ -8,7 +8,7 @@
 
 #include "zkcell/sys/conn_impl.h"
 
-uint64_t zkc__random(void)
+uint64_t zkc_impl_random(void)
 {
     uint64_t r = 0;
     if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r) {
@@ -21,9 +21,9 @@ uint64_t zkc__random(void)
     return r;
 }
 
-int zkc__random_between(int lo, int hi)
+int zkc_impl_random_between(int lo, int hi)
 {
     if (hi <= lo)
         return lo;
-    return lo + (int)(zkc__random() % (uint64_t)(hi - lo + 1));
+    return lo + (int)(zkc_impl_random() % (uint64_t)(hi - lo + 1));
 }

@@ -17,7 +17,7 @@ static size_t strings_cap(size_t count)
     return cap;
 }
 
-zkc_strings *zkc__strings_new(size_t count)
+zkc_strings *zkc_impl_strings_new(size_t count)
 {
     zkc_strings *s = calloc(1, sizeof *s);
     if (s == NULL)
@@ -31,7 +31,7 @@ zkc_strings *zkc__strings_new(size_t count)
     return s;
 }
 
-int zkc__strings_push(zkc_strings *s, const char *str, size_t len)
+int zkc_impl_strings_push(zkc_strings *s, const char *str, size_t len)
 {
     size_t cap = strings_cap(s->count);
     if (s->count + 1 > cap) {
@@ -51,9 +51,9 @@ int zkc__strings_push(zkc_strings *s, const char *str, size_t len)
 
 zkc_strings *zkc_strings_dup(const zkc_strings *s)
 {
-    zkc_strings *d = zkc__strings_new(0);
+    zkc_strings *d = zkc_impl_strings_new(0);
     for (size_t i = 0; d != NULL && s != NULL && i < s->count; i++) {
-        if (zkc__strings_push(d, s->v[i], strlen(s->v[i])) != ZKC_OK) {
+        if (zkc_impl_strings_push(d, s->v[i], strlen(s->v[i])) != ZKC_OK) {
             zkc_strings_free(d);
             d = NULL;
         }
@@ -82,7 +82,7 @@ void zkc_strings_sort(zkc_strings *s)
         qsort(s->v, s->count, sizeof *s->v, cmp_str);
 }
 
-char *zkc__memdup(const void *p, size_t len)
+char *zkc_impl_memdup(const void *p, size_t len)
 {
     char *d = malloc(len + 1);
     if (d == NULL)

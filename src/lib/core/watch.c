@@ -3,7 +3,7 @@
  *
  * A watch is shared by two owners: the caller, who holds the handle, and
  * the implementation that will fire it.  Each drops its reference once
- * (zkc_watch_free, zkc__watch_fire); the last one frees.  Waiting uses a
+ * (zkc_watch_free, zkc_impl_watch_fire); the last one frees.  Waiting uses a
  * condition variable, and, when a cancel token is involved or the caller
  * asks for it, an eventfd made on first use, so thousands of idle watches
  * cost no descriptors.
@@ -43,9 +43,9 @@ struct zkc_cancel {
 
 /* ---- waits ---- */
 
-int zkc__wait_fd(int fd, int timeout_ms, zkc_cancel *cancel)
+int zkc_impl_wait_fd(int fd, int timeout_ms, zkc_cancel *cancel)
 {
-    int64_t deadline = timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : zkc_impl_now_ms() + timeout_ms;
     for (;;) {
         struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = -1, .events = POLLIN}};
         nfds_t n = 1;
@@ -57,7 +57,7 @@ int zkc__wait_fd(int fd, int timeout_ms, zkc_cancel *cancel)
         }
         int wait = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - zkc__now_ms();
+            int64_t left = deadline - zkc_impl_now_ms();
             wait = left < 0 ? 0 : (int)left;
         }
         int r = poll(p, n, wait);
@@ -70,7 +70,7 @@ int zkc__wait_fd(int fd, int timeout_ms, zkc_cancel *cancel)
             return ZKC_EINTERRUPTED;
         if (p[0].revents & (POLLIN | POLLERR | POLLHUP))
             return ZKC_OK;
-        if (r == 0 && deadline >= 0 && zkc__now_ms() >= deadline)
+        if (r == 0 && deadline >= 0 && zkc_impl_now_ms() >= deadline)
             return ZKC_ETIMEDOUT;
     }
 }
@@ -129,13 +129,13 @@ int zkc_sleep(int ms, zkc_cancel *cancel)
         }
         return ZKC_OK;
     }
-    int r = zkc__wait_fd(cancel->fd, ms, cancel);
+    int r = zkc_impl_wait_fd(cancel->fd, ms, cancel);
     return r == ZKC_ETIMEDOUT ? ZKC_OK : r;
 }
 
 /* ---- watches ---- */
 
-zkc_watch *zkc__watch_new(const char *path)
+zkc_watch *zkc_impl_watch_new(const char *path)
 {
     zkc_watch *w = calloc(1, sizeof *w);
     if (w == NULL)
@@ -151,7 +151,7 @@ zkc_watch *zkc__watch_new(const char *path)
     pthread_mutex_init(&w->cb_lock, &ma);
     pthread_mutexattr_destroy(&ma);
     pthread_mutex_init(&w->lock, NULL);
-    zkc__cond_init_monotonic(&w->cond);
+    zkc_impl_cond_init_monotonic(&w->cond);
     w->refs = 2;
     w->fd = -1;
     w->ev.type = ZKC_EVENT_NONE;
@@ -175,7 +175,7 @@ static void watch_unref(zkc_watch *w)
     free(w);
 }
 
-void zkc__watch_fire(zkc_watch *w, zkc_event_type type)
+void zkc_impl_watch_fire(zkc_watch *w, zkc_event_type type)
 {
     if (w == NULL)
         return;
@@ -206,13 +206,13 @@ void zkc__watch_fire(zkc_watch *w, zkc_event_type type)
         watch_unref(w);
 }
 
-void zkc__watch_release(zkc_watch *w)
+void zkc_impl_watch_release(zkc_watch *w)
 {
     if (w != NULL)
         watch_unref(w);
 }
 
-void zkc__watch_discard(zkc_watch *w)
+void zkc_impl_watch_discard(zkc_watch *w)
 {
     if (w == NULL)
         return;
@@ -220,7 +220,7 @@ void zkc__watch_discard(zkc_watch *w)
     watch_unref(w);
 }
 
-int zkc__watch_abandoned(zkc_watch *w)
+int zkc_impl_watch_abandoned(zkc_watch *w)
 {
     pthread_mutex_lock(&w->lock);
     int a = w->abandoned;
@@ -271,32 +271,32 @@ int zkc_watch_wait(zkc_watch *w, int timeout_ms, zkc_cancel *cancel)
     if (cancel != NULL) {
         int fd = zkc_watch_fd(w);
         if (fd >= 0)
-            return zkc__wait_fd(fd, timeout_ms, cancel);
+            return zkc_impl_wait_fd(fd, timeout_ms, cancel);
         /* Out of descriptors: fall back to polling the token. */
-        int64_t deadline = timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
+        int64_t deadline = timeout_ms < 0 ? -1 : zkc_impl_now_ms() + timeout_ms;
         for (;;) {
             if (zkc_watch_fired(w))
                 return ZKC_OK;
             if (zkc_cancel_is_set(cancel))
                 return ZKC_EINTERRUPTED;
-            if (deadline >= 0 && zkc__now_ms() >= deadline)
+            if (deadline >= 0 && zkc_impl_now_ms() >= deadline)
                 return ZKC_ETIMEDOUT;
             zkc_sleep(5, NULL);
         }
     }
     /* w->cond runs on the monotonic clock: a wall-clock step neither
      * ends the wait early nor stretches it. */
-    int64_t deadline = timeout_ms < 0 ? -1 : zkc__now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : zkc_impl_now_ms() + timeout_ms;
     int rc = ZKC_OK;
     pthread_mutex_lock(&w->lock);
     while (w->ev.type == ZKC_EVENT_NONE) {
         if (deadline < 0) {
             pthread_cond_wait(&w->cond, &w->lock);
-        } else if (zkc__now_ms() >= deadline) {
+        } else if (zkc_impl_now_ms() >= deadline) {
             rc = ZKC_ETIMEDOUT;
             break;
         } else {
-            zkc__cond_wait_until(&w->cond, &w->lock, deadline);
+            zkc_impl_cond_wait_until(&w->cond, &w->lock, deadline);
         }
     }
     pthread_mutex_unlock(&w->lock);

@@ -98,7 +98,7 @@ static void on_lock_state(zkc_lock *l, zkc_lock_state s, void *ud)
     (void)l;
     zkc_election *e = ud;
     if (s == ZKC_LOCK_IN_DOUBT || s == ZKC_LOCK_LOST) {
-        zkc__log(e->conn, ZKC_LOG_WARN, "election %s: leadership %s; stopping the task", e->path,
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: leadership %s; stopping the task", e->path,
                  zkc_lock_state_name(s));
         term_stop(e, true);
     }
@@ -110,11 +110,11 @@ int zkc_election_new(zkc_conn *c, const char *path, const zkc_election_opts *opt
     if (ret != NULL)
         *ret = NULL;
     if (c == NULL || path == NULL || ret == NULL || (opts != NULL && opts->version != 1)) {
-        zkc__set_errmsg("election: bad arguments");
+        zkc_impl_set_errmsg("election: bad arguments");
         return ZKC_EBADARGUMENTS;
     }
     if (zkc_path_validate(path, false) != ZKC_OK) {
-        zkc__set_errmsg("election %s: %s", path, zkc_strerror(ZKC_EBADPATH));
+        zkc_impl_set_errmsg("election %s: %s", path, zkc_strerror(ZKC_EBADPATH));
         return ZKC_EBADPATH;
     }
     zkc_election_opts o = ZKC_ELECTION_OPTS_INIT;
@@ -185,7 +185,7 @@ int zkc_election_leader(zkc_conn *c, const char *path, char **ret_data, size_t *
                         zkc_watch **ret_watch)
 {
     if (c == NULL || path == NULL) {
-        zkc__set_errmsg("election_leader: NULL argument");
+        zkc_impl_set_errmsg("election_leader: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     char *lp = zkc_path_join(path, "leader");
@@ -262,7 +262,7 @@ static bool lead(zkc_election *e, const zkc_elector_task *task, const char *cont
     if (zkc_lock_get_state(e->lock) != ZKC_LOCK_HELD)
         term_stop(e, true);
 
-    zkc__backoff bo = ZKC__BACKOFF_INIT(10, 1000);
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 1000);
     zkc_watch *lw = NULL;
     bool need_check = true;
     int retry_ms = -1;
@@ -283,17 +283,17 @@ static bool lead(zkc_election *e, const zkc_elector_task *task, const char *cont
             retry_ms = -1;
             if (rc == ZKC_OK) {
                 need_check = false;
-                zkc__backoff_reset(&bo);
+                zkc_impl_backoff_reset(&bo);
                 if (dlen != len || memcmp(data, contents, len) != 0) {
-                    zkc__log(e->conn, ZKC_LOG_WARN,
+                    zkc_impl_log(e->conn, ZKC_LOG_WARN,
                              "election %s: the leader node names someone else; stopping",
                              e->path);
                     term_stop(e, true);
                 }
             } else if (zkc__rc_retryable(rc)) {
-                retry_ms = zkc__backoff_next(&bo); /* the lock's state covers the doubt */
+                retry_ms = zkc_impl_backoff_next(&bo); /* the lock's state covers the doubt */
             } else {
-                zkc__log(e->conn, ZKC_LOG_WARN, "election %s: reading %s: %s; stopping",
+                zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: reading %s: %s; stopping",
                          e->path, e->leader_path, zkc_strerror(rc));
                 need_check = false;
                 term_stop(e, true);
@@ -340,7 +340,7 @@ static bool lead(zkc_election *e, const zkc_elector_task *task, const char *cont
 int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *cancel)
 {
     if (e == NULL || task == NULL || task->run == NULL || task->stop == NULL) {
-        zkc__set_errmsg("election: bad arguments");
+        zkc_impl_set_errmsg("election: bad arguments");
         return ZKC_EBADARGUMENTS;
     }
     pthread_mutex_lock(&e->mu);
@@ -348,11 +348,11 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
     e->running = true;
     pthread_mutex_unlock(&e->mu);
     if (busy) {
-        zkc__set_errmsg("election %s: already running", e->path);
+        zkc_impl_set_errmsg("election %s: already running", e->path);
         return ZKC_EINVALIDSTATE;
     }
 
-    zkc__backoff bo = ZKC__BACKOFF_INIT(e->min_ms, e->max_ms);
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(e->min_ms, e->max_ms);
     const char *why = NULL;
     int rc;
 
@@ -368,12 +368,12 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
             why = "creating the leader node";
             goto out;
         }
-        zkc__log(e->conn, ZKC_LOG_WARN, "election %s: creating %s: %s; backing off", e->path,
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: creating %s: %s; backing off", e->path,
                  e->leader_path, zkc_strerror(rc));
-        if ((rc = zkc__backoff_wait(&bo, -1, cancel)) != ZKC_OK)
+        if ((rc = zkc_impl_backoff_wait(&bo, -1, cancel)) != ZKC_OK)
             goto out;
     }
-    zkc__backoff_reset(&bo);
+    zkc_impl_backoff_reset(&bo);
 
     for (;;) {
         rc = zkc_lock_acquire(e->lock, -1, cancel);
@@ -384,9 +384,9 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
                 why = "queueing";
                 break;
             }
-            zkc__log(e->conn, ZKC_LOG_WARN, "election %s: queueing: %s; backing off", e->path,
+            zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: queueing: %s; backing off", e->path,
                      zkc_strerror(rc));
-            if ((rc = zkc__backoff_wait(&bo, -1, cancel)) != ZKC_OK)
+            if ((rc = zkc_impl_backoff_wait(&bo, -1, cancel)) != ZKC_OK)
                 break;
             continue;
         }
@@ -401,7 +401,7 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
         if (rc == ZKC_OK)
             rc = write_leader(e, contents, len, &version);
         if (rc != ZKC_OK) {
-            zkc__log(e->conn, ZKC_LOG_WARN, "election %s: promotion failed: %s; giving up our node",
+            zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: promotion failed: %s; giving up our node",
                      e->path, zkc_strerror(rc));
             free(contents);
             zkc_lock_release(e->lock);
@@ -409,7 +409,7 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
                 why = "writing the leader node";
                 break;
             }
-            if ((rc = zkc__backoff_wait(&bo, -1, cancel)) != ZKC_OK)
+            if ((rc = zkc_impl_backoff_wait(&bo, -1, cancel)) != ZKC_OK)
                 break;
             continue;
         }
@@ -425,7 +425,7 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
         e->token = zkc_lock_fencing_token(e->lock);
         pthread_mutex_unlock(&e->mu);
         drain(e->wake_fd);
-        zkc__log(e->conn, ZKC_LOG_INFO, "election %s: leading (token %lld)", e->path,
+        zkc_impl_log(e->conn, ZKC_LOG_INFO, "election %s: leading (token %lld)", e->path,
                  (long long)e->token);
 
         bool cancelled = lead(e, task, contents, len, cancel);
@@ -460,20 +460,20 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
             break;
         }
         if (lost || task_rc != ZKC_OK) {
-            zkc__log(e->conn, ZKC_LOG_WARN, "election %s: %s; backing off before queueing again",
+            zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: %s; backing off before queueing again",
                      e->path, lost ? "leadership lost" : "the task failed");
-            if ((rc = zkc__backoff_wait(&bo, -1, cancel)) != ZKC_OK)
+            if ((rc = zkc_impl_backoff_wait(&bo, -1, cancel)) != ZKC_OK)
                 break;
         } else {
-            zkc__backoff_reset(&bo);
+            zkc_impl_backoff_reset(&bo);
         }
     }
 
 out:
     if (rc == ZKC_EINTERRUPTED)
-        zkc__set_errmsg("election %s: interrupted", e->path);
+        zkc_impl_set_errmsg("election %s: interrupted", e->path);
     else if (rc != ZKC_OK)
-        zkc__set_errmsg("election %s: %s while %s", e->path, zkc_strerror(rc),
+        zkc_impl_set_errmsg("election %s: %s while %s", e->path, zkc_strerror(rc),
                         why != NULL ? why : "running");
     pthread_mutex_lock(&e->mu);
     e->running = false;

@@ -163,7 +163,7 @@ static void orphan_add(zkc_lock *l, const char *guid)
         memcpy(v[l->n_orphans++], guid, 33);
     }
     pthread_mutex_unlock(&l->mu);
-    zkc__log(l->conn, ZKC_LOG_WARN,
+    zkc_impl_log(l->conn, ZKC_LOG_WARN,
              "lock %s: could not delete our node (guid %s) yet; will delete it on reconnect",
              l->dir, guid);
 }
@@ -307,7 +307,7 @@ static void verify_done(const zkc_result *res, void *ud)
     l->state = to;
     pthread_mutex_unlock(&l->mu);
     if (changed) {
-        zkc__log(l->conn, to == ZKC_LOCK_HELD ? ZKC_LOG_INFO : ZKC_LOG_WARN,
+        zkc_impl_log(l->conn, to == ZKC_LOCK_HELD ? ZKC_LOG_INFO : ZKC_LOG_WARN,
                  "lock %s: %s after reconnect", l->dir, zkc_lock_state_name(to));
         lock_notify(l, to);
     }
@@ -365,7 +365,7 @@ static void lock_on_conn_state(zkc_conn *c, zkc_state s, void *ud)
     pthread_mutex_unlock(&l->mu);
 
     if (changed) {
-        zkc__log(c, to == ZKC_LOCK_LOST ? ZKC_LOG_WARN : ZKC_LOG_INFO, "lock %s: %s (%s)",
+        zkc_impl_log(c, to == ZKC_LOCK_LOST ? ZKC_LOG_WARN : ZKC_LOG_INFO, "lock %s: %s (%s)",
                  l->dir, zkc_lock_state_name(to), zkc_state_name(s));
         lock_notify(l, to);
     }
@@ -398,11 +398,11 @@ int zkc_lock_new(zkc_conn *c, const char *dir, const zkc_lock_opts *opts, zkc_lo
     if (ret_lock != NULL)
         *ret_lock = NULL;
     if (c == NULL || dir == NULL || ret_lock == NULL || (opts != NULL && opts->version != 1)) {
-        zkc__set_errmsg("lock: bad arguments");
+        zkc_impl_set_errmsg("lock: bad arguments");
         return ZKC_EBADARGUMENTS;
     }
     if (zkc_path_validate(dir, false) != ZKC_OK || strcmp(dir, "/") == 0) {
-        zkc__set_errmsg("lock %s: %s", dir, zkc_strerror(ZKC_EBADPATH));
+        zkc_impl_set_errmsg("lock %s: %s", dir, zkc_strerror(ZKC_EBADPATH));
         return ZKC_EBADPATH;
     }
     zkc_lock_opts o = ZKC_LOCK_OPTS_INIT;
@@ -438,7 +438,7 @@ int zkc_lock_new(zkc_conn *c, const char *dir, const zkc_lock_opts *opts, zkc_lo
     rc = zkc__contents_json(o.extra_json, NULL, NULL, &l->contents, &l->contents_len);
     if (rc != ZKC_OK) {
         if (rc == ZKC_EBADDATA)
-            zkc__set_errmsg("lock %s: extra_json is not a JSON object", dir);
+            zkc_impl_set_errmsg("lock %s: extra_json is not a JSON object", dir);
         goto fail;
     }
     l->state_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -446,7 +446,7 @@ int zkc_lock_new(zkc_conn *c, const char *dir, const zkc_lock_opts *opts, zkc_lo
         rc = ZKC_ESYSTEMERROR;
         goto fail;
     }
-    rc = zkc__conn_add_state_listener(c, lock_on_conn_state, l);
+    rc = zkc_impl_conn_add_state_listener(c, lock_on_conn_state, l);
     if (rc != ZKC_OK)
         goto fail;
     l->listening = true;
@@ -502,7 +502,7 @@ static int find_ours(zkc_lock *l, char **ret_path)
  * before creating again.  *maybe is set while a create may have been
  * applied without our knowing its name.
  */
-static int create_node(zkc_lock *l, int64_t deadline, zkc_cancel *cancel, zkc__backoff *bo,
+static int create_node(zkc_lock *l, int64_t deadline, zkc_cancel *cancel, zkc_impl_backoff *bo,
                        bool *maybe, char **ret_node)
 {
     char name[sizeof GUID_PREFIX + 32 + sizeof LOCK_SUFFIX];
@@ -526,7 +526,7 @@ static int create_node(zkc_lock *l, int64_t deadline, zkc_cancel *cancel, zkc__b
                 *maybe = false; /* it was not applied: create again */
             } else if (!zkc__rc_retryable(rc)) {
                 break;
-            } else if ((rc = zkc__backoff_wait(bo, deadline, cancel)) != ZKC_OK) {
+            } else if ((rc = zkc_impl_backoff_wait(bo, deadline, cancel)) != ZKC_OK) {
                 break;
             }
             continue;
@@ -546,7 +546,7 @@ static int create_node(zkc_lock *l, int64_t deadline, zkc_cancel *cancel, zkc__b
         if (!zkc__rc_retryable(rc))
             break;
         *maybe = true; /* the reply was lost, not necessarily the create */
-        if ((rc = zkc__backoff_wait(bo, deadline, cancel)) != ZKC_OK)
+        if ((rc = zkc_impl_backoff_wait(bo, deadline, cancel)) != ZKC_OK)
             break;
     }
     free(path);
@@ -563,7 +563,7 @@ static void delete_ghosts(zkc_lock *l, const zkc_strings *kids, const char *node
             continue;
         char *p = zkc_path_join(l->dir, kids->v[i]);
         if (p != NULL) {
-            zkc__log(l->conn, ZKC_LOG_WARN, "lock %s: deleting duplicate node %s", l->dir, p);
+            zkc_impl_log(l->conn, ZKC_LOG_WARN, "lock %s: deleting duplicate node %s", l->dir, p);
             zkc_delete(l->conn, p, -1);
         }
         free(p);
@@ -579,8 +579,8 @@ static int lock_cleanup(zkc_lock *l, const char *node, bool maybe)
 {
     if (node == NULL && !maybe)
         return ZKC_OK;
-    zkc__backoff bo = ZKC__BACKOFF_INIT(10, 500);
-    int64_t deadline = zkc__deadline(l->cleanup_ms);
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 500);
+    int64_t deadline = zkc_impl_deadline(l->cleanup_ms);
     char *found = NULL;
     int rc;
     for (;;) {
@@ -600,7 +600,7 @@ static int lock_cleanup(zkc_lock *l, const char *node, bool maybe)
             rc = ZKC_OK; /* gone with the session */
             break;
         }
-        if (!zkc__rc_retryable(rc) || zkc__backoff_wait(&bo, deadline, NULL) != ZKC_OK)
+        if (!zkc__rc_retryable(rc) || zkc_impl_backoff_wait(&bo, deadline, NULL) != ZKC_OK)
             break;
     }
     if (rc != ZKC_OK && rc != ZKC_ECLOSED && rc != ZKC_ECLOSING)
@@ -622,7 +622,7 @@ static bool conn_usable(zkc_conn *c)
 static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel *cancel,
                         char **ret_node, bool *maybe)
 {
-    zkc__backoff bo = ZKC__BACKOFF_INIT(10, 1000);
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 1000);
     char *node = NULL;
     int rc;
     for (;;) {
@@ -651,7 +651,7 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
         }
         if (rc != ZKC_OK) {
             if (zkc__rc_retryable(rc) &&
-                (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+                (rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                 continue;
             break;
         }
@@ -667,7 +667,7 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
         if (me == n) {
             /* Our node is gone (deleted by someone, or the session that
              * made it ended): queue again. */
-            zkc__log(l->conn, ZKC_LOG_WARN, "lock %s: our node %s vanished; queueing again",
+            zkc_impl_log(l->conn, ZKC_LOG_WARN, "lock %s: our node %s vanished; queueing again",
                      l->dir, node);
             free(node);
             node = NULL;
@@ -689,7 +689,7 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
             rc = zkc_exists(l->conn, node, &exists, &st, NULL);
             if (rc != ZKC_OK) {
                 if (zkc__rc_retryable(rc) &&
-                    (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+                    (rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                     continue;
                 break;
             }
@@ -720,7 +720,7 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
                 return ZKC_OK;
             }
             /* The connection was in doubt while we looked: look again. */
-            if ((rc = zkc__backoff_wait(&bo, deadline, cancel)) != ZKC_OK)
+            if ((rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) != ZKC_OK)
                 break;
             continue;
         }
@@ -737,16 +737,16 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
         free(pred);
         if (rc != ZKC_OK) {
             if (zkc__rc_retryable(rc) &&
-                (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+                (rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                 continue;
             break;
         }
-        zkc__backoff_reset(&bo);
+        zkc_impl_backoff_reset(&bo);
         if (!exists) {
             zkc_watch_free(w);
             continue;
         }
-        int left = zkc__time_left(deadline);
+        int left = zkc_impl_time_left(deadline);
         rc = left == 0 ? ZKC_ETIMEDOUT : zkc_watch_wait(w, left, cancel);
         zkc_watch_free(w);
         if (rc != ZKC_OK)
@@ -759,7 +759,7 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
 int zkc_lock_acquire(zkc_lock *l, int timeout_ms, zkc_cancel *cancel)
 {
     if (l == NULL) {
-        zkc__set_errmsg("lock: NULL handle");
+        zkc_impl_set_errmsg("lock: NULL handle");
         return ZKC_EBADARGUMENTS;
     }
     pthread_mutex_lock(&l->mu);
@@ -771,7 +771,7 @@ int zkc_lock_acquire(zkc_lock *l, int timeout_ms, zkc_cancel *cancel)
         l->node = NULL;
     pthread_mutex_unlock(&l->mu);
     if (busy) {
-        zkc__set_errmsg("lock %s: already held, in doubt, or being acquired", l->dir);
+        zkc_impl_set_errmsg("lock %s: already held, in doubt, or being acquired", l->dir);
         return ZKC_EINVALIDSTATE;
     }
     /* A lost lock's node may still be there (a persistent one). */
@@ -788,7 +788,7 @@ int zkc_lock_acquire(zkc_lock *l, int timeout_ms, zkc_cancel *cancel)
         rc = ZKC_EINTERRUPTED;
     } else {
         zkc__guid(l->guid);
-        rc = acquire_loop(l, zkc__deadline(timeout_ms), timeout_ms == 0, cancel, &node, &maybe);
+        rc = acquire_loop(l, zkc_impl_deadline(timeout_ms), timeout_ms == 0, cancel, &node, &maybe);
     }
     if (rc != ZKC_OK) {
         pthread_mutex_lock(&l->mu);
@@ -798,12 +798,12 @@ int zkc_lock_acquire(zkc_lock *l, int timeout_ms, zkc_cancel *cancel)
         lock_cleanup(l, node, maybe);
         free(node);
         if (rc == ZKC_ETIMEDOUT)
-            zkc__set_errmsg("lock %s: %s", l->dir,
+            zkc_impl_set_errmsg("lock %s: %s", l->dir,
                             timeout_ms == 0 ? "held by another" : "timed out waiting");
         else if (rc == ZKC_EINTERRUPTED)
-            zkc__set_errmsg("lock %s: interrupted", l->dir);
+            zkc_impl_set_errmsg("lock %s: interrupted", l->dir);
         else
-            zkc__set_errmsg("lock %s: %s", l->dir, zkc_strerror(rc));
+            zkc_impl_set_errmsg("lock %s: %s", l->dir, zkc_strerror(rc));
     } else {
         free(node); /* l->node has its own copy */
     }
@@ -818,13 +818,13 @@ int zkc_lock_acquire(zkc_lock *l, int timeout_ms, zkc_cancel *cancel)
 int zkc_lock_release(zkc_lock *l)
 {
     if (l == NULL) {
-        zkc__set_errmsg("lock: NULL handle");
+        zkc_impl_set_errmsg("lock: NULL handle");
         return ZKC_EBADARGUMENTS;
     }
     pthread_mutex_lock(&l->mu);
     if (l->busy) {
         pthread_mutex_unlock(&l->mu);
-        zkc__set_errmsg("lock %s: an acquire is running", l->dir);
+        zkc_impl_set_errmsg("lock %s: an acquire is running", l->dir);
         return ZKC_EINVALIDSTATE;
     }
     l->busy = true;
@@ -847,7 +847,7 @@ int zkc_lock_release(zkc_lock *l)
     if (rc == ZKC_ECLOSED || rc == ZKC_ECLOSING)
         rc = l->ephemeral ? ZKC_OK : rc;
     if (rc != ZKC_OK)
-        zkc__set_errmsg("lock %s: release of %s: %s", l->dir, node, zkc_strerror(rc));
+        zkc_impl_set_errmsg("lock %s: release of %s: %s", l->dir, node, zkc_strerror(rc));
     free(node);
     sweep_sync(l);
     pthread_mutex_lock(&l->mu);
@@ -923,7 +923,7 @@ void zkc_lock_free(zkc_lock *l)
         zkc_lock_release(l);
     /* No listener runs after this; then no callback either. */
     if (l->listening)
-        zkc__conn_remove_state_listener(l->conn, lock_on_conn_state, l);
+        zkc_impl_conn_remove_state_listener(l->conn, lock_on_conn_state, l);
     pthread_mutex_lock(&l->cb_mu);
     pthread_mutex_lock(&l->mu);
     l->freed = true;

@@ -68,11 +68,11 @@ static int pid_create(zkc_pidnode *p, bool replace)
             return ZKC_OK;
         if (!replace)
             return ZKC_ENODEEXISTS;
-        zkc__log(p->conn, ZKC_LOG_INFO, "pid node %s: replacing a node left by session 0x%llx",
+        zkc_impl_log(p->conn, ZKC_LOG_INFO, "pid node %s: replacing a node left by session 0x%llx",
                  p->path, (unsigned long long)st.ephemeral_owner);
         rc = zkc_delete(p->conn, p->path, st.version);
         if (rc != ZKC_OK && rc != ZKC_ENONODE && rc != ZKC_EBADVERSION) {
-            zkc__set_errmsg("pid node %s: failed deleting the old node: %s", p->path,
+            zkc_impl_set_errmsg("pid node %s: failed deleting the old node: %s", p->path,
                             zkc_strerror(rc));
             return rc;
         }
@@ -83,7 +83,7 @@ static int pid_create(zkc_pidnode *p, bool replace)
 static void *keeper_main(void *arg)
 {
     zkc_pidnode *p = arg;
-    zkc__backoff bo = ZKC__BACKOFF_INIT(10, 1000);
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 1000);
     while (!zkc_cancel_is_set(p->stop)) {
         bool exists = false;
         zkc_watch *w = NULL;
@@ -93,16 +93,16 @@ static void *keeper_main(void *arg)
             rc = pid_create(p, false);
             if (rc == ZKC_OK) {
                 atomic_fetch_add(&p->recreated, 1);
-                zkc__log(p->conn, ZKC_LOG_INFO, "pid node %s: created again", p->path);
-                zkc__backoff_reset(&bo);
+                zkc_impl_log(p->conn, ZKC_LOG_INFO, "pid node %s: created again", p->path);
+                zkc_impl_backoff_reset(&bo);
                 continue; /* watch it at once */
             }
             if (rc == ZKC_ENODEEXISTS)
                 continue; /* someone else's now: watch that */
-            zkc__log(p->conn, ZKC_LOG_WARN, "pid node %s: failed creating it again: %s",
+            zkc_impl_log(p->conn, ZKC_LOG_WARN, "pid node %s: failed creating it again: %s",
                      p->path, zkc_strerror(rc));
         } else if (rc == ZKC_OK) {
-            zkc__backoff_reset(&bo);
+            zkc_impl_backoff_reset(&bo);
             rc = zkc_watch_wait(w, -1, p->stop);
             zkc_event_type ev = rc == ZKC_OK ? zkc_watch_event(w)->type : ZKC_EVENT_NONE;
             zkc_watch_free(w);
@@ -110,7 +110,7 @@ static void *keeper_main(void *arg)
                 break; /* stopped */
             if (ev == ZKC_EVENT_CLOSED)
                 break;
-            zkc__log(p->conn, ev == ZKC_EVENT_CHANGED ? ZKC_LOG_INFO : ZKC_LOG_WARN,
+            zkc_impl_log(p->conn, ev == ZKC_EVENT_CHANGED ? ZKC_LOG_INFO : ZKC_LOG_WARN,
                      "pid node %s: %s", p->path,
                      ev == ZKC_EVENT_DELETED           ? "deleted (another process?)"
                      : ev == ZKC_EVENT_SESSION_EXPIRED ? "session expired"
@@ -118,14 +118,14 @@ static void *keeper_main(void *arg)
         } else if (rc == ZKC_ECLOSED || rc == ZKC_ECLOSING) {
             break;
         } else if (zkc__rc_retryable(rc)) {
-            if (zkc__backoff_wait(&bo, -1, p->stop) != ZKC_OK)
+            if (zkc_impl_backoff_wait(&bo, -1, p->stop) != ZKC_OK)
                 break;
             continue;
         } else {
-            zkc__log(p->conn, ZKC_LOG_WARN, "pid node %s: %s", p->path, zkc_strerror(rc));
+            zkc_impl_log(p->conn, ZKC_LOG_WARN, "pid node %s: %s", p->path, zkc_strerror(rc));
         }
         /* Not all at once after a common cause. */
-        if (zkc_sleep(zkc__random_between(p->min_ms, p->max_ms), p->stop) != ZKC_OK)
+        if (zkc_sleep(zkc_impl_random_between(p->min_ms, p->max_ms), p->stop) != ZKC_OK)
             break;
     }
     return NULL;
@@ -147,11 +147,11 @@ int zkc_pidnode_create(zkc_conn *c, const char *path, const void *data, size_t l
         *ret = NULL;
     if (c == NULL || path == NULL || ret == NULL || (len > 0 && data == NULL) ||
         len > ZKC_MAX_DATA || (opts != NULL && opts->version != 1)) {
-        zkc__set_errmsg("pid node: bad arguments");
+        zkc_impl_set_errmsg("pid node: bad arguments");
         return ZKC_EBADARGUMENTS;
     }
     if (zkc_path_validate(path, false) != ZKC_OK || strcmp(path, "/") == 0) {
-        zkc__set_errmsg("pid node %s: %s", path, zkc_strerror(ZKC_EBADPATH));
+        zkc_impl_set_errmsg("pid node %s: %s", path, zkc_strerror(ZKC_EBADPATH));
         return ZKC_EBADPATH;
     }
     zkc_pidnode_opts o = ZKC_PIDNODE_OPTS_INIT;
@@ -178,23 +178,23 @@ int zkc_pidnode_create(zkc_conn *c, const char *path, const void *data, size_t l
         memcpy(p->data, data, len);
     p->len = len;
 
-    zkc__backoff bo = ZKC__BACKOFF_INIT(10, 500);
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 500);
     int rc = ZKC_OK;
     for (int i = 0; i < FIRST_CREATE_TRIES; i++) {
         rc = pid_create(p, true);
         if (!zkc__rc_retryable(rc))
             break;
-        zkc__backoff_wait(&bo, -1, NULL);
+        zkc_impl_backoff_wait(&bo, -1, NULL);
     }
     if (rc != ZKC_OK) {
-        zkc__set_errmsg("pid node %s: failed creating it: %s", path, zkc_strerror(rc));
+        zkc_impl_set_errmsg("pid node %s: failed creating it: %s", path, zkc_strerror(rc));
         pid_destroy(p);
         return rc;
     }
     if (pthread_create(&p->thread, NULL, keeper_main, p) != 0) {
         zkc_delete(c, path, -1);
         pid_destroy(p);
-        zkc__set_errmsg("pid node %s: cannot start its thread", path);
+        zkc_impl_set_errmsg("pid node %s: cannot start its thread", path);
         return ZKC_ESYSTEMERROR;
     }
     p->started = true;

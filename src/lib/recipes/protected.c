@@ -82,7 +82,7 @@ int zkc_create_protected(zkc_conn *c, const char *path, const void *data, size_t
     if (c == NULL || path == NULL || opts->version != 1 ||
         (flags & (ZKC_SEQUENCE | ZKC_EPHEMERAL)) == 0 ||
         (flags & ~(unsigned)(ZKC_SEQUENCE | ZKC_EPHEMERAL)) != 0) {
-        zkc__set_errmsg("zkc_create_protected: %s",
+        zkc_impl_set_errmsg("zkc_create_protected: %s",
                         c == NULL || path == NULL ? "no connection or path"
                         : opts->version != 1      ? "unknown options version"
                                                   : "want ZKC_SEQUENCE and/or ZKC_EPHEMERAL");
@@ -91,7 +91,7 @@ int zkc_create_protected(zkc_conn *c, const char *path, const void *data, size_t
     bool seq = (flags & ZKC_SEQUENCE) != 0;
     if (zkc_path_validate(path, seq) != ZKC_OK || strcmp(path, "/") == 0) {
         if (strcmp(path, "/") == 0)
-            zkc__set_errmsg("cannot create /");
+            zkc_impl_set_errmsg("cannot create /");
         return ZKC_EBADPATH;
     }
     char *dir = zkc_path_dir(path);
@@ -118,8 +118,8 @@ int zkc_create_protected(zkc_conn *c, const char *path, const void *data, size_t
     if (acl == NULL)
         acl = zkc_acl_world(ZKC_PERM_ALL);
     int timeout = opts->timeout_ms == 0 ? DEFAULT_TIMEOUT_MS : opts->timeout_ms;
-    int64_t deadline = zkc__deadline(timeout < 0 ? -1 : timeout);
-    zkc__backoff bo = ZKC__BACKOFF_INIT(10, 1000);
+    int64_t deadline = zkc_impl_deadline(timeout < 0 ? -1 : timeout);
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 1000);
     bool maybe = false; /* a create may have been applied unseen */
     char *made = NULL;
     int rc;
@@ -138,7 +138,7 @@ int zkc_create_protected(zkc_conn *c, const char *path, const void *data, size_t
                 break;
             if (rc == ZKC_ENODEEXISTS && !seq) {
                 /* The guid is ours alone: an earlier attempt made it. */
-                made = zkc__memdup(full, strlen(full));
+                made = zkc_impl_memdup(full, strlen(full));
                 rc = made != NULL ? ZKC_OK : ZKC_ENOMEM;
                 break;
             }
@@ -150,10 +150,10 @@ int zkc_create_protected(zkc_conn *c, const char *path, const void *data, size_t
         const char *why = zkc_errmsg();
         char saved[256];
         snprintf(saved, sizeof saved, "%s", why[0] != '\0' ? why : zkc_strerror(rc));
-        int w = zkc__backoff_wait(&bo, deadline, opts->cancel);
+        int w = zkc_impl_backoff_wait(&bo, deadline, opts->cancel);
         if (w != ZKC_OK) {
             rc = w;
-            zkc__set_errmsg("create %s: %s; gave up (%s): a node carrying guid %s may exist",
+            zkc_impl_set_errmsg("create %s: %s; gave up (%s): a node carrying guid %s may exist",
                             path, saved, w == ZKC_ETIMEDOUT ? "timeout" : "interrupted", guid);
             break;
         }

@@ -25,11 +25,11 @@ static bool has_seq(const char *name)
 int zkc_queue_lock(zkc_conn *c, const char *entry_path, int timeout_ms, zkc_cancel *cancel)
 {
     if (c == NULL || entry_path == NULL) {
-        zkc__set_errmsg("queue_lock: NULL argument");
+        zkc_impl_set_errmsg("queue_lock: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     if (zkc_path_validate(entry_path, false) != ZKC_OK || strcmp(entry_path, "/") == 0) {
-        zkc__set_errmsg("queue_lock %s: %s", entry_path, zkc_strerror(ZKC_EBADPATH));
+        zkc_impl_set_errmsg("queue_lock %s: %s", entry_path, zkc_strerror(ZKC_EBADPATH));
         return ZKC_EBADPATH;
     }
     char *dir = zkc_path_dir(entry_path);
@@ -37,8 +37,8 @@ int zkc_queue_lock(zkc_conn *c, const char *entry_path, int timeout_ms, zkc_canc
         return ZKC_ENOMEM;
     const char *me_name = zkc_path_base(entry_path);
     bool by_seq = zkc__seq_suffix(me_name, NULL);
-    int64_t deadline = zkc__deadline(timeout_ms);
-    zkc__backoff bo = ZKC__BACKOFF_INIT(10, 1000);
+    int64_t deadline = zkc_impl_deadline(timeout_ms);
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 1000);
     const char *why = NULL;
     int rc;
 
@@ -51,7 +51,7 @@ int zkc_queue_lock(zkc_conn *c, const char *entry_path, int timeout_ms, zkc_canc
         rc = zkc_children(c, dir, &kids, NULL, NULL);
         if (rc != ZKC_OK) {
             if (zkc__rc_retryable(rc) &&
-                (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+                (rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                 continue;
             if (rc == ZKC_ENONODE)
                 why = "the queue is missing";
@@ -84,13 +84,13 @@ int zkc_queue_lock(zkc_conn *c, const char *entry_path, int timeout_ms, zkc_canc
         free(pred);
         if (rc != ZKC_OK) {
             if (zkc__rc_retryable(rc) &&
-                (rc = zkc__backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+                (rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
                 continue;
             break;
         }
-        zkc__backoff_reset(&bo);
+        zkc_impl_backoff_reset(&bo);
         if (exists) {
-            int left = zkc__time_left(deadline);
+            int left = zkc_impl_time_left(deadline);
             rc = left == 0 ? ZKC_ETIMEDOUT : zkc_watch_wait(w, left, cancel);
         }
         zkc_watch_free(w);
@@ -100,11 +100,11 @@ int zkc_queue_lock(zkc_conn *c, const char *entry_path, int timeout_ms, zkc_canc
     }
 
     if (rc == ZKC_ETIMEDOUT)
-        zkc__set_errmsg("queue_lock %s: timed out waiting", entry_path);
+        zkc_impl_set_errmsg("queue_lock %s: timed out waiting", entry_path);
     else if (rc == ZKC_EINTERRUPTED)
-        zkc__set_errmsg("queue_lock %s: interrupted", entry_path);
+        zkc_impl_set_errmsg("queue_lock %s: interrupted", entry_path);
     else if (rc != ZKC_OK)
-        zkc__set_errmsg("queue_lock %s: %s%s%s in %s", entry_path, zkc_strerror(rc),
+        zkc_impl_set_errmsg("queue_lock %s: %s%s%s in %s", entry_path, zkc_strerror(rc),
                         why != NULL ? ": " : "", why != NULL ? why : "", dir);
     free(dir);
     return rc;

@@ -103,7 +103,7 @@ int zkc__contents_json(const char *extra_json, const char *key, const char *valu
         extra = json_loads(extra_json, JSON_REJECT_DUPLICATES, &jerr);
         if (extra == NULL || !json_is_object(extra)) {
             json_decref(extra);
-            zkc__set_errmsg("recipe contents: extra fields are not a JSON object");
+            zkc_impl_set_errmsg("recipe contents: extra fields are not a JSON object");
             return ZKC_EBADDATA;
         }
     }
@@ -145,7 +145,7 @@ out:
 void zkc__guid(char out[33])
 {
     static const char hex[] = "0123456789abcdef";
-    uint64_t a = zkc__random(), b = zkc__random();
+    uint64_t a = zkc_impl_random(), b = zkc_impl_random();
     for (int i = 0; i < 16; i++) {
         out[i] = hex[(a >> (4 * i)) & 15];
         out[16 + i] = hex[(b >> (4 * i)) & 15];

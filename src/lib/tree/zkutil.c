@@ -49,7 +49,7 @@ static int wrap_errmsg(int rc, const char *what, const char *path)
 {
     char detail[768];
     snprintf(detail, sizeof detail, "%s", zkc_errmsg());
-    zkc__set_errmsg("%s %s: %s", what, path, detail[0] != '\0' ? detail : zkc_strerror(rc));
+    zkc_impl_set_errmsg("%s %s: %s", what, path, detail[0] != '\0' ? detail : zkc_strerror(rc));
     return rc;
 }
 
@@ -126,7 +126,7 @@ static void strvec_sort_unique(strvec *s)
 /* Move s's strings into a new zkc_strings, leaving s empty. */
 static int strvec_to_strings(strvec *s, zkc_strings **ret)
 {
-    zkc_strings *out = zkc__strings_new(s->n);
+    zkc_strings *out = zkc_impl_strings_new(s->n);
     if (out == NULL)
         return ZKC_ENOMEM;
     for (size_t i = 0; i < s->n; i++)
@@ -450,11 +450,11 @@ int zkc_children_recursive(zkc_conn *c, const char *path, unsigned window,
     if (ret_paths != NULL)
         *ret_paths = NULL;
     if (c == NULL || path == NULL || ret_paths == NULL) {
-        zkc__set_errmsg("children_recursive: NULL argument");
+        zkc_impl_set_errmsg("children_recursive: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     if (zkc_path_validate(path, false) != ZKC_OK) {
-        zkc__set_errmsg("children_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
+        zkc_impl_set_errmsg("children_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
         return ZKC_EBADPATH;
     }
 
@@ -462,14 +462,14 @@ int zkc_children_recursive(zkc_conn *c, const char *path, unsigned window,
     char msg[512];
     int rc = list_tree(c, path, window, &out, msg, sizeof msg);
     if (rc != ZKC_OK) {
-        zkc__set_errmsg("children_recursive %s: %s", path, msg);
+        zkc_impl_set_errmsg("children_recursive %s: %s", path, msg);
         return rc;
     }
     strvec_sort_unique(&out);
     rc = strvec_to_strings(&out, ret_paths);
     if (rc != ZKC_OK) {
         strvec_clear(&out);
-        zkc__set_errmsg("children_recursive %s: %s", path, zkc_strerror(rc));
+        zkc_impl_set_errmsg("children_recursive %s: %s", path, zkc_strerror(rc));
     }
     return rc;
 }
@@ -516,7 +516,7 @@ static int create_ancestors(zkc_conn *c, const char *path, const zkc_acl_list *a
 
     if (slash == NULL || buf == NULL || dacl == NULL) {
         rc = ZKC_ENOMEM;
-        zkc__set_errmsg("create_recursive %s: %s", path, zkc_strerror(rc));
+        zkc_impl_set_errmsg("create_recursive %s: %s", path, zkc_strerror(rc));
         goto out;
     }
     size_t k = 0;
@@ -569,11 +569,11 @@ int zkc_create_recursive(zkc_conn *c, const char *path, const void *data, size_t
     if (ret_path != NULL)
         *ret_path = NULL;
     if (c == NULL || path == NULL) {
-        zkc__set_errmsg("create_recursive: NULL argument");
+        zkc_impl_set_errmsg("create_recursive: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     if (zkc_path_validate(path, (flags & ZKC_SEQUENCE) != 0) != ZKC_OK || strcmp(path, "/") == 0) {
-        zkc__set_errmsg("create_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
+        zkc_impl_set_errmsg("create_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
         return ZKC_EBADPATH;
     }
     int rc = zkc_create(c, path, data, len, flags, acl, ret_path);
@@ -592,7 +592,7 @@ int zkc_create_or_update(zkc_conn *c, const char *path, const void *data, size_t
     if (ret_path != NULL)
         *ret_path = NULL;
     if (c == NULL || path == NULL) {
-        zkc__set_errmsg("create_or_update: NULL argument");
+        zkc_impl_set_errmsg("create_or_update: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     int rc = recursive ? zkc_create_recursive(c, path, data, len, flags, acl, ret_path)
@@ -665,7 +665,7 @@ static int lock_out_creators(zkc_conn *c, const char *path, zkc_acl_list **saved
         zkc_acl_list *locked = zkc_acl_list_dup(acl);
         if (locked == NULL) {
             zkc_acl_list_free(acl);
-            zkc__set_errmsg("get_acl %s: %s", path, zkc_strerror(ZKC_ENOMEM));
+            zkc_impl_set_errmsg("get_acl %s: %s", path, zkc_strerror(ZKC_ENOMEM));
             return ZKC_ENOMEM;
         }
         bool change = false;
@@ -719,7 +719,7 @@ static int delete_tree(zkc_conn *c, const char *path, int32_t version, unsigned 
     char msg[512];
     rc = list_tree(c, path, window, &rels, msg, sizeof msg);
     if (rc != ZKC_OK) {
-        zkc__set_errmsg("delete_recursive %s: %s", path, msg);
+        zkc_impl_set_errmsg("delete_recursive %s: %s", path, msg);
         goto fail;
     }
     rc = delete_levels(c, path, &rels, window, retry_depth);
@@ -729,7 +729,7 @@ static int delete_tree(zkc_conn *c, const char *path, int32_t version, unsigned 
 
     rc = zkc_delete(c, path, version);
     if (rc == ZKC_ENOTEMPTY) {
-        zkc__set_errmsg("delete_recursive %s: nodes were created under it while it was "
+        zkc_impl_set_errmsg("delete_recursive %s: nodes were created under it while it was "
                         "being deleted",
                         path);
         goto fail;
@@ -745,7 +745,7 @@ fail:
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", zkc_errmsg());
         (void)zkc_set_acl(c, path, saved, aversion);
-        zkc__set_errmsg("%s", keep);
+        zkc_impl_set_errmsg("%s", keep);
         zkc_acl_list_free(saved);
     }
     return rc;
@@ -1007,7 +1007,7 @@ static int delete_batched(zkc_conn *c, const char *path, char **order, size_t n,
     if (md.bstart == NULL || md.fq == NULL) {
         free(md.bstart);
         free(md.fq);
-        zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(ZKC_ENOMEM));
+        zkc_impl_set_errmsg("delete_recursive %s: %s", path, zkc_strerror(ZKC_ENOMEM));
         return ZKC_ENOMEM;
     }
     /* Cut the batches: by count, and by the request's size. */
@@ -1039,7 +1039,7 @@ static int delete_batched(zkc_conn *c, const char *path, char **order, size_t n,
     int rc = md.rc;
     pthread_mutex_unlock(&md.mu);
     if (rc != ZKC_OK && rc != ZKC_ENOTSUPPORTED)
-        zkc__set_errmsg("delete_recursive %s: %s", path, md.msg);
+        zkc_impl_set_errmsg("delete_recursive %s: %s", path, md.msg);
     pthread_mutex_destroy(&md.mu);
     pthread_cond_destroy(&md.cv);
     free(md.bstart);
@@ -1059,7 +1059,7 @@ static int delete_retries(zkc_conn *c, const char *path, char **rels, const bool
         char *child = join(path, rels[i]);
         if (child == NULL) {
             rc = ZKC_ENOMEM;
-            zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+            zkc_impl_set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
             break;
         }
         if (retry_depth > 0) {
@@ -1070,7 +1070,7 @@ static int delete_retries(zkc_conn *c, const char *path, char **rels, const bool
                 wrap_errmsg(rc, "delete_recursive", path);
         } else {
             rc = ZKC_ENOTEMPTY;
-            zkc__set_errmsg("delete_recursive %s: nodes were created under %s while it "
+            zkc_impl_set_errmsg("delete_recursive %s: nodes were created under %s while it "
                             "was being deleted",
                             path, child);
         }
@@ -1095,7 +1095,7 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
     int rc = ZKC_OK;
     if (start == NULL || order == NULL || retry == NULL) {
         rc = ZKC_ENOMEM;
-        zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+        zkc_impl_set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
         goto out;
     }
     for (size_t i = 0; i < rels->n; i++)
@@ -1106,7 +1106,7 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
         size_t *fill = calloc(maxd + 1, sizeof *fill);
         if (fill == NULL) {
             rc = ZKC_ENOMEM;
-            zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+            zkc_impl_set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
             goto out;
         }
         for (size_t i = 0; i < rels->n; i++) {
@@ -1122,7 +1122,7 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
         char **deep = malloc((rels->n ? rels->n : 1) * sizeof *deep);
         if (deep == NULL) {
             rc = ZKC_ENOMEM;
-            zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+            zkc_impl_set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
             goto out;
         }
         size_t k = 0;
@@ -1149,12 +1149,12 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
         pipe_t p;
         rc = pipe_init(&p, c, window, &del_job, &lvl);
         if (rc != ZKC_OK) {
-            zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
+            zkc_impl_set_errmsg("delete_recursive %s: %s", path, zkc_strerror(rc));
             break;
         }
         rc = pipe_run(&p);
         if (rc != ZKC_OK)
-            zkc__set_errmsg("delete_recursive %s: %s", path, p.msg);
+            zkc_impl_set_errmsg("delete_recursive %s: %s", path, p.msg);
         pipe_fini(&p);
 
         /* Children that grew children meanwhile: their own recursive
@@ -1173,11 +1173,11 @@ out:
 int zkc_delete_recursive(zkc_conn *c, const char *path, int32_t version)
 {
     if (c == NULL || path == NULL) {
-        zkc__set_errmsg("delete_recursive: NULL argument");
+        zkc_impl_set_errmsg("delete_recursive: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     if (zkc_path_validate(path, false) != ZKC_OK) {
-        zkc__set_errmsg("delete_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
+        zkc_impl_set_errmsg("delete_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
         return ZKC_EBADPATH;
     }
     return delete_tree(c, path, version, 0, DELETE_RETRY_DEPTH);
@@ -1418,7 +1418,7 @@ static int wpattern_parse(wpattern *wp, const char *pattern)
     wp->comps = calloc(n, sizeof *wp->comps);
     wp->magic = calloc(n, sizeof *wp->magic);
     if (wp->buf == NULL || wp->comps == NULL || wp->magic == NULL) {
-        zkc__set_errmsg("resolve_wildcards %s: %s", pattern, zkc_strerror(ZKC_ENOMEM));
+        zkc_impl_set_errmsg("resolve_wildcards %s: %s", pattern, zkc_strerror(ZKC_ENOMEM));
         return ZKC_ENOMEM;
     }
     wp->ncomps = 0;
@@ -1441,7 +1441,7 @@ static int wpattern_parse(wpattern *wp, const char *pattern)
     /* A wildcard path must be absolute, without empty components. */
     for (size_t i = 0; i < wp->ncomps; i++) {
         if ((i == 0) != (wp->comps[i][0] == '\0')) {
-            zkc__set_errmsg("resolve_wildcards %s: %s", pattern, zkc_strerror(ZKC_EBADPATH));
+            zkc_impl_set_errmsg("resolve_wildcards %s: %s", pattern, zkc_strerror(ZKC_EBADPATH));
             return ZKC_EBADPATH;
         }
     }
@@ -1450,7 +1450,7 @@ static int wpattern_parse(wpattern *wp, const char *pattern)
     for (size_t i = 0; i < wp->ncomps; i++) {
         bool m;
         if (wp->magic[i] && zkc_glob_match(wp->comps[i], "", &m) != ZKC_OK) {
-            zkc__set_errmsg("resolve_wildcards %s: %s: %s", pattern, wp->comps[i],
+            zkc_impl_set_errmsg("resolve_wildcards %s: %s: %s", pattern, wp->comps[i],
                             zkc_strerror(ZKC_EBADPATTERN));
             return ZKC_EBADPATTERN;
         }
@@ -1472,12 +1472,12 @@ int zkc_resolve_wildcards(zkc_conn *c, const char *const *patterns, size_t n,
     if (ret_paths != NULL)
         *ret_paths = NULL;
     if (c == NULL || (patterns == NULL && n > 0) || ret_paths == NULL) {
-        zkc__set_errmsg("resolve_wildcards: NULL argument");
+        zkc_impl_set_errmsg("resolve_wildcards: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     for (size_t i = 0; i < n; i++) {
         if (patterns[i] == NULL) {
-            zkc__set_errmsg("resolve_wildcards: NULL pattern");
+            zkc_impl_set_errmsg("resolve_wildcards: NULL pattern");
             return ZKC_EBADARGUMENTS;
         }
     }
@@ -1487,7 +1487,7 @@ int zkc_resolve_wildcards(zkc_conn *c, const char *const *patterns, size_t n,
     int rc = ZKC_OK;
     w.pats = calloc(n ? n : 1, sizeof *w.pats);
     if (w.pats == NULL) {
-        zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(ZKC_ENOMEM));
+        zkc_impl_set_errmsg("resolve_wildcards: %s", zkc_strerror(ZKC_ENOMEM));
         return ZKC_ENOMEM;
     }
 
@@ -1496,7 +1496,7 @@ int zkc_resolve_wildcards(zkc_conn *c, const char *const *patterns, size_t n,
         if (rc == ZKC_OK && !wpattern_literal(&w.pats[i]))
             rc = wresolve_push(&w, wtask_new(i, 1, "", NULL));
         if (rc == ZKC_ENOMEM)
-            zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
+            zkc_impl_set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
     }
 
     if (rc == ZKC_OK && w.ntodo > 0) {
@@ -1506,11 +1506,11 @@ int zkc_resolve_wildcards(zkc_conn *c, const char *const *patterns, size_t n,
             rc = pipe_run(&p);
             if (rc != ZKC_OK) {
                 /* Name the first pattern still being resolved. */
-                zkc__set_errmsg("resolve_wildcards: %s", p.msg);
+                zkc_impl_set_errmsg("resolve_wildcards: %s", p.msg);
             }
             pipe_fini(&p);
         } else {
-            zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
+            zkc_impl_set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
         }
     }
 
@@ -1537,12 +1537,12 @@ int zkc_resolve_wildcards(zkc_conn *c, const char *const *patterns, size_t n,
             }
         }
         if (rc != ZKC_OK)
-            zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
+            zkc_impl_set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
     }
     if (rc == ZKC_OK) {
         rc = strvec_to_strings(&out, ret_paths);
         if (rc != ZKC_OK)
-            zkc__set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
+            zkc_impl_set_errmsg("resolve_wildcards: %s", zkc_strerror(rc));
     }
 
     strvec_clear(&out);

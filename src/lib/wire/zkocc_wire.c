@@ -315,19 +315,19 @@ static int doc_at(const uint8_t *p, size_t avail, size_t max_doc, const char *wh
         return ZKC_WIRE_MORE;
     uint32_t n = get_le32(p);
     if (n < 5) {
-        zkc__set_errmsg("zkocc wire: %s document length %u is below the minimum of 5", what,
+        zkc_impl_set_errmsg("zkocc wire: %s document length %u is below the minimum of 5", what,
                         (unsigned)n);
         return ZKC_EPROTO;
     }
     if (n > max_doc) {
-        zkc__set_errmsg("zkocc wire: %s document length %u is above the limit of %zu bytes", what,
+        zkc_impl_set_errmsg("zkocc wire: %s document length %u is above the limit of %zu bytes", what,
                         (unsigned)n, max_doc);
         return ZKC_EPROTO;
     }
     if (avail < n)
         return ZKC_WIRE_MORE;
     if (p[n - 1] != 0) {
-        zkc__set_errmsg("zkocc wire: %s document of %u bytes does not end with a NUL byte", what,
+        zkc_impl_set_errmsg("zkocc wire: %s document of %u bytes does not end with a NUL byte", what,
                         (unsigned)n);
         return ZKC_EPROTO;
     }
@@ -378,7 +378,7 @@ int zkc_wire_http_head(const void *buf, size_t len, size_t *ret_len)
         }
     }
     if (len >= ZKC_WIRE_MAX_HTTP_HEAD) {
-        zkc__set_errmsg("zkocc wire: no end of the HTTP head within %d bytes",
+        zkc_impl_set_errmsg("zkocc wire: no end of the HTTP head within %d bytes",
                         ZKC_WIRE_MAX_HTTP_HEAD);
         return ZKC_EPROTO;
     }
@@ -403,7 +403,7 @@ int zkc_wire_check_connect_reply(const char *head, size_t len)
         memcmp(sp + 1, want, sizeof want - 1) == 0)
         return ZKC_OK;
     int shown = line > 200 ? 200 : (int)line;
-    zkc__set_errmsg("unexpected HTTP response: %.*s", shown, head != NULL ? head : "");
+    zkc_impl_set_errmsg("unexpected HTTP response: %.*s", shown, head != NULL ? head : "");
     return ZKC_EPROTO;
 }
 
@@ -496,7 +496,7 @@ int zkc_wire_reader_next(zkc_wire_reader *r, zkc_wire_frame *ret_frame)
     if (r == NULL || ret_frame == NULL)
         return ZKC_EBADARGUMENTS;
     if (r->broken) {
-        zkc__set_errmsg("zkocc wire: the stream is broken by an earlier framing error");
+        zkc_impl_set_errmsg("zkocc wire: the stream is broken by an earlier framing error");
         return ZKC_EPROTO;
     }
     size_t used;
@@ -533,14 +533,14 @@ size_t zkc_wire_reader_pending(const zkc_wire_reader *r)
 
 static int bad_type(const char *what, const bson_iter_t *it)
 {
-    zkc__set_errmsg("zkocc wire: %s %s has BSON type 0x%02x", what, bson_iter_key(it),
+    zkc_impl_set_errmsg("zkocc wire: %s %s has BSON type 0x%02x", what, bson_iter_key(it),
                     (unsigned)bson_iter_type(it));
     return ZKC_EPROTO;
 }
 
 static int corrupt(const char *what)
 {
-    zkc__set_errmsg("zkocc wire: %s document is malformed", what);
+    zkc_impl_set_errmsg("zkocc wire: %s document is malformed", what);
     return ZKC_EPROTO;
 }
 
@@ -612,7 +612,7 @@ static int get_i32(const bson_iter_t *it, const char *what, int32_t *ret)
     if (rc != ZKC_OK)
         return rc;
     if (v < INT32_MIN || v > INT32_MAX) {
-        zkc__set_errmsg("zkocc wire: %s %s = %lld does not fit in 32 bits", what,
+        zkc_impl_set_errmsg("zkocc wire: %s %s = %lld does not fit in 32 bits", what,
                         bson_iter_key(it), (long long)v);
         return ZKC_EPROTO;
     }
@@ -673,7 +673,7 @@ int zkc_wire_decode_header(const void *doc, size_t len, zkc_wire_header *ret)
     if (rc == ZKC_OK)
         rc = walk_end(&it, "header");
     if (rc == ZKC_OK && (!have_method || !have_seq)) {
-        zkc__set_errmsg("zkocc wire: header has no %s", have_method ? "Seq" : "ServiceMethod");
+        zkc_impl_set_errmsg("zkocc wire: header has no %s", have_method ? "Seq" : "ServiceMethod");
         rc = ZKC_EPROTO;
     }
     if (rc == ZKC_OK)
@@ -696,11 +696,11 @@ int zkc_wire_decode_path(const void *doc, size_t len, const char **ret_path, siz
     if (rc == ZKC_OK)
         rc = walk_end(&it, "ZkPath");
     if (rc == ZKC_OK && p == NULL) {
-        zkc__set_errmsg("zkocc wire: ZkPath has no Path");
+        zkc_impl_set_errmsg("zkocc wire: ZkPath has no Path");
         rc = ZKC_EPROTO;
     }
     if (rc == ZKC_OK && memchr(p, 0, n) != NULL) {
-        zkc__set_errmsg("zkocc wire: ZkPath Path contains a NUL byte");
+        zkc_impl_set_errmsg("zkocc wire: ZkPath Path contains a NUL byte");
         rc = ZKC_EPROTO;
     }
     if (rc == ZKC_OK) {
@@ -722,13 +722,13 @@ static int get_strings(const bson_iter_t *it, const char *what, size_t max_array
     bson_iter_t sub;
     if (!bson_iter_recurse(it, &sub))
         return corrupt(what);
-    zkc_strings *s = zkc__strings_new(0);
+    zkc_strings *s = zkc_impl_strings_new(0);
     if (s == NULL)
         return ZKC_ENOMEM;
     int rc = ZKC_OK;
     while (rc == ZKC_OK && bson_iter_next(&sub)) {
         if (s->count >= max_array) {
-            zkc__set_errmsg("zkocc wire: %s array has more than %zu elements", what, max_array);
+            zkc_impl_set_errmsg("zkocc wire: %s array has more than %zu elements", what, max_array);
             rc = ZKC_EPROTO;
             break;
         }
@@ -740,12 +740,12 @@ static int get_strings(const bson_iter_t *it, const char *what, size_t max_array
         }
         rc = get_str(&sub, what, &p, &n);
         if (rc == ZKC_OK && memchr(p, 0, n) != NULL) {
-            zkc__set_errmsg("zkocc wire: %s element %s contains a NUL byte", what,
+            zkc_impl_set_errmsg("zkocc wire: %s element %s contains a NUL byte", what,
                             bson_iter_key(&sub));
             rc = ZKC_EPROTO;
         }
         if (rc == ZKC_OK)
-            rc = zkc__strings_push(s, p, n);
+            rc = zkc_impl_strings_push(s, p, n);
     }
     if (rc == ZKC_OK)
         rc = walk_end(&sub, what);
@@ -775,7 +775,7 @@ int zkc_wire_decode_pathv(const void *doc, size_t len, const zkc_wire_limits *li
     }
     if (rc == ZKC_OK)
         rc = walk_end(&it, "ZkPathV");
-    if (rc == ZKC_OK && paths == NULL && (paths = zkc__strings_new(0)) == NULL)
+    if (rc == ZKC_OK && paths == NULL && (paths = zkc_impl_strings_new(0)) == NULL)
         rc = ZKC_ENOMEM;
     if (rc != ZKC_OK) {
         zkc_strings_free(paths);
@@ -849,11 +849,11 @@ static int decode_node_fields(bson_iter_t *it, size_t max_array, zkc_wire_node *
             if (rc != ZKC_OK)
                 break;
             if (is_path && memchr(p, 0, len) != NULL) {
-                zkc__set_errmsg("zkocc wire: ZkNode Path contains a NUL byte");
+                zkc_impl_set_errmsg("zkocc wire: ZkNode Path contains a NUL byte");
                 rc = ZKC_EPROTO;
                 break;
             }
-            char *copy = zkc__memdup(p, len);
+            char *copy = zkc_impl_memdup(p, len);
             if (copy == NULL) {
                 rc = ZKC_ENOMEM;
                 break;
@@ -876,9 +876,9 @@ static int decode_node_fields(bson_iter_t *it, size_t max_array, zkc_wire_node *
     }
     if (rc == ZKC_OK)
         rc = walk_end(it, w);
-    if (rc == ZKC_OK && n->path == NULL && (n->path = zkc__memdup("", 0)) == NULL)
+    if (rc == ZKC_OK && n->path == NULL && (n->path = zkc_impl_memdup("", 0)) == NULL)
         rc = ZKC_ENOMEM;
-    if (rc == ZKC_OK && n->data == NULL && (n->data = zkc__memdup("", 0)) == NULL)
+    if (rc == ZKC_OK && n->data == NULL && (n->data = zkc_impl_memdup("", 0)) == NULL)
         rc = ZKC_ENOMEM;
     return rc;
 }
@@ -922,7 +922,7 @@ int zkc_wire_decode_nodev(const void *doc, size_t len, const zkc_wire_limits *li
         if (!key_is(&it, "Nodes"))
             continue;
         if (seen) {
-            zkc__set_errmsg("zkocc wire: ZkNodeV has Nodes twice");
+            zkc_impl_set_errmsg("zkocc wire: ZkNodeV has Nodes twice");
             rc = ZKC_EPROTO;
             break;
         }
@@ -940,7 +940,7 @@ int zkc_wire_decode_nodev(const void *doc, size_t len, const zkc_wire_limits *li
         }
         while (rc == ZKC_OK && bson_iter_next(&sub)) {
             if (count >= max_array) {
-                zkc__set_errmsg("zkocc wire: ZkNodeV Nodes array has more than %zu elements",
+                zkc_impl_set_errmsg("zkocc wire: ZkNodeV Nodes array has more than %zu elements",
                                 max_array);
                 rc = ZKC_EPROTO;
                 break;

@@ -132,12 +132,12 @@ static int get_int(json_t *v, const char *what, size_t entry, long long lo, long
     if (json_is_null(v))
         return ZKC_OK;
     if (!json_is_integer(v)) {
-        zkc__set_errmsg("zkns record: entry %zu: %s is not an integer", entry, what);
+        zkc_impl_set_errmsg("zkns record: entry %zu: %s is not an integer", entry, what);
         return ZKC_EBADDATA;
     }
     json_int_t n = json_integer_value(v);
     if (n < lo || n > hi) {
-        zkc__set_errmsg("zkns record: entry %zu: %s %lld out of range %lld..%lld", entry, what,
+        zkc_impl_set_errmsg("zkns record: entry %zu: %s %lld out of range %lld..%lld", entry, what,
                         (long long)n, lo, hi);
         return ZKC_EBADDATA;
     }
@@ -154,7 +154,7 @@ static int get_str(json_t *v, const char *what, size_t entry, char **out)
     if (json_is_null(v))
         return ZKC_OK;
     if (!json_is_string(v)) {
-        zkc__set_errmsg("zkns record: entry %zu: %s is not a string", entry, what);
+        zkc_impl_set_errmsg("zkns record: entry %zu: %s is not a string", entry, what);
         return ZKC_EBADDATA;
     }
     if (json_string_length(v) == 0)
@@ -173,7 +173,7 @@ static int get_ports(json_t *v, size_t entry, zkc_zkns_addr *a)
     if (json_is_null(v))
         return ZKC_OK;
     if (!json_is_object(v)) {
-        zkc__set_errmsg("zkns record: entry %zu: named_port_map is not an object", entry);
+        zkc_impl_set_errmsg("zkns record: entry %zu: named_port_map is not an object", entry);
         return ZKC_EBADDATA;
     }
     size_t n = json_object_size(v);
@@ -207,7 +207,7 @@ static int parse_entry(json_t *o, size_t entry, zkc_zkns_addr *a)
     if (json_is_null(o))
         return ZKC_OK;
     if (!json_is_object(o)) {
-        zkc__set_errmsg("zkns record: entry %zu is not an object", entry);
+        zkc_impl_set_errmsg("zkns record: entry %zu is not an object", entry);
         return ZKC_EBADDATA;
     }
     const char *key;
@@ -255,13 +255,13 @@ int zkc_zkns_parse(const char *data, size_t len, zkc_zkns_record **ret_rec)
     if (len == 0 || only_space(data, len))
         return ZKC_OK;
     if (len > ZKC_ZKNS_MAX_DATA) {
-        zkc__set_errmsg("zkns record: %zu bytes, more than %d", len, ZKC_ZKNS_MAX_DATA);
+        zkc_impl_set_errmsg("zkns record: %zu bytes, more than %d", len, ZKC_ZKNS_MAX_DATA);
         return ZKC_EBADDATA;
     }
     json_error_t jerr;
     json_t *doc = json_loadb(data, len, JSON_DECODE_ANY, &jerr);
     if (doc == NULL) {
-        zkc__set_errmsg("zkns record: not JSON: %s (line %d)", jerr.text, jerr.line);
+        zkc_impl_set_errmsg("zkns record: not JSON: %s (line %d)", jerr.text, jerr.line);
         return ZKC_EBADDATA;
     }
     int rc = ZKC_OK;
@@ -271,7 +271,7 @@ int zkc_zkns_parse(const char *data, size_t len, zkc_zkns_record **ret_rec)
         return ZKC_ENOMEM;
     }
     if (!json_is_object(doc) && !json_is_null(doc)) {
-        zkc__set_errmsg("zkns record: not a JSON object");
+        zkc_impl_set_errmsg("zkns record: not a JSON object");
         rc = ZKC_EBADDATA;
     }
     /* The entries array: the last key spelled "entries" in any case. */
@@ -292,7 +292,7 @@ int zkc_zkns_parse(const char *data, size_t len, zkc_zkns_record **ret_rec)
         }
     }
     if (rc == ZKC_OK && entries != NULL && !json_is_null(entries) && !json_is_array(entries)) {
-        zkc__set_errmsg("zkns record: Entries is not an array");
+        zkc_impl_set_errmsg("zkns record: Entries is not an array");
         rc = ZKC_EBADDATA;
     }
     size_t n = rc == ZKC_OK && json_is_array(entries) ? json_array_size(entries) : 0;
@@ -490,11 +490,11 @@ static bool ip_ok(const char *s, int af)
 int zkc_zkns_validate(const zkc_zkns_record *rec)
 {
     if (rec == NULL) {
-        zkc__set_errmsg("zkns record: NULL");
+        zkc_impl_set_errmsg("zkns record: NULL");
         return ZKC_EBADDATA;
     }
     if (zkc_zkns_kind_of(rec) == ZKC_ZKNS_NONE) {
-        zkc__set_errmsg("zkns record: not a valid A, AAAA, CNAME or SRV record "
+        zkc_impl_set_errmsg("zkns record: not a valid A, AAAA, CNAME or SRV record "
                         "(A: every entry ipv4 only; CNAME: one entry with host only; "
                         "SRV: every entry host and named ports)");
         return ZKC_EBADDATA;
@@ -522,7 +522,7 @@ int zkc_zkns_validate(const zkc_zkns_record *rec)
                 why = "a named port out of range";
         }
         if (why != NULL) {
-            zkc__set_errmsg("zkns record: entry %zu: %s", i, why);
+            zkc_impl_set_errmsg("zkns record: entry %zu: %s", i, why);
             return ZKC_EBADDATA;
         }
     }
@@ -547,7 +547,7 @@ int zkc_zkns_read(zkc_conn *c, const char *path, zkc_zkns_record **ret_rec)
     if (rc == ZKC_EBADDATA) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", zkc_errmsg());
-        zkc__set_errmsg("%s: %s", path, msg);
+        zkc_impl_set_errmsg("%s: %s", path, msg);
     }
     if (rc == ZKC_OK && *ret_rec != NULL)
         (*ret_rec)->version = st.version;
@@ -562,7 +562,7 @@ int zkc_zkns_write(zkc_conn *c, const char *path, const zkc_zkns_record *rec, in
     if (rc != ZKC_OK) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", zkc_errmsg());
-        zkc__set_errmsg("%s: %s", path, msg);
+        zkc_impl_set_errmsg("%s: %s", path, msg);
         return rc;
     }
     char *json = NULL;
@@ -796,7 +796,7 @@ int zkc_zkns_lookup_name(zkc_conn *c, const char *name, zkc_zkns_rand_fn rnd, vo
     zkc_zkns_record *rec = NULL;
     int rc = zkc_zkns_read(c, path, &rec);
     if (rc == ZKC_OK && rec == NULL) {
-        zkc__set_errmsg("LookupName %s: no record in the node", path);
+        zkc_impl_set_errmsg("LookupName %s: no record in the node", path);
         rc = ZKC_ENONODE;
     }
     zkc_zkns_answers *a = NULL;
@@ -809,17 +809,17 @@ int zkc_zkns_lookup_name(zkc_conn *c, const char *name, zkc_zkns_rand_fn rnd, vo
             for (size_t i = 0; rc == ZKC_OK && i < a->count; i++)
                 a->v[i].weight = 1;
         } else {
-            zkc__set_errmsg("LookupName %s: not an A or CNAME record", path);
+            zkc_impl_set_errmsg("LookupName %s: not an A or CNAME record", path);
             rc = ZKC_EBADDATA;
         }
     } else if (rc == ZKC_OK) {
         if (!zkc_zkns_is_srv(rec)) {
-            zkc__set_errmsg("LookupName %s: not an SRV record", path);
+            zkc_impl_set_errmsg("LookupName %s: not an SRV record", path);
             rc = ZKC_EBADDATA;
         }
         for (size_t i = 0; rc == ZKC_OK && i < rec->count; i++) {
             if (find_port(&rec->v[i], port) < 0) {
-                zkc__set_errmsg("LookupName %s: found no such named port %s (entry %zu)", path,
+                zkc_impl_set_errmsg("LookupName %s: found no such named port %s (entry %zu)", path,
                                 port, i);
                 rc = ZKC_EBADDATA;
             }
@@ -829,7 +829,7 @@ int zkc_zkns_lookup_name(zkc_conn *c, const char *name, zkc_zkns_rand_fn rnd, vo
     } else if (rc != ZKC_EBADDATA) {
         char msg[512];
         snprintf(msg, sizeof msg, "%s", zkc_errmsg());
-        zkc__set_errmsg("LookupName %s: %s", path, *msg ? msg : zkc_strerror(rc));
+        zkc_impl_set_errmsg("LookupName %s: %s", path, *msg ? msg : zkc_strerror(rc));
     }
     zkc_zkns_record_free(rec);
     free(path);
@@ -858,7 +858,7 @@ int zkc_zkns_domain_normalize(const char *domain, char **ret)
         n--;
     }
     if (n == 0 || n > MAX_DNS_NAME) {
-        zkc__set_errmsg("zkns domain '%s': empty or too long", domain);
+        zkc_impl_set_errmsg("zkns domain '%s': empty or too long", domain);
         return ZKC_EBADARGUMENTS;
     }
     char *out = malloc(n + 2);
@@ -869,7 +869,7 @@ int zkc_zkns_domain_normalize(const char *domain, char **ret)
         out[i + 1] = (char)tolower((unsigned char)d[i]);
     out[n + 1] = '\0';
     if (!dns_name_ok(out + 1)) {
-        zkc__set_errmsg("zkns domain '%s': not a DNS name", domain);
+        zkc_impl_set_errmsg("zkns domain '%s': not a DNS name", domain);
         free(out);
         return ZKC_EBADARGUMENTS;
     }
@@ -913,7 +913,7 @@ int zkc_zkns_name_to_path(const char *root, const char *domain, const char *qnam
     }
     free(dom);
     if (rest == NULL) {
-        zkc__set_errmsg("invalid domain for query: %.*s", (int)(qn > 300 ? 300 : qn), qname);
+        zkc_impl_set_errmsg("invalid domain for query: %.*s", (int)(qn > 300 ? 300 : qn), qname);
         return ZKC_ENONODE;
     }
     size_t rootn = strlen(root);
@@ -937,7 +937,7 @@ int zkc_zkns_name_to_path(const char *root, const char *domain, const char *qnam
     if (rn > 0 && rest[0] == '_') {
         if (!node_label_ok(rest, first_end)) {
             free(path);
-            zkc__set_errmsg("name %.*s: bad label", (int)(qn > 300 ? 300 : qn), qname);
+            zkc_impl_set_errmsg("name %.*s: bad label", (int)(qn > 300 ? 300 : qn), qname);
             return ZKC_ENONODE;
         }
         port = strndup(rest, first_end);
@@ -956,7 +956,7 @@ int zkc_zkns_name_to_path(const char *root, const char *domain, const char *qnam
         if (!node_label_ok(rest + start, end - start)) {
             free(path);
             free(port);
-            zkc__set_errmsg("name %.*s: bad label", (int)(qn > 300 ? 300 : qn), qname);
+            zkc_impl_set_errmsg("name %.*s: bad label", (int)(qn > 300 ? 300 : qn), qname);
             return ZKC_ENONODE;
         }
         if (pn > 1 || path[0] != '/')
@@ -971,7 +971,7 @@ int zkc_zkns_name_to_path(const char *root, const char *domain, const char *qnam
     if (pn == 0 || zkc_path_validate(path, false) != ZKC_OK) {
         free(path);
         free(port);
-        zkc__set_errmsg("name %.*s: no valid path under %s", (int)(qn > 300 ? 300 : qn), qname,
+        zkc_impl_set_errmsg("name %.*s: no valid path under %s", (int)(qn > 300 ? 300 : qn), qname,
                         root);
         return ZKC_ENONODE;
     }

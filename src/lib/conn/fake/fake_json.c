@@ -42,7 +42,7 @@ static int fk_load_value(json_t *v, char **ret, size_t *ret_len)
 {
     if (json_is_string(v)) {
         *ret_len = json_string_length(v);
-        *ret = zkc__memdup(json_string_value(v), *ret_len);
+        *ret = zkc_impl_memdup(json_string_value(v), *ret_len);
         return *ret == NULL ? ZKC_ENOMEM : ZKC_OK;
     }
     json_t *b =
@@ -57,7 +57,7 @@ static int fk_load_value(json_t *v, char **ret, size_t *ret_len)
         return ZKC_ENOMEM;
     *ret_len = strlen(*ret);
     /* jansson's allocation: hand back one of ours. */
-    char *copy = zkc__memdup(*ret, *ret_len);
+    char *copy = zkc_impl_memdup(*ret, *ret_len);
     free(*ret);
     *ret = copy;
     return copy == NULL ? ZKC_ENOMEM : ZKC_OK;
@@ -72,7 +72,7 @@ static int fk_load_put(zkc_fake_tree *t, const load_entry *e)
     if (n != NULL) {
         if (n->len == e->len && (e->len == 0 || memcmp(n->data, e->data, e->len) == 0))
             return ZKC_OK;
-        char *data = zkc__memdup(e->data, e->len);
+        char *data = zkc_impl_memdup(e->data, e->len);
         if (data == NULL)
             return ZKC_ENOMEM;
         free(n->data);
@@ -80,7 +80,7 @@ static int fk_load_put(zkc_fake_tree *t, const load_entry *e)
         n->len = e->len;
         n->version = fk_inc32(n->version);
         n->mzxid = ++t->zxid;
-        n->mtime = zkc__wall_ms();
+        n->mtime = zkc_impl_wall_ms();
         fk_watches_fire(t, n->link.key, n->link.klen, WL_DATA, ZKC_EVENT_CHANGED);
         return ZKC_OK;
     }
@@ -101,7 +101,7 @@ static int fk_load_put(zkc_fake_tree *t, const load_entry *e)
             }
             t->acl_open->refs++;
             kid->acl = t->acl_open;
-            fk_node_link(t, p, kid, ++t->zxid, zkc__wall_ms());
+            fk_node_link(t, p, kid, ++t->zxid, zkc_impl_wall_ms());
             fk_fire_created(t, kid);
         }
         p = kid;
@@ -114,12 +114,12 @@ static int fk_load_root(zkc_fake_tree *t, json_t *root, const json_error_t *jerr
                         const char *what)
 {
     if (root == NULL) {
-        zkc__set_errmsg("load %s: not JSON: line %d column %d: %s", what, jerr->line,
+        zkc_impl_set_errmsg("load %s: not JSON: line %d column %d: %s", what, jerr->line,
                         jerr->column, jerr->text);
         return ZKC_EBADDATA;
     }
     if (!json_is_object(root)) {
-        zkc__set_errmsg("load %s: not a JSON object", what);
+        zkc_impl_set_errmsg("load %s: not a JSON object", what);
         json_decref(root);
         return ZKC_EBADDATA;
     }
@@ -145,7 +145,7 @@ static int fk_load_root(zkc_fake_tree *t, json_t *root, const json_error_t *jerr
 #endif
         /* A key with a NUL inside ("\u0000") is not a path either. */
         if (strlen(key) != klen || zkc_path_validate(key, false) != ZKC_OK) {
-            zkc__set_errmsg("load %s: bad path \"%s\"", what, key);
+            zkc_impl_set_errmsg("load %s: bad path \"%s\"", what, key);
             rc = ZKC_EBADPATH;
             break;
         }
@@ -160,10 +160,10 @@ static int fk_load_root(zkc_fake_tree *t, json_t *root, const json_error_t *jerr
         got++;
         if (rc != ZKC_OK) {
             if (rc == ZKC_EBADDATA)
-                zkc__set_errmsg("load %s: %s: bad data (bad base64, or over %d bytes)", what,
+                zkc_impl_set_errmsg("load %s: %s: bad data (bad base64, or over %d bytes)", what,
                                 key, ZKC_MAX_DATA);
             else
-                zkc__set_errmsg("load %s: out of memory", what);
+                zkc_impl_set_errmsg("load %s: out of memory", what);
             break;
         }
     }
@@ -188,7 +188,7 @@ static int fk_load_root(zkc_fake_tree *t, json_t *root, const json_error_t *jerr
             if (a == NULL)
                 break;
             if (a->owner != 0) {
-                zkc__set_errmsg("load %s: %s: %.*s is ephemeral", what, p, (int)end, p);
+                zkc_impl_set_errmsg("load %s: %s: %.*s is ephemeral", what, p, (int)end, p);
                 rc = ZKC_ENOCHILDRENFOREPHEMERALS;
                 break;
             }
@@ -197,7 +197,7 @@ static int fk_load_root(zkc_fake_tree *t, json_t *root, const json_error_t *jerr
     for (size_t i = 0; i < got && rc == ZKC_OK; i++) {
         rc = fk_load_put(t, &ents[i]);
         if (rc != ZKC_OK)
-            zkc__set_errmsg("load %s: %s: out of memory", what, ents[i].path);
+            zkc_impl_set_errmsg("load %s: %s: out of memory", what, ents[i].path);
     }
     pthread_mutex_unlock(&t->lock);
     fk_load_entries_free(ents, got);
@@ -207,7 +207,7 @@ static int fk_load_root(zkc_fake_tree *t, json_t *root, const json_error_t *jerr
 int zkc_fake_tree_load_json_string(zkc_fake_tree *t, const char *json)
 {
     if (t == NULL || json == NULL) {
-        zkc__set_errmsg("load: NULL argument");
+        zkc_impl_set_errmsg("load: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     json_error_t jerr;
@@ -219,7 +219,7 @@ int zkc_fake_tree_load_json_string(zkc_fake_tree *t, const char *json)
 int zkc_fake_tree_load_json(zkc_fake_tree *t, const char *filename)
 {
     if (t == NULL || filename == NULL) {
-        zkc__set_errmsg("load: NULL argument");
+        zkc_impl_set_errmsg("load: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     /* jansson reads the file; we open it, close-on-exec, and refuse what
@@ -231,7 +231,7 @@ int zkc_fake_tree_load_json(zkc_fake_tree *t, const char *filename)
         if (fd >= 0)
             close(fd);
         char buf[128];
-        zkc__set_errmsg("load %s: %s", filename,
+        zkc_impl_set_errmsg("load %s: %s", filename,
                         err == EISDIR ? "not a regular file"
                                       : strerror_r(err, buf, sizeof buf));
         return ZKC_EIO;
@@ -265,11 +265,11 @@ static int fk_path_in_zookeeper(const char *p)
 int zkc_fake_tree_dump_json(zkc_fake_tree *t, const char *root, char **ret_json)
 {
     if (t == NULL || root == NULL || ret_json == NULL) {
-        zkc__set_errmsg("dump: NULL argument");
+        zkc_impl_set_errmsg("dump: NULL argument");
         return ZKC_EBADARGUMENTS;
     }
     if (zkc_path_validate(root, false) != ZKC_OK) {
-        zkc__set_errmsg("dump %s: bad path", root);
+        zkc_impl_set_errmsg("dump %s: bad path", root);
         return ZKC_EBADPATH;
     }
     json_t *obj = json_object();
@@ -283,7 +283,7 @@ int zkc_fake_tree_dump_json(zkc_fake_tree *t, const char *root, char **ret_json)
     size_t cap = 64, depth = 0;
     fk_node **stack = top != NULL ? malloc(cap * sizeof *stack) : NULL;
     if (top == NULL) {
-        zkc__set_errmsg("dump %s: node does not exist", root);
+        zkc_impl_set_errmsg("dump %s: node does not exist", root);
         rc = ZKC_ENONODE;
     } else if (stack == NULL) {
         rc = ZKC_ENOMEM;

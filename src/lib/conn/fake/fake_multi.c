@@ -107,7 +107,7 @@ static int fk_multi_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *r
     int rc = fk_create_prepare(t, fc, req, d, &p, &n);
     if (rc != ZKC_OK)
         return rc;
-    char *name = zkc__memdup(n->link.key, n->link.klen);
+    char *name = zkc_impl_memdup(n->link.key, n->link.klen);
     if (name == NULL) {
         fk_node_free(n);
         return ZKC_ENOMEM;
@@ -117,7 +117,7 @@ static int fk_multi_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *r
     u->parent = p;
     u->p_creates = p->creates;
     u->p_pzxid = p->pzxid;
-    fk_node_link(t, p, n, zxid, zkc__wall_ms());
+    fk_node_link(t, p, n, zxid, zkc_impl_wall_ms());
     *ret_name = name;
     return ZKC_OK;
 }
@@ -145,7 +145,7 @@ static int fk_multi_set(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req,
     int rc = fk_check_node(t, fc, req, ZKC_PERM_WRITE, d, &n);
     if (rc != ZKC_OK)
         return rc;
-    char *data = zkc__memdup(req->data, req->data_len);
+    char *data = zkc_impl_memdup(req->data, req->data_len);
     if (data == NULL)
         return ZKC_ENOMEM;
     u->kind = MU_SET;

@@ -94,12 +94,12 @@ static int fk_op_create(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req,
     int rc = fk_create_prepare(t, fc, req, d, &p, &n);
     if (rc != ZKC_OK)
         return rc;
-    char *created = zkc__memdup(n->link.key, n->link.klen);
+    char *created = zkc_impl_memdup(n->link.key, n->link.klen);
     if (created == NULL) {
         fk_node_free(n);
         return ZKC_ENOMEM;
     }
-    fk_node_link(t, p, n, zxid, zkc__wall_ms());
+    fk_node_link(t, p, n, zxid, zkc_impl_wall_ms());
     fk_fire_created(t, n);
     d->created = created;
     d->res.created_path = created;
@@ -171,7 +171,7 @@ char *fk_node_set_data(fk_node *n, char *data, size_t len, int64_t zxid)
     n->len = len;
     n->version = fk_inc32(n->version);
     n->mzxid = zxid;
-    n->mtime = zkc__wall_ms();
+    n->mtime = zkc_impl_wall_ms();
     return old;
 }
 
@@ -193,7 +193,7 @@ static int fk_op_set(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, fk
     int rc = fk_check_node(t, fc, req, ZKC_PERM_WRITE, d, &n);
     if (rc != ZKC_OK)
         return rc;
-    char *data = zkc__memdup(req->data, req->data_len);
+    char *data = zkc_impl_memdup(req->data, req->data_len);
     if (data == NULL)
         return ZKC_ENOMEM;
     free(fk_node_set_data(n, data, req->data_len, zxid));
@@ -259,18 +259,18 @@ static int fk_op_read(zkc_fake_tree *t, fake_conn *fc, const zkc_request *req, f
         return ZKC_ENOAUTH;
     }
     if (req->op == ZKC_OP_GET) {
-        d->data = zkc__memdup(n->data, n->len);
+        d->data = zkc_impl_memdup(n->data, n->len);
         if (d->data == NULL)
             return ZKC_ENOMEM;
         d->res.data = d->data;
         d->res.data_len = n->len;
     } else {
-        d->children = zkc__strings_new(0);
+        d->children = zkc_impl_strings_new(0);
         if (d->children == NULL)
             return ZKC_ENOMEM;
         for (size_t i = 0; i < n->nkids; i++) {
             const char *name = zkc_path_base(n->kids[i]->link.key);
-            if (zkc__strings_push(d->children, name, strlen(name)) != ZKC_OK)
+            if (zkc_impl_strings_push(d->children, name, strlen(name)) != ZKC_OK)
                 return ZKC_ENOMEM;
         }
         zkc_strings_sort(d->children);

@@ -20,7 +20,7 @@ uint64_t fk_queue_push(fake_conn *fc, fk_item *it)
     uint64_t seq = ++fc->q_enq;
     it->next = NULL;
     it->seq = seq;
-    it->due_ms = fc->delay_ms > 0 ? zkc__now_ms() + fc->delay_ms : 0;
+    it->due_ms = fc->delay_ms > 0 ? zkc_impl_now_ms() + fc->delay_ms : 0;
     /* The thread sleeps only on an empty queue or for the head's due
      * time, so only a first item needs to wake it. */
     if (fc->q_tail != NULL) {
@@ -129,12 +129,12 @@ static void fk_item_run(fake_conn *fc, fk_item *it)
     }
     case IT_FIRE: {
         fk_reg *r = (fk_reg *)it;
-        zkc__watch_fire(r->watch, r->ev);
+        zkc_impl_watch_fire(r->watch, r->ev);
         free(r);
         break;
     }
     case IT_STATE:
-        zkc__conn_set_state(&fc->base, ((fk_state *)it)->state);
+        zkc_impl_conn_set_state(&fc->base, ((fk_state *)it)->state);
         free(it);
         break;
     default:
@@ -158,8 +158,8 @@ void *fk_session_main(void *arg)
             continue;
         }
         if (!fc->q_stop && it->due_ms > 0) {
-            if (it->due_ms > zkc__now_ms()) {
-                zkc__cond_wait_until(&fc->qcond, &fc->qlock, it->due_ms);
+            if (it->due_ms > zkc_impl_now_ms()) {
+                zkc_impl_cond_wait_until(&fc->qcond, &fc->qlock, it->due_ms);
                 continue;
             }
         }

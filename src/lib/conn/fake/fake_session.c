@@ -126,7 +126,7 @@ static int fake_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, vo
     if (is_read && (req->flags & ZKC_WATCH)) {
         w.reg = calloc(1, sizeof *w.reg);
         if (w.reg != NULL) {
-            w.reg->watch = zkc__watch_new(req->path);
+            w.reg->watch = zkc_impl_watch_new(req->path);
             if (w.reg->watch == NULL) {
                 free(w.reg);
                 w.reg = NULL;
@@ -141,7 +141,7 @@ static int fake_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, vo
     if (rc != ZKC_OK)
         fk_done_free(d);
     if (w.reg != NULL && !w.used) {
-        zkc__watch_discard(w.reg->watch);
+        zkc_impl_watch_discard(w.reg->watch);
         free(w.reg);
     }
     return rc;
@@ -177,7 +177,7 @@ void fk_session_free(fake_conn *fc)
     pthread_cond_destroy(&fc->qcond);
     pthread_cond_destroy(&fc->qdone);
     zkc_fake_tree *t = fc->tree;
-    zkc__conn_fini(&fc->base);
+    zkc_impl_conn_fini(&fc->base);
     free(fc);
     fk_tree_unref(t);
 }
@@ -279,7 +279,7 @@ int zkc_fake_open(zkc_fake_tree *t, zkc_conn **ret_conn)
 
     char desc[64];
     snprintf(desc, sizeof desc, "fake(0x%llx)", (unsigned long long)fc->session_id);
-    int rc = zkc__conn_init(&fc->base, &fake_ops, desc);
+    int rc = zkc_impl_conn_init(&fc->base, &fake_ops, desc);
     if (rc != ZKC_OK) {
         free(fc->expire_item);
         free(fc->ids[0].scheme);
@@ -289,7 +289,7 @@ int zkc_fake_open(zkc_fake_tree *t, zkc_conn **ret_conn)
         return rc == ZKC_ENOMEM ? rc : ZKC_ENOMEM;
     }
     pthread_mutex_init(&fc->qlock, NULL);
-    zkc__cond_init_monotonic(&fc->qcond);
+    zkc_impl_cond_init_monotonic(&fc->qcond);
     pthread_cond_init(&fc->qdone, NULL);
     fc->tree = t;
     /* Nobody can watch the state yet: set it without an event. */

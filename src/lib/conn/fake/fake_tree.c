@@ -67,9 +67,9 @@ fk_node *fk_node_new(const char *path, size_t plen, const void *data, size_t len
     fk_node *n = calloc(1, sizeof *n);
     if (n == NULL)
         return NULL;
-    n->link.key = zkc__memdup(path, plen);
+    n->link.key = zkc_impl_memdup(path, plen);
     n->link.klen = plen;
-    n->data = zkc__memdup(data, len);
+    n->data = zkc_impl_memdup(data, len);
     n->len = len;
     if (n->link.key == NULL || n->data == NULL) {
         fk_node_free(n);
@@ -233,7 +233,7 @@ zkc_fake_tree *zkc_fake_tree_new(void)
     config->aversion = -1;
     /* Session ids like the server's: time in the middle bits, the server
      * id (1) in the top byte, then counted up. */
-    uint64_t ms = (uint64_t)zkc__wall_ms();
+    uint64_t ms = (uint64_t)zkc_impl_wall_ms();
     t->next_session = (int64_t)(((ms << 24) >> 8) | (1ull << 56));
     return t;
 }

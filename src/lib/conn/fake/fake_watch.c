@@ -69,9 +69,9 @@ static void fk_wpoint_prune(fk_wpoint *wp)
         fk_reg *r = wp->lists[which];
         while (r != NULL) {
             fk_reg *next = r->wp_next;
-            if (zkc__watch_abandoned(r->watch)) {
+            if (zkc_impl_watch_abandoned(r->watch)) {
                 fk_reg_detach(r);
-                zkc__watch_release(r->watch);
+                zkc_impl_watch_release(r->watch);
                 free(r);
             }
             r = next;
@@ -89,7 +89,7 @@ int fk_reg_add(zkc_fake_tree *t, fake_conn *fc, fk_reg *r, const char *path, int
         wp = calloc(1, sizeof *wp);
         if (wp == NULL)
             return ZKC_ENOMEM;
-        wp->link.key = zkc__memdup(path, plen);
+        wp->link.key = zkc_impl_memdup(path, plen);
         if (wp->link.key == NULL) {
             free(wp);
             return ZKC_ENOMEM;
