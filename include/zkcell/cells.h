@@ -169,6 +169,36 @@ int zkc_cells_resolve(zkc_cells *cells, const char *cell, char **ret_cell);
  */
 int zkc_cells_subprocess_flags(zkc_cells *cells, zkc_strings **ret_argv);
 
+/*
+ * zkc_cells_flag: recognise arg (with next, the argument after it, or
+ * NULL) as one of the original's -zk.* flags and apply it to opts:
+ * "-zk.NAME VALUE", "--zk.NAME VALUE", "-zk.NAME=VALUE" or
+ * "--zk.NAME=VALUE", NAME one of local-cell, local-addrs, global-addrs,
+ * base-timeout, connect-timeout (Go durations: "5s", "1m30s", "250ms"),
+ * and, when the caller passes somewhere to put them, zkocc-addr
+ * (*ret_zkocc_addr) and addrs (*ret_addrs, a quorum for every path).  An
+ * empty value unsets a string.  Strings are not copied: opts and the
+ * out pointers point into arg or next afterwards.
+ * Returns ZKC_OK with *ret_used the number of arguments consumed: 0 (arg
+ * is not a -zk.* flag; nothing changed), 1 or 2; or ZKC_EBADARGUMENTS with
+ * zkc_errmsg() naming the flag: an unknown -zk.* name, a missing value, a
+ * duration that is not positive, an invalid cell name.
+ */
+int zkc_cells_flag(const char *arg, const char *next, zkc_cells_opts *opts,
+                   const char **ret_zkocc_addr, const char **ret_addrs, int *ret_used);
+
+/*
+ * zkc_cells_take_flags: zkc_cells_flag() over argv[1..*argc-1], up to a
+ * "--": every -zk.* flag is applied and removed (argv compacted, *argc
+ * lowered, argv[*argc] set to NULL), the other arguments keep their
+ * order.  For programs whose other arguments never start with "-zk."
+ * (daemons); a program with free-form operands calls zkc_cells_flag() in
+ * its option loop instead.  Returns ZKC_OK or the first error of
+ * zkc_cells_flag() (argv then partly compacted).
+ */
+int zkc_cells_take_flags(int *argc, char **argv, zkc_cells_opts *opts,
+                         const char **ret_zkocc_addr, const char **ret_addrs);
+
 /* The timeouts in effect, in milliseconds. */
 int zkc_cells_base_timeout_ms(const zkc_cells *cells);
 int zkc_cells_connect_timeout_ms(const zkc_cells *cells);

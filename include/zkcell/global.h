@@ -113,6 +113,16 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn);
 int zkc_global_dial(const char *const *addr_lists, size_t n, const zkc_zk_opts *opts,
                     zkc_conn **ret_conn);
 
+/*
+ * zkc_dial_quorums: addrs is one address list ("h:p,h:p": zkc_zk_dial) or
+ * several separated by ';' ("a:1;b:1,b:2;c:1": zkc_global_dial over
+ * them).  This is how the connection cache dials a zk_client.json cell
+ * whose value is a list of address strings.  Returns as those calls, or
+ * ZKC_EBADARGUMENTS (an empty list, more than ZKC_GLOBAL_MAX_QUORUMS)
+ * with zkc_errmsg() naming addrs.
+ */
+int zkc_dial_quorums(const char *addrs, const zkc_zk_opts *opts, zkc_conn **ret_conn);
+
 /* zkc_global_quorum: quorum i's connection (borrowed), or NULL when c is
  * not a global connection or i is out of range. */
 zkc_conn *zkc_global_quorum(zkc_conn *c, size_t i);

@@ -20,6 +20,8 @@
 #include "fake.h"
 #include "zk.h"
 #include "cells.h"
+#include "auth.h"
+#include "protected.h"
 #include "conncache.h"
 #include "meta.h"
 #include "global.h"

@@ -62,9 +62,17 @@ static bool group_gone(pid_t pgid)
     return kill(-pgid, 0) < 0 && errno == ESRCH;
 }
 
-/* The environment with add[] ("NAME=value") set; a malloc'd array of
- * borrowed strings, or NULL. */
-static char **env_with(char *const *add)
+/* Whether env ("NAME=value") holds credentials: COMMANDs do not inherit
+ * them unless zk was given --pass-auth. */
+static bool is_auth_var(const char *env)
+{
+    return strncmp(env, "ZK_AUTH=", 8) == 0 || strncmp(env, "ZK_AUTH_CONFIG=", 15) == 0;
+}
+
+/* The environment with add[] ("NAME=value") set, and without the
+ * credentials unless keep_auth; a malloc'd array of borrowed strings, or
+ * NULL. */
+static char **env_with(char *const *add, bool keep_auth)
 {
     size_t n = 0, nadd = 0;
     while (environ[n] != NULL)
@@ -81,7 +89,7 @@ static char **env_with(char *const *add)
             size_t len = strcspn(add[j], "=") + 1;
             replaced = strncmp(environ[i], add[j], len) == 0;
         }
-        if (!replaced)
+        if (!replaced && (keep_auth || !is_auth_var(environ[i])))
             env[k++] = environ[i];
     }
     for (size_t j = 0; j < nadd; j++)
@@ -125,7 +133,7 @@ int zk_child_spawn(zk_ctx *z, char *const *argv, char *const *env_add, int grace
     ch->grace_ms = grace_ms;
     /* Orphans of the command come back to us, still in its group. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    char **env = env_with(env_add);
+    char **env = env_with(env_add, z->pass_auth);
     if (env == NULL) {
         zk_errf(z, "out of memory");
         return -1;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "zkcmd.h"
+#include "zkcell/protected.h"
 
 /* ---- touch ---- */
 
@@ -47,25 +48,55 @@ static void touch_one(zk_ctx *z, const char *path, bool no_create, bool parents)
         zk_err(z, path, rc, rc == ZKC_ENONODE ? "no parent; use -p" : NULL);
 }
 
+/* touch --sequence: a protected sequential create (zkc_create_protected:
+ * a lost reply never makes a second node); prints the node made. */
+static void touch_sequence(zk_ctx *z, const char *path, bool parents)
+{
+    char *made = NULL;
+    int rc = zkc_create_protected(z->conn, path, NULL, 0, ZKC_SEQUENCE, NULL, NULL, &made);
+    if (rc == ZKC_ENONODE && parents) {
+        char *dir = zkc_path_dir(path);
+        rc = dir == NULL ? ZKC_ENOMEM : zkc_create_recursive(z->conn, dir, NULL, 0, 0, NULL, NULL);
+        free(dir);
+        if (rc == ZKC_OK || rc == ZKC_ENODEEXISTS)
+            rc = zkc_create_protected(z->conn, path, NULL, 0, ZKC_SEQUENCE, NULL, NULL, &made);
+    }
+    if (rc != ZKC_OK) {
+        zk_err(z, path, rc, rc == ZKC_ENONODE ? "no parent; use -p" : NULL);
+        return;
+    }
+    printf("%s\n", made);
+    zkc_free(made);
+}
+
 int zk_cmd_touch(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    bool no_create = false, parents = false;
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                       {"sequence", no_argument, NULL, 's'},
+                                       {NULL, 0, NULL, 0}};
+    bool no_create = false, parents = false, sequence = false;
     int c;
-    while ((c = getopt_long(argc, argv, "cph", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "cpsh", lo, NULL)) != -1) {
         switch (c) {
         case 'c': no_create = true; break;
         case 'p': parents = true; break;
+        case 's': sequence = true; break;
         ZK_HELP_CASE;
         }
     }
     if (optind >= argc)
         return zk_usage(z, "no path given");
+    if (sequence && no_create)
+        return zk_usage(z, "-c and --sequence do not go together");
     zk_args a;
     if (zk_expand_connect(z, argv + optind, argc - optind, false, &a) != 0)
         return ZK_EXIT_FAIL;
-    for (size_t i = 0; i < a.n; i++)
-        touch_one(z, a.v[i].path, no_create, parents);
+    for (size_t i = 0; i < a.n; i++) {
+        if (sequence)
+            touch_sequence(z, a.v[i].path, parents);
+        else
+            touch_one(z, a.v[i].path, no_create, parents);
+    }
     zk_args_free(&a);
     return z->status;
 }

@@ -10,8 +10,10 @@
  *                      the original's --zk.zkocc-addr
  *   (default)          the cells of zk_client.json: /zk/<cell>/... goes to
  *                      that cell's quorum (when built with the cell router)
- * Digest credentials come from --auth or $ZK_AUTH and are never printed;
- * --auth is wiped from the process's argument list once read.
+ * Digest credentials come from --auth, else (cells) the cell's entry of
+ * zk_auth.json (--auth-config, $ZK_AUTH_CONFIG), else $ZK_AUTH, and are
+ * never printed; --auth is wiped from the process's argument list once
+ * read.  COMMANDs (elock, qlock) get neither variable unless --pass-auth.
  *
  * Exit status: 0, 1 when some path failed, 2 for a usage error.
  */
@@ -29,6 +31,8 @@
 #include "zkcell/cells.h"
 #endif
 #ifdef ZK_HAVE_META
+#include "zkcell/auth.h"
+#include "zkcell/global.h"
 #include "zkcell/conncache.h"
 #include "zkcell/meta.h"
 #endif
@@ -92,11 +96,15 @@ static const zk_cmd commands[] = {
      "per child of PATH, then PATH's total, as NODES BYTES PATH.\n"
      "  -s        only the total of each PATH\n"
      "  --json    one JSON object per line: path, nodes, bytes, ephemerals\n"},
-    {"touch", zk_cmd_touch, "touch [-c] [-p] PATH...",
+    {"touch", zk_cmd_touch, "touch [-c] [-p] [-s] PATH...",
      "Create each PATH empty, or rewrite its data at its current version to\n"
      "bump its mtime.\n"
      "  -c        do not create: a missing node is an error\n"
-     "  -p        create missing parents (there is no mkdir: use touch -p)\n"},
+     "  -p        create missing parents (there is no mkdir: use touch -p)\n"
+     "  -s, --sequence\n"
+     "            create a new sequential node DIR/_c_GUID-NAME0000000001 for\n"
+     "            each PATH DIR/NAME and print it; protected: a reply lost to a\n"
+     "            connection loss never makes a second node\n"},
     {"rm", zk_cmd_rm, "rm [-r] [-f] PATH...",
      "Delete each PATH.\n"
      "  -r        delete the whole subtree (pipelined); refused for '/', '/zk',\n"
@@ -188,6 +196,21 @@ static const zk_cmd commands[] = {
      "  -r, --root PATH   the root of the names (zkns-pdns --zkns-root)\n"
      "  -t, --type T      A, AAAA, CNAME, SRV or ANY (default)\n"
      "  --json    one JSON object: name, path, port, kind, ttl, answers\n"},
+    {"diff", zk_cmd_diff, "diff [--quorums Q] [--json] PATH...",
+     "List what differs between the quorums of --quorums under each PATH (the\n"
+     "node included): one line per difference, its kind (missing, data, acl,\n"
+     "ephemeral, version), its path and each quorum's side.  Exit status 0 when\n"
+     "they agree, 1 when something differs or a quorum cannot answer.\n"
+     "  --quorums Q  'H:P,..;H:P,..;...' (also a global option)\n"
+     "  --json       a JSON array of {kind, path, present, detail}\n"},
+    {"repair", zk_cmd_repair, "repair [--quorums Q] --from N [--dry-run] PATH...",
+     "Make the subtree at each PATH on every quorum of --quorums equal to\n"
+     "quorum N's (0 is the first): create what is missing, delete what quorum N\n"
+     "lacks, set differing data and ACLs, realign versions.  Every write checks\n"
+     "the version just read, so a concurrent writer stops it.  Ephemeral nodes\n"
+     "cannot be made for another session: they are reported, exit status 1.\n"
+     "  --from N     the quorum whose tree is right\n"
+     "  --dry-run    print the writes it would make, change nothing\n"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -204,16 +227,26 @@ static const char global_help[] =
     "  wait watch elock qlock           watches and locks\n"
     "  zip unzip dump restore           archives\n"
     "  zkns-set zkns-resolve            zkns service records (DNS)\n"
+    "  diff repair                      divergence across --quorums\n"
     "  help [COMMAND]                   this text, or a command's\n"
     "\n"
     "Options:\n"
     "  -s, --server HOST:PORT,...  use this quorum for every path\n"
+    "      --quorums 'H:P,..;H:P,..;...'\n"
+    "                              one namespace over these quorums: writes go to\n"
+    "                              all, reads compare all; divergence names each\n"
+    "                              quorum's answer (exit 1); see diff, repair\n"
     "      --zkocc HOST:PORT,...   read through these zkocc daemons (read commands only;\n"
     "                              also --zk.zkocc-addr)\n"
     "      --use-zkocc             route cells through their \"<cell>:_zkocc\" daemons\n"
     "      --fake FILE.json        use an in-memory ZooKeeper loaded from FILE\n"
     "      --fake-save FILE.json   after the command, save the fake tree to FILE\n"
-    "  -a, --auth USER:PASSWORD    digest credentials (default $ZK_AUTH)\n"
+    "  -a, --auth USER:PASSWORD    digest credentials for every cell (default: the\n"
+    "                              cell's in zk_auth.json, else $ZK_AUTH)\n"
+    "      --auth-config FILE      credentials per cell, {\"CELL\": \"USER:PASSWORD\"}, mode\n"
+    "                              0600 or stricter (default $ZK_AUTH_CONFIG)\n"
+    "      --pass-auth             let elock/qlock COMMANDs inherit ZK_AUTH and\n"
+    "                              ZK_AUTH_CONFIG (default: removed)\n"
     "      --config FILE           cells configuration (default $ZK_CLIENT_CONFIG,\n"
     "                              else /etc/zookeeper/zk_client.json)\n"
     "      --local-cell CELL       the cell of /zk/local (default $ZK_CLIENT_LOCAL_CELL,\n"
@@ -223,6 +256,9 @@ static const char global_help[] =
     "      --lock-wait-timeout D   how long qlock waits (default: forever)\n"
     "      --window N              operations in flight for bulk work (default 2048)\n"
     "      --raw | --escape        write data raw, or escaped, whatever stdout is\n"
+    "  -zk.local-cell CELL, -zk.local-addrs H, -zk.global-addrs H, -zk.base-timeout D,\n"
+    "  -zk.connect-timeout D, -zk.zkocc-addr H, -zk.addrs H\n"
+    "                              the original's flags (also --zk.NAME[=VALUE])\n"
     "  -h, --help                  this text\n"
     "      --version               print the version\n"
     "\n"
@@ -337,6 +373,8 @@ static int connect_server(zk_ctx *z)
 static const char *zkocc_addrs;
 /* --use-zkocc: the cells' ":_zkocc" daemons. */
 static int use_zkocc;
+/* -zk.local-addrs, -zk.global-addrs: cell address overrides. */
+static const char *flag_local_addrs, *flag_global_addrs;
 
 static int connect_zkocc(zk_ctx *z)
 {
@@ -350,13 +388,14 @@ static int connect_zkocc(zk_ctx *z)
 
 #ifdef ZK_HAVE_META
 static zkc_cells *cells;
+/* zk_auth.json: digest credentials per cell. */
+static zkc_auth_config *cell_auth;
 
 /* The cache's dial: zkc_zk_dial() with our timeouts and credentials. */
 static int dial_cell(const char *cell, const char *addrs, void *userdata, zkc_conn **ret)
 {
     const zk_ctx *z = userdata;
     zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
-    (void)cell;
     if (use_zkocc) {
         zkc_zkocc_opts zo = ZKC_ZKOCC_OPTS_INIT;
         zo.connect_timeout_ms = z->connect_timeout_ms;
@@ -364,11 +403,19 @@ static int dial_cell(const char *cell, const char *addrs, void *userdata, zkc_co
     }
     o.connect_timeout_ms = z->connect_timeout_ms;
     o.base_timeout_ms = z->session_timeout_ms;
-    if (auth_cred(z) != NULL) {
+    /* --auth for every cell, else the cell's own, else $ZK_AUTH; the C
+     * client sends them again after every reconnect. */
+    const char *cred = z->auth != NULL && *z->auth != '\0' ? z->auth : NULL;
+    if (cred == NULL)
+        cred = zkc_auth_config_cred(cell_auth, cell);
+    if (cred == NULL)
+        cred = auth_cred(z);
+    if (cred != NULL) {
         o.auth_scheme = "digest";
-        o.auth_cred = auth_cred(z);
+        o.auth_cred = cred;
     }
-    return zkc_zk_dial(addrs, &o, ret);
+    /* A cell given as a list of quorums: one global namespace. */
+    return zkc_dial_quorums(addrs, &o, ret);
 }
 
 /* Cells visited one after another (a '*' over thousands of cells) must
@@ -398,8 +445,15 @@ static int connect_cells(zk_ctx *z)
         co.config_paths = &cfg;
         co.n_config_paths = 1;
     }
+    int rc = zkc_auth_config_load(z->auth_config, &cell_auth);
+    if (rc != ZKC_OK) {
+        zk_errf(z, "%s", zkc_errmsg());
+        return rc;
+    }
     co.local_cell = z->local_cell;
-    int rc = zkc_cells_new(&co, &cells);
+    co.local_addrs = flag_local_addrs;
+    co.global_addrs = flag_global_addrs;
+    rc = zkc_cells_new(&co, &cells);
     if (rc == ZKC_OK)
         rc = zkc_cells_refresh(cells);
     if (rc == ZKC_OK)
@@ -455,6 +509,12 @@ static void cell_status(zkc_conn_cache *cache, const char *cell, char *state, si
 
 const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_t size)
 {
+    /* --quorums: the global connection's message names each quorum's
+     * answer (a synchronous call leaves it in zkc_errmsg()). */
+    if (rc == ZKC_EINCONSISTENT && z->quorums != NULL && zkc_errmsg()[0] != '\0') {
+        snprintf(buf, size, "%s", zkc_errmsg());
+        return buf;
+    }
 #ifdef ZK_HAVE_META
     if (rc != ZKC_ETIMEDOUT && rc != ZKC_ECONNECTIONLOSS && rc != ZKC_EOPERATIONTIMEOUT &&
         rc != ZKC_ECLOSED && rc != ZKC_ESESSIONEXPIRED && rc != ZKC_ECONNECT &&
@@ -554,6 +614,44 @@ void zk_cell_conn_end(zk_ctx *z)
 #endif
 }
 
+/* --quorums "H1;H2;...": one global namespace over those quorums
+ * (zkc_global_dial): writes go to all, reads compare all. */
+static int connect_quorums(zk_ctx *z)
+{
+    char *copy = strdup(z->quorums);
+    const char *lists[ZKC_GLOBAL_MAX_QUORUMS];
+    size_t n = 0;
+    int rc = ZKC_OK;
+    if (copy == NULL)
+        return ZKC_ENOMEM;
+    for (char *save = NULL, *t = strtok_r(copy, ";", &save); t != NULL;
+         t = strtok_r(NULL, ";", &save)) {
+        if (n == ZKC_GLOBAL_MAX_QUORUMS) {
+            rc = ZKC_EBADARGUMENTS;
+            break;
+        }
+        lists[n++] = t;
+    }
+    if (rc != ZKC_OK || n == 0) {
+        zk_errf(z, "--quorums: want 1 to %d address lists separated by ';'",
+                ZKC_GLOBAL_MAX_QUORUMS);
+        free(copy);
+        return ZKC_EBADARGUMENTS;
+    }
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.connect_timeout_ms = z->connect_timeout_ms;
+    o.base_timeout_ms = z->session_timeout_ms;
+    if (auth_cred(z) != NULL) {
+        o.auth_scheme = "digest";
+        o.auth_cred = auth_cred(z);
+    }
+    rc = zkc_global_dial(lists, n, &o, &z->conn);
+    if (rc != ZKC_OK)
+        zk_errf(z, "cannot connect: %s", zkc_errmsg());
+    free(copy);
+    return rc;
+}
+
 int zk_connect(zk_ctx *z)
 {
     static int failed;
@@ -566,6 +664,8 @@ int zk_connect(zk_ctx *z)
         rc = connect_fake(z);
     else if (z->server != NULL)
         rc = connect_server(z);
+    else if (z->quorums != NULL)
+        rc = connect_quorums(z);
     else if (zkocc_addrs != NULL)
         rc = connect_zkocc(z);
     else {
@@ -601,6 +701,8 @@ static void disconnect(zk_ctx *z)
 #ifdef ZK_HAVE_META
     zkc_cells_free(cells);
     cells = NULL;
+    zkc_auth_config_free(cell_auth);
+    cell_auth = NULL;
 #endif
 }
 
@@ -619,8 +721,19 @@ enum {
     OPT_ESCAPE,
     OPT_VERSION,
     OPT_ZKOCC,
-    OPT_USE_ZKOCC
+    OPT_USE_ZKOCC,
+    OPT_AUTH_CONFIG,
+    OPT_PASS_AUTH,
+    OPT_QUORUMS
 };
+
+/* Whether arg ("-zk.NAME", "--zk.NAME=V") is the -zk. flag name. */
+static int zk_flag_is(const char *arg, const char *name)
+{
+    arg += arg[1] == '-' ? 5 : 4;
+    size_t n = strlen(name);
+    return strncmp(arg, name, n) == 0 && (arg[n] == '\0' || arg[n] == '=');
+}
 
 int main(int argc, char **argv)
 {
@@ -638,10 +751,12 @@ int main(int argc, char **argv)
         {"server", required_argument, NULL, 's'},
         {"fake", required_argument, NULL, OPT_FAKE},
         {"zkocc", required_argument, NULL, OPT_ZKOCC},
-        {"zk.zkocc-addr", required_argument, NULL, OPT_ZKOCC},
         {"use-zkocc", no_argument, NULL, OPT_USE_ZKOCC},
         {"fake-save", required_argument, NULL, OPT_FAKE_SAVE},
         {"auth", required_argument, NULL, 'a'},
+        {"auth-config", required_argument, NULL, OPT_AUTH_CONFIG},
+        {"quorums", required_argument, NULL, OPT_QUORUMS},
+        {"pass-auth", no_argument, NULL, OPT_PASS_AUTH},
         {"config", required_argument, NULL, OPT_CONFIG},
         {"local-cell", required_argument, NULL, OPT_LOCAL_CELL},
         {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
@@ -656,7 +771,41 @@ int main(int argc, char **argv)
     };
     opterr = 0;
     int c, rc;
-    while ((c = getopt_long(argc, argv, "+s:a:h", lo, NULL)) != -1) {
+    for (;;) {
+        /* The original's -zk.* flags (what zkc_cells_subprocess_flags()
+         * hands a child), single or double dash; getopt stops at the
+         * command ("+"), so operands are never taken for them. */
+        if (optind < argc && optind > 0) {
+            zkc_cells_opts f = ZKC_CELLS_OPTS_INIT;
+            int used = 0;
+            const char *direct = NULL, *zkocc = NULL;
+            if (zkc_cells_flag(argv[optind], optind + 1 < argc ? argv[optind + 1] : NULL, &f,
+                               &zkocc, &direct, &used) != ZKC_OK) {
+                fprintf(stderr, "zk: %s\nTry 'zk --help'.\n", zkc_errmsg());
+                return ZK_EXIT_USAGE;
+            }
+            if (used > 0) {
+                const char *a = argv[optind];
+                if (zk_flag_is(a, "local-cell"))
+                    z.local_cell = f.local_cell;
+                else if (zk_flag_is(a, "local-addrs"))
+                    flag_local_addrs = f.local_addrs;
+                else if (zk_flag_is(a, "global-addrs"))
+                    flag_global_addrs = f.global_addrs;
+                else if (zk_flag_is(a, "base-timeout"))
+                    z.session_timeout_ms = f.base_timeout_ms;
+                else if (zk_flag_is(a, "connect-timeout"))
+                    z.connect_timeout_ms = f.connect_timeout_ms;
+                else if (zk_flag_is(a, "zkocc-addr"))
+                    zkocc_addrs = zkocc;
+                else
+                    z.server = direct;
+                optind += used;
+                continue;
+            }
+        }
+        if ((c = getopt_long(argc, argv, "+s:a:h", lo, NULL)) == -1)
+            break;
         switch (c) {
         case 's':
             z.server = optarg;
@@ -677,6 +826,15 @@ int main(int argc, char **argv)
             z.auth = strdup(optarg);
             /* Hide the credentials from ps and /proc. */
             memset(optarg, 'x', strlen(optarg));
+            break;
+        case OPT_AUTH_CONFIG:
+            z.auth_config = optarg;
+            break;
+        case OPT_PASS_AUTH:
+            z.pass_auth = true;
+            break;
+        case OPT_QUORUMS:
+            z.quorums = optarg;
             break;
         case OPT_CONFIG:
             z.config = optarg;
@@ -752,6 +910,11 @@ int main(int argc, char **argv)
     if (zkocc_addrs != NULL && z.server != NULL) {
         /* The original: mutually exclusive. */
         zk_usage(&z, "--zkocc and --server are mutually exclusive");
+        zkc_cancel_free(z.cancel);
+        return ZK_EXIT_USAGE;
+    }
+    if (z.quorums != NULL && (z.server != NULL || zkocc_addrs != NULL || z.fake_file != NULL)) {
+        zk_usage(&z, "--quorums goes with none of --server, --zkocc, --fake");
         zkc_cancel_free(z.cancel);
         return ZK_EXIT_USAGE;
     }

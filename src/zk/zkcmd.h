@@ -72,6 +72,9 @@ typedef struct zk_ctx {
     const char *fake_file;
     const char *fake_save;
     const char *auth;          /* "user:password", never printed */
+    const char *auth_config;   /* --auth-config (zk_auth.json), else $ZK_AUTH_CONFIG */
+    const char *quorums;       /* --quorums "H1;H2;H3": the global namespace */
+    bool pass_auth;            /* --pass-auth: COMMANDs keep ZK_AUTH, ZK_AUTH_CONFIG */
     const char *config;        /* --config */
     const char *local_cell;    /* --local-cell */
     int connect_timeout_ms;
@@ -333,6 +336,11 @@ int zk_cmd_dump(zk_ctx *z, int argc, char **argv);
 int zk_cmd_restore(zk_ctx *z, int argc, char **argv);
 int zk_cmd_zkns_set(zk_ctx *z, int argc, char **argv);
 int zk_cmd_zkns_resolve(zk_ctx *z, int argc, char **argv);
+
+/* ---- cmd_global.c: divergence across --quorums ---- */
+
+int zk_cmd_diff(zk_ctx *z, int argc, char **argv);
+int zk_cmd_repair(zk_ctx *z, int argc, char **argv);
 
 /* Report the option getopt_long() just refused; returns ZK_EXIT_USAGE. */
 int zk_bad_option(zk_ctx *z, char **argv);

@@ -51,6 +51,7 @@ typedef struct options {
     const char *soa_host;
     const char *fake;
     const char *local_cell;
+    zkc_cells_opts zkflags; /* -zk.* flags: addresses and timeouts */
     unsigned ttl;
     int timeout_ms;
     size_t cache;
@@ -70,6 +71,8 @@ static const char usage_text[] =
     "  --config FILE         cells configuration (default $ZK_CLIENT_CONFIG,\n"
     "                        else /etc/zookeeper/zk_client.json)\n"
     "  --local-cell CELL     the cell of /zk/local\n"
+    "  -zk.local-cell CELL, -zk.local-addrs H, -zk.global-addrs H, -zk.base-timeout D,\n"
+    "  -zk.connect-timeout D the original's flags (also --zk.NAME[=VALUE])\n"
     "  --zkocc HOST:PORT     read through a zkocc cache (not in this build)\n"
     "  --ttl SECONDS         TTL of answers (default 1); a record's \"ttl\" wins\n"
     "  --timeout D           longest wait for one read: 500ms, 1s (default 1s;\n"
@@ -161,6 +164,13 @@ static int parse_args(int argc, char **argv, options *o)
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
     };
+    /* The -zk.* flags a parent hands its children (zkc_cells_flag). */
+    if (zkc_cells_take_flags(&argc, argv, &o->zkflags, NULL, NULL) != ZKC_OK)
+        return usage_error("%s", zkc_errmsg());
+    if (o->zkflags.local_cell != NULL)
+        o->local_cell = o->zkflags.local_cell;
+    if (o->zkflags.connect_timeout_ms > 0)
+        o->timeout_ms = o->zkflags.connect_timeout_ms;
     opterr = 0;
     int c;
     unsigned long v;
@@ -290,6 +300,9 @@ static int open_conn(const options *o, conn_state *cs)
         co.n_config_paths = 1;
     }
     co.local_cell = o->local_cell;
+    co.local_addrs = o->zkflags.local_addrs;
+    co.global_addrs = o->zkflags.global_addrs;
+    co.base_timeout_ms = o->zkflags.base_timeout_ms;
     rc = zkc_cells_new(&co, &cs->cells);
     if (rc == ZKC_OK)
         rc = zkc_cells_refresh(cs->cells);

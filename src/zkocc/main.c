@@ -53,6 +53,8 @@ static void usage(FILE *f)
 "  --config FILE               zk_client.json (default $ZK_CLIENT_CONFIG or\n"
 "                              /etc/zookeeper/zk_client.json)\n"
 "  --local-cell CELL           the local cell (default: from the host name)\n"
+"  -zk.local-cell CELL, -zk.local-addrs H, -zk.global-addrs H, -zk.base-timeout D,\n"
+"  -zk.connect-timeout D       the original's flags (also --zk.NAME[=VALUE])\n"
 "  --resolve-local             serve /zk/local/... as the local cell\n"
 "  --session-timeout D         ZooKeeper session timeout (default 30s)\n"
 "  --connect-timeout D         bound on one dial (default 30s)\n"
@@ -179,6 +181,20 @@ static int parse_args(int argc, char **argv, zo_opts *o)
         {"version", no_argument, NULL, O_VERSION},
         {NULL, 0, NULL, 0},
     };
+    /* The -zk.* flags a parent hands its children (zkc_cells_flag). */
+    zkc_cells_opts zf = ZKC_CELLS_OPTS_INIT;
+    if (zkc_cells_take_flags(&argc, argv, &zf, NULL, NULL) != ZKC_OK) {
+        fprintf(stderr, "zkocc: %s (see --help)\n", zkc_errmsg());
+        return 2;
+    }
+    if (zf.local_cell != NULL)
+        o->local_cell = zf.local_cell;
+    o->local_addrs = zf.local_addrs;
+    o->global_addrs = zf.global_addrs;
+    if (zf.base_timeout_ms > 0)
+        o->session_timeout_ms = zf.base_timeout_ms;
+    if (zf.connect_timeout_ms > 0)
+        o->connect_timeout_ms = zf.connect_timeout_ms;
     opterr = 0;
     int c;
     size_t sz;
@@ -377,6 +393,8 @@ int main(int argc, char **argv)
         co.n_config_paths = 1;
     }
     co.local_cell = o->local_cell;
+    co.local_addrs = o->local_addrs;
+    co.global_addrs = o->global_addrs;
     co.base_timeout_ms = o->session_timeout_ms;
     co.connect_timeout_ms = o->connect_timeout_ms;
     if ((rc = zkc_cells_new(&co, &z.cells)) != ZKC_OK) {

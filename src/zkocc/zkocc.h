@@ -29,6 +29,7 @@ typedef struct zo_opts {
     int port;
     const char *config;
     const char *local_cell;
+    const char *local_addrs, *global_addrs; /* -zk.local-addrs, -zk.global-addrs */
     bool resolve_local;
     int session_timeout_ms;
     int connect_timeout_ms;

@@ -298,6 +298,38 @@ int zkc_cells_connect_timeout_ms(const zkc_cells *c)
 
 /* ---- loading ---- */
 
+/* A JSON array of 1..64 non-empty strings without ';' (or NUL) joined
+ * by ';' into *ret (malloc'd); ZKC_EBADCONFIG otherwise, ZKC_ENOMEM. */
+static int join_quorums(json_t *arr, char **ret)
+{
+    size_t n = json_array_size(arr), total = 0;
+    if (n == 0 || n > 64)
+        return ZKC_EBADCONFIG;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(arr, i);
+        const char *s = json_string_value(e);
+        if (s == NULL || *s == '\0' || strchr(s, ';') != NULL ||
+            strlen(s) != json_string_length(e))
+            return ZKC_EBADCONFIG;
+        total += strlen(s) + 1;
+    }
+    char *out = malloc(total);
+    if (out == NULL)
+        return ZKC_ENOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = json_string_value(json_array_get(arr, i));
+        size_t l = strlen(s);
+        if (i > 0)
+            out[o++] = ';';
+        memcpy(out + o, s, l);
+        o += l;
+    }
+    out[o] = '\0';
+    *ret = out;
+    return ZKC_OK;
+}
+
 /*
  * Why a key cannot name a cell, or NULL.  Keys are "<cell>",
  * "<cell>-global" and either with ":_zkocc"; "global" is one too.  Names
@@ -344,6 +376,33 @@ static int check_map(json_t *root, char *msg, size_t size)
     json_object_foreach(root, key, v)
     {
         char q[600];
+        if (json_is_array(v)) {
+            /* A list of quorums, each an address string: kept as one
+             * string "A;B;C" (zkc_dial_quorums() dials it as one global
+             * namespace). */
+            char *joined = NULL;
+            int rc = join_quorums(v, &joined);
+            if (rc == ZKC_ENOMEM)
+                return rc;
+            if (rc == ZKC_OK) {
+                rc = json_object_set_new(root, key, json_string(joined)) == 0 ? ZKC_OK
+                                                                             : ZKC_ENOMEM;
+                free(joined);
+                if (rc != ZKC_OK)
+                    return rc;
+                const char *why = bad_key(key, strlen(key));
+                if (why != NULL) {
+                    snprintf(msg, size, "key %s: %s", quote(key, strlen(key), q, sizeof q), why);
+                    return ZKC_EBADCONFIG;
+                }
+                continue;
+            }
+            snprintf(msg, size,
+                     "the value of key %s is not a string or a list of 1 to 64 non-empty "
+                     "address strings without ';'",
+                     quote(key, strlen(key), q, sizeof q));
+            return ZKC_EBADCONFIG;
+        }
         if (!json_is_string(v)) {
             snprintf(msg, size, "the value of key %s is not a string",
                      quote(key, strlen(key), q, sizeof q));

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "zkcell/conncache.h"
+#include "zkcell/global.h"
 #include "zkcell/sys/conn_impl.h"
 #include "zkcell/zk.h"
 #include "zkcell/zkocc.h"
@@ -84,7 +85,8 @@ static int default_dial(const char *cell, const char *addrs, void *userdata,
     zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
     o.base_timeout_ms = zkc_cells_base_timeout_ms(cache->cells);
     o.connect_timeout_ms = zkc_cells_connect_timeout_ms(cache->cells);
-    return zkc_zk_dial(addrs, &o, ret_conn);
+    /* A cell given as a list of quorums: one global namespace. */
+    return zkc_dial_quorums(addrs, &o, ret_conn);
 }
 
 int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
