@@ -61,9 +61,12 @@ typedef struct zkc_conn_cache_opts {
      * connection is in use the dial happens anyway, so the bound is
      * soft.  For tools that visit many cells one after another. */
     int max_conns;
+    /* Digest credentials per cell (zk_auth.json, auth.h), used by the
+     * default dial: borrowed, must outlive the cache; NULL: none. */
+    const struct zkc_auth_config *auth;
 } zkc_conn_cache_opts;
 
-#define ZKC_CONN_CACHE_OPTS_INIT {1, false, NULL, NULL, 0, 0, 0}
+#define ZKC_CONN_CACHE_OPTS_INIT {1, false, NULL, NULL, 0, 0, 0, NULL}
 
 /*
  * zkc_conn_cache_new: an empty cache over cells, which is borrowed and

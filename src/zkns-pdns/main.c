@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "server.h"
+#include "zkcell/auth.h"
 #include "zkcell/cells.h"
 #include "zkcell/conncache.h"
 #include "zkcell/fake.h"
@@ -44,6 +45,7 @@
 
 typedef struct options {
     const char *config;
+    const char *auth_config;
     const char *domain;
     const char *root;
     const char *zkocc;
@@ -71,6 +73,8 @@ static const char usage_text[] =
     "  --config FILE         cells configuration (default $ZK_CLIENT_CONFIG,\n"
     "                        else /etc/zookeeper/zk_client.json)\n"
     "  --local-cell CELL     the cell of /zk/local\n"
+    "  --auth-config FILE    digest credentials per cell (zk_auth.json, mode 0600;\n"
+    "                        default $ZK_AUTH_CONFIG, else none)\n"
     "  -zk.local-cell CELL, -zk.local-addrs H, -zk.global-addrs H, -zk.base-timeout D,\n"
     "  -zk.connect-timeout D the original's flags (also --zk.NAME[=VALUE])\n"
     "  --zkocc HOST:PORT     read through a zkocc cache (not in this build)\n"
@@ -141,6 +145,7 @@ enum {
     OPT_SOA_HOST,
     OPT_FAKE,
     OPT_LOCAL_CELL,
+    OPT_AUTH_CONFIG,
     OPT_HELP,
     OPT_VERSION
 };
@@ -160,6 +165,7 @@ static int parse_args(int argc, char **argv, options *o)
         {"soa-host", required_argument, NULL, OPT_SOA_HOST},
         {"fake", required_argument, NULL, OPT_FAKE},
         {"local-cell", required_argument, NULL, OPT_LOCAL_CELL},
+        {"auth-config", required_argument, NULL, OPT_AUTH_CONFIG},
         {"help", no_argument, NULL, OPT_HELP},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -178,6 +184,9 @@ static int parse_args(int argc, char **argv, options *o)
         switch (c) {
         case OPT_CONFIG:
             o->config = optarg;
+            break;
+        case OPT_AUTH_CONFIG:
+            o->auth_config = optarg;
             break;
         case OPT_DOMAIN:
             o->domain = optarg;
@@ -252,20 +261,12 @@ static int parse_args(int argc, char **argv, options *o)
  * zkocc's cache while ZooKeeper is away. */
 
 typedef struct conn_state {
+    zkc_auth_config *auth;
     zkc_cells *cells;
     zkc_fake_tree *fake;
     zkc_conn *conn;
     int timeout_ms;
 } conn_state;
-
-static int dial_cell(const char *cell, const char *addrs, void *ud, zkc_conn **ret)
-{
-    const conn_state *cs = ud;
-    zkc_zk_opts zo = ZKC_ZK_OPTS_INIT;
-    (void)cell;
-    zo.connect_timeout_ms = cs->timeout_ms;
-    return zkc_zk_dial(addrs, &zo, ret);
-}
 
 static int open_conn(const options *o, conn_state *cs)
 {
@@ -303,6 +304,11 @@ static int open_conn(const options *o, conn_state *cs)
     co.local_addrs = o->zkflags.local_addrs;
     co.global_addrs = o->zkflags.global_addrs;
     co.base_timeout_ms = o->zkflags.base_timeout_ms;
+    rc = zkc_auth_config_load(o->auth_config, &cs->auth);
+    if (rc != ZKC_OK) {
+        fprintf(stderr, "zkns-pdns: %s\n", zkc_errmsg());
+        return rc;
+    }
     rc = zkc_cells_new(&co, &cs->cells);
     if (rc == ZKC_OK)
         rc = zkc_cells_refresh(cs->cells);
@@ -311,8 +317,7 @@ static int open_conn(const options *o, conn_state *cs)
         return rc;
     }
     zkc_conn_cache_opts cco = ZKC_CONN_CACHE_OPTS_INIT;
-    cco.dial = dial_cell;
-    cco.dial_ud = cs;
+    cco.auth = cs->auth; /* each cell's dial sends its credentials */
     /* A cell that is down is tried again soon: answers come back within
      * about a second of it. */
     cco.backoff_max_ms = 1000;
@@ -335,6 +340,7 @@ static void close_conn(conn_state *cs)
     zkc_conn_close(cs->conn);
     zkc_fake_tree_free(cs->fake);
     zkc_cells_free(cs->cells);
+    zkc_auth_config_free(cs->auth);
 }
 
 /* ---- the counters over HTTP (--bind-addr) ---- */

@@ -52,6 +52,8 @@ static void usage(FILE *f)
 "  --bind ADDR                 address to listen on (default 127.0.0.1)\n"
 "  --config FILE               zk_client.json (default $ZK_CLIENT_CONFIG or\n"
 "                              /etc/zookeeper/zk_client.json)\n"
+"  --auth-config FILE          digest credentials per cell, {\"CELL\": \"USER:PASSWORD\"},\n"
+"                              mode 0600 (default $ZK_AUTH_CONFIG; none)\n"
 "  --local-cell CELL           the local cell (default: from the host name)\n"
 "  -zk.local-cell CELL, -zk.local-addrs H, -zk.global-addrs H, -zk.base-timeout D,\n"
 "  -zk.connect-timeout D       the original's flags (also --zk.NAME[=VALUE])\n"
@@ -136,8 +138,13 @@ enum {
     O_PORT = 256, O_BIND, O_CONFIG, O_LOCAL_CELL, O_RESOLVE_LOCAL, O_SESSION_TIMEOUT,
     O_CONNECT_TIMEOUT, O_RECONNECT, O_RECONNECT_MAX, O_REFRESH_INTERVAL, O_REFRESH_COUNT,
     O_MAX_CACHE, O_NEG_TTL, O_SNAPSHOT, O_SNAPSHOT_INTERVAL, O_MAX_FRAME, O_MAX_CONN,
-    O_MAX_INFLIGHT, O_MAX_OUTPUT, O_IDLE, O_WRITE_TIMEOUT, O_SHUTDOWN, O_HELP, O_VERSION, O_IGNORED
+    O_MAX_INFLIGHT, O_MAX_OUTPUT, O_IDLE, O_WRITE_TIMEOUT, O_SHUTDOWN, O_HELP, O_VERSION, O_IGNORED,
+    O_AUTH_CONFIG
 };
+
+/* --auth-config (or $ZK_AUTH_CONFIG): the cells' digest credentials. */
+static const char *auth_config_path;
+static zkc_auth_config *auth_config;
 
 static int bad(const char *opt, const char *val, const char *want)
 {
@@ -151,6 +158,7 @@ static int parse_args(int argc, char **argv, zo_opts *o)
         {"port", required_argument, NULL, O_PORT},
         {"bind", required_argument, NULL, O_BIND},
         {"config", required_argument, NULL, O_CONFIG},
+        {"auth-config", required_argument, NULL, O_AUTH_CONFIG},
         {"local-cell", required_argument, NULL, O_LOCAL_CELL},
         {"zk.local-cell", required_argument, NULL, O_LOCAL_CELL},
         {"resolve-local", no_argument, NULL, O_RESOLVE_LOCAL},
@@ -247,6 +255,7 @@ static int parse_args(int argc, char **argv, zo_opts *o)
                 return bad(name, optarg, "a duration like 1s");
             break;
         case O_SNAPSHOT: o->snapshot = optarg; break;
+        case O_AUTH_CONFIG: auth_config_path = optarg; break;
         case O_SNAPSHOT_INTERVAL:
             if (parse_duration(optarg, &o->snapshot_interval_ms))
                 return bad(name, optarg, "a duration like 60s");
@@ -411,7 +420,12 @@ int main(int argc, char **argv)
             return 1;
         }
     }
+    if ((rc = zkc_auth_config_load(auth_config_path, &auth_config)) != ZKC_OK) {
+        fprintf(stderr, "zkocc: %s\n", zkc_errmsg());
+        return 2;
+    }
     zkc_conn_cache_opts cco = ZKC_CONN_CACHE_OPTS_INIT;
+    cco.auth = auth_config; /* each cell's dial sends its credentials */
     /* The daemon paces its own redials (jittered, growing). */
     cco.backoff_min_ms = 1;
     cco.backoff_max_ms = 1;

@@ -21,13 +21,14 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #define PW       "pw-9f3a1c"
 #define CRED     "alice:" PW
 /* base64(sha1("alice:pw-9f3a1c")), computed at start. */
 
-static const char *zk_bin;
+static const char *zk_bin, *zkocc_bin;
 static char dir[64], srv[64], cfg[128], authf[128], addr[64];
 
 static int run_zk(char *const *argv, const char *env_auth_config, char *out, size_t size)
@@ -180,20 +181,6 @@ static void test_commands_do_not_inherit(void **state)
 }
 
 /* The dial zk uses: the cell's credentials from the file. */
-static int dial_cell(const char *cell, const char *addrs, void *ud, zkc_conn **ret)
-{
-    const zkc_auth_config *a = ud;
-    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
-    o.base_timeout_ms = 30000; /* outlives the restart */
-    o.connect_timeout_ms = 10000;
-    const char *cred = zkc_auth_config_cred(a, cell);
-    if (cred != NULL) {
-        o.auth_scheme = "digest";
-        o.auth_cred = cred;
-    }
-    return zkc_zk_dial(addrs, &o, ret);
-}
-
 static void test_restart_reapplies(void **state)
 {
     (void)state;
@@ -205,11 +192,13 @@ static void test_restart_reapplies(void **state)
     co.config_paths = paths;
     co.n_config_paths = 1;
     co.ignore_env = true;
+    co.base_timeout_ms = 30000; /* outlives the restart */
+    co.connect_timeout_ms = 10000;
     zkc_cells *cells = NULL;
     assert_int_equal(ZKC_OK, zkc_cells_new(&co, &cells));
+    /* The cache's own dial, with the cell's credentials from the file. */
     zkc_conn_cache_opts cco = ZKC_CONN_CACHE_OPTS_INIT;
-    cco.dial = dial_cell;
-    cco.dial_ud = a;
+    cco.auth = a;
     zkc_conn_cache *cache = NULL;
     assert_int_equal(ZKC_OK, zkc_conn_cache_new(cells, &cco, &cache));
     zkc_meta_opts mo = ZKC_META_OPTS_INIT;
@@ -241,9 +230,88 @@ static void test_restart_reapplies(void **state)
     zkc_auth_config_free(a);
 }
 
+/* Start "$ZKOCC_BIN --port P --config cfg [--auth-config F] sec"; its
+ * pid, once it accepts connections, or -1. */
+static pid_t start_zkocc(const char *auth, int *ret_port)
+{
+    int port = zk_test_pick_ports(23800, 1);
+    if (port < 0)
+        return -1;
+    char ps[16];
+    snprintf(ps, sizeof ps, "%d", port);
+    pid_t pid = fork();
+    if (pid == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        unsetenv("ZK_AUTH_CONFIG");
+        if (auth != NULL)
+            execl(zkocc_bin, "zkocc", "--port", ps, "--config", cfg, "--auth-config", auth,
+                  "sec", (char *)NULL);
+        else
+            execl(zkocc_bin, "zkocc", "--port", ps, "--config", cfg, "sec", (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 600; i++) {
+        if (!zk_test_port_free(port)) {
+            *ret_port = port;
+            return pid;
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid)
+            return -1;
+        usleep(50000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return -1;
+}
+
+static void stop_zkocc(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+}
+
+/* zkocc dials each cell with its credentials from zk_auth.json. */
+static void test_zkocc_reads_with_cell_credentials(void **state)
+{
+    (void)state;
+    NEED();
+    if (zkocc_bin == NULL)
+        skip();
+    char out[4096];
+    int port = 0;
+    pid_t pid = start_zkocc(authf, &port);
+    assert_true(pid > 0);
+    char occ[64];
+    snprintf(occ, sizeof occ, "127.0.0.1:%d", port);
+    char *argv[] = {"zk", "--zkocc", occ, "cat", "/zk/sec/secret", NULL};
+    int rc = run_zk(argv, NULL, out, sizeof out);
+    stop_zkocc(pid);
+    assert_int_equal(0, rc);
+    assert_string_equal("s", out);
+    /* The same daemon without credentials is refused by the server. */
+    pid = start_zkocc(NULL, &port);
+    assert_true(pid > 0);
+    snprintf(occ, sizeof occ, "127.0.0.1:%d", port);
+    rc = run_zk(argv, NULL, out, sizeof out);
+    stop_zkocc(pid);
+    assert_int_equal(1, rc);
+    assert_non_null(strstr(out, "not authorized"));
+    /* A file others may read: zkocc refuses to start, naming it. */
+    char loose[160];
+    snprintf(loose, sizeof loose, "%s/loose-occ.json", dir);
+    write_text(loose, "{\"sec\": \"" CRED "\"}\n", 0644);
+    pid = start_zkocc(loose, &port);
+    assert_int_equal(-1, pid);
+    unlink(loose);
+}
+
 int main(void)
 {
     zk_bin = getenv("ZK_BIN");
+    zkocc_bin = getenv("ZKOCC_BIN");
     zk_test_zkctl_init();
     snprintf(dir, sizeof dir, "/tmp/zkc-auth-XXXXXX");
     if (mkdtemp(dir) == NULL)
@@ -253,6 +321,7 @@ int main(void)
         cmocka_unit_test(test_zk_refuses_open_file),
         cmocka_unit_test(test_commands_do_not_inherit),
         cmocka_unit_test(test_restart_reapplies),
+        cmocka_unit_test(test_zkocc_reads_with_cell_credentials),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     unlink(cfg);

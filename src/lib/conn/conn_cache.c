@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "zkcell/auth.h"
 #include "zkcell/conncache.h"
 #include "zkcell/global.h"
 #include "zkcell/sys/conn_impl.h"
@@ -63,6 +64,7 @@ struct zkc_conn_cache {
     int backoff_min_ms;
     int backoff_max_ms;
     int max_conns;
+    const zkc_auth_config *auth; /* borrowed: the caller's */
     unsigned long tick; /* counts gets, to order entries by last use */
     entry *entries;
     cached *all; /* every connection that still has references */
@@ -74,7 +76,6 @@ static int default_dial(const char *cell, const char *addrs, void *userdata,
                         zkc_conn **ret_conn)
 {
     zkc_conn_cache *cache = userdata;
-    (void)cell;
     if (cache->zkocc) {
         /* The ":_zkocc" addresses are zkocc daemons (DialZkocc with the
          * base timeout, as the original). */
@@ -85,6 +86,13 @@ static int default_dial(const char *cell, const char *addrs, void *userdata,
     zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
     o.base_timeout_ms = zkc_cells_base_timeout_ms(cache->cells);
     o.connect_timeout_ms = zkc_cells_connect_timeout_ms(cache->cells);
+    /* The cell's digest credentials; the C client sends them again after
+     * every reconnect. */
+    const char *cred = zkc_auth_config_cred(cache->auth, cell);
+    if (cred != NULL) {
+        o.auth_scheme = "digest";
+        o.auth_cred = cred;
+    }
     /* A cell given as a list of quorums: one global namespace. */
     return zkc_dial_quorums(addrs, &o, ret_conn);
 }
@@ -115,6 +123,7 @@ int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
     if (c->backoff_max_ms < c->backoff_min_ms)
         c->backoff_max_ms = c->backoff_min_ms;
     c->max_conns = opts->max_conns;
+    c->auth = opts->auth;
     *ret_cache = c;
     return ZKC_OK;
 }
