@@ -16,7 +16,6 @@
  * Exit status: 0, 1 when some path failed, 2 for a usage error.
  */
 #include <getopt.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <string.h>
@@ -259,30 +258,6 @@ int zk_getopt_none(zk_ctx *z, int argc, char **argv, const char *optstring)
     return -1;
 }
 
-/* ---- signals ---- */
-
-static zkc_cancel *signal_cancel;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    zkc_cancel_trigger(signal_cancel);
-}
-
-void zk_catch_signals(zk_ctx *z)
-{
-    if (z->cancel == NULL)
-        return;
-    signal_cancel = z->cancel;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
-}
-
 /* ---- connections ---- */
 
 static const char *auth_cred(const zk_ctx *z)
@@ -453,9 +428,36 @@ static void cell_status(zkc_conn_cache *cache, const char *cell, char *state, si
 }
 #endif
 
+#ifdef ZK_HAVE_META
+/* Why the router knows no cell for path: the cells' own message, which
+ * names the configuration read (or the files looked for).  The router's
+ * message itself may have been set on another thread. */
+static const char *no_cell_detail(const char *path, char *buf, size_t size)
+{
+    const char *name;
+    size_t len;
+    if (cells == NULL || zkc_cell_from_path(path, &name, &len) != ZKC_OK)
+        return NULL;
+    char *given = strndup(name, len), *cell = NULL, *addrs = NULL;
+    if (given == NULL)
+        return NULL;
+    int rc = zkc_cells_resolve(cells, given, &cell);
+    if (rc == ZKC_OK)
+        rc = zkc_cells_addrs(cells, cell, use_zkocc != 0, &addrs);
+    if (rc != ZKC_OK)
+        snprintf(buf, size, "%s", zkc_errmsg());
+    free(given);
+    zkc_free(cell);
+    zkc_free(addrs);
+    return rc != ZKC_OK && *buf != '\0' ? buf : NULL;
+}
+#endif
+
 const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_t size)
 {
 #ifdef ZK_HAVE_META
+    if (rc == ZKC_ENOCELL)
+        return no_cell_detail(path, buf, size);
     if (rc != ZKC_ETIMEDOUT && rc != ZKC_ECONNECTIONLOSS && rc != ZKC_EOPERATIONTIMEOUT &&
         rc != ZKC_ECLOSED && rc != ZKC_ESESSIONEXPIRED && rc != ZKC_ECONNECT &&
         rc != ZKC_ESYSTEMERROR && rc != ZKC_EAUTHFAILED && rc != ZKC_ENOMEM)
@@ -674,7 +676,13 @@ int main(int argc, char **argv)
             z.fake_save = optarg;
             break;
         case 'a':
+            free((char *)z.auth);
             z.auth = strdup(optarg);
+            if (z.auth == NULL) {
+                /* Not silently without the credentials asked for. */
+                fputs("zk: --auth: out of memory\n", stderr);
+                return ZK_EXIT_FAIL;
+            }
             /* Hide the credentials from ps and /proc. */
             memset(optarg, 'x', strlen(optarg));
             break;
@@ -773,6 +781,7 @@ int main(int argc, char **argv)
     disconnect(&z);
     if (rc == ZK_EXIT_OK && z.status != ZK_EXIT_OK)
         rc = z.status;
+    zk_release_signals();
     zkc_cancel_free(z.cancel);
     free((char *)z.auth);
     return rc;

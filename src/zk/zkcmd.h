@@ -105,8 +105,14 @@ void zk_help(FILE *f, const char *cmd);
  * go on with the operands from optind, or the exit status to return (the
  * help was printed, or a bad option reported). */
 int zk_getopt_none(zk_ctx *z, int argc, char **argv, const char *optstring);
-/* Handle SIGINT/SIGTERM by triggering z->cancel from now on. */
+
+/* ---- signals.c ---- */
+
+/* Handle SIGINT/SIGTERM/SIGHUP by triggering z->cancel from now on. */
 void zk_catch_signals(zk_ctx *z);
+/* Stop reaching z->cancel from the handler (it does nothing from now on):
+ * after this returns no handler touches the token, which can be freed. */
+void zk_release_signals(void);
 
 /* ---- out.c ---- */
 
