@@ -91,17 +91,26 @@ int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
                        zkc_conn_cache **ret_cache)
 {
     static const zkc_conn_cache_opts defaults = ZKC_CONN_CACHE_OPTS_INIT;
-    if (cells == NULL || ret_cache == NULL)
+    if (cells == NULL || ret_cache == NULL) {
+        zkc_impl_set_errmsg("zkc_conn_cache_new: %s is NULL", cells == NULL ? "cells" : "ret_cache");
         return ZKC_EBADARGUMENTS;
+    }
     *ret_cache = NULL;
     if (opts == NULL)
         opts = &defaults;
     if (opts->version != 1 || opts->backoff_min_ms < 0 || opts->backoff_max_ms < 0 ||
-        opts->max_conns < 0)
+        opts->max_conns < 0) {
+        zkc_impl_set_errmsg("zkc_conn_cache_new: bad options (version %d, backoff %d..%d ms, "
+                            "max_conns %d)",
+                            opts->version, opts->backoff_min_ms, opts->backoff_max_ms,
+                            opts->max_conns);
         return ZKC_EBADARGUMENTS;
+    }
     zkc_conn_cache *c = calloc(1, sizeof *c);
-    if (c == NULL)
+    if (c == NULL) {
+        zkc_impl_set_errmsg("zkc_conn_cache_new: out of memory");
         return ZKC_ENOMEM;
+    }
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     c->cells = cells;

@@ -1208,6 +1208,13 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
     if (bad) {
         for (size_t i = 0; conns != NULL && i < n && i < ZKC_GLOBAL_MAX_QUORUMS; i++)
             zkc_conn_close(conns[i]);
+        if (conns == NULL || ret_conn == NULL)
+            zkc_impl_set_errmsg("zkc_global_open: %s is NULL", conns == NULL ? "conns" : "ret_conn");
+        else if (n == 0 || n > ZKC_GLOBAL_MAX_QUORUMS)
+            zkc_impl_set_errmsg("zkc_global_open: %zu quorums (1 to %d)", n,
+                                ZKC_GLOBAL_MAX_QUORUMS);
+        else
+            zkc_impl_set_errmsg("zkc_global_open: a quorum's connection is NULL");
         return ZKC_EBADARGUMENTS;
     }
     *ret_conn = NULL;
@@ -1241,6 +1248,7 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
         }
         for (size_t i = 0; i < n; i++)
             zkc_conn_close(conns[i]);
+        zkc_impl_set_errmsg("zkc_global_open: %s", zkc_strerror(rc));
         return rc;
     }
     pthread_rwlock_init(&g->gate, NULL);
