@@ -8,6 +8,7 @@
  * in flight.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <spawn.h>
@@ -178,7 +179,7 @@ int zk_cmd_rm(zk_ctx *z, int argc, char **argv)
 /* Read a local file ("-": standard input) whole. */
 static int read_file(const char *name, char **ret, size_t *ret_len)
 {
-    FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
+    FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rbe");
     if (f == NULL)
         return -1;
     size_t cap = 4096, len = 0;
@@ -217,7 +218,7 @@ static int write_file(const char *name, const char *data, size_t len)
 {
     if (strcmp(name, "-") == 0)
         return fwrite(data, 1, len, stdout) == len ? 0 : -1;
-    FILE *f = fopen(name, "wb");
+    FILE *f = fopen(name, "wbe");
     if (f == NULL)
         return -1;
     size_t n = fwrite(data, 1, len, f);
@@ -474,7 +475,7 @@ int zk_cmd_edit(zk_ctx *z, int argc, char **argv)
     if (tmpdir == NULL || *tmpdir == '\0' || strlen(tmpdir) > 60)
         tmpdir = "/tmp";
     snprintf(tmpl, sizeof tmpl, "%s/zk-edit-%s-XXXXXX", tmpdir, base);
-    int fd = mkstemp(tmpl);
+    int fd = mkostemp(tmpl, O_CLOEXEC);
     if (fd < 0) {
         zk_errf(z, "%s: %s", tmpl, strerror(errno));
         goto out;

@@ -588,7 +588,7 @@ static void disconnect(zk_ctx *z)
     if (z->fake_tree != NULL && z->fake_save != NULL && z->conn != NULL) {
         char *json = NULL;
         int rc = zkc_fake_tree_dump_json(z->fake_tree, "/", &json);
-        FILE *f = rc == ZKC_OK ? fopen(z->fake_save, "w") : NULL;
+        FILE *f = rc == ZKC_OK ? fopen(z->fake_save, "we") : NULL;
         if (f == NULL || fputs(json, f) == EOF || fputc('\n', f) == EOF || fclose(f) != 0) {
             zk_errf(z, "cannot save the fake tree to %s", z->fake_save);
         }

@@ -430,7 +430,7 @@ static void *http_thread(void *arg)
 {
     http_ctx *h = arg;
     for (;;) {
-        int fd = accept(h->fd, NULL, NULL);
+        int fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;

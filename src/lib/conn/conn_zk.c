@@ -1619,7 +1619,9 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (prc != 0) {
-        zkc_impl_set_errmsg("dial %s: cannot start a thread: %s", shown, strerror(prc));
+        char eb[128];
+        zkc_impl_set_errmsg("dial %s: cannot start a thread: %s", shown,
+                            strerror_r(prc, eb, sizeof eb));
         dial_abort(zc);
         return ZKC_ENOMEM;
     }
@@ -1637,10 +1639,11 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     int init_errno = zc->init_errno;
     pthread_mutex_unlock(&zc->lock);
     if (zc->zh == NULL) {
+        char eb[128];
         zkc_impl_set_errmsg("dial %s: cannot start a ZooKeeper client: %s", shown,
                         init_errno == EINVAL || init_errno == ENOENT
                             ? "no address could be resolved"
-                            : strerror(init_errno ? init_errno : EINVAL));
+                            : strerror_r(init_errno ? init_errno : EINVAL, eb, sizeof eb));
         dial_abort(zc);
         return init_errno == ENOMEM ? ZKC_ENOMEM : ZKC_ECONNECT;
     }
