@@ -74,6 +74,8 @@ typedef struct zk_ctx {
     const char *auth;          /* "user:password", never printed */
     const char *config;        /* --config */
     const char *local_cell;    /* --local-cell */
+    const char *zkocc_addrs;   /* --zkocc: zkocc daemons for every path */
+    bool use_zkocc;            /* --use-zkocc: the cells' ":_zkocc" daemons */
     int connect_timeout_ms;
     int session_timeout_ms;
     zkc_fake_tree *fake_tree;
@@ -83,7 +85,7 @@ typedef struct zk_ctx {
 /* A subcommand: parses its own options (argv[0] is its name). */
 typedef int (*zk_cmd_fn)(zk_ctx *z, int argc, char **argv);
 
-/* ---- main.c ---- */
+/* ---- conn.c ---- */
 
 /* Connect as the global options say.  Returns ZKC_OK, or prints the
  * error and returns it (the caller exits 1). */
@@ -98,7 +100,13 @@ const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_
  * Returns ZKC_OK, or prints the error and returns it. */
 int zk_cell_conn_begin(zk_ctx *z, char **path);
 void zk_cell_conn_end(zk_ctx *z);
-/* Print the help of the current subcommand to f. */
+/* Save the fake tree (--fake-save), close the connection, free the cells. */
+void zk_disconnect(zk_ctx *z);
+
+/* ---- help.c ---- */
+
+/* Print the help of subcommand cmd to f; the global usage when cmd is
+ * NULL or not a subcommand. */
 void zk_help(FILE *f, const char *cmd);
 /* The option loop of a subcommand whose only option is --help:
  * optstring is "h", or "+h" to stop at the first operand.  Returns -1 to
