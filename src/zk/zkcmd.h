@@ -1,8 +1,12 @@
 /*
  * zkcmd.h: what the files of the zk command share.
  *
- *   main.c     options, the connection (--server, --fake, the cells),
- *              help texts, dispatch to the subcommands
+ *   main.c     global options, dispatch to the subcommands (nothing
+ *              depends on it)
+ *   conn.c     the connection (--server, --fake, --zkocc, the cells),
+ *              cell error details
+ *   help.c     help texts: zk --help, zk help COMMAND
+ *   signals.c  SIGINT/SIGTERM/SIGHUP to the cancel token
  *   out.c      output: errors on stderr, escaping of binary data on a
  *              terminal, times, JSON helpers, base64
  *   pipe.c     a window of asynchronous operations, and the tree walker
@@ -67,7 +71,7 @@ typedef struct zk_ctx {
     bool json;                 /* the subcommand's --json */
     int64_t lock_wait_ms;      /* --lock-wait-timeout, -1: forever */
 
-    /* connection options, from main.c */
+    /* connection options, from main.c, used by conn.c */
     const char *server;
     const char *fake_file;
     const char *fake_save;
