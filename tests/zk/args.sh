@@ -1,8 +1,9 @@
 #!/bin/sh
 # Bugs fixed in the zk command's argument and error handling (TAP):
 # durations strtod takes but that are not durations (nan, inf, overflow,
-# hex, blanks, negative) are usage errors, and an unknown cell's error
-# names the configuration file looked for.
+# hex, blanks, negative) are usage errors, an unknown cell's error
+# names the configuration file looked for, and zk edit's editor runs
+# with the terminal's signals.
 #
 # Usage: args.sh ZK_BINARY
 set -u
@@ -49,6 +50,22 @@ printf '{"sfo": "127.0.0.1:1"}\n' >"$work/c.json"
 st=$?
 grep -q "unknown cell.*zk cell: \"nyc\".*$work/c.json" "$work/out"
 ok $(( st != 1 || $? != 0 )) "a cell missing from the config names it (exit $st): $(cat "$work/out")"
+
+# zk edit spawns the editor (posix_spawn) with SIGINT at its default
+# while zk itself ignores it: an editor interrupted dies, and nothing is
+# written; an editor that works writes back.
+cp "$here/tree.json" "$work/t.json"
+EDITOR='kill -INT $$; echo mine >' "$ZK" --fake "$work/t.json" --fake-save "$work/t.json" \
+    edit /zk/nyc/vt/tablets/0001 >"$work/out" 2>&1 </dev/null
+st=$?
+grep -q "the editor failed" "$work/out"
+ok $(( st != 1 || $? != 0 )) "an editor killed by SIGINT fails the edit (exit $st)"
+EDITOR='sed -i s/one/ONE/' "$ZK" --fake "$work/t.json" --fake-save "$work/t.json" \
+    edit /zk/nyc/vt/tablets/0001 >"$work/out" 2>&1 </dev/null
+st=$?
+"$ZK" --fake "$work/t.json" cat /zk/nyc/vt/tablets/0001 >"$work/data" 2>&1 </dev/null
+grep -q ONE "$work/data"
+ok $(( st != 0 || $? != 0 )) "edit writes the edited data back (exit $st)"
 
 echo "1..$n"
 [ "$failed" = 0 ]
