@@ -521,7 +521,7 @@ int zk_cmd_dump(zk_ctx *z, int argc, char **argv)
         return ZK_EXIT_FAIL;
     }
     FILE *f = stdout;
-    if (outname != NULL && strcmp(outname, "-") != 0 && (f = fopen(outname, "w")) == NULL) {
+    if (outname != NULL && strcmp(outname, "-") != 0 && (f = fopen(outname, "we")) == NULL) {
         zk_errf(z, "%s: %s", outname, strerror(errno));
         zk_tree_free(&t);
         zk_args_free(&a);

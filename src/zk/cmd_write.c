@@ -8,8 +8,10 @@
  * in flight.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -18,6 +20,8 @@
 
 #include "zkcmd.h"
 #include "zkcell/protected.h"
+
+extern char **environ;
 
 /* ---- touch ---- */
 
@@ -206,7 +210,7 @@ int zk_cmd_rm(zk_ctx *z, int argc, char **argv)
 /* Read a local file ("-": standard input) whole. */
 static int read_file(const char *name, char **ret, size_t *ret_len)
 {
-    FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rb");
+    FILE *f = strcmp(name, "-") == 0 ? stdin : fopen(name, "rbe");
     if (f == NULL)
         return -1;
     size_t cap = 4096, len = 0;
@@ -245,7 +249,7 @@ static int write_file(const char *name, const char *data, size_t len)
 {
     if (strcmp(name, "-") == 0)
         return fwrite(data, 1, len, stdout) == len ? 0 : -1;
-    FILE *f = fopen(name, "wb");
+    FILE *f = fopen(name, "wbe");
     if (f == NULL)
         return -1;
     size_t n = fwrite(data, 1, len, f);
@@ -420,6 +424,11 @@ out:
 
 /* ---- edit ---- */
 
+/* Run the editor through the shell ("$EDITOR" "$1", so that EDITOR may
+ * carry arguments) and wait for it.  zk is threaded, so the editor is
+ * started with posix_spawn() rather than fork(): nothing but exec runs in
+ * the child.  zk ignores SIGINT and SIGQUIT while the editor has the
+ * terminal; the editor gets them back at their defaults. */
 static int run_editor(const char *file)
 {
     const char *editor = getenv("VISUAL");
@@ -427,31 +436,40 @@ static int run_editor(const char *file)
         editor = getenv("EDITOR");
     if (editor == NULL || *editor == '\0')
         editor = "vi";
-    /* Let the editor have the terminal's signals while it runs. */
+    char *cmd = malloc(strlen(editor) + 8);
+    if (cmd == NULL)
+        return -1;
+    sprintf(cmd, "%s \"$1\"", editor);
+    char *argv[] = {"sh", "-c", cmd, "sh", (char *)file, NULL};
     struct sigaction ign, old_int, old_quit;
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
     sigemptyset(&ign.sa_mask);
     sigaction(SIGINT, &ign, &old_int);
     sigaction(SIGQUIT, &ign, &old_quit);
-    pid_t pid = fork();
-    if (pid == 0) {
-        sigaction(SIGINT, &old_int, NULL);
-        sigaction(SIGQUIT, &old_quit, NULL);
-        char *cmd = malloc(strlen(editor) + 8);
-        if (cmd != NULL) {
-            sprintf(cmd, "%s \"$1\"", editor);
-            execl("/bin/sh", "sh", "-c", cmd, "sh", file, (char *)NULL);
-        }
-        _exit(127);
-    }
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, deflt;
+    sigemptyset(&none);
+    sigemptyset(&deflt);
+    sigaddset(&deflt, SIGINT);
+    sigaddset(&deflt, SIGQUIT);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &deflt);
+    pid_t pid;
+    int rc = posix_spawn(&pid, "/bin/sh", NULL, &attr, argv, environ);
+    posix_spawnattr_destroy(&attr);
+    free(cmd);
     int status = -1;
-    if (pid > 0)
+    if (rc == 0)
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGQUIT, &old_quit, NULL);
-    return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    if (rc != 0)
+        return 127;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 int zk_cmd_edit(zk_ctx *z, int argc, char **argv)
@@ -488,7 +506,7 @@ int zk_cmd_edit(zk_ctx *z, int argc, char **argv)
     if (tmpdir == NULL || *tmpdir == '\0' || strlen(tmpdir) > 60)
         tmpdir = "/tmp";
     snprintf(tmpl, sizeof tmpl, "%s/zk-edit-%s-XXXXXX", tmpdir, base);
-    int fd = mkstemp(tmpl);
+    int fd = mkostemp(tmpl, O_CLOEXEC);
     if (fd < 0) {
         zk_errf(z, "%s: %s", tmpl, strerror(errno));
         goto out;

@@ -179,7 +179,7 @@ int zk_cmd_zkns_set(zk_ctx *z, int argc, char **argv)
         return zk_usage(z, "entries and -f FILE do not mix");
     zkc_zkns_record *rec = NULL;
     if (file != NULL) {
-        FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
+        FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rbe");
         char *data = NULL;
         size_t len = 0;
         if (f == NULL || read_all(f, &data, &len) != 0) {

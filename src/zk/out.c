@@ -9,6 +9,7 @@
  * round-trips through dump and restore.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,8 +215,12 @@ int zk_parse_duration(const char *s, int64_t *ms)
     char *end;
     if (s == NULL || *s == '\0' || *s == '-')
         return -1;
+    /* strtod also takes "nan", "inf", hex and leading blanks: only a
+     * finite, non-negative decimal count is a duration. */
+    if ((!isdigit((unsigned char)*s) && *s != '.') || strpbrk(s, "xX") != NULL)
+        return -1;
     double v = strtod(s, &end);
-    if (end == s || v < 0)
+    if (end == s || !isfinite(v) || v < 0)
         return -1;
     double mult;
     if (*end == '\0' || strcmp(end, "s") == 0)
@@ -229,7 +234,7 @@ int zk_parse_duration(const char *s, int64_t *ms)
     else
         return -1;
     double r = v * mult;
-    if (r > 9e15)
+    if (!isfinite(r) || r > 9e15)
         return -1;
     *ms = (int64_t)r;
     return 0;

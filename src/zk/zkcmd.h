@@ -1,8 +1,12 @@
 /*
  * zkcmd.h: what the files of the zk command share.
  *
- *   main.c     options, the connection (--server, --fake, the cells),
- *              help texts, dispatch to the subcommands
+ *   main.c     global options, dispatch to the subcommands (nothing
+ *              depends on it)
+ *   conn.c     the connection (--server, --fake, --zkocc, the cells),
+ *              cell error details
+ *   help.c     help texts: zk --help, zk help COMMAND
+ *   signals.c  SIGINT/SIGTERM/SIGHUP to the cancel token
  *   out.c      output: errors on stderr, escaping of binary data on a
  *              terminal, times, JSON helpers, base64
  *   pipe.c     a window of asynchronous operations, and the tree walker
@@ -67,7 +71,7 @@ typedef struct zk_ctx {
     bool json;                 /* the subcommand's --json */
     int64_t lock_wait_ms;      /* --lock-wait-timeout, -1: forever */
 
-    /* connection options, from main.c */
+    /* connection options, from main.c, used by conn.c */
     const char *server;
     const char *fake_file;
     const char *fake_save;
@@ -77,6 +81,10 @@ typedef struct zk_ctx {
     bool pass_auth;            /* --pass-auth: COMMANDs keep ZK_AUTH, ZK_AUTH_CONFIG */
     const char *config;        /* --config */
     const char *local_cell;    /* --local-cell */
+    const char *zkocc_addrs;   /* --zkocc: zkocc daemons for every path */
+    const char *local_addrs;   /* -zk.local-addrs: the local cell's addresses */
+    const char *global_addrs;  /* -zk.global-addrs: the global cell's addresses */
+    bool use_zkocc;            /* --use-zkocc: the cells' ":_zkocc" daemons */
     int connect_timeout_ms;
     int session_timeout_ms;
     zkc_fake_tree *fake_tree;
@@ -86,7 +94,7 @@ typedef struct zk_ctx {
 /* A subcommand: parses its own options (argv[0] is its name). */
 typedef int (*zk_cmd_fn)(zk_ctx *z, int argc, char **argv);
 
-/* ---- main.c ---- */
+/* ---- conn.c ---- */
 
 /* Connect as the global options say.  Returns ZKC_OK, or prints the
  * error and returns it (the caller exits 1). */
@@ -101,15 +109,27 @@ const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_
  * Returns ZKC_OK, or prints the error and returns it. */
 int zk_cell_conn_begin(zk_ctx *z, char **path);
 void zk_cell_conn_end(zk_ctx *z);
-/* Print the help of the current subcommand to f. */
+/* Save the fake tree (--fake-save), close the connection, free the cells. */
+void zk_disconnect(zk_ctx *z);
+
+/* ---- help.c ---- */
+
+/* Print the help of subcommand cmd to f; the global usage when cmd is
+ * NULL or not a subcommand. */
 void zk_help(FILE *f, const char *cmd);
 /* The option loop of a subcommand whose only option is --help:
  * optstring is "h", or "+h" to stop at the first operand.  Returns -1 to
  * go on with the operands from optind, or the exit status to return (the
  * help was printed, or a bad option reported). */
 int zk_getopt_none(zk_ctx *z, int argc, char **argv, const char *optstring);
-/* Handle SIGINT/SIGTERM by triggering z->cancel from now on. */
+
+/* ---- signals.c ---- */
+
+/* Handle SIGINT/SIGTERM/SIGHUP by triggering z->cancel from now on. */
 void zk_catch_signals(zk_ctx *z);
+/* Stop reaching z->cancel from the handler (it does nothing from now on):
+ * after this returns no handler touches the token, which can be freed. */
+void zk_release_signals(void);
 
 /* ---- out.c ---- */
 

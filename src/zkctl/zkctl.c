@@ -233,7 +233,7 @@ static int write_file(const char *path, const char *text)
 {
     char tmp[PATH_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
+    FILE *f = fopen(tmp, "we");
     if (f == NULL)
         return -1;
     int ok = fputs(text, f) >= 0;
@@ -275,7 +275,7 @@ static int config_load(config *c)
     conf_path(p, sizeof p);
     memset(c, 0, sizeof *c);
     c->tick = 2000;
-    FILE *f = fopen(p, "r");
+    FILE *f = fopen(p, "re");
     if (f == NULL) {
         if (errno == ENOENT)
             warnx_("%s is not initialised (run: zkctl --dir %s init|start ...)", dir_abs,
@@ -487,7 +487,7 @@ static pid_t read_pid(int id)
 {
     char p[PATH_MAX];
     member_file(id, "zk.pid", p, sizeof p);
-    FILE *f = fopen(p, "r");
+    FILE *f = fopen(p, "re");
     if (f == NULL)
         return 0;
     int pid = 0;
@@ -875,7 +875,7 @@ static void print_log_tail(int id)
 {
     char p[PATH_MAX];
     member_file(id, "zk.log", p, sizeof p);
-    FILE *f = fopen(p, "r");
+    FILE *f = fopen(p, "re");
     if (f == NULL)
         return;
     static char lines[20][512];

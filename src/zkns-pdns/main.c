@@ -77,7 +77,7 @@ static const char usage_text[] =
     "                        default $ZK_AUTH_CONFIG, else none)\n"
     "  -zk.local-cell CELL, -zk.local-addrs H, -zk.global-addrs H, -zk.base-timeout D,\n"
     "  -zk.connect-timeout D the original's flags (also --zk.NAME[=VALUE])\n"
-    "  --zkocc HOST:PORT     read through a zkocc cache (not in this build)\n"
+    "  --zkocc HOST:PORT     read through zkocc daemons (HOST:PORT,...)\n"
     "  --ttl SECONDS         TTL of answers (default 1); a record's \"ttl\" wins\n"
     "  --timeout D           longest wait for one read: 500ms, 1s (default 1s;\n"
     "                        keep it under PowerDNS's pipe-timeout)\n"
@@ -449,7 +449,7 @@ static void *http_thread(void *arg)
 {
     http_ctx *h = arg;
     for (;;) {
-        int fd = accept(h->fd, NULL, NULL);
+        int fd = accept4(h->fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
                 continue;

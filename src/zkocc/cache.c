@@ -1321,7 +1321,7 @@ static void snapshot_tick(uv_timer_t *t)
 static void snapshot_load(struct zo_cache *k)
 {
     const char *path = k->z->opt.snapshot;
-    FILE *f = fopen(path, "rb");
+    FILE *f = fopen(path, "rbe");
     if (f == NULL) {
         if (errno != ENOENT)
             zo_log("snapshot %s: %s (starting empty)", path, strerror(errno));

@@ -589,10 +589,23 @@ static void test_open_errors(void **state)
 {
     (void)state;
     zkc_conn *g = NULL;
+    /* Each failure sets a message of its own, not the previous one. */
+    zkc_impl_set_errmsg("stale");
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_open(NULL, 1, &g));
-    zkc_conn *none[1] = {NULL};
+    assert_non_null(strstr(zkc_errmsg(), "zkc_global_open: conns is NULL"));
+    zkc_conn *none[ZKC_GLOBAL_MAX_QUORUMS + 1] = {NULL};
+    zkc_impl_set_errmsg("stale");
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_open(none, 1, &g));
+    assert_non_null(strstr(zkc_errmsg(), "zkc_global_open: a quorum's connection is NULL"));
+    zkc_impl_set_errmsg("stale");
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_open(none, 0, &g));
+    assert_non_null(strstr(zkc_errmsg(), "zkc_global_open: 0 quorums"));
+    zkc_impl_set_errmsg("stale");
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_open(none, ZKC_GLOBAL_MAX_QUORUMS + 1, &g));
+    assert_non_null(strstr(zkc_errmsg(), "65 quorums"));
+    zkc_impl_set_errmsg("stale");
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_open(none, 1, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "ret_conn is NULL"));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_dial(NULL, 1, NULL, &g));
     /* A quorum that cannot be reached: the error names it. */
     const char *addrs[2] = {"127.0.0.1:1", "127.0.0.1:1"};

@@ -1351,6 +1351,45 @@ static void test_cache_max_conns(void **state)
     pthread_mutex_destroy(&a.lock);
 }
 
+/* Each failure of the constructors sets a message of its own, not the
+ * one a previous call left. */
+#define STALE(call, rc, want)                                                                      \
+    do {                                                                                           \
+        zkc_impl_set_errmsg("stale");                                                              \
+        assert_int_equal((rc), (call));                                                            \
+        if (strstr(zkc_errmsg(), (want)) == NULL)                                                  \
+            fail_msg("%s: message '%s' lacks '%s'", #call, zkc_errmsg(), (want));                  \
+    } while (0)
+
+static void test_open_errors_set_message(void **state)
+{
+    world *w = *state;
+    zkc_conn_cache *c = NULL;
+    zkc_conn *m = NULL;
+    STALE(zkc_conn_cache_new(NULL, NULL, &c), ZKC_EBADARGUMENTS, "zkc_conn_cache_new: cells");
+    STALE(zkc_conn_cache_new(w->cells, NULL, NULL), ZKC_EBADARGUMENTS, "ret_cache");
+    zkc_conn_cache_opts co = ZKC_CONN_CACHE_OPTS_INIT;
+    co.max_conns = -1;
+    STALE(zkc_conn_cache_new(w->cells, &co, &c), ZKC_EBADARGUMENTS, "bad options");
+    co = (zkc_conn_cache_opts)ZKC_CONN_CACHE_OPTS_INIT;
+    co.version = 2;
+    STALE(zkc_conn_cache_new(w->cells, &co, &c), ZKC_EBADARGUMENTS, "version 2");
+    assert_null(c);
+
+    STALE(zkc_meta_open(NULL, NULL, &m), ZKC_EBADARGUMENTS, "zkc_meta_open: cache");
+    OK(zkc_conn_cache_new(w->cells, NULL, &c));
+    STALE(zkc_meta_open(c, NULL, NULL), ZKC_EBADARGUMENTS, "ret_conn"); /* frees c */
+    zkc_meta_opts mo = ZKC_META_OPTS_INIT;
+    mo.threads = 1000;
+    OK(zkc_conn_cache_new(w->cells, NULL, &c));
+    STALE(zkc_meta_open(c, &mo, &m), ZKC_EBADARGUMENTS, "threads 1000");
+    mo = (zkc_meta_opts)ZKC_META_OPTS_INIT;
+    mo.backoff_min_ms = -1;
+    OK(zkc_conn_cache_new(w->cells, NULL, &c));
+    STALE(zkc_meta_open(c, &mo, &m), ZKC_EBADARGUMENTS, "bad options");
+    assert_null(m);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1378,6 +1417,7 @@ int main(void)
         T(test_cache_waiters_share_failure),
         T(test_cache_expired_and_close),
         T(test_cache_max_conns),
+        T(test_open_errors_set_message),
     };
 #undef T
     return cmocka_run_group_tests_name("meta", tests, NULL, NULL);

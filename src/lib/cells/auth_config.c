@@ -80,7 +80,8 @@ static int read_all(int fd, const char *path, char **ret, size_t *ret_len)
             int e = errno;
             wipe(buf, len);
             free(buf);
-            zkc_impl_set_errmsg("%s: %s", path, strerror(e));
+            char eb[128];
+            zkc_impl_set_errmsg("%s: %s", path, strerror_r(e, eb, sizeof eb));
             return ZKC_EBADCONFIG;
         }
         if (r == 0)
@@ -174,14 +175,15 @@ int zkc_auth_config_load(const char *path, zkc_auth_config **ret)
         if (path == NULL || *path == '\0')
             return ZKC_OK;
     }
+    char eb[128];
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        zkc_impl_set_errmsg("%s: %s", path, strerror(errno));
+        zkc_impl_set_errmsg("%s: %s", path, strerror_r(errno, eb, sizeof eb));
         return ZKC_EBADCONFIG;
     }
     struct stat st;
     if (fstat(fd, &st) != 0) {
-        zkc_impl_set_errmsg("%s: %s", path, strerror(errno));
+        zkc_impl_set_errmsg("%s: %s", path, strerror_r(errno, eb, sizeof eb));
         close(fd);
         return ZKC_EBADCONFIG;
     }

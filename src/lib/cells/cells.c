@@ -483,12 +483,14 @@ static int load_file(const char *path, file_sig *sig, json_t **ret_map, char *ms
         if (errno == ENOENT || errno == ENOTDIR)
             return 1;
         sig->exists = -1; /* unreadable: check again next time */
-        snprintf(msg, size, "cannot open: %s", strerror(errno));
+        char eb[128];
+        snprintf(msg, size, "cannot open: %s", strerror_r(errno, eb, sizeof eb));
         return ZKC_EBADCONFIG;
     }
     struct stat st;
     if (fstat(fileno(f), &st) != 0) {
-        snprintf(msg, size, "cannot stat: %s", strerror(errno));
+        char eb[128];
+        snprintf(msg, size, "cannot stat: %s", strerror_r(errno, eb, sizeof eb));
         fclose(f);
         sig->exists = -1;
         return ZKC_EBADCONFIG;
@@ -514,7 +516,8 @@ static int load_file(const char *path, file_sig *sig, json_t **ret_map, char *ms
     int read_err = ferror(f);
     fclose(f);
     if (read_err) {
-        snprintf(msg, size, "cannot read: %s", strerror(EIO));
+        char eb[128];
+        snprintf(msg, size, "cannot read: %s", strerror_r(EIO, eb, sizeof eb));
         free(buf);
         sig->exists = -1;
         return ZKC_EBADCONFIG;
@@ -626,7 +629,9 @@ static int local_locked(zkc_cells *c, const char **ret)
     if (c->hostname != NULL) {
         snprintf(host, sizeof host, "%s", c->hostname);
     } else if (gethostname(host, sizeof host) != 0) {
-        zkc_impl_set_errmsg("cannot guess the local cell: gethostname: %s", strerror(errno));
+        char eb[128];
+        zkc_impl_set_errmsg("cannot guess the local cell: gethostname: %s",
+                            strerror_r(errno, eb, sizeof eb));
         return ZKC_ESYSTEMERROR;
     }
     host[sizeof host - 1] = '\0';

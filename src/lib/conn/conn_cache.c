@@ -101,17 +101,26 @@ int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
                        zkc_conn_cache **ret_cache)
 {
     static const zkc_conn_cache_opts defaults = ZKC_CONN_CACHE_OPTS_INIT;
-    if (cells == NULL || ret_cache == NULL)
+    if (cells == NULL || ret_cache == NULL) {
+        zkc_impl_set_errmsg("zkc_conn_cache_new: %s is NULL", cells == NULL ? "cells" : "ret_cache");
         return ZKC_EBADARGUMENTS;
+    }
     *ret_cache = NULL;
     if (opts == NULL)
         opts = &defaults;
     if (opts->version != 1 || opts->backoff_min_ms < 0 || opts->backoff_max_ms < 0 ||
-        opts->max_conns < 0)
+        opts->max_conns < 0) {
+        zkc_impl_set_errmsg("zkc_conn_cache_new: bad options (version %d, backoff %d..%d ms, "
+                            "max_conns %d)",
+                            opts->version, opts->backoff_min_ms, opts->backoff_max_ms,
+                            opts->max_conns);
         return ZKC_EBADARGUMENTS;
+    }
     zkc_conn_cache *c = calloc(1, sizeof *c);
-    if (c == NULL)
+    if (c == NULL) {
+        zkc_impl_set_errmsg("zkc_conn_cache_new: out of memory");
         return ZKC_ENOMEM;
+    }
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     c->cells = cells;
@@ -212,6 +221,102 @@ static zkc_conn *evict_locked(zkc_conn_cache *c, const entry *dialing)
 
 /* ---- get ---- */
 
+/* Why a dial of cell at addrs failed, in msg: "cell CELL: dial ADDRS: why"
+ * (the dial's own message, else rc's name). */
+static void dial_message(const char *cell, const char *addrs, int rc, char *msg, size_t size)
+{
+    const char *detail = zkc_errmsg()[0] != '\0' ? zkc_errmsg() : zkc_strerror(rc);
+    /* A long list is cut, as zkc_zk_dial cuts it, so that the reason
+     * still shows. */
+    char shown[256];
+    size_t al = strlen(addrs);
+    if (al > 200)
+        snprintf(shown, sizeof shown, "%.200s... (%zu bytes)", addrs, al);
+    else
+        snprintf(shown, sizeof shown, "%s", addrs);
+    /* zkc_zk_dial's own message starts "dial <addrs>: ": say it once. */
+    size_t sl = strlen(shown);
+    if (strncmp(detail, "dial ", 5) == 0 && strncmp(detail + 5, shown, sl) == 0 &&
+        strncmp(detail + 5 + sl, ": ", 2) == 0)
+        detail += 5 + sl + 2;
+    snprintf(msg, size, "cell %s: dial %s: %s", cell, shown, detail);
+}
+
+/* Dial cell, without the lock: its addresses from the cells (a changed
+ * file is seen by this dial), then c->dial.  On failure msg says why;
+ * *lookup_failed when the cell has no addresses (no dial was made). */
+static int dial_entry(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn, char *msg,
+                      size_t size, bool *lookup_failed)
+{
+    char *addrs = NULL;
+    zkc_conn *conn = NULL;
+    *lookup_failed = false;
+    *msg = '\0';
+    zkc_cells_refresh(c->cells);
+    int rc = zkc_cells_addrs(c->cells, cell, c->zkocc, &addrs);
+    if (rc != ZKC_OK) {
+        *lookup_failed = true;
+    } else {
+        zkc_impl_set_errmsg("%s", "");
+        rc = c->dial(cell, addrs, c->dial_ud, &conn);
+        if (rc == ZKC_OK && conn == NULL)
+            rc = ZKC_ECONNECT;
+    }
+    if (rc != ZKC_OK && !*lookup_failed)
+        dial_message(cell, addrs, rc, msg, size);
+    else if (rc != ZKC_OK)
+        snprintf(msg, size, "%s", zkc_errmsg());
+    free(addrs);
+    *ret_conn = conn;
+    return rc;
+}
+
+/* Back under the lock after a dial of e (rc, conn, msg from dial_entry):
+ * keep the connection, with a reference for the cache and one for the
+ * caller, or remember the failure so that waiters get it at once.  A
+ * connection that cannot be kept goes to *to_close. */
+static int dial_done_locked(zkc_conn_cache *c, entry *e, const char *cell, int rc,
+                            zkc_conn *conn, const char *msg, bool lookup_failed,
+                            zkc_conn **ret_conn, zkc_conn **to_close)
+{
+    e->dialing = false;
+    pthread_cond_broadcast(&c->cond);
+    if (rc == ZKC_OK) {
+        cached *k = calloc(1, sizeof *k);
+        if (k == NULL || c->closed) {
+            free(k);
+            *to_close = conn;
+            rc = c->closed ? ZKC_ECLOSED : ZKC_ENOMEM;
+            if (rc == ZKC_ECLOSED)
+                zkc_impl_set_errmsg("cell %s: the connection cache is closed", cell);
+            else
+                zkc_impl_set_errmsg("cell %s: out of memory", cell);
+            return rc;
+        }
+        k->conn = conn;
+        k->refs = 2; /* the cache's and the caller's */
+        k->next = c->all;
+        c->all = k;
+        e->cur = k;
+        e->failures = 0;
+        e->used_at = ++c->tick;
+        *ret_conn = conn;
+        return ZKC_OK;
+    }
+    zkc_impl_set_errmsg("%s", msg);
+    if (!lookup_failed) {
+        e->failures++;
+        e->total_failures++;
+        e->retry_at = zkc_impl_now_ms() +
+                      zkc_impl_backoff_delay(c->backoff_min_ms, c->backoff_max_ms,
+                                             (unsigned)e->failures);
+        e->last_rc = rc;
+        free(e->last_err);
+        e->last_err = strdup(msg);
+    }
+    return rc;
+}
+
 static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn)
 {
     zkc_conn *to_close = NULL;
@@ -225,6 +330,7 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
     entry *e = find_entry(c, cell);
     if (e == NULL && (e = add_entry(c, cell)) == NULL) {
         pthread_mutex_unlock(&c->lock);
+        zkc_impl_set_errmsg("cell %s: out of memory", cell);
         return ZKC_ENOMEM;
     }
     c->busy++;
@@ -271,74 +377,12 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
             to_close = NULL;
         }
         zkc_conn_close(evicted);
-        char *addrs = NULL;
         zkc_conn *conn = NULL;
         bool lookup_failed = false;
-        zkc_cells_refresh(c->cells); /* a changed file is seen by this dial */
-        rc = zkc_cells_addrs(c->cells, cell, c->zkocc, &addrs);
-        if (rc != ZKC_OK) {
-            lookup_failed = true;
-        } else {
-            zkc_impl_set_errmsg("%s", "");
-            rc = c->dial(cell, addrs, c->dial_ud, &conn);
-            if (rc == ZKC_OK && conn == NULL)
-                rc = ZKC_ECONNECT;
-        }
         char msg[1024];
-        if (rc != ZKC_OK && !lookup_failed) {
-            const char *detail = zkc_errmsg()[0] != '\0' ? zkc_errmsg() : zkc_strerror(rc);
-            /* A long list is cut, as zkc_zk_dial cuts it, so that the
-             * reason still shows. */
-            char shown[256];
-            size_t al = strlen(addrs);
-            if (al > 200)
-                snprintf(shown, sizeof shown, "%.200s... (%zu bytes)", addrs, al);
-            else
-                snprintf(shown, sizeof shown, "%s", addrs);
-            /* zkc_zk_dial's own message starts "dial <addrs>: ": say it once. */
-            size_t sl = strlen(shown);
-            if (strncmp(detail, "dial ", 5) == 0 && strncmp(detail + 5, shown, sl) == 0 &&
-                strncmp(detail + 5 + sl, ": ", 2) == 0)
-                detail += 5 + sl + 2;
-            snprintf(msg, sizeof msg, "cell %s: dial %s: %s", cell, shown, detail);
-        } else if (rc != ZKC_OK) {
-            snprintf(msg, sizeof msg, "%s", zkc_errmsg());
-        }
-        free(addrs);
+        rc = dial_entry(c, cell, &conn, msg, sizeof msg, &lookup_failed);
         pthread_mutex_lock(&c->lock);
-        e->dialing = false;
-        pthread_cond_broadcast(&c->cond);
-        if (rc == ZKC_OK) {
-            cached *k = calloc(1, sizeof *k);
-            if (k == NULL || c->closed) {
-                free(k);
-                to_close = conn;
-                rc = c->closed ? ZKC_ECLOSED : ZKC_ENOMEM;
-                if (rc == ZKC_ECLOSED)
-                    zkc_impl_set_errmsg("cell %s: the connection cache is closed", cell);
-                break;
-            }
-            k->conn = conn;
-            k->refs = 2; /* the cache's and the caller's */
-            k->next = c->all;
-            c->all = k;
-            e->cur = k;
-            e->failures = 0;
-            e->used_at = ++c->tick;
-            *ret_conn = conn;
-            break;
-        }
-        zkc_impl_set_errmsg("%s", msg);
-        if (!lookup_failed) {
-            /* Remember the failure; waiters get it at once. */
-            e->failures++;
-            e->total_failures++;
-            e->retry_at = zkc_impl_now_ms() + zkc_impl_backoff_delay(c->backoff_min_ms, c->backoff_max_ms,
-                                                            (unsigned)e->failures);
-            e->last_rc = rc;
-            free(e->last_err);
-            e->last_err = strdup(msg);
-        }
+        rc = dial_done_locked(c, e, cell, rc, conn, msg, lookup_failed, ret_conn, &to_close);
         break;
     }
     if (--c->busy == 0)
@@ -351,8 +395,11 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
 
 int zkc_conn_cache_get(zkc_conn_cache *cache, const char *cell, zkc_conn **ret_conn)
 {
-    if (cache == NULL || cell == NULL || ret_conn == NULL)
+    if (cache == NULL || cell == NULL || ret_conn == NULL) {
+        zkc_impl_set_errmsg("zkc_conn_cache_get: %s is NULL",
+                            cache == NULL ? "cache" : cell == NULL ? "cell" : "ret_conn");
         return ZKC_EBADARGUMENTS;
+    }
     char *name = NULL;
     int rc = zkc_cells_resolve(cache->cells, cell, &name);
     if (rc != ZKC_OK)

@@ -865,100 +865,96 @@ static int make_rest_ops(gop *op)
     return ZKC_OK;
 }
 
-/* Run the step after every quorum answered (the last answer's thread). */
-static void advance(gop *op)
+/* A multi's first step (quorum 0) answered: finish with its result, or
+ * send the rest of the quorums the same operations. */
+static void multi_first_done(gop *op)
+{
+    global_conn *g = op->g;
+    qres *a = &op->res[0];
+    if (a->rc != ZKC_OK || g->n == 1) {
+        zkc_result r = {.rc = a->rc, .errmsg = a->errmsg};
+        if (a->has_ops) {
+            r.ops = a->ops;
+            r.nops = a->nops;
+        }
+        finish(op, &r);
+        return;
+    }
+    op->step = STEP_SEQ_REST;
+    int rc = make_rest_ops(op);
+    if (rc == ZKC_OK)
+        rc = fan_out(op, 1, g->n, req_main);
+    if (rc != ZKC_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "the multi (from %s) was committed on quorum 0 only: %s",
+                 op->path, zkc_strerror(rc));
+        finish_err(op, rc == ZKC_ECLOSING ? rc : ZKC_EINCONSISTENT, msg);
+    }
+}
+
+/* The pre-read of an unversioned set or setacl answered: the versions to
+ * send, or why not to write at all. */
+static void preread_done(gop *op)
 {
     global_conn *g = op->g;
     zkc_op kind = op->req.op;
-    int rc;
-    if (kind == ZKC_OP_MULTI && op->step == STEP_SEQ_FIRST) {
-        qres *a = &op->res[0];
-        if (a->rc != ZKC_OK || g->n == 1) {
-            zkc_result r = {.rc = a->rc, .errmsg = a->errmsg};
-            if (a->has_ops) {
-                r.ops = a->ops;
-                r.nops = a->nops;
-            }
-            finish(op, &r);
+    bool all_there = true, none_there = true;
+    for (size_t i = 0; i < g->n; i++) {
+        if (op->res[i].rc != ZKC_OK) {
+            finish_quorum_err(op, i);
             return;
         }
-        op->step = STEP_SEQ_REST;
-        rc = make_rest_ops(op);
-        if (rc == ZKC_OK)
-            rc = fan_out(op, 1, g->n, req_main);
-        if (rc != ZKC_OK) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "the multi (from %s) was committed on quorum 0 only: %s",
-                     op->path, zkc_strerror(rc));
-            finish_err(op, rc == ZKC_ECLOSING ? rc : ZKC_EINCONSISTENT, msg);
-        }
+        all_there &= op->res[i].has_stat;
+        none_there &= !op->res[i].has_stat;
+    }
+    if (none_there) {
+        finish_err(op, ZKC_ENONODE, NULL);
         return;
     }
-    if (kind == ZKC_OP_MULTI) {
-        finish_multi(op);
+    if (!all_there) {
+        finish_inconsistent(op, "the node exists on some quorums only; nothing written");
         return;
     }
-    switch (op->step) {
-    case STEP_PREREAD: {
-        /* The versions to send, or why not to write at all. */
-        bool all_there = true, none_there = true;
-        for (size_t i = 0; i < g->n; i++) {
-            if (op->res[i].rc != ZKC_OK) {
-                finish_quorum_err(op, i);
-                return;
-            }
-            all_there &= op->res[i].has_stat;
-            none_there &= !op->res[i].has_stat;
-        }
-        if (none_there) {
-            finish_err(op, ZKC_ENONODE, NULL);
-            return;
-        }
-        if (!all_there) {
-            finish_inconsistent(op, "the node exists on some quorums only; nothing written");
-            return;
-        }
-        for (size_t i = 0; i < g->n; i++)
-            op->versions[i] = kind == ZKC_OP_SET ? op->res[i].stat.version
-                                                 : op->res[i].stat.aversion;
-        op->step = STEP_MAIN;
-        rc = fan_out(op, 0, g->n, req_main);
-        if (rc != ZKC_OK)
-            finish_err(op, rc, "the connection is closing");
+    for (size_t i = 0; i < g->n; i++)
+        op->versions[i] =
+            kind == ZKC_OP_SET ? op->res[i].stat.version : op->res[i].stat.aversion;
+    op->step = STEP_MAIN;
+    int rc = fan_out(op, 0, g->n, req_main);
+    if (rc != ZKC_OK)
+        finish_err(op, rc, "the connection is closing");
+}
+
+/* A sequential create answered on quorum 0: the other quorums get the
+ * name it made. */
+static void seq_first_done(gop *op)
+{
+    global_conn *g = op->g;
+    qres *a = &op->res[0];
+    if (a->rc != ZKC_OK || g->n == 1) {
+        zkc_result r = {.rc = a->rc, .errmsg = a->errmsg, .created_path = a->created};
+        finish(op, &r);
         return;
     }
-    case STEP_SEQ_FIRST: {
-        qres *a = &op->res[0];
-        if (a->rc != ZKC_OK || g->n == 1) {
-            zkc_result r = {.rc = a->rc, .errmsg = a->errmsg, .created_path = a->created};
-            finish(op, &r);
-            return;
-        }
-        op->seq_name = strdup(a->created);
-        if (op->seq_name == NULL) {
-            finish_err(op, ZKC_ENOMEM, "created on quorum 0 only: out of memory");
-            return;
-        }
-        op->step = STEP_SEQ_REST;
-        rc = fan_out(op, 1, g->n, req_seq_rest);
-        if (rc != ZKC_OK) {
-            char msg[600];
-            snprintf(msg, sizeof msg, "%s was created on quorum 0 only: %s", op->seq_name,
-                     zkc_strerror(rc));
-            finish_err(op, rc == ZKC_ECLOSING ? rc : ZKC_EINCONSISTENT, msg);
-        }
+    op->seq_name = strdup(a->created);
+    if (op->seq_name == NULL) {
+        finish_err(op, ZKC_ENOMEM, "created on quorum 0 only: out of memory");
         return;
     }
-    case STEP_SEQ_REST: {
-        char *name = op->seq_name;
-        op->seq_name = NULL;
-        finish_write(op, name);
-        free(name);
-        return;
+    op->step = STEP_SEQ_REST;
+    int rc = fan_out(op, 1, g->n, req_seq_rest);
+    if (rc != ZKC_OK) {
+        char msg[600];
+        snprintf(msg, sizeof msg, "%s was created on quorum 0 only: %s", op->seq_name,
+                 zkc_strerror(rc));
+        finish_err(op, rc == ZKC_ECLOSING ? rc : ZKC_EINCONSISTENT, msg);
     }
-    case STEP_MAIN:
-        break;
-    }
+}
+
+/* The operation itself answered on every quorum. */
+static void main_done(gop *op)
+{
+    global_conn *g = op->g;
+    zkc_op kind = op->req.op;
     if (kind == ZKC_OP_GET || kind == ZKC_OP_CHILDREN || kind == ZKC_OP_EXISTS ||
         kind == ZKC_OP_GET_ACL) {
         finish_read(op);
@@ -976,7 +972,7 @@ static void advance(gop *op)
                 return;
             }
             op->step = STEP_PREREAD;
-            rc = fan_out(op, 0, g->n, req_exists);
+            int rc = fan_out(op, 0, g->n, req_exists);
             if (rc != ZKC_OK)
                 finish_err(op, rc, "the connection is closing");
             return;
@@ -990,6 +986,36 @@ static void advance(gop *op)
         return;
     }
     finish_write(op, NULL);
+}
+
+/* Run the step after every quorum answered (the last answer's thread). */
+static void advance(gop *op)
+{
+    if (op->req.op == ZKC_OP_MULTI) {
+        if (op->step == STEP_SEQ_FIRST)
+            multi_first_done(op);
+        else
+            finish_multi(op);
+        return;
+    }
+    switch (op->step) {
+    case STEP_PREREAD:
+        preread_done(op);
+        return;
+    case STEP_SEQ_FIRST:
+        seq_first_done(op);
+        return;
+    case STEP_SEQ_REST: {
+        char *name = op->seq_name;
+        op->seq_name = NULL;
+        finish_write(op, name);
+        free(name);
+        return;
+    }
+    case STEP_MAIN:
+        main_done(op);
+        return;
+    }
 }
 
 /* A new operation for every quorum of g, its result slots ready; req is
@@ -1208,6 +1234,13 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
     if (bad) {
         for (size_t i = 0; conns != NULL && i < n && i < ZKC_GLOBAL_MAX_QUORUMS; i++)
             zkc_conn_close(conns[i]);
+        if (conns == NULL || ret_conn == NULL)
+            zkc_impl_set_errmsg("zkc_global_open: %s is NULL", conns == NULL ? "conns" : "ret_conn");
+        else if (n == 0 || n > ZKC_GLOBAL_MAX_QUORUMS)
+            zkc_impl_set_errmsg("zkc_global_open: %zu quorums (1 to %d)", n,
+                                ZKC_GLOBAL_MAX_QUORUMS);
+        else
+            zkc_impl_set_errmsg("zkc_global_open: a quorum's connection is NULL");
         return ZKC_EBADARGUMENTS;
     }
     *ret_conn = NULL;
@@ -1241,6 +1274,7 @@ int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn)
         }
         for (size_t i = 0; i < n; i++)
             zkc_conn_close(conns[i]);
+        zkc_impl_set_errmsg("zkc_global_open: %s", zkc_strerror(rc));
         return rc;
     }
     pthread_rwlock_init(&g->gate, NULL);

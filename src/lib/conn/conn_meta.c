@@ -1120,12 +1120,20 @@ int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **r
     if (cache == NULL || ret_conn == NULL || opts->version != 1 || opts->backoff_min_ms < 0 ||
         opts->backoff_max_ms < 0 || opts->threads > MAX_THREADS) {
         zkc_conn_cache_free(cache);
+        if (cache == NULL || ret_conn == NULL)
+            zkc_impl_set_errmsg("zkc_meta_open: %s is NULL", cache == NULL ? "cache" : "ret_conn");
+        else
+            zkc_impl_set_errmsg("zkc_meta_open: bad options (version %d, backoff %d..%d ms, "
+                                "threads %u, at most %d)",
+                                opts->version, opts->backoff_min_ms, opts->backoff_max_ms,
+                                (unsigned)opts->threads, MAX_THREADS);
         return ZKC_EBADARGUMENTS;
     }
     *ret_conn = NULL;
     meta_conn *m = calloc(1, sizeof *m);
     if (m == NULL) {
         zkc_conn_cache_free(cache);
+        zkc_impl_set_errmsg("zkc_meta_open: out of memory");
         return ZKC_ENOMEM;
     }
     m->cache = cache;
@@ -1146,6 +1154,7 @@ int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **r
     if (rc != ZKC_OK) {
         free(m);
         zkc_conn_cache_free(cache);
+        zkc_impl_set_errmsg("zkc_meta_open: %s", zkc_strerror(rc));
         return rc;
     }
     pthread_mutex_init(&m->lock, NULL);
@@ -1166,8 +1175,14 @@ int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **r
     }
     if (started < m->nthreads) {
         m->nthreads = started;
+        bool nomem = m->threads == NULL;
         meta_close(&m->base);
-        return m->threads == NULL ? ZKC_ENOMEM : ZKC_ESYSTEMERROR;
+        if (nomem)
+            zkc_impl_set_errmsg("zkc_meta_open: out of memory");
+        else
+            zkc_impl_set_errmsg("zkc_meta_open: cannot start the router's threads (%u of %u)",
+                                started, m->nthreads);
+        return nomem ? ZKC_ENOMEM : ZKC_ESYSTEMERROR;
     }
     zkc_impl_conn_set_state(&m->base, ZKC_STATE_CONNECTED);
     *ret_conn = &m->base;

@@ -1022,6 +1022,46 @@ static int zk_start(zk_conn *zc, zk_op *op, const zkc_request *req, acl_conv *ac
     return ZBADARGUMENTS;
 }
 
+/* What the caller of a submission is told once the C client answered zrc
+ * for op (listed as seq; lock held), shared by zk_submit and
+ * zk_multi_submit.  ZOK: accepted (and held if the session went
+ * meanwhile).  ZMARSHALLINGERROR: out of memory inside the C client, which
+ * cannot tell whether it queued the operation: op stays listed, silent, in
+ * case an answer comes, and the caller is told it failed.  Any other
+ * answer was a refusal before queueing, so the C client never calls back:
+ * with the session gone (ZINVALIDSTATE) op is accepted and completed
+ * after everything submitted before it; else, or when that cannot be
+ * arranged, op is unlinked, *drop is set (the caller frees op once it
+ * has unlocked) and the error returned.  op is not touched after ZOK. */
+static int submitted_locked(zk_conn *zc, zk_op *op, uint64_t seq, int zrc, bool *drop)
+{
+    *drop = false;
+    if (zrc == ZOK)
+        hold_if_gone_locked(zc, seq); /* (zh stays while we are submitting) */
+    if (--zc->submitting == 0 && zc->closing)
+        pthread_cond_broadcast(&zc->cond);
+    if (zrc == ZOK)
+        return ZKC_OK;
+    if (zrc == ZMARSHALLINGERROR) {
+        op->orphan = true;
+        return ZKC_ENOMEM;
+    }
+    zc->inflight--;
+    int rc;
+    if (zrc == ZINVALIDSTATE) {
+        op->deferred_rc = gone_rc_locked(zc);
+        atomic_fetch_add(&zc->deferred, 1);
+        rc = aux_kick_locked(zc);
+        if (rc == ZKC_OK)
+            return ZKC_OK;
+    } else {
+        rc = zrc == ZBADARGUMENTS ? ZKC_EBADPATH : ZKC_ENOMEM;
+    }
+    ops_unlink_locked(zc, op);
+    *drop = true;
+    return rc;
+}
+
 static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
 {
     zk_conn *zc = (zk_conn *)c;
@@ -1090,53 +1130,22 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     acl_conv_free(&ac);
 
     pthread_mutex_lock(&zc->lock);
-    if (zrc == ZOK)
-        hold_if_gone_locked(zc, seq); /* (zh stays while we are submitting) */
-    if (--zc->submitting == 0 && zc->closing)
-        pthread_cond_broadcast(&zc->cond);
-    if (zrc == ZOK) {
-        pthread_mutex_unlock(&zc->lock);
-        return ZKC_OK;
-    }
-    if (zrc == ZMARSHALLINGERROR) {
-        /* Out of memory inside the C client, which cannot tell whether
-         * it queued the operation: keep it listed, silent, in case an
-         * answer comes; the caller is told it failed. */
-        op->orphan = true;
-        pthread_mutex_unlock(&zc->lock);
-        return ZKC_ENOMEM;
-    }
-    /* Refused before it was queued: the C client will never call back. */
-    zc->inflight--;
-    zk_wrec *wr = op->wrec;
-    op->wrec = NULL;
-    if (wr != NULL)
+    zk_wrec *wr = NULL;
+    if (zrc != ZOK && zrc != ZMARSHALLINGERROR && op->wrec != NULL) {
+        /* Not queued: the C client will never report on its watch. */
+        wr = op->wrec;
+        op->wrec = NULL;
         wrec_unlink_locked(zc, wr);
-    int rc;
-    if (zrc == ZINVALIDSTATE) {
-        /* The session is gone.  Accepted, and completed after everything
-         * submitted before it. */
-        op->deferred_rc = gone_rc_locked(zc);
-        atomic_fetch_add(&zc->deferred, 1);
-        rc = aux_kick_locked(zc);
-        if (rc == ZKC_OK) {
-            pthread_mutex_unlock(&zc->lock);
-            if (wr != NULL) {
-                zkc_impl_watch_discard(wr->w);
-                free(wr);
-            }
-            return ZKC_OK;
-        }
-    } else {
-        rc = zrc == ZBADARGUMENTS ? ZKC_EBADPATH : ZKC_ENOMEM;
     }
-    ops_unlink_locked(zc, op);
+    bool drop;
+    int rc = submitted_locked(zc, op, seq, zrc, &drop);
     pthread_mutex_unlock(&zc->lock);
     if (wr != NULL) {
         zkc_impl_watch_discard(wr->w);
         free(wr);
     }
-    op_free(op);
+    if (drop)
+        op_free(op);
     return rc;
 }
 
@@ -1254,32 +1263,12 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
          * this returns.  op (and its multi buffers) stay until the
          * completion, which may run (and free op) at any moment. */
         int zrc = zoo_amulti(zc->zh, (int)nops, zops, op->multi->zres, on_multi, op);
-        rc = ZKC_OK;
+        bool drop;
         pthread_mutex_lock(&zc->lock);
-        if (zrc == ZOK)
-            hold_if_gone_locked(zc, seq);
-        if (--zc->submitting == 0 && zc->closing)
-            pthread_cond_broadcast(&zc->cond);
-        if (zrc == ZMARSHALLINGERROR) {
-            op->orphan = true; /* as in zk_submit */
-            rc = ZKC_ENOMEM;
-        } else if (zrc != ZOK) {
-            zc->inflight--;
-            if (zrc == ZINVALIDSTATE) {
-                op->deferred_rc = gone_rc_locked(zc);
-                atomic_fetch_add(&zc->deferred, 1);
-                rc = aux_kick_locked(zc);
-            } else {
-                rc = zrc == ZBADARGUMENTS ? ZKC_EBADPATH : ZKC_ENOMEM;
-            }
-            if (rc != ZKC_OK) {
-                ops_unlink_locked(zc, op);
-                pthread_mutex_unlock(&zc->lock);
-                op_free(op);
-                pthread_mutex_lock(&zc->lock);
-            }
-        }
+        rc = submitted_locked(zc, op, seq, zrc, &drop);
         pthread_mutex_unlock(&zc->lock);
+        if (drop)
+            op_free(op);
     }
     if (rc == ZKC_ECLOSED)
         op_free(op);
@@ -1619,7 +1608,9 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     pthread_attr_destroy(&attr);
     if (prc != 0) {
-        zkc_impl_set_errmsg("dial %s: cannot start a thread: %s", shown, strerror(prc));
+        char eb[128];
+        zkc_impl_set_errmsg("dial %s: cannot start a thread: %s", shown,
+                            strerror_r(prc, eb, sizeof eb));
         dial_abort(zc);
         return ZKC_ENOMEM;
     }
@@ -1637,10 +1628,11 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     int init_errno = zc->init_errno;
     pthread_mutex_unlock(&zc->lock);
     if (zc->zh == NULL) {
+        char eb[128];
         zkc_impl_set_errmsg("dial %s: cannot start a ZooKeeper client: %s", shown,
                         init_errno == EINVAL || init_errno == ENOENT
                             ? "no address could be resolved"
-                            : strerror(init_errno ? init_errno : EINVAL));
+                            : strerror_r(init_errno ? init_errno : EINVAL, eb, sizeof eb));
         dial_abort(zc);
         return init_errno == ENOMEM ? ZKC_ENOMEM : ZKC_ECONNECT;
     }

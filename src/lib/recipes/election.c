@@ -337,6 +337,108 @@ static bool lead(zkc_election *e, const zkc_elector_task *task, const char *cont
     return cancelled;
 }
 
+/* The leader node, for followers to watch: created with its parents when
+ * missing, with backoff, until the connection is gone (*why set) or
+ * cancel fires. */
+static int ensure_leader_node(zkc_election *e, zkc_impl_backoff *bo, zkc_cancel *cancel,
+                              const char **why)
+{
+    for (;;) {
+        int rc = zkc_create_recursive(e->conn, e->leader_path, NULL, 0, 0,
+                                      zkc_acl_world(ZKC_PERM_FILE), NULL);
+        if (rc == ZKC_OK || rc == ZKC_ENODEEXISTS)
+            return ZKC_OK;
+        if (conn_gone(e, rc)) {
+            *why = "creating the leader node";
+            return rc;
+        }
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: creating %s: %s; backing off", e->path,
+                     e->leader_path, zkc_strerror(rc));
+        if ((rc = zkc_impl_backoff_wait(bo, -1, cancel)) != ZKC_OK)
+            return rc;
+    }
+}
+
+/* Promoted: announce ourselves in the leader node.  *contents (malloc'd,
+ * also on failure) is what was written, *version the node's version
+ * after. */
+static int announce(zkc_election *e, char **contents, size_t *len, int32_t *version)
+{
+    const char *node = zkc_lock_node_path(e->lock);
+    int rc = zkc__contents_json(e->extra_json, "candidate", node != NULL ? zkc_path_base(node) : "",
+                                contents, len);
+    if (rc == ZKC_OK)
+        rc = write_leader(e, *contents, *len, version);
+    return rc;
+}
+
+/* One term as leader: run the task (lead()) until it ends, leadership is
+ * lost or cancel fires; then step down: empty the leader node if it still
+ * names us, and give up our candidate node before anything else.
+ * Returns whether lead() was cancelled; *lost and *task_rc say how the
+ * term went. */
+static bool serve_term(zkc_election *e, const zkc_elector_task *task, const char *contents,
+                       size_t len, int32_t version, zkc_cancel *cancel, bool *lost, int *task_rc)
+{
+    pthread_mutex_lock(&e->mu);
+    e->task = task;
+    e->task_running = true;
+    e->task_done = false;
+    e->task_rc = ZKC_OK;
+    e->stop_sent = false;
+    e->lost = false;
+    e->leading = true;
+    e->token = zkc_lock_fencing_token(e->lock);
+    pthread_mutex_unlock(&e->mu);
+    drain(e->wake_fd);
+    zkc_impl_log(e->conn, ZKC_LOG_INFO, "election %s: leading (token %lld)", e->path,
+                 (long long)e->token);
+
+    bool cancelled = lead(e, task, contents, len, cancel);
+
+    pthread_mutex_lock(&e->mu);
+    e->task_running = false;
+    e->leading = false;
+    *lost = e->lost;
+    *task_rc = e->task_rc;
+    pthread_mutex_unlock(&e->mu);
+
+    if (zkc_lock_get_state(e->lock) == ZKC_LOCK_HELD)
+        zkc_set(e->conn, e->leader_path, NULL, 0, version, NULL);
+    zkc_lock_release(e->lock);
+    return cancelled;
+}
+
+/* After a term: true to end the run with *rc (and *why); else queue
+ * again, after a backoff when the term went wrong. */
+static bool term_ends_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *cancel,
+                          bool cancelled, bool lost, int task_rc, zkc_impl_backoff *bo, int *rc,
+                          const char **why)
+{
+    if (cancelled || zkc_cancel_is_set(cancel)) {
+        *rc = ZKC_EINTERRUPTED;
+        return true;
+    }
+    if (task->interrupted != NULL && task->interrupted(task->userdata)) {
+        *rc = ZKC_OK;
+        *why = "the task asked to end";
+        return true;
+    }
+    zkc_state cs = zkc_conn_state(e->conn);
+    if (cs == ZKC_STATE_CLOSED || cs == ZKC_STATE_EXPIRED) {
+        *rc = cs == ZKC_STATE_CLOSED ? ZKC_ECLOSED : ZKC_ESESSIONEXPIRED;
+        *why = "leading";
+        return true;
+    }
+    if (lost || task_rc != ZKC_OK) {
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: %s; backing off before queueing again",
+                     e->path, lost ? "leadership lost" : "the task failed");
+        return (*rc = zkc_impl_backoff_wait(bo, -1, cancel)) != ZKC_OK;
+    }
+    zkc_impl_backoff_reset(bo);
+    return false;
+}
+
 int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *cancel)
 {
     if (e == NULL || task == NULL || task->run == NULL || task->stop == NULL) {
@@ -354,28 +456,10 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
 
     zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(e->min_ms, e->max_ms);
     const char *why = NULL;
-    int rc;
-
-    /* The leader node, for followers to watch. */
-    for (;;) {
-        rc = zkc_create_recursive(e->conn, e->leader_path, NULL, 0, 0,
-                                  zkc_acl_world(ZKC_PERM_FILE), NULL);
-        if (rc == ZKC_OK || rc == ZKC_ENODEEXISTS) {
-            rc = ZKC_OK;
-            break;
-        }
-        if (conn_gone(e, rc)) {
-            why = "creating the leader node";
-            goto out;
-        }
-        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: creating %s: %s; backing off", e->path,
-                 e->leader_path, zkc_strerror(rc));
-        if ((rc = zkc_impl_backoff_wait(&bo, -1, cancel)) != ZKC_OK)
-            goto out;
-    }
-    zkc_impl_backoff_reset(&bo);
-
-    for (;;) {
+    int rc = ensure_leader_node(e, &bo, cancel, &why);
+    if (rc == ZKC_OK)
+        zkc_impl_backoff_reset(&bo);
+    while (rc == ZKC_OK) {
         rc = zkc_lock_acquire(e->lock, -1, cancel);
         if (rc == ZKC_EINTERRUPTED)
             break;
@@ -385,96 +469,42 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
                 break;
             }
             zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: queueing: %s; backing off", e->path,
-                     zkc_strerror(rc));
-            if ((rc = zkc_impl_backoff_wait(&bo, -1, cancel)) != ZKC_OK)
-                break;
+                         zkc_strerror(rc));
+            rc = zkc_impl_backoff_wait(&bo, -1, cancel);
             continue;
         }
 
-        /* Promoted: announce ourselves. */
         char *contents = NULL;
         size_t len = 0;
-        const char *node = zkc_lock_node_path(e->lock);
-        rc = zkc__contents_json(e->extra_json, "candidate", node != NULL ? zkc_path_base(node) : "",
-                                &contents, &len);
         int32_t version = -1;
-        if (rc == ZKC_OK)
-            rc = write_leader(e, contents, len, &version);
+        rc = announce(e, &contents, &len, &version);
         if (rc != ZKC_OK) {
-            zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: promotion failed: %s; giving up our node",
-                     e->path, zkc_strerror(rc));
+            zkc_impl_log(e->conn, ZKC_LOG_WARN,
+                         "election %s: promotion failed: %s; giving up our node", e->path,
+                         zkc_strerror(rc));
             free(contents);
             zkc_lock_release(e->lock);
             if (conn_gone(e, rc)) {
                 why = "writing the leader node";
                 break;
             }
-            if ((rc = zkc_impl_backoff_wait(&bo, -1, cancel)) != ZKC_OK)
-                break;
+            rc = zkc_impl_backoff_wait(&bo, -1, cancel);
             continue;
         }
 
-        pthread_mutex_lock(&e->mu);
-        e->task = task;
-        e->task_running = true;
-        e->task_done = false;
-        e->task_rc = ZKC_OK;
-        e->stop_sent = false;
-        e->lost = false;
-        e->leading = true;
-        e->token = zkc_lock_fencing_token(e->lock);
-        pthread_mutex_unlock(&e->mu);
-        drain(e->wake_fd);
-        zkc_impl_log(e->conn, ZKC_LOG_INFO, "election %s: leading (token %lld)", e->path,
-                 (long long)e->token);
-
-        bool cancelled = lead(e, task, contents, len, cancel);
-
-        pthread_mutex_lock(&e->mu);
-        e->task_running = false;
-        e->leading = false;
-        bool lost = e->lost;
-        int task_rc = e->task_rc;
-        pthread_mutex_unlock(&e->mu);
-
-        /* Step down: empty the leader node if it still names us, then
-         * give up our candidate node before anything else. */
-        if (zkc_lock_get_state(e->lock) == ZKC_LOCK_HELD)
-            zkc_set(e->conn, e->leader_path, NULL, 0, version, NULL);
+        bool lost = false;
+        int task_rc = ZKC_OK;
+        bool cancelled = serve_term(e, task, contents, len, version, cancel, &lost, &task_rc);
         free(contents);
-        zkc_lock_release(e->lock);
-
-        if (cancelled || zkc_cancel_is_set(cancel)) {
-            rc = ZKC_EINTERRUPTED;
+        if (term_ends_run(e, task, cancel, cancelled, lost, task_rc, &bo, &rc, &why))
             break;
-        }
-        if (task->interrupted != NULL && task->interrupted(task->userdata)) {
-            rc = ZKC_OK;
-            why = "the task asked to end";
-            break;
-        }
-        zkc_state cs = zkc_conn_state(e->conn);
-        if (cs == ZKC_STATE_CLOSED || cs == ZKC_STATE_EXPIRED) {
-            rc = cs == ZKC_STATE_CLOSED ? ZKC_ECLOSED : ZKC_ESESSIONEXPIRED;
-            why = "leading";
-            break;
-        }
-        if (lost || task_rc != ZKC_OK) {
-            zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: %s; backing off before queueing again",
-                     e->path, lost ? "leadership lost" : "the task failed");
-            if ((rc = zkc_impl_backoff_wait(&bo, -1, cancel)) != ZKC_OK)
-                break;
-        } else {
-            zkc_impl_backoff_reset(&bo);
-        }
     }
 
-out:
     if (rc == ZKC_EINTERRUPTED)
         zkc_impl_set_errmsg("election %s: interrupted", e->path);
     else if (rc != ZKC_OK)
         zkc_impl_set_errmsg("election %s: %s while %s", e->path, zkc_strerror(rc),
-                        why != NULL ? why : "running");
+                            why != NULL ? why : "running");
     pthread_mutex_lock(&e->mu);
     e->running = false;
     pthread_mutex_unlock(&e->mu);

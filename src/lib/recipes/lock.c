@@ -615,6 +615,131 @@ static bool conn_usable(zkc_conn *c)
     return s == ZKC_STATE_CONNECTED || s == ZKC_STATE_RECONNECTED;
 }
 
+/* What a step of acquire_loop() decided: go round again, stop with the
+ * step's rc, or the lock is held. */
+typedef enum { ACQ_AGAIN, ACQ_STOP, ACQ_HELD } acq_step;
+
+/* After a failed call: a retryable *rc waits out the backoff and goes
+ * round again (*rc is then the wait's: cancelled, out of time); any other
+ * stops. */
+static acq_step retry_or_stop(int *rc, zkc_impl_backoff *bo, int64_t deadline,
+                              zkc_cancel *cancel)
+{
+    if (zkc__rc_retryable(*rc) && (*rc = zkc_impl_backoff_wait(bo, deadline, cancel)) == ZKC_OK)
+        return ACQ_AGAIN;
+    return ACQ_STOP;
+}
+
+/* Our node in the queue: a new one when *node is NULL, recorded in
+ * l->node too. */
+static int enqueue(zkc_lock *l, int64_t deadline, zkc_cancel *cancel, zkc_impl_backoff *bo,
+                   bool *maybe, char **node)
+{
+    if (*node != NULL)
+        return ZKC_OK;
+    int rc = create_node(l, deadline, cancel, bo, maybe, node);
+    if (rc != ZKC_OK)
+        return rc;
+    *maybe = false;
+    pthread_mutex_lock(&l->mu);
+    free(l->node);
+    l->node = strdup(*node);
+    pthread_mutex_unlock(&l->mu);
+    return ZKC_OK;
+}
+
+/* Where node stands among the folder's children kids (freed here), once
+ * the ghosts of our earlier attempts are deleted: *me of *n, *pred the
+ * node just before ours when there is one. */
+static int queue_place(zkc_lock *l, zkc_strings *kids, const char *node, size_t *me, size_t *n,
+                       char **pred)
+{
+    delete_ghosts(l, kids, node);
+    int rc = zkc__queue_position(kids, l->dir, zkc_path_base(node), is_lock_name, true, me, n,
+                                 pred);
+    zkc_strings_free(kids);
+    return rc;
+}
+
+/* Our node is not among the children (deleted by someone, or the session
+ * that made it ended): queue again, unless the session expired. */
+static acq_step requeue_vanished(zkc_lock *l, char **node, int *rc)
+{
+    zkc_impl_log(l->conn, ZKC_LOG_WARN, "lock %s: our node %s vanished; queueing again", l->dir,
+                 *node);
+    free(*node);
+    *node = NULL;
+    if (zkc_conn_state(l->conn) == ZKC_STATE_EXPIRED) {
+        *rc = ZKC_ESESSIONEXPIRED;
+        return ACQ_STOP;
+    }
+    return ACQ_AGAIN;
+}
+
+/* First in line: make sure the node is ours and the session was not in
+ * doubt meanwhile, then hold. */
+static acq_step take_if_first(zkc_lock *l, char **node, zkc_impl_backoff *bo, int64_t deadline,
+                              zkc_cancel *cancel, int *rc)
+{
+    pthread_mutex_lock(&l->mu);
+    uint64_t susp = l->susp;
+    pthread_mutex_unlock(&l->mu);
+    bool exists = false;
+    zkc_stat st;
+    *rc = zkc_exists(l->conn, *node, &exists, &st, NULL);
+    if (*rc != ZKC_OK)
+        return retry_or_stop(rc, bo, deadline, cancel);
+    int64_t sid = zkc_conn_session_id(l->conn);
+    if (!exists || (l->ephemeral && st.ephemeral_owner != sid)) {
+        /* Gone, or an ephemeral of an earlier session of this
+         * connection that will go with it: start afresh. */
+        free(*node);
+        *node = NULL;
+        zkc__guid(l->guid);
+        return ACQ_AGAIN;
+    }
+    pthread_mutex_lock(&l->cb_mu);
+    pthread_mutex_lock(&l->mu);
+    bool ok = l->susp == susp && conn_usable(l->conn);
+    if (ok) {
+        l->state = ZKC_LOCK_HELD;
+        l->token = st.czxid;
+        l->session = sid;
+        l->gen++;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (ok)
+        lock_notify(l, ZKC_LOCK_HELD);
+    pthread_mutex_unlock(&l->cb_mu);
+    if (ok)
+        return ACQ_HELD;
+    /* The connection was in doubt while we looked: look again. */
+    *rc = zkc_impl_backoff_wait(bo, deadline, cancel);
+    return *rc == ZKC_OK ? ACQ_AGAIN : ACQ_STOP;
+}
+
+/* Not first: watch only the node just before ours (pred, freed here) and
+ * wait until it changes. */
+static acq_step wait_for_pred(zkc_lock *l, char *pred, zkc_impl_backoff *bo, int64_t deadline,
+                              zkc_cancel *cancel, int *rc)
+{
+    bool exists = false;
+    zkc_watch *w = NULL;
+    *rc = zkc_exists(l->conn, pred, &exists, NULL, &w);
+    free(pred);
+    if (*rc != ZKC_OK)
+        return retry_or_stop(rc, bo, deadline, cancel);
+    zkc_impl_backoff_reset(bo);
+    if (!exists) {
+        zkc_watch_free(w);
+        return ACQ_AGAIN;
+    }
+    int left = zkc_impl_time_left(deadline);
+    *rc = left == 0 ? ZKC_ETIMEDOUT : zkc_watch_wait(w, left, cancel);
+    zkc_watch_free(w);
+    return *rc == ZKC_OK ? ACQ_AGAIN : ACQ_STOP;
+}
+
 /*
  * The contender's loop.  On return (any code) *ret_node is our node, if
  * any, and *maybe says whether a create of unknown name may exist.
@@ -630,17 +755,8 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
             rc = ZKC_EINTERRUPTED;
             break;
         }
-        if (node == NULL) {
-            rc = create_node(l, deadline, cancel, &bo, maybe, &node);
-            if (rc != ZKC_OK)
-                break;
-            *maybe = false;
-            pthread_mutex_lock(&l->mu);
-            free(l->node);
-            l->node = strdup(node);
-            pthread_mutex_unlock(&l->mu);
-        }
-
+        if ((rc = enqueue(l, deadline, cancel, &bo, maybe, &node)) != ZKC_OK)
+            break;
         zkc_strings *kids = NULL;
         rc = zkc_children(l->conn, l->dir, &kids, NULL, NULL);
         if (rc == ZKC_ENONODE) {
@@ -650,106 +766,31 @@ static int acquire_loop(zkc_lock *l, int64_t deadline, bool try_once, zkc_cancel
             continue;
         }
         if (rc != ZKC_OK) {
-            if (zkc__rc_retryable(rc) &&
-                (rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
+            if (retry_or_stop(&rc, &bo, deadline, cancel) == ACQ_AGAIN)
                 continue;
             break;
         }
-        delete_ghosts(l, kids, node);
         size_t me = 0, n = 0;
         char *pred = NULL;
-        rc = zkc__queue_position(kids, l->dir, zkc_path_base(node), is_lock_name, true, &me, &n,
-                                 &pred);
-        zkc_strings_free(kids);
-        if (rc != ZKC_OK)
+        if ((rc = queue_place(l, kids, node, &me, &n, &pred)) != ZKC_OK)
             break;
-
+        acq_step step;
         if (me == n) {
-            /* Our node is gone (deleted by someone, or the session that
-             * made it ended): queue again. */
-            zkc_impl_log(l->conn, ZKC_LOG_WARN, "lock %s: our node %s vanished; queueing again",
-                     l->dir, node);
-            free(node);
-            node = NULL;
-            if (zkc_conn_state(l->conn) == ZKC_STATE_EXPIRED) {
-                rc = ZKC_ESESSIONEXPIRED;
-                break;
-            }
-            continue;
-        }
-
-        if (me == 0) {
-            /* First in line: make sure the node is ours and the session
-             * was not in doubt meanwhile, then hold. */
-            pthread_mutex_lock(&l->mu);
-            uint64_t susp = l->susp;
-            pthread_mutex_unlock(&l->mu);
-            bool exists = false;
-            zkc_stat st;
-            rc = zkc_exists(l->conn, node, &exists, &st, NULL);
-            if (rc != ZKC_OK) {
-                if (zkc__rc_retryable(rc) &&
-                    (rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
-                    continue;
-                break;
-            }
-            int64_t sid = zkc_conn_session_id(l->conn);
-            if (!exists || (l->ephemeral && st.ephemeral_owner != sid)) {
-                /* Gone, or an ephemeral of an earlier session of this
-                 * connection that will go with it: start afresh. */
-                free(node);
-                node = NULL;
-                zkc__guid(l->guid);
-                continue;
-            }
-            pthread_mutex_lock(&l->cb_mu);
-            pthread_mutex_lock(&l->mu);
-            bool ok = l->susp == susp && conn_usable(l->conn);
-            if (ok) {
-                l->state = ZKC_LOCK_HELD;
-                l->token = st.czxid;
-                l->session = sid;
-                l->gen++;
-            }
-            pthread_mutex_unlock(&l->mu);
-            if (ok)
-                lock_notify(l, ZKC_LOCK_HELD);
-            pthread_mutex_unlock(&l->cb_mu);
-            if (ok) {
-                *ret_node = node;
-                return ZKC_OK;
-            }
-            /* The connection was in doubt while we looked: look again. */
-            if ((rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) != ZKC_OK)
-                break;
-            continue;
-        }
-
-        if (try_once) {
+            step = requeue_vanished(l, &node, &rc);
+        } else if (me == 0) {
+            step = take_if_first(l, &node, &bo, deadline, cancel, &rc);
+        } else if (try_once) {
             free(pred);
             rc = ZKC_ETIMEDOUT;
-            break;
+            step = ACQ_STOP;
+        } else {
+            step = wait_for_pred(l, pred, &bo, deadline, cancel, &rc);
         }
-        /* Watch only the node just before ours. */
-        bool exists = false;
-        zkc_watch *w = NULL;
-        rc = zkc_exists(l->conn, pred, &exists, NULL, &w);
-        free(pred);
-        if (rc != ZKC_OK) {
-            if (zkc__rc_retryable(rc) &&
-                (rc = zkc_impl_backoff_wait(&bo, deadline, cancel)) == ZKC_OK)
-                continue;
-            break;
+        if (step == ACQ_HELD) {
+            *ret_node = node;
+            return ZKC_OK;
         }
-        zkc_impl_backoff_reset(&bo);
-        if (!exists) {
-            zkc_watch_free(w);
-            continue;
-        }
-        int left = zkc_impl_time_left(deadline);
-        rc = left == 0 ? ZKC_ETIMEDOUT : zkc_watch_wait(w, left, cancel);
-        zkc_watch_free(w);
-        if (rc != ZKC_OK)
+        if (step == ACQ_STOP)
             break;
     }
     *ret_node = node;
