@@ -1,0 +1,26 @@
+/*
+ * zkmain.h: the zk command's main() as a function, for the fuzz targets
+ * that drive zk (fuzz_zk_argv, fuzz_zk_restore, fuzz_zk_unzip,
+ * fuzz_zk_zipnames).  See zkmain.c.
+ */
+#ifndef FUZZ_ZKMAIN_H
+#define FUZZ_ZKMAIN_H
+
+/* Once per process: stdin from /dev/null, stdout to /dev/null (stderr
+ * too, unless ZK_FUZZ_VERBOSE is set), a private working directory made
+ * under $TMPDIR (the current directory during zkfuzz_run()), and the fake tree written to a file there.  Returns the
+ * directory (absolute). */
+const char *zkfuzz_setup(void);
+/* The fake tree file zkfuzz_setup() wrote. */
+const char *zkfuzz_fake(void);
+/* Run zk with argv (argv[0] "zk", NULL-terminated) and return its exit
+ * status.  The caller puts "--fake FILE" in argv. */
+int zkfuzz_run(int argc, char **argv);
+/* Remove every file in the working directory (what a run wrote). */
+void zkfuzz_clean(void);
+/* Write size bytes to name in the working directory (a name starting
+ * with '.' is a suffix to the directory's own name instead, a file that
+ * zkfuzz_clean() keeps); returns its absolute path (static buffer). */
+const char *zkfuzz_write(const char *name, const void *data, size_t size);
+
+#endif
