@@ -45,10 +45,12 @@ for t in "$ROOT"/fuzz/fuzz_*.c; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .c); name=${name#fuzz_}
     # A target that needs sources outside the library names them on a
-    # line "fuzz-sources: path/a.c path/b.c" (relative to the top).
+    # line "fuzz-sources: path/a.c path/b.c" (relative to the top),
+    # and the libraries it needs besides on "fuzz-libs: -lfoo".
     extra=""
     for e in $(sed -n 's/.*fuzz-sources: *//p' "$t"); do extra="$extra $ROOT/$e"; done
-    $CC $CFLAGS $SAN -fsanitize=fuzzer "$t" $extra $objs $LIBS -o "$OUT/fuzz_$name"
+    xlibs=$(sed -n 's/.*fuzz-libs: *//p' "$t")
+    $CC $CFLAGS $SAN -fsanitize=fuzzer "$t" $extra $objs $LIBS $xlibs -o "$OUT/fuzz_$name"
     echo "built $OUT/fuzz_$name"
     names="$names $name"
 done
