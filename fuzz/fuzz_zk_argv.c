@@ -15,7 +15,9 @@
  *     failed in main.c for the rest of the process);
  *   - an argument holding '/' that is not a ZooKeeper path ("/zk",
  *     "/zk/...", "zk:..."), so local files are relative names inside
- *     the private working directory, which is emptied after each run.
+ *     the private working directory, which is emptied after each run;
+ *   - an argument starting with ".." (cp /zk/a .. would write a file
+ *     beside the working directory).
  * "@dump" and "@zip" are replaced by a valid dump file and zip archive.
  */
 #include <stdbool.h>
@@ -49,7 +51,8 @@ static bool allowed(const char *a)
     for (size_t i = 0; i < sizeof blocked / sizeof *blocked; i++)
         if (strcmp(a, blocked[i]) == 0)
             return false;
-    if (strncmp(a, "--f", 3) == 0 || strncmp(a, "-a", 2) == 0 || strncmp(a, "--a", 3) == 0)
+    if (strncmp(a, "..", 2) == 0 || strncmp(a, "--f", 3) == 0 || strncmp(a, "-a", 2) == 0 ||
+        strncmp(a, "--a", 3) == 0)
         return false;
     if (strchr(a, '/') != NULL && strcmp(a, "/zk") != 0 && strncmp(a, "/zk/", 4) != 0 &&
         strncmp(a, "zk:", 3) != 0)

@@ -22,6 +22,16 @@ int zk_main(int argc, char **argv);
 static char workdir[4096];
 static char fakefile[4200];
 static char written[4200];
+static char siblings[4][4200]; /* files beside workdir, removed at exit */
+static int nsiblings;
+
+static void remove_all(void)
+{
+    zkfuzz_clean();
+    (void)rmdir(workdir);
+    for (int i = 0; i < nsiblings; i++)
+        (void)unlink(siblings[i]);
+}
 
 /* A small tree with data, ACLs, ephemerals and the zkns layout. */
 static const char fake_json[] =
@@ -51,6 +61,8 @@ const char *zkfuzz_setup(void)
     FILE *f = fopen(fakefile, "w");
     if (f == NULL || fputs(fake_json, f) < 0 || fclose(f) != 0)
         abort();
+    snprintf(siblings[nsiblings++], sizeof siblings[0], "%s", fakefile);
+    atexit(remove_all);
     setenv("EDITOR", "/bin/false", 1);
     setenv("VISUAL", "/bin/false", 1);
     unsetenv("ZK_AUTH");
@@ -99,6 +111,8 @@ void zkfuzz_clean(void)
 const char *zkfuzz_write(const char *name, const void *data, size_t size)
 {
     snprintf(written, sizeof written, "%s%s%s", workdir, name[0] == '.' ? "" : "/", name);
+    if (name[0] == '.' && nsiblings < 4)
+        snprintf(siblings[nsiblings++], sizeof siblings[0], "%s", written);
     FILE *f = fopen(written, "wb");
     if (f == NULL || fwrite(data, 1, size, f) != size || fclose(f) != 0)
         abort();

@@ -8,8 +8,9 @@
 
 /* Once per process: stdin from /dev/null, stdout to /dev/null (stderr
  * too, unless ZK_FUZZ_VERBOSE is set), a private working directory made
- * under $TMPDIR (the current directory during zkfuzz_run()), and the fake tree written to a file there.  Returns the
- * directory (absolute). */
+ * under $TMPDIR (the current directory during zkfuzz_run()), and the
+ * fake tree written to a file beside it.  Returns the directory
+ * (absolute).  All of it is removed at exit. */
 const char *zkfuzz_setup(void);
 /* The fake tree file zkfuzz_setup() wrote. */
 const char *zkfuzz_fake(void);
