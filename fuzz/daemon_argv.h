@@ -24,18 +24,28 @@ __attribute__((unused)) static _Noreturn void daemon_exit(int status)
     longjmp(daemon_exit_jmp, status + 1);
 }
 
-static void daemon_quiet(void)
+/* Weak: present only in sanitizer builds. */
+extern void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
+
+static int daemon_devnull = -1, daemon_saved_err = -1;
+
+/* on: stdout and (unless ZK_FUZZ_VERBOSE is set) stderr to /dev/null,
+ * sanitizer reports still to the real stderr; off: stderr back. */
+static void daemon_quiet(int on)
 {
-    static int done;
-    if (done++)
+    if (daemon_devnull < 0) {
+        daemon_devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        daemon_saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (daemon_devnull < 0 || daemon_saved_err < 0)
+            abort();
+        dup2(daemon_devnull, STDOUT_FILENO);
+        if (__sanitizer_set_report_fd != NULL)
+            __sanitizer_set_report_fd((void *)(intptr_t)daemon_saved_err);
+    }
+    if (getenv("ZK_FUZZ_VERBOSE") != NULL)
         return;
-    int nul = open("/dev/null", O_RDWR);
-    if (nul < 0)
-        abort();
-    dup2(nul, STDOUT_FILENO);
-    if (getenv("ZK_FUZZ_VERBOSE") == NULL)
-        dup2(nul, STDERR_FILENO);
-    close(nul);
+    fflush(stderr);
+    dup2(on ? daemon_devnull : daemon_saved_err, STDERR_FILENO);
 }
 
 /* Split buf (size bytes, NUL-terminated at buf[size]) into argv after

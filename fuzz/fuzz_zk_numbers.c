@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 256)
         return 0;
-    zkfuzz_setup(); /* stderr to /dev/null for the usage messages */
+    zkfuzz_setup();
     char *s = malloc(size + 1);
     if (s == NULL)
         return 0;
@@ -44,7 +44,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&z, 0, sizeof z);
     z.cmd = "fuzz";
     int ims = -7;
+    zkfuzz_quiet(true); /* its usage message */
     int rc = zk_parse_duration_opt(&z, "--t", s, &ims);
+    zkfuzz_quiet(false);
     check(rc == 0 ? ims >= 0 : rc == ZK_EXIT_USAGE && ims == -7);
 
     unsigned u = 7777;

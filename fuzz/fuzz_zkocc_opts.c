@@ -25,15 +25,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* parse_args with its exit() caught; nothing here changes after setjmp. */
 static void run_parse(int argc, char **argv, zo_opts *o)
 {
+    daemon_quiet(1);
     if (setjmp(daemon_exit_jmp) == 0)
         (void)parse_args(argc, argv, o);
+    daemon_quiet(0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096)
         return 0;
-    daemon_quiet();
     char *buf = malloc(size + 1);
     if (buf == NULL)
         return 0;

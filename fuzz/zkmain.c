@@ -7,6 +7,8 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,12 @@ int zk_main(int argc, char **argv);
 #include "../src/zk/main.c"
 #undef main
 
+/* Weak: present only in sanitizer builds. */
+extern void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
+
 static char workdir[4096];
+static int devnull = -1, saved_err = -1;
+static bool quiet; /* zk's stderr to /dev/null during runs */
 static char fakefile[4200];
 static char written[4200];
 static char siblings[4][4200]; /* files beside workdir, removed at exit */
@@ -44,14 +51,16 @@ const char *zkfuzz_setup(void)
 {
     if (workdir[0] != '\0')
         return workdir;
-    int nul = open("/dev/null", O_RDWR);
-    if (nul < 0)
+    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+    saved_err = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (devnull < 0 || saved_err < 0)
         abort();
-    dup2(nul, STDIN_FILENO);
-    dup2(nul, STDOUT_FILENO);
-    if (getenv("ZK_FUZZ_VERBOSE") == NULL)
-        dup2(nul, STDERR_FILENO);
-    close(nul);
+    dup2(devnull, STDIN_FILENO);
+    dup2(devnull, STDOUT_FILENO);
+    quiet = getenv("ZK_FUZZ_VERBOSE") == NULL;
+    /* Sanitizer reports go to the real stderr even while zk's is quiet. */
+    if (__sanitizer_set_report_fd != NULL)
+        __sanitizer_set_report_fd((void *)(intptr_t)saved_err);
     const char *tmp = getenv("TMPDIR");
     snprintf(workdir, sizeof workdir, "%s/zkfuzz.XXXXXX", tmp != NULL ? tmp : "/tmp");
     if (mkdtemp(workdir) == NULL)
@@ -74,6 +83,13 @@ const char *zkfuzz_fake(void)
     return fakefile;
 }
 
+void zkfuzz_quiet(bool on)
+{
+    fflush(stderr);
+    if (quiet)
+        dup2(on ? devnull : saved_err, STDERR_FILENO);
+}
+
 int zkfuzz_run(int argc, char **argv)
 {
     /* main.c's state from an earlier run. */
@@ -86,7 +102,9 @@ int zkfuzz_run(int argc, char **argv)
     int here = open(".", O_RDONLY | O_DIRECTORY);
     if (here < 0 || chdir(workdir) != 0)
         abort();
+    zkfuzz_quiet(true);
     int rc = zk_main(argc, argv);
+    zkfuzz_quiet(false);
     if (fchdir(here) != 0)
         abort();
     close(here);

@@ -6,12 +6,18 @@
 #ifndef FUZZ_ZKMAIN_H
 #define FUZZ_ZKMAIN_H
 
-/* Once per process: stdin from /dev/null, stdout to /dev/null (stderr
- * too, unless ZK_FUZZ_VERBOSE is set), a private working directory made
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Once per process: stdin and stdout from and to /dev/null (stderr too
+ * while zk runs, unless ZK_FUZZ_VERBOSE is set; sanitizer reports still
+ * reach the real stderr), a private working directory made
  * under $TMPDIR (the current directory during zkfuzz_run()), and the
  * fake tree written to a file beside it.  Returns the directory
  * (absolute).  All of it is removed at exit. */
 const char *zkfuzz_setup(void);
+/* stderr to /dev/null (on) or back (unless ZK_FUZZ_VERBOSE is set). */
+void zkfuzz_quiet(bool on);
 /* The fake tree file zkfuzz_setup() wrote. */
 const char *zkfuzz_fake(void);
 /* Run zk with argv (argv[0] "zk", NULL-terminated) and return its exit
