@@ -21,9 +21,9 @@ case $SECONDS_EACH in *[!0-9]*|'') usage ;; esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC_FUZZ:-clang}
-CFLAGS="-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -DTHREADED -I$ROOT/include $(pkg-config --cflags libbson-1.0)"
+CFLAGS="-DZK_HAVE_RECIPES -DZK_HAVE_CELLS -DZK_HAVE_META -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -DTHREADED -I$ROOT/include $(pkg-config --cflags libbson-1.0)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-LIBS="-lzookeeper_mt -ljansson -lbson-1.0 -lpthread"
+LIBS="-lzookeeper_mt -ljansson -lzip -lnettle -lbson-1.0 -lpthread"
 
 command -v "$CC" >/dev/null || { echo "build.sh: $CC not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 mkdir -p "$OUT/obj"
@@ -45,10 +45,12 @@ for t in "$ROOT"/fuzz/fuzz_*.c; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .c); name=${name#fuzz_}
     # A target that needs sources outside the library names them on a
-    # line "fuzz-sources: path/a.c path/b.c" (relative to the top).
+    # line "fuzz-sources: path/a.c path/b.c" (relative to the top),
+    # and the libraries it needs besides on "fuzz-libs: -lfoo".
     extra=""
     for e in $(sed -n 's/.*fuzz-sources: *//p' "$t"); do extra="$extra $ROOT/$e"; done
-    $CC $CFLAGS $SAN -fsanitize=fuzzer "$t" $extra $objs $LIBS -o "$OUT/fuzz_$name"
+    xlibs=$(sed -n 's/.*fuzz-libs: *//p' "$t")
+    $CC $CFLAGS $SAN -fsanitize=fuzzer "$t" $extra $objs $LIBS $xlibs -o "$OUT/fuzz_$name"
     echo "built $OUT/fuzz_$name"
     names="$names $name"
 done

@@ -37,11 +37,12 @@ struct zk_pipe {
     zkc_conn *conn;
     zkc_cancel *cancel;
     unsigned window;
-    pthread_mutex_t lock; /* queue, inflight */
+    pthread_mutex_t lock; /* queue, inflight, active */
     pthread_cond_t idle;
     pthread_mutex_t cb_lock; /* serializes result functions */
     job *head, *tail;
     unsigned inflight;
+    unsigned active; /* threads inside pump() */
     int rc;
 };
 
@@ -127,12 +128,19 @@ static void deliver(job *j, const zkc_result *res)
 
 static void on_done(const zkc_result *res, void *userdata);
 
-/* Submit queued jobs while the window has room.  Then, if nothing is
- * left at all, wake the waiting caller. */
-static void pump(zk_pipe *p)
+/* Submit queued jobs while the window has room; finished_one: called
+ * by the completion of a job, still counted in inflight.  The last
+ * thread out, when nothing is queued or in flight, wakes the waiting
+ * caller, which may then free the pipe: so every thread inside pump is
+ * counted in active, and touches nothing of the pipe after its final
+ * unlock. */
+static void pump(zk_pipe *p, bool finished_one)
 {
+    pthread_mutex_lock(&p->lock);
+    if (finished_one)
+        p->inflight--;
+    p->active++;
     for (;;) {
-        pthread_mutex_lock(&p->lock);
         if (zkc_cancel_is_set(p->cancel)) {
             while (p->head != NULL) {
                 job *d = p->head;
@@ -142,12 +150,8 @@ static void pump(zk_pipe *p)
             p->tail = NULL;
             p->rc = ZKC_EINTERRUPTED;
         }
-        if (p->head == NULL || p->inflight >= p->window) {
-            if (p->head == NULL && p->inflight == 0)
-                pthread_cond_broadcast(&p->idle);
-            pthread_mutex_unlock(&p->lock);
-            return;
-        }
+        if (p->head == NULL || p->inflight >= p->window)
+            break;
         job *j = p->head;
         p->head = j->next;
         if (p->head == NULL)
@@ -162,9 +166,14 @@ static void pump(zk_pipe *p)
             job_free(j);
             pthread_mutex_lock(&p->lock);
             p->inflight--;
-            pthread_mutex_unlock(&p->lock);
+        } else {
+            pthread_mutex_lock(&p->lock);
         }
     }
+    p->active--;
+    if (p->head == NULL && p->inflight == 0 && p->active == 0)
+        pthread_cond_broadcast(&p->idle);
+    pthread_mutex_unlock(&p->lock);
 }
 
 static void on_done(const zkc_result *res, void *userdata)
@@ -175,17 +184,14 @@ static void on_done(const zkc_result *res, void *userdata)
     if (res->watch != NULL)
         zkc_watch_free(res->watch);
     job_free(j);
-    pthread_mutex_lock(&p->lock);
-    p->inflight--;
-    pthread_mutex_unlock(&p->lock);
-    pump(p);
+    pump(p, true);
 }
 
 int zk_pipe_run(zk_pipe *p)
 {
-    pump(p);
+    pump(p, false);
     pthread_mutex_lock(&p->lock);
-    while (p->head != NULL || p->inflight > 0)
+    while (p->head != NULL || p->inflight > 0 || p->active > 0)
         pthread_cond_wait(&p->idle, &p->lock);
     int rc = p->rc;
     pthread_mutex_unlock(&p->lock);

@@ -92,7 +92,8 @@ static int parse_duration(const char *s, int *ms)
     if (s == NULL || *s == '\0' || *s == '-')
         return -1;
     double v = strtod(s, &end);
-    if (end == s || v < 0)
+    /* !(v >= 0) also refuses "nan", which no cast may convert. */
+    if (end == s || !(v >= 0))
         return -1;
     double mult;
     if (*end == '\0' || strcmp(end, "s") == 0)
