@@ -3,7 +3,7 @@
  * vectors, every subcommand, run in-process (fuzz/zkmain.c) against the
  * in-memory fake with stdin, stdout and stderr on /dev/null.
  *
- * fuzz-sources: fuzz/zkmain.c src/zk/out.c src/zk/paths.c src/zk/pipe.c src/zk/cmd_read.c src/zk/cmd_write.c src/zk/cmd_wait.c src/zk/cmd_archive.c src/zk/child.c src/zk/cmd_zkns.c
+ * fuzz-sources: fuzz/zkmain.c src/zk/out.c src/zk/paths.c src/zk/pipe.c src/zk/cmd_read.c src/zk/cmd_write.c src/zk/cmd_wait.c src/zk/cmd_archive.c src/zk/child.c src/zk/cmd_zkns.c src/zk/cmd_global.c src/zk/signals.c src/zk/conn.c src/zk/help.c
  *
  * The input is split into arguments at NULs and run as
  * "zk --fake TREE ARGS...".  Inputs are skipped (not run) when they

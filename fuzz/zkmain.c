@@ -92,9 +92,7 @@ void zkfuzz_quiet(bool on)
 
 int zkfuzz_run(int argc, char **argv)
 {
-    /* main.c's state from an earlier run. */
-    zkocc_addrs = NULL;
-    use_zkocc = 0;
+    /* getopt's state from an earlier run (main.c keeps its own in zk_ctx). */
     optind = 0;
     opterr = 0;
     /* Relative local files land in the working directory; libFuzzer's
