@@ -34,9 +34,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#define NWORKERS 3
-#define SESSION_MS 2000
-#define PAUSE_MS 3200
+#define NWORKERS     3
+#define SESSION_MS   2000
+#define PAUSE_MS     3200
 #define COUNTER_SPAN 8
 
 enum { C_LOCK, C_ELECTION, C_COUNTER, NCOMP };
@@ -405,9 +405,11 @@ static int change(const char *old, size_t old_len, const zkc_stat *st, char **re
     if (s[w->id] >= w->seq) {
         w->dup_seen++; /* our own update is in already: applying again is twice */
         if (g_log != NULL)
-            fprintf(g_log, "TWICE worker %d seq %ld: call %d of one zkc_retry_change sees its "
-                    "update applied (previous call saw the node %s)\n", w->id, w->seq,
-                    x->calls + 1, x->prev_missing ? "missing: the create" : "present: a set");
+            fprintf(g_log,
+                    "TWICE worker %d seq %ld: call %d of one zkc_retry_change sees its "
+                    "update applied (previous call saw the node %s)\n",
+                    w->id, w->seq, x->calls + 1,
+                    x->prev_missing ? "missing: the create" : "present: a set");
     }
     if (s[w->id] >= w->seq && x->prev_missing)
         w->dup_after_create++;
@@ -529,7 +531,7 @@ static int server_start(void)
     snprintf(g_dir, sizeof g_dir, "/tmp/zkc-faults-XXXXXX");
     if (mkdtemp(g_dir) == NULL)
         return -1;
-    zk_test_track(g_dir); /* torn down at exit */
+    zk_test_track(g_dir);  /* torn down at exit */
     atexit(resume_server); /* registered later: runs before the teardown */
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
@@ -758,8 +760,8 @@ static void run_cell(int comp, int fault, int seconds, FILE *log, row *r)
     r->errs[0] = '\0';
     size_t off = 0;
     for (int i = 0; i < c->nerrs && off < sizeof r->errs - 32; i++)
-        off += (size_t)snprintf(r->errs + off, sizeof r->errs - off, "%s%d:%ld",
-                                i ? " " : "", c->errs[i].code, c->errs[i].n);
+        off += (size_t)snprintf(r->errs + off, sizeof r->errs - off, "%s%d:%ld", i ? " " : "",
+                                c->errs[i].code, c->errs[i].n);
     if (c->nerrs == 0)
         snprintf(r->errs, sizeof r->errs, "-");
     (void)nfaults;
@@ -774,7 +776,8 @@ static void run_cell(int comp, int fault, int seconds, FILE *log, row *r)
 static void print_table(FILE *out, const char *pfx, row *rows, int n)
 {
     fprintf(out, "%s%-16s %-19s %6s %6s %4s %5s %6s %7s %9s  %s\n", pfx, "fault", "component",
-            "ops", "acked", "lost", "twice", "double", "unended", "recover", "errors (code:count)");
+            "ops", "acked", "lost", "twice", "double", "unended", "recover",
+            "errors (code:count)");
     for (int i = 0; i < n; i++) {
         char rec[32];
         if (rows[i].fault == F_LOSS)
@@ -803,7 +806,8 @@ int main(int argc, char **argv)
         else if (strcmp(argv[i], "--log") == 0 && i + 1 < argc)
             logpath = argv[++i];
         else {
-            fprintf(stderr, "usage: fault_matrix [--seconds N] [--log FILE] [--cell COMP,FAULT]\n");
+            fprintf(stderr,
+                    "usage: fault_matrix [--seconds N] [--log FILE] [--cell COMP,FAULT]\n");
             return 2;
         }
     }
@@ -850,8 +854,8 @@ int main(int argc, char **argv)
             failed += !ok && !todo;
             printf("%s %d - %s / %s: ops %ld acked %ld lost %ld twice %ld double %ld "
                    "unended %ld%s\n",
-                   ok ? "ok" : "not ok", f * NCOMP + comp + 1, fault_name[f], comp_name[comp], r->attempted, r->acked,
-                   r->lost, r->twice, r->doubles, r->unended,
+                   ok ? "ok" : "not ok", f * NCOMP + comp + 1, fault_name[f], comp_name[comp],
+                   r->attempted, r->acked, r->lost, r->twice, r->doubles, r->unended,
                    todo ? " # TODO known bug: RetryChange through the router applies a "
                           "create twice after a lost reply"
                         : "");

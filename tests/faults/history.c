@@ -102,7 +102,8 @@ long hist_overlaps(hist *h)
                 continue;
             bad++;
             if (h->log != NULL)
-                fprintf(h->log, "OVERLAP client=%d token=%lld [%lld,%lld] and client=%d "
+                fprintf(h->log,
+                        "OVERLAP client=%d token=%lld [%lld,%lld] and client=%d "
                         "token=%lld [%lld,%lld]\n",
                         h->holds[i].client, (long long)h->holds[i].token,
                         (long long)h->holds[i].t_acquired, (long long)h->holds[i].t_last_act,

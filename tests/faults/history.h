@@ -27,9 +27,9 @@ typedef struct hist {
     hist_hold *holds;
     size_t n, cap;
     /* The protected resource: side effects in the order they happened. */
-    int64_t max_token;   /* newest token that acted */
-    long stale_acts;     /* acts by an older token after a newer one acted */
-    FILE *log;           /* may be NULL */
+    int64_t max_token; /* newest token that acted */
+    long stale_acts;   /* acts by an older token after a newer one acted */
+    FILE *log;         /* may be NULL */
 } hist;
 
 int64_t hist_now_us(void);
