@@ -89,7 +89,8 @@ static int by_start(const void *a, const void *b)
 long hist_overlaps(hist *h)
 {
     pthread_mutex_lock(&h->lock);
-    qsort(h->holds, h->n, sizeof *h->holds, by_start);
+    if (h->n > 1)
+        qsort(h->holds, h->n, sizeof *h->holds, by_start);
     long bad = 0;
     for (size_t i = 0; i < h->n; i++) {
         /* A holder that never acted claimed nothing; the interval it
