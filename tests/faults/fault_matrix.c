@@ -612,6 +612,42 @@ static void *loss_injector(void *arg)
 
 /* ---- a cell ---- */
 
+/* The election's queue at the end of a cell, for the log: each
+ * candidate's owner session, and the workers' sessions. */
+static void dump_candidates(cell *c, FILE *log)
+{
+    pthread_mutex_lock(&c->lock);
+    zkc_conn *conn = NULL;
+    for (int i = 0; i < NWORKERS * 4 && conn == NULL; i++)
+        conn = c->conns[i];
+    for (int i = 0; i < NWORKERS * 4; i++)
+        if (c->conns[i] != NULL)
+            fprintf(log, "session of worker %d: %llx\n", c->conn_owner[i],
+                    (unsigned long long)zkc_conn_session_id(c->conns[i]));
+    if (conn != NULL) {
+        char p[160];
+        snprintf(p, sizeof p, "%s/elect/candidates", c->prefix);
+        zkc_strings *kids = NULL;
+        int rc = ZKC_ECONNECTIONLOSS;
+        for (int i = 0; i < 20 && rc == ZKC_ECONNECTIONLOSS; i++)
+            rc = zkc_children(conn, p, &kids, NULL, NULL);
+        fprintf(log, "children of %s: %s\n", p, zkc_strerror(rc));
+        if (rc == ZKC_OK) {
+            for (size_t k = 0; k < kids->count; k++) {
+                char q[400];
+                snprintf(q, sizeof q, "%s/%s", p, kids->v[k]);
+                zkc_stat st;
+                memset(&st, 0, sizeof st);
+                zkc_get(conn, q, NULL, NULL, &st, NULL);
+                fprintf(log, "candidate %s owner %llx\n", kids->v[k],
+                        (unsigned long long)st.ephemeral_owner);
+            }
+            zkc_strings_free(kids);
+        }
+    }
+    pthread_mutex_unlock(&c->lock);
+}
+
 typedef struct row {
     int comp, fault;
     long attempted, acked, lost, twice, twice_create, doubles, unended, watches;
@@ -684,6 +720,8 @@ static void run_cell(int comp, int fault, int seconds, FILE *log, row *r)
             zkc_sleep(500, NULL);
         } while (hist_now_us() < until);
     }
+    if (log != NULL && comp == C_ELECTION)
+        dump_candidates(c, log);
     atomic_store(&c->stop, 1);
     zkc_cancel_trigger(c->cancel);
     for (int i = 0; i < NWORKERS; i++)
