@@ -9,6 +9,9 @@
 #   make tsan             ThreadSanitizer build (clang, build-tsan/): the unit,
 #                         conformance and integration suites with the servers
 #                         up; "N passed, N failed" (not part of make check)
+#   make soak             the fault matrix (tests/faults), SOAK_SECONDS per
+#                         cell (12 cells), its table printed; history log
+#                         in build/fault-matrix.log
 #   make demo             a short tour on local servers
 #   make deb              Debian packages (debian/) in build-deb/, lintian
 #   make deb-check        install them with apt, use them, purge them
@@ -19,8 +22,9 @@ MESON ?= meson
 TSAN ?= build-tsan
 FUZZ_SECONDS ?= 20
 DEB ?= build-deb
+SOAK_SECONDS ?= 60
 
-.PHONY: all deps build check test install bench fuzz demo clean format tsan deb deb-check
+.PHONY: all deps build check test install bench fuzz demo clean format tsan deb deb-check soak
 
 all: build
 
@@ -85,6 +89,12 @@ bench: build
 
 fuzz: deps
 	@./fuzz/build.sh build-fuzz $(FUZZ_SECONDS)
+
+# The long fault matrix: its own server (zkctl, a free port), which it
+# kills and pauses; the table goes to stdout.
+soak: build
+	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl $(BUILD)/tests/faults/fault_matrix \
+	    --seconds $(SOAK_SECONDS) --log $(BUILD)/fault-matrix.log
 
 demo: build
 	@./scripts/demo.sh $(BUILD)
