@@ -40,8 +40,12 @@
  *   - create, plain: never blindly repeated.  After a lost reply the
  *     router checks whether the node exists: missing, it creates it again;
  *     present and ephemeral owned by the same session, the create
- *     succeeded; present otherwise, ZKC_ENODEEXISTS with an errmsg saying
- *     an earlier attempt of this create may have made it.
+ *     succeeded; an ephemeral of another session, ZKC_ENODEEXISTS (the
+ *     attempt cannot have made it); present otherwise, the outcome is
+ *     unknown: ZKC_ECONNECTIONLOSS with an errmsg saying an earlier
+ *     attempt of this create may have made it, as a direct connection
+ *     reports a lost reply (so zkc_retry_change never applies its change
+ *     twice).
  *   - create, sequential: never repeated; ZKC_ECONNECTIONLOSS (a retry
  *     could leave two nodes).  Protected creation (a GUID in the name) is
  *     the recipes' business.

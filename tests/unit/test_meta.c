@@ -788,6 +788,60 @@ static void test_retry_does_not_block_others(void **state)
     assert_int_not_equal(ZKC_OK, e.rc);
 }
 
+/* A change for RetryChange: one "x" more; the write that follows loses
+ * its reply after it is applied. */
+typedef struct append_ctx {
+    world *w;
+    int calls;
+} append_ctx;
+
+static int append_x_lose(const char *old, size_t old_len, const zkc_stat *st, char **ret_new,
+                         size_t *ret_len, void *ud)
+{
+    (void)st;
+    append_ctx *x = ud;
+    x->calls++;
+    char *nv = malloc(old_len + 1);
+    if (nv == NULL)
+        return ZKC_ENOMEM;
+    if (old_len > 0)
+        memcpy(nv, old, old_len);
+    nv[old_len] = 'x';
+    *ret_new = nv;
+    *ret_len = old_len + 1;
+    inject(x->w, "nyc", ZKC_FAKE_LOSS_AFTER, 1);
+    return ZKC_OK;
+}
+
+/* RetryChange through the router, the write's reply lost after it was
+ * applied: the change is applied once, and the caller hears that the
+ * outcome is unknown.  (A create used to come back ZKC_ENODEEXISTS, and
+ * RetryChange read again and appended a second time.) */
+static void test_retry_change_create_lost_reply(void **state)
+{
+    world *w = *state;
+    zkc_conn *m = w->meta;
+    append_ctx x = {w, 0};
+    assert_int_equal(ZKC_ECONNECTIONLOSS,
+                     zkc_retry_change(m, "/zk/nyc/rc", 0, NULL, append_x_lose, &x, 0, NULL));
+    expect_msg("may be the one that attempt made");
+    assert_int_equal(1, x.calls);
+    char *data = NULL;
+    size_t len = 0;
+    OK(zkc_get(w->direct[NYC], "/zk/nyc/rc", &data, &len, NULL, NULL));
+    assert_int_equal(1, len);
+    zkc_free(data);
+    /* The set path: the repeat meets ZKC_EBADVERSION, which the lost
+     * attempt caused: unknown, and never applied twice. */
+    x.calls = 0;
+    assert_int_equal(ZKC_ECONNECTIONLOSS,
+                     zkc_retry_change(m, "/zk/nyc/rc", 0, NULL, append_x_lose, &x, 0, NULL));
+    assert_int_equal(1, x.calls);
+    OK(zkc_get(w->direct[NYC], "/zk/nyc/rc", &data, &len, NULL, NULL));
+    assert_int_equal(2, len);
+    zkc_free(data);
+}
+
 static void test_create_no_duplicates(void **state)
 {
     world *w = *state;
@@ -804,10 +858,12 @@ static void test_create_no_duplicates(void **state)
     zkc_free(p);
     assert_true(exists_in(w, NYC, "/zk/nyc/c/plain"));
 
-    /* Applied, reply lost, persistent: the node is there, but may be
-     * someone else's: ZKC_ENODEEXISTS with the explanation. */
+    /* Applied, reply lost, persistent: the node is there, and may or
+     * may not be ours: the outcome is unknown, ZKC_ECONNECTIONLOSS with
+     * the explanation (ZKC_ENODEEXISTS would say it is someone else's). */
     inject(w, "nyc", ZKC_FAKE_LOSS_AFTER, 1);
-    assert_int_equal(ZKC_ENODEEXISTS, zkc_create(m, "/zk/nyc/c/p2", "x", 1, 0, NULL, NULL));
+    assert_int_equal(ZKC_ECONNECTIONLOSS,
+                     zkc_create(m, "/zk/nyc/c/p2", "x", 1, 0, NULL, NULL));
     expect_msg("may be the one that attempt made");
     assert_true(exists_in(w, NYC, "/zk/nyc/c/p2"));
 
@@ -821,6 +877,7 @@ static void test_create_no_duplicates(void **state)
     inject(w, "nyc", ZKC_FAKE_LOSS_BEFORE, 1);
     assert_int_equal(ZKC_ENODEEXISTS,
                      zkc_create(m, "/zk/nyc/c/e2", NULL, 0, ZKC_EPHEMERAL, NULL, NULL));
+    expect_msg("an ephemeral of another session");
 
     /* The check itself losing its reply is retried too. */
     inject(w, "nyc", ZKC_FAKE_LOSS_BEFORE, 3);
@@ -1405,6 +1462,7 @@ int main(void)
         T(test_retry_through_outage),
         T(test_retry_does_not_block_others),
         T(test_create_no_duplicates),
+        T(test_retry_change_create_lost_reply),
         T(test_write_retries),
         T(test_cancel_and_budget),
         T(test_expired_session_replaced),

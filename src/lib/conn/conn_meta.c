@@ -472,7 +472,19 @@ static void check_done(mop *op, const zkc_result *res)
             finish(op, &r);
             return;
         }
-        finish_err(op, ZKC_ENODEEXISTS,
+        if (ephemeral && res->stat->ephemeral_owner != 0 && op->session != 0) {
+            /* Another session's ephemeral: the lost attempt, made by
+             * op->session, cannot have made it. */
+            finish_err(op, ZKC_ENODEEXISTS,
+                       "the node exists, an ephemeral of another session (0x%llx)",
+                       (unsigned long long)res->stat->ephemeral_owner);
+            return;
+        }
+        /* Present, and nothing tells whose: the outcome is unknown.
+         * ZKC_ENODEEXISTS would say someone else made it, and a caller
+         * such as zkc_retry_change would then read the node again and
+         * apply its change a second time. */
+        finish_err(op, ZKC_ECONNECTIONLOSS,
                    "an earlier attempt of this create lost its reply; the node exists now "
                    "and may be the one that attempt made");
         return;

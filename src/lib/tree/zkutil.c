@@ -500,6 +500,26 @@ static const zkc_acl_list *dir_acl(const zkc_acl_list *acl, zkc_acl_list *buf)
 }
 
 /*
+ * An ancestor's create: ZKC_OK when the node is there afterwards, made by
+ * us or not.  A lost reply (ZKC_ECONNECTIONLOSS: the create may have been
+ * applied) is settled by looking, since either outcome will do.
+ */
+static int create_ancestor(zkc_conn *c, const char *node, const zkc_acl_list *dacl)
+{
+    int rc = zkc_create(c, node, NULL, 0, 0, dacl, NULL);
+    if (rc == ZKC_ENODEEXISTS)
+        return ZKC_OK;
+    if (rc == ZKC_ECONNECTIONLOSS) {
+        zkc_stat st;
+        bool there = false;
+        if (zkc_exists(c, node, &there, &st, NULL) == ZKC_OK && there)
+            return ZKC_OK;
+        zkc_impl_set_errmsg("%s: %s", node, zkc_strerror(rc));
+    }
+    return rc;
+}
+
+/*
  * Create the missing ancestors of path, like mkdir -p: the nearest one
  * first, going up while ZKC_ENONODE says its own parent is missing, then
  * back down.  Nodes that exist already, or appear meanwhile, are fine.
@@ -527,13 +547,13 @@ static int create_ancestors(zkc_conn *c, const char *path, const zkc_acl_list *a
     size_t i = k;
     while (i > 0) {
         buf[slash[i - 1]] = '\0';
-        rc = zkc_create(c, buf, NULL, 0, 0, dacl, NULL);
+        rc = create_ancestor(c, buf, dacl);
         buf[slash[i - 1]] = '/';
         if (rc == ZKC_ENONODE) {
             i--;
             continue;
         }
-        if (rc != ZKC_OK && rc != ZKC_ENODEEXISTS) {
+        if (rc != ZKC_OK) {
             wrap_errmsg(rc, "create_recursive", path);
             goto out;
         }
@@ -548,9 +568,9 @@ static int create_ancestors(zkc_conn *c, const char *path, const zkc_acl_list *a
     /* Ancestor i-1 exists now; create i .. k-1. */
     for (; i < k; i++) {
         buf[slash[i]] = '\0';
-        rc = zkc_create(c, buf, NULL, 0, 0, dacl, NULL);
+        rc = create_ancestor(c, buf, dacl);
         buf[slash[i]] = '/';
-        if (rc != ZKC_OK && rc != ZKC_ENODEEXISTS) {
+        if (rc != ZKC_OK) {
             wrap_errmsg(rc, "create_recursive", path);
             goto out;
         }
