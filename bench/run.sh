@@ -225,5 +225,6 @@ print("start and connect included: ~1 s of JVM start for zkCli); the others insi
 print("the process, after connecting.  Every deletion run first repopulates /del (not timed).")
 PY
 "$src/zkocc.sh" "$build" "$addr"
+NODES=$NODES ROUNDS=$ROUNDS "$src/zkocc_tree.sh" "$build" "$addr"
 "$src/dns.sh" "$build"
 echo "wall: $(( $(date +%s) - t_start )) s after server start"
