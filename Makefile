@@ -95,6 +95,8 @@ fuzz: deps
 soak: build
 	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl $(BUILD)/tests/faults/fault_matrix \
 	    --seconds $(SOAK_SECONDS) --log $(BUILD)/fault-matrix.log
+	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl $(BUILD)/tests/faults/daemon_faults \
+	    $(BUILD)/src/zkocc/zkocc --seconds $(SOAK_SECONDS)
 
 demo: build
 	@./scripts/demo.sh $(BUILD)
