@@ -255,7 +255,7 @@ def gp_str(s):
 
 
 GP_HEAD = ("set terminal svg size 760,440 dynamic noenhanced font 'sans,11' background '#ffffff'\n"
-           "set grid\nset key top left\n")
+           "set grid\nset key below\nset offsets graph 0.04, graph 0.04, 0, 0\n")
 
 
 def curve_series(res, plot_id):
