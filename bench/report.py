@@ -389,9 +389,13 @@ def markdown(res, results, out):
           " per-round ratios, with their [min-max]; otherwise the ratio of the medians.", ""]
     for sid, title in res.sections:
         L += markdown_section(res, sid, title, plots)
+    root = res.meta.get("root")
     L += ["## Commands", "",
-          "As run (the temporary directories and ports were this run's).", ""]
+          "As run" + (", from the repository's root" if root else "") +
+          " (the temporary directories and ports were this run's).", ""]
     for name, cmd in res.cmds.items():
+        if root:
+            cmd = cmd.replace(root.rstrip("/") + "/", "")
         L.append(f"- `{name}`: `{cmd}`")
     L.append("")
     with open(out, "w", encoding="utf-8") as f:

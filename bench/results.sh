@@ -2,7 +2,8 @@
 # measurement goes into one results file (tab-separated, one record a
 # line); bench/report.py reads it and prints the console tables and writes
 # bench/report.md.  The records (fields after the first):
-#   meta     KEY VALUE                      machine, date, commit, versions
+#   meta     KEY VALUE                      machine, date, commit, versions, root
+#                                           (the checkout: commands are shown below it)
 #   setting  SCRIPT NAME VALUE DEFAULT      an environment setting of a script
 #   section  ID TITLE                       a part of the report, in order
 #   note     SECTION TEXT                   a line under that part's table
@@ -66,6 +67,7 @@ record_cmd_text() {
 record_machine() {
     local repo=$1 commit dirty
     record meta date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    record meta root "$(cd "$repo" && pwd)"
     commit=$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)
     # The report files themselves do not make the tree dirty.
     dirty=$(git -C "$repo" status --porcelain --untracked-files=no -- . ':(exclude)bench/report*' \

@@ -131,8 +131,9 @@ try:
           "| 2 | 80000 [70000-90000] | 8500 [8000-9000] |" in text and "| 1 | 50000 | 5000 |" in text,
           text)
     check("report: zkocc latency", "| `zkocc-4x100` | 60 | 200 |" in text, text)
-    check("report: commands", "- `zkc-get`: `bench_zk zkc-get 127.0.0.1:2181 /zk/bench/one 5000`"
-          in text, text)
+    check("report: commands, below the repository's root",
+          "- `zkc-get`: `build/bench/bench_zk zkc-get 127.0.0.1:2181 /zk/bench/one 5000`" in text
+          and "/src/zkcell" not in text, text)
     check("report: plots missing, said where they would be",
           text.count("*Plot missing: gnuplot is not installed") == 2, text)
     check("report: no stale plot left from an earlier run", not os.path.exists(stale))
