@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages zkcell needs to build and test, when any is
 # missing.  Quiet when everything is there; needs root (or sudo) otherwise.
+# Usage: deps.sh [bench]   (bench: also what make bench needs, BENCH_PKGS)
 set -eu
 PKGS="gcc make pkg-config meson ninja-build clang libclang-rt-14-dev
 libzookeeper-mt-dev libjansson-dev libcmocka-dev libbson-dev libuv1-dev libzip-dev
@@ -8,6 +9,10 @@ nettle-dev
 zookeeper zookeeper-bin libslf4j-java default-jre-headless
 python3 python3-kazoo python3-bson
 pdns-server pdns-backend-pipe pdns-backend-bind dnsutils dnsperf"
+# The report's plots (bench/report.py); without gnuplot the report says
+# the plots are missing.
+BENCH_PKGS="gnuplot-nox"
+[ "${1:-}" != bench ] || PKGS="$PKGS $BENCH_PKGS"
 missing=""
 for p in $PKGS; do
     s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
