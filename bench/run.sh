@@ -211,7 +211,7 @@ note "start and connect included: ~1 s of JVM start for zkCli); the others insid
 note "the process, after connecting.  Every deletion run first repopulates /del (not timed)."
 $py "$src/report.py" console zk "$BENCH_TSV"
 "$src/zkocc.sh" "$build" "$addr"
-NODES=$NODES ROUNDS=$ROUNDS "$src/zkocc_tree.sh" "$build" "$addr"
+"$src/zkocc_tree.sh" "$build" "$addr"
 "$src/dns.sh" "$build"
 wall="$(( $(date +%s) - t_start )) s after server start"
 echo "wall: $wall"

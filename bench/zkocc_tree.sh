@@ -9,13 +9,11 @@
 set -euo pipefail
 build=$(cd "$1" && pwd)
 addr=$2
-ROUNDS=${ROUNDS:-5}
-NODES=${NODES:-100000}
+src=$(cd "$(dirname "$0")" && pwd)
 bench="$build/bench/bench_zk"
 zkocc="$build/src/zkocc/zkocc"
 zk="$build/src/zk/zk"
 py=/usr/bin/python3
-tree=${TREE:-/zk/bench/tree}
 dir=$(mktemp -d /tmp/zkocc-tree.XXXXXX)
 pid=
 cleanup() {
@@ -23,12 +21,19 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+. "$src/results.sh"
+results_init "$dir"
+setting zkocc_tree.sh ROUNDS 5
+setting zkocc_tree.sh NODES 100000
+setting zkocc_tree.sh TREE /zk/bench/tree
+tree=$TREE
 port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
 "$bench" populate "$addr" "$tree" "$NODES" >/dev/null
 printf '{"bench": "%s"}\n' "$addr" > "$dir/zk_client.json"
 "$zkocc" --port "$port" --config "$dir/zk_client.json" bench 2> "$dir/zkocc.log" &
 pid=$!
+record_cmd zkocc-tree-server "$zkocc" --port "$port" --config "$dir/zk_client.json" bench
 for _ in $(seq 200); do
     $py -c "import socket; socket.create_connection(('127.0.0.1', $port), 1).close()" 2>/dev/null && break
     sleep 0.05
@@ -52,41 +57,32 @@ rss1=$(rss); e1=$(metric zkocc_cache_entries); b1=$(metric zkocc_cache_bytes)
 # children listing's key), the names in its parent's listing; no data.
 paths=$(awk '{s += length($0) + 1} END {print s}' "$dir/list")
 
+# timed NAME CMD...: one whole command, "<seconds> <nodes listed>".
 timed() {
     local name=$1; shift
     local t0 t1 got
+    record_cmd "$name" "$@"
     t0=$(date +%s%N)
     got=$("$@" | wc -l)
     t1=$(date +%s%N)
     [ "$got" = "$NODES" ] || { echo "bench: $name listed $got nodes, expected $NODES" >&2; exit 1; }
-    echo "$(( (t1 - t0) / 1000 ))e-6" >> "$dir/$name"
+    record sample "$name" "$(( (t1 - t0) / 1000 ))e-6" "$got"
 }
 for r in $(seq "$ROUNDS"); do
     if (( r % 2 )); then
-        timed direct "$zk" --server "$addr" ls -R "$tree"
-        timed zkocc "$zk" --zkocc "127.0.0.1:$port" ls -R "$tree"
+        timed ls-direct "$zk" --server "$addr" ls -R "$tree"
+        timed ls-zkocc "$zk" --zkocc "127.0.0.1:$port" ls -R "$tree"
     else
-        timed zkocc "$zk" --zkocc "127.0.0.1:$port" ls -R "$tree"
-        timed direct "$zk" --server "$addr" ls -R "$tree"
+        timed ls-zkocc "$zk" --zkocc "127.0.0.1:$port" ls -R "$tree"
+        timed ls-direct "$zk" --server "$addr" ls -R "$tree"
     fi
 done
-$py - "$dir" "$NODES" "$rss0" "$rss1" "$e0" "$e1" "$b0" "$b1" "$paths" <<'PY'
-import os, statistics, sys
-d, nodes = sys.argv[1], int(sys.argv[2])
-rss0, rss1, e0, e1, b0, b1, paths = map(int, sys.argv[3:])
-load = lambda n: [float(l) for l in open(os.path.join(d, n)) if l.strip()]
-direct, zo = load("direct"), load("zkocc")
-ratio = statistics.median(a / b for a, b in zip(direct, zo))
-md, mz = statistics.median(direct), statistics.median(zo)
-print()
-print(f"zkocc: zk ls -R of {nodes} nodes, {len(zo)} paired rounds (whole command)")
-print(f"  ZooKeeper direct {md:.2f} s ({nodes / md:.0f} nodes/s)"
-      f"  warm zkocc {mz:.2f} s ({nodes / mz:.0f} nodes/s)"
-      f"  zkocc / direct {ratio:.2f}x (target 5x)")
-entries = e1 - e0
-if entries > 0:
-    print(f"  memory: {entries} entries cached; RSS +{(rss1 - rss0) / entries:.0f} B/entry,"
-          f" cache's own count {(b1 - b0) / entries:.0f} B/entry;"
-          f" beyond path and data: {(rss1 - rss0 - paths) / entries:.0f} B (RSS),"
-          f" {(b1 - b0 - paths) / entries:.0f} B (counted)")
-PY
+record section zkocc-tree "zkocc: zk ls -R of the tree through a warm zkocc"
+record row zkocc-tree "zk ls -R $NODES nodes: warm zkocc vs ZooKeeper direct (s)" s ls-zkocc \
+    ls-direct anchor ">=5" "$NODES"
+entries=$((e1 - e0))
+if [ "$entries" -gt 0 ]; then
+    record note zkocc-tree "memory: $entries entries cached; RSS +$(( (rss1 - rss0) / entries )) B/entry, the cache's own count +$(( (b1 - b0) / entries )) B/entry; beyond the paths and names: $(( (rss1 - rss0 - paths) / entries )) B (RSS), $(( (b1 - b0 - paths) / entries )) B (counted)"
+fi
+record note zkocc-tree "whole commands (process start and connect included), paired rounds; target 5x"
+$py "$src/report.py" console zkocc-tree "$BENCH_TSV"
