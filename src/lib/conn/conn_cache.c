@@ -13,20 +13,18 @@
  * is merely reconnecting; connections are reference counted, so one that
  * is replaced is never closed under a caller that is still using it.
  *
- * Address lookup is cells.c's; what runs on the connections is the
- * router's (conn_meta.c).
+ * The cache knows no backend: it dials through a callback (zkc_dial_fn),
+ * the caller's or dial_default.c's.  Address lookup is cells.c's; what
+ * runs on the connections is the router's (conn_meta.c).
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "zkcell/auth.h"
+#include "dial_default.h"
 #include "zkcell/conncache.h"
-#include "zkcell/global.h"
 #include "zkcell/sys/conn_impl.h"
-#include "zkcell/zk.h"
-#include "zkcell/zkocc.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 100
 #define DEFAULT_BACKOFF_MAX_MS 30000
@@ -64,38 +62,13 @@ struct zkc_conn_cache {
     int backoff_min_ms;
     int backoff_max_ms;
     int max_conns;
-    const zkc_auth_config *auth; /* borrowed: the caller's */
-    unsigned long tick; /* counts gets, to order entries by last use */
+    zkc__dial_defaults dial_defaults; /* the default dial's userdata */
+    unsigned long tick;               /* counts gets, to order entries by last use */
     entry *entries;
     cached *all; /* every connection that still has references */
     bool closed;
     int busy; /* callers inside zkc_conn_cache_get() */
 };
-
-static int default_dial(const char *cell, const char *addrs, void *userdata,
-                        zkc_conn **ret_conn)
-{
-    zkc_conn_cache *cache = userdata;
-    if (cache->zkocc) {
-        /* The ":_zkocc" addresses are zkocc daemons (DialZkocc with the
-         * base timeout, as the original). */
-        zkc_zkocc_opts zo = ZKC_ZKOCC_OPTS_INIT;
-        zo.connect_timeout_ms = zkc_cells_base_timeout_ms(cache->cells);
-        return zkc_zkocc_dial(addrs, &zo, ret_conn);
-    }
-    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
-    o.base_timeout_ms = zkc_cells_base_timeout_ms(cache->cells);
-    o.connect_timeout_ms = zkc_cells_connect_timeout_ms(cache->cells);
-    /* The cell's digest credentials; the C client sends them again after
-     * every reconnect. */
-    const char *cred = zkc_auth_config_cred(cache->auth, cell);
-    if (cred != NULL) {
-        o.auth_scheme = "digest";
-        o.auth_cred = cred;
-    }
-    /* A cell given as a list of quorums: one global namespace. */
-    return zkc_dial_quorums(addrs, &o, ret_conn);
-}
 
 int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
                        zkc_conn_cache **ret_cache)
@@ -125,14 +98,15 @@ int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
     pthread_cond_init(&c->cond, NULL);
     c->cells = cells;
     c->zkocc = opts->zkocc;
-    c->dial = opts->dial != NULL ? opts->dial : default_dial;
-    c->dial_ud = opts->dial != NULL ? opts->dial_ud : c;
+    c->dial_defaults =
+        (zkc__dial_defaults){.cells = cells, .zkocc = opts->zkocc, .auth = opts->auth};
+    c->dial = opts->dial != NULL ? opts->dial : zkc__dial_default;
+    c->dial_ud = opts->dial != NULL ? opts->dial_ud : &c->dial_defaults;
     c->backoff_min_ms = opts->backoff_min_ms > 0 ? opts->backoff_min_ms : DEFAULT_BACKOFF_MIN_MS;
     c->backoff_max_ms = opts->backoff_max_ms > 0 ? opts->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
     if (c->backoff_max_ms < c->backoff_min_ms)
         c->backoff_max_ms = c->backoff_min_ms;
     c->max_conns = opts->max_conns;
-    c->auth = opts->auth;
     *ret_cache = c;
     return ZKC_OK;
 }
