@@ -291,6 +291,63 @@ static int dial_done_locked(zkc_conn_cache *c, entry *e, const char *cell, int r
     return rc;
 }
 
+/* e's current connection when it is alive, with a reference for the
+ * caller (lock held); else NULL, and an expired one is taken out of the
+ * table (*to_close: to close outside the lock, when it was the last
+ * reference).  Whoever still uses an expired one keeps it until they
+ * release it. */
+static zkc_conn *take_current_locked(zkc_conn_cache *c, entry *e, zkc_conn **to_close)
+{
+    if (e->cur == NULL)
+        return NULL;
+    if (alive(e->cur->conn)) {
+        e->cur->refs++;
+        e->used_at = ++c->tick;
+        return e->cur->conn;
+    }
+    *to_close = unref(c, e->cur);
+    e->cur = NULL;
+    return NULL;
+}
+
+/* While the delay after e's last failed dial runs (lock held): that
+ * dial's error, with a message saying when the next dial may be; else
+ * ZKC_OK, a dial may be made. */
+static int remembered_failure_locked(const entry *e)
+{
+    int64_t now = zkc_impl_now_ms();
+    if (e->failures == 0 || now >= e->retry_at)
+        return ZKC_OK;
+    zkc_impl_set_errmsg("%s (%d failed dial%s; next dial in %lld ms)",
+                        e->last_err != NULL ? e->last_err : zkc_strerror(e->last_rc),
+                        e->failures, e->failures > 1 ? "s" : "",
+                        (long long)(e->retry_at - now));
+    return e->last_rc;
+}
+
+/* Dial e (lock held on entry and on return, released meanwhile): mark
+ * it dialing, make room under max_conns, close what waits to be closed,
+ * dial, and keep the result (dial_done_locked). */
+static int dial_unlocked(zkc_conn_cache *c, entry *e, const char *cell, zkc_conn **ret_conn,
+                         zkc_conn **to_close)
+{
+    e->dialing = true;
+    e->dials++;
+    zkc_conn *evicted = evict_locked(c, e);
+    pthread_mutex_unlock(&c->lock);
+    if (*to_close != NULL) {
+        zkc_conn_close(*to_close);
+        *to_close = NULL;
+    }
+    zkc_conn_close(evicted);
+    zkc_conn *conn = NULL;
+    bool lookup_failed = false;
+    char msg[1024];
+    int rc = dial_entry(c, cell, &conn, msg, sizeof msg, &lookup_failed);
+    pthread_mutex_lock(&c->lock);
+    return dial_done_locked(c, e, cell, rc, conn, msg, lookup_failed, ret_conn, to_close);
+}
+
 static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn)
 {
     zkc_conn *to_close = NULL;
@@ -314,49 +371,18 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
             rc = ZKC_ECLOSED;
             break;
         }
-        if (e->cur != NULL) {
-            if (alive(e->cur->conn)) {
-                e->cur->refs++;
-                e->used_at = ++c->tick;
-                *ret_conn = e->cur->conn;
-                rc = ZKC_OK;
-                break;
-            }
-            /* Expired: replace it.  Whoever still uses it keeps it
-             * until they release it. */
-            to_close = unref(c, e->cur);
-            e->cur = NULL;
+        zkc_conn *cur = take_current_locked(c, e, &to_close);
+        if (cur != NULL) {
+            *ret_conn = cur;
+            rc = ZKC_OK;
+            break;
         }
         if (e->dialing) {
             pthread_cond_wait(&c->cond, &c->lock);
             continue;
         }
-        int64_t now = zkc_impl_now_ms();
-        if (e->failures > 0 && now < e->retry_at) {
-            zkc_impl_set_errmsg("%s (%d failed dial%s; next dial in %lld ms)",
-                            e->last_err != NULL ? e->last_err : zkc_strerror(e->last_rc),
-                            e->failures, e->failures > 1 ? "s" : "",
-                            (long long)(e->retry_at - now));
-            rc = e->last_rc;
-            break;
-        }
-
-        /* Dial, without the lock. */
-        e->dialing = true;
-        e->dials++;
-        zkc_conn *evicted = evict_locked(c, e);
-        pthread_mutex_unlock(&c->lock);
-        if (to_close != NULL) {
-            zkc_conn_close(to_close);
-            to_close = NULL;
-        }
-        zkc_conn_close(evicted);
-        zkc_conn *conn = NULL;
-        bool lookup_failed = false;
-        char msg[1024];
-        rc = dial_entry(c, cell, &conn, msg, sizeof msg, &lookup_failed);
-        pthread_mutex_lock(&c->lock);
-        rc = dial_done_locked(c, e, cell, rc, conn, msg, lookup_failed, ret_conn, &to_close);
+        if ((rc = remembered_failure_locked(e)) == ZKC_OK)
+            rc = dial_unlocked(c, e, cell, ret_conn, &to_close);
         break;
     }
     if (--c->busy == 0)
