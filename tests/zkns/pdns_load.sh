@@ -41,36 +41,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 1' INT TERM
 
+. "$(dirname "$0")/pdns_lib.sh"
 echo "1..6"
-n=0
-failed=0
-ok() {
-    n=$((n + 1))
-    echo "ok $n - $1"
-}
-notok() {
-    n=$((n + 1))
-    failed=$((failed + 1))
-    echo "not ok $n - $1"
-    shift
-    for l in "$@"; do echo "# $l"; done
-}
 
-free_port() {
-    /usr/bin/python3 -c '
-import socket
-while True:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-    p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p)); break
-    except OSError:
-        pass
-    finally:
-        t.close(); u.close()
-print(p)'
-}
 
 rss_kb() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$1/status" 2>/dev/null; }
 
@@ -85,42 +58,12 @@ fi
 
 # PowerDNS, one distributor thread: one coprocess, whose memory is sampled.
 dir=$work/pdns
-mkdir -p "$dir/run"
 PORT=$(free_port)
-cat >"$dir/pdns.conf" <<CFG
-launch=pipe
-pipe-command=$BIN --config $CFG --zkns-domain $domain --zkns-root $root --soa-host ns1.$domain
-pipe-abi-version=3
-pipe-timeout=30000
-local-address=127.0.0.1
-local-port=$PORT
-socket-dir=$dir/run
-guardian=no
-daemon=no
-disable-syslog=yes
-write-pid=no
-log-timestamp=no
-loglevel=3
-security-poll-suffix=
-cache-ttl=0
-negquery-cache-ttl=0
-query-cache-ttl=0
-zone-cache-refresh-interval=0
-distributor-threads=1
-receiver-threads=1
-CFG
-/usr/sbin/pdns_server --config-dir="$dir" >"$dir/pdns.log" 2>&1 &
-PDNS_PID=$!
-i=0
-until [ "$(pdns_control --config-dir="$dir" --socket-dir="$dir/run" rping 2>/dev/null)" = PONG ]; do
-    i=$((i + 1))
-    if [ $i -ge 300 ] || ! kill -0 "$PDNS_PID" 2>/dev/null; then
-        echo "Bail out! pdns_server did not start"
-        sed 's/^/# /' "$dir/pdns.log"
-        exit 1
-    fi
-    sleep 0.1
-done
+if ! pdns_run "$dir" "$PORT" 3 30000 \
+    "$BIN --config $CFG --zkns-domain $domain --zkns-root $root --soa-host ns1.$domain"; then
+    echo "Bail out! pdns_server did not start"
+    exit 1
+fi
 first=$(dig +short +tries=3 +time=5 @127.0.0.1 -p "$PORT" "a.$domain" A)
 
 # The coprocess: pdns_server's child running $BIN.
