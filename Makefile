@@ -12,7 +12,13 @@
 #                         up; "N passed, N failed" (not part of make check)
 #   make soak             the fault matrix (tests/faults), SOAK_SECONDS per
 #                         cell (12 cells), its table printed; history log
-#                         in build/fault-matrix.log
+#                         in build/fault-matrix.log; then zkocc with 1,000
+#                         clients and zkns-pdns under dnsperf for
+#                         LOAD_SECONDS each, memory sampled
+#   make valgrind         memcheck (definite leaks, invalid accesses) over
+#                         the unit tests of core/cells/tree, zk on the
+#                         fake, zkocc and zkns-pdns for a short session;
+#                         "N passed, N failed" (not part of make check)
 #   make demo             a short tour on local servers
 #   make deb              Debian packages (debian/) in build-deb/, lintian
 #   make deb-check        install them with apt, use them, purge them
@@ -24,8 +30,10 @@ TSAN ?= build-tsan
 FUZZ_SECONDS ?= 20
 DEB ?= build-deb
 SOAK_SECONDS ?= 60
+LOAD_SECONDS ?= 10
 
-.PHONY: all deps build check test install bench fuzz demo clean format tsan deb deb-check soak
+.PHONY: all deps build check test install bench fuzz demo clean format tsan deb deb-check soak \
+	valgrind
 
 all: build
 
@@ -100,6 +108,14 @@ soak: build
 	    --seconds $(SOAK_SECONDS) --log $(BUILD)/fault-matrix.log
 	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl $(BUILD)/tests/faults/daemon_faults \
 	    $(BUILD)/src/zkocc/zkocc --seconds $(SOAK_SECONDS)
+	@./scripts/with-servers.sh $(BUILD) sh -c '\
+	    ZKOCC_LOAD_SECONDS=$(LOAD_SECONDS) ZKNS_LOAD_SECONDS=$(LOAD_SECONDS) \
+	    $(MESON) test -C $(BUILD) --no-rebuild --num-processes 1 -v zkocc-load zkns-pdns-load'
+
+# memcheck over a subset (scripts/valgrind.sh), the server up for zkocc
+# and zkns-pdns.
+valgrind: build
+	@./scripts/with-servers.sh $(BUILD) ./scripts/valgrind.sh $(BUILD)
 
 demo: build
 	@./scripts/demo.sh $(BUILD)

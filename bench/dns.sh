@@ -40,21 +40,7 @@ setting dns.sh LINES 200000
 setting dns.sh DNS_ROUNDS 3
 record meta pdns "$(package_version pdns-server)"
 record meta dnsperf "$(package_version dnsperf)"
-free_port() { # free for both UDP and TCP
-    $py -c '
-import socket
-while True:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-    p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p)); break
-    except OSError:
-        pass
-    finally:
-        t.close(); u.close()
-print(p)'
-}
+. "$(dirname "$0")/../tests/zkns/pdns_lib.sh" # free_port
 
 zport=$(free_port)
 "$zkctl" --dir "$dir/zk" start --ports "$zport" >/dev/null

@@ -8,7 +8,8 @@ libzookeeper-mt-dev libjansson-dev libcmocka-dev libbson-dev libuv1-dev libzip-d
 nettle-dev
 zookeeper zookeeper-bin libslf4j-java default-jre-headless
 python3 python3-kazoo python3-bson
-pdns-server pdns-backend-pipe pdns-backend-bind dnsutils dnsperf"
+pdns-server pdns-backend-pipe pdns-backend-bind dnsutils dnsperf
+valgrind"
 # The report's plots (bench/report.py); without gnuplot the report says
 # the plots are missing.
 BENCH_PKGS="gnuplot-nox"

@@ -35,6 +35,17 @@ typedef struct zkc_zk_opts {
 #define ZKC_ZK_OPTS_INIT {1, 0, 0, NULL, NULL, NULL, NULL}
 
 /*
+ * Logging: the log function runs on the C client's threads and on the
+ * thread that dials, submits or closes.  It may close its connection (the
+ * close then completes on a helper thread), but must not dial.  A process
+ * may have any number of connections; past the first 256 open at once,
+ * the lines of the C client's own I/O threads cannot be told apart by
+ * connection: each goes to those connections' log functions (each
+ * distinct function and userdata once), marked "one of the N connections
+ * past the 256 log slots".
+ */
+
+/*
  * zkc_zk_dial: connect to servers ("host:port,host:port") and wait for
  * the session (DialZk / DialZkTimeout).  Returns ZKC_OK with *ret_conn,
  * ZKC_ETIMEDOUT when no server answered within the connect timeout,

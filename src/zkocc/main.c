@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <zkcell/sys/conn_impl.h>
@@ -347,6 +348,33 @@ static void drain_tick(uv_timer_t *t)
     }
 }
 
+/* Descriptors besides the clients': the cells' connections (a socket,
+ * the C client's pipe and an eventfd each), the snapshot, libuv's own. */
+#define FDS_RESERVED 256
+
+/*
+ * Raise the soft descriptor limit, up to the hard one, so that
+ * --max-connections clients fit (a soft limit of 1024 is common; each
+ * client is one descriptor).  Short of it, say so: clients past the
+ * limit are accepted and closed at once.
+ */
+static void raise_fd_limit(unsigned max_connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return;
+    rlim_t want = (rlim_t)max_connections + FDS_RESERVED;
+    if (rl.rlim_cur >= want)
+        return;
+    rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= want ? want : rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < want)
+        zo_log("descriptor limit %llu (hard) is below --max-connections %u + %d: clients "
+               "past it are closed at once",
+               (unsigned long long)rl.rlim_cur, max_connections, FDS_RESERVED);
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     zo *z = s->data;
@@ -393,6 +421,7 @@ int main(int argc, char **argv)
     if (o->reconnect_max_ms < o->reconnect_min_ms)
         o->reconnect_max_ms = o->reconnect_min_ms;
     signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit(o->max_connections);
     /* Dials block a thread-pool thread each; leave room for the snapshot. */
     setenv("UV_THREADPOOL_SIZE", "16", 0);
 

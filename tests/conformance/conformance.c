@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1265,6 +1266,208 @@ static void test_threads_share_conn(void **state)
     assert_true(atomic_load(&sh.fired) <= SHARE_THREADS * SHARE_ROUNDS);
 }
 
+/*
+ * Close racing everything at once: chains of operations, each completion
+ * submitting the next on the connection's own thread (so submissions keep
+ * coming while the close runs, and are refused with ZKC_ECLOSED), a
+ * writer on another session firing the chains' watches, and threads that
+ * give each handed watch a callback whose userdata they free right after
+ * freeing the watch (a callback run after zkc_watch_free() returned reads
+ * freed memory: ASan and TSan see it).  Every accepted operation
+ * completes exactly once, all before the close returns; no completion
+ * comes after; every watch not freed has ended.
+ */
+enum { RACE_CHAINS = 8, RACE_NODES = 4, RACE_WATCHERS = 3, RACE_BEFORE_CLOSE = 400 };
+
+typedef struct race {
+    zkc_conn *c;
+    fixture *f;
+    pthread_mutex_t lock;
+    zkc_watch **handed; /* watches for the watcher threads */
+    size_t nhanded, cap;
+    int bad_rc;
+    atomic_int accepted, completed, refused, chains_live;
+    atomic_int stop; /* writer and watchers */
+    atomic_int fired;
+} race;
+
+typedef struct race_chain {
+    race *r;
+    int id;
+    unsigned step;
+} race_chain;
+
+typedef struct race_seen {
+    atomic_int runs;
+} race_seen;
+
+static void race_note(race *r, int rc)
+{
+    if (rc == ZKC_OK || rc == ZKC_ECLOSING || rc == ZKC_ENONODE)
+        return;
+    if ((rc == ZKC_EINCONSISTENT || rc == ZKC_ECONFLICT) && B->quorums)
+        return;
+    pthread_mutex_lock(&r->lock);
+    if (r->bad_rc == 0)
+        r->bad_rc = rc;
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void race_next(race_chain *ch);
+
+static void race_done(const zkc_result *res, void *ud)
+{
+    race_chain *ch = ud;
+    race *r = ch->r;
+    race_note(r, res->rc);
+    if (res->watch != NULL) {
+        pthread_mutex_lock(&r->lock);
+        if (r->nhanded == r->cap) {
+            size_t cap = r->cap ? r->cap * 2 : 64;
+            zkc_watch **h = realloc(r->handed, cap * sizeof *h);
+            if (h != NULL) {
+                r->handed = h;
+                r->cap = cap;
+            }
+        }
+        if (r->nhanded < r->cap)
+            r->handed[r->nhanded++] = res->watch;
+        else
+            zkc_watch_free(res->watch);
+        pthread_mutex_unlock(&r->lock);
+    }
+    atomic_fetch_add(&r->completed, 1);
+    race_next(ch);
+}
+
+/* Submit the chain's next operation; on refusal the chain ends. */
+static void race_next(race_chain *ch)
+{
+    race *r = ch->r;
+    char path[512];
+    unsigned node = ((unsigned)ch->id + ch->step) % RACE_NODES;
+    snprintf(path, sizeof path, "%s/r%u", r->f->dir, node);
+    int rc;
+    switch (ch->step++ % 3) {
+    case 0:
+        rc = zkc_aget(r->c, path, ZKC_WATCH, race_done, ch);
+        break;
+    case 1:
+        rc = zkc_aexists(r->c, path, ZKC_WATCH, race_done, ch);
+        break;
+    default:
+        rc = zkc_achildren(r->c, path, 0, race_done, ch);
+        break;
+    }
+    if (rc == ZKC_OK) {
+        atomic_fetch_add(&r->accepted, 1);
+        return;
+    }
+    if (rc == ZKC_ECLOSED)
+        atomic_fetch_add(&r->refused, 1);
+    else
+        race_note(r, rc);
+    atomic_fetch_sub(&r->chains_live, 1);
+}
+
+static void *race_writer(void *arg)
+{
+    race *r = arg;
+    for (unsigned i = 0; !atomic_load(&r->stop); i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/r%u", r->f->dir, i % RACE_NODES);
+        int rc = zkc_set(r->f->b, path, "w", 1, -1, NULL);
+        if (rc != ZKC_OK)
+            race_note(r, rc);
+    }
+    return NULL;
+}
+
+static void race_watch_fired(zkc_watch *w, const zkc_event *ev, void *ud)
+{
+    (void)w;
+    (void)ev;
+    race_seen *seen = ud;
+    atomic_fetch_add(&seen->runs, 1);
+}
+
+static void *race_watcher(void *arg)
+{
+    race *r = arg;
+    while (!atomic_load(&r->stop)) {
+        pthread_mutex_lock(&r->lock);
+        zkc_watch *w = r->nhanded > 0 ? r->handed[--r->nhanded] : NULL;
+        pthread_mutex_unlock(&r->lock);
+        if (w == NULL) {
+            sched_yield();
+            continue;
+        }
+        race_seen *seen = calloc(1, sizeof *seen);
+        if (seen == NULL) {
+            zkc_watch_free(w);
+            continue;
+        }
+        zkc_watch_set_callback(w, race_watch_fired, seen);
+        zkc_watch_free(w);
+        int runs = atomic_load(&seen->runs);
+        if (runs > 1)
+            race_note(r, ZKC_EINVALIDSTATE); /* a callback ran twice */
+        atomic_fetch_add(&r->fired, runs);
+        free(seen); /* no callback may run after zkc_watch_free returned */
+    }
+    return NULL;
+}
+
+static void test_close_races_chains(void **state)
+{
+    fixture *f = *state;
+    race r = {.f = f, .lock = PTHREAD_MUTEX_INITIALIZER};
+    for (int i = 0; i < RACE_NODES; i++) {
+        char p[64];
+        snprintf(p, sizeof p, "r%d", i);
+        OK(zkc_create(f->a, P(f, p), "0", 1, 0, NULL, NULL));
+    }
+    r.c = open_conn();
+    pthread_t writer, watchers[RACE_WATCHERS];
+    assert_int_equal(0, pthread_create(&writer, NULL, race_writer, &r));
+    for (int i = 0; i < RACE_WATCHERS; i++)
+        assert_int_equal(0, pthread_create(&watchers[i], NULL, race_watcher, &r));
+    race_chain chains[RACE_CHAINS];
+    atomic_store(&r.chains_live, RACE_CHAINS);
+    for (int i = 0; i < RACE_CHAINS; i++) {
+        chains[i] = (race_chain){&r, i, 0};
+        race_next(&chains[i]);
+    }
+    /* Until the chains have done some work (or all ended on an error,
+     * which the checks below report). */
+    while (atomic_load(&r.completed) < RACE_BEFORE_CLOSE && atomic_load(&r.chains_live) > 0)
+        usleep(1000);
+    zkc_conn_close(r.c);
+    int completed = atomic_load(&r.completed);
+    int accepted = atomic_load(&r.accepted);
+    int live = atomic_load(&r.chains_live);
+    atomic_store(&r.stop, 1);
+    pthread_join(writer, NULL);
+    for (int i = 0; i < RACE_WATCHERS; i++)
+        pthread_join(watchers[i], NULL);
+    pthread_mutex_lock(&r.lock);
+    int bad = r.bad_rc;
+    pthread_mutex_unlock(&r.lock);
+    if (bad != 0)
+        fail_msg("an operation completed with %s", zkc_err_name(bad));
+    assert_true(completed >= RACE_BEFORE_CLOSE);
+    assert_int_equal(accepted, completed);
+    assert_int_equal(completed, atomic_load(&r.completed)); /* none after close */
+    assert_int_equal(0, live);                              /* every chain was refused */
+    assert_int_equal(RACE_CHAINS, atomic_load(&r.refused));
+    /* Watches no thread took: each has ended (its event, or CLOSED). */
+    for (size_t i = 0; i < r.nhanded; i++) {
+        assert_true(zkc_watch_fired(r.handed[i]));
+        zkc_watch_free(r.handed[i]);
+    }
+    free(r.handed);
+}
+
 static void test_state(void **state)
 {
     fixture *f = *state;
@@ -1302,6 +1505,7 @@ int zkc_conformance_run(const zkc_conformance_backend *b)
         cmocka_unit_test_setup_teardown(test_multi_watches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_pipeline, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_share_conn, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_close_races_chains, setup, teardown),
     };
     return cmocka_run_group_tests_name(b->name, tests, NULL, NULL);
 }

@@ -355,6 +355,8 @@ static void test_read_close_completes_everything(void **state)
     assert_int_equal(0, cnt.other_codes);
 }
 
+/* The holder is cleared on the completion thread and polled by the test's
+ * (atomic: a volatile pointer is a data race, which make tsan reports). */
 static void close_in_completion(const zkc_result *res, void *ud)
 {
     _Atomic(zkc_conn *) *cp = ud;

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -1107,6 +1108,90 @@ static void test_many_connections(void **state)
     }
 }
 
+/* More connections than conn_zk.c has log trampolines (256), open at
+ * once: every dial works, every connection answers a get, every one's
+ * own log function hears its own dial (lines on the dialing thread are
+ * traced to their connection past the slots too), and the lines of the
+ * C client's I/O threads past the slots arrive marked as such. */
+typedef struct slot_log {
+    pthread_mutex_t lock;
+    int initiating; /* "Initiating client connection", unmarked */
+    int marked;     /* lines marked "past the 256 log slots" */
+} slot_log;
+
+static void slot_log_collect(zkc_log_level level, const char *msg, void *ud)
+{
+    (void)level;
+    slot_log *l = ud;
+    pthread_mutex_lock(&l->lock);
+    bool marked = strstr(msg, "past the 256 log slots") != NULL;
+    l->marked += marked;
+    l->initiating += !marked && strstr(msg, "Initiating client connection") != NULL;
+    pthread_mutex_unlock(&l->lock);
+}
+
+static void test_connections_past_log_slots(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    enum { N = 300 };
+    /* Each connection holds a socket, the C client's wake-up pipe and a
+     * state eventfd: more than a soft limit of 1024 descriptors. */
+    struct rlimit rl;
+    assert_int_equal(0, getrlimit(RLIMIT_NOFILE, &rl));
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        assert_int_equal(0, setrlimit(RLIMIT_NOFILE, &rl));
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 6 * N)
+        fail_msg("descriptor limit %llu, want %d", (unsigned long long)rl.rlim_cur, 6 * N);
+
+    zkc_conn *setup = dial();
+    OK(zkc_create(setup, P("slots"), "many", 4, 0, NULL, NULL));
+    zkc_conn_close(setup);
+
+    zkc_conn **c = calloc(N, sizeof *c);
+    slot_log *logs = calloc(N, sizeof *logs);
+    assert_non_null(c);
+    assert_non_null(logs);
+    int dialed = 0, answered = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_mutex_init(&logs[i].lock, NULL);
+        zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+        o.connect_timeout_ms = 30000;
+        o.log_fn = slot_log_collect;
+        o.log_ud = &logs[i];
+        int rc = zkc_zk_dial(servers, &o, &c[i]);
+        if (rc != ZKC_OK)
+            fail_msg("dial %d of %d: %s", i + 1, N, zkc_errmsg());
+        dialed++;
+    }
+    for (int i = 0; i < N; i++) {
+        char *data = NULL;
+        size_t len = 0;
+        int rc = zkc_get(c[i], P("slots"), &data, &len, NULL, NULL);
+        if (rc != ZKC_OK || len != 4 || memcmp(data, "many", 4) != 0)
+            fail_msg("connection %d: get: %s", i + 1, zkc_strerror(rc));
+        zkc_free(data);
+        answered++;
+    }
+    for (int i = 0; i < N; i++)
+        zkc_conn_close(c[i]);
+    int marked = 0;
+    for (int i = 0; i < N; i++) {
+        if (logs[i].initiating < 1)
+            fail_msg("connection %d of %d did not hear its own dial", i + 1, N);
+        marked += logs[i].marked;
+        pthread_mutex_destroy(&logs[i].lock);
+    }
+    printf("# %d connections dialed, %d answered, %d marked lines\n", dialed, answered, marked);
+    assert_int_equal(N, dialed);
+    assert_int_equal(N, answered);
+    assert_true(marked >= 1);
+    free(c);
+    free(logs);
+}
+
 /* ---- private servers, run with zkctl ---- */
 
 /* zk_test_zkctl() and friends are in zk_test_util.h. */
@@ -1326,6 +1411,7 @@ int main(void)
         {cmocka_unit_test(test_close_in_completion), SERVER},
         {cmocka_unit_test(test_close_in_watch_callback), SERVER},
         {cmocka_unit_test(test_many_connections), SERVER},
+        {cmocka_unit_test(test_connections_past_log_slots), SERVER},
         {cmocka_unit_test(test_threads), SERVER},
         {cmocka_unit_test(test_restart_keeps_session), ZKCTL},
         {cmocka_unit_test(test_ensemble_failover), ZKCTL},

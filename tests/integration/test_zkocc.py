@@ -6,7 +6,7 @@ Usage: test_zkocc.py ZKOCC ZKCTL [GROUP]    (TAP on stdout)
 The client side is Debian's python3-bson doing the Go RPC framing itself
 (CONNECT /_bson_rpc_, header and body documents, Seq matching), and every
 element type of the replies is checked byte by byte.  Nodes are written
-with kazoo.  GROUP (default all) picks: proto, outage, hostile.
+with kazoo.  GROUP (default all) picks: proto, outage, hostile, load.
 
   proto    Get, GetV, Children, errors, Cached, /debug/vars, /metrics,
            /healthz, --resolve-local, SIGTERM writes the snapshot
@@ -17,6 +17,9 @@ with kazoo.  GROUP (default all) picks: proto, outage, hostile.
   hostile  garbage, truncated frames, a huge length, an unknown method,
            1000 connections, a client that does not read: a good client
            keeps being answered
+  load     1,000 clients pipelining Gets for a bounded time (zkocc_load,
+           $ZKOCC_LOAD; $ZKOCC_LOAD_SECONDS, default 2), zkocc's RSS
+           sampled: every reply right, memory flat, still serving after
 
 Every wait has a generous deadline and polls for the event; nothing
 asserts on time.  Servers listen on free loopback ports and are stopped
@@ -709,7 +712,87 @@ def t_hostile(w):
     check(w.stop_zkocc() == 0, "SIGTERM exit status")
 
 
-GROUPS = [("proto", t_proto), ("outage", t_outage), ("hostile", t_hostile)]
+def t_load(w):
+    """1,000 clients with Gets pipelined for ZKOCC_LOAD_SECONDS (default 2;
+    make soak: 10), every reply checked by zkocc_load (ZKOCC_LOAD), zkocc's
+    RSS sampled every second.  Then zkocc still answers /healthz and a new
+    client, and lets the 1,000 go.  Memory: the last sample under twice the
+    first sample taken under load (a bound on growth, not on time)."""
+    load = os.environ.get("ZKOCC_LOAD")
+    check(load is not None, "ZKOCC_LOAD (the zkocc_load binary) is not set")
+    seconds = os.environ.get("ZKOCC_LOAD_SECONDS", "2")
+    nconn = 1000
+    k = setup_tree(w)
+    k.create("/zk/c1/load", b"load-data")
+    k.stop()
+    k.close()
+    # zkocc inherits a soft descriptor limit below the clients it is to
+    # serve, and must raise its own (zkocc_load raises its own too).
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    check(hard == resource.RLIM_INFINITY or hard > nconn + 300,
+          "hard descriptor limit %d is too low for %d clients" % (hard, nconn))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (512, hard))
+    w.start_zkocc("c1")
+    first = Client(w.zkocc_port)
+    err, b = first.get("/zk/c1/load")
+    check(err == "" and node(b)["Data"] == b"load-data", "warm-up Get: %r" % err)
+    first.close()
+    def run_load():
+        r = subprocess.run([load, "127.0.0.1:%d" % w.zkocc_port, str(w.zkocc.pid),
+                            "/zk/c1/load", "load-data", str(nconn), "4", seconds],
+                           capture_output=True, text=True,
+                           timeout=DEADLINE + float(seconds) * 4)
+        out = r.stdout.splitlines()
+        for line in out:
+            print("# zkocc_load: " + line.lstrip("# "))
+        for line in r.stderr.splitlines():
+            print("# zkocc_load stderr: " + line)
+        check(r.returncode == 0, "zkocc_load exit status %d" % r.returncode)
+        summary = dict(zip(out[-1].split()[0::2], map(int, out[-1].split()[1::2])))
+        check(summary["conns"] == nconn and summary["bad"] == 0 and summary["unanswered"] == 0
+              and summary["replies"] > 0, "load summary %r" % summary)
+        rss = [int(x) for x in out[0].split()[2:]]
+        check(len(rss) >= 3 and all(x > 0 for x in rss), "RSS samples %r" % rss)
+        return rss
+
+    # Within a run, the last sample under twice the first one under load;
+    # a second run of new clients ends under 1.5 times the first's peak
+    # (memory kept per client that left would add up).
+    # Not under AddressSanitizer, whose quarantine of freed memory and
+    # shadow pages make RSS no measure of the daemon's own.
+    with open("/proc/%d/maps" % w.zkocc.pid) as f:
+        asan = "libasan" in f.read()
+    rss = run_load()
+    rss2 = run_load()
+    if asan:
+        print("# zkocc is built with AddressSanitizer: memory not checked")
+    else:
+        check(rss[-1] < 2 * rss[1], "RSS grew: first under load %d kB, last %d kB (%r)"
+              % (rss[1], rss[-1], rss))
+        check(rss2[-1] < 2 * rss2[1], "RSS grew in the second run: %r" % rss2)
+        check(max(rss2) < 1.5 * max(rss), "RSS grew from run to run: %r, then %r" % (rss, rss2))
+    check(w.alive(), "zkocc still up")
+    check(http_get(w.zkocc_port, "/healthz")[0].endswith("200 OK"), "/healthz after the load")
+    after = Client(w.zkocc_port)
+    err, b = after.get("/zk/c1/load")
+    check(err == "" and node(b)["Data"] == b"load-data", "a new client after the load: %r" % err)
+    seen = []
+
+    def clients():
+        seen.append(json.loads(http_get(w.zkocc_port, "/debug/vars")[1])["zkocc_clients"])
+        return seen[-1]
+    try:
+        wait_for(lambda: clients() <= 2, "the load's clients let go")  # after, and this request
+    except AssertionError as e:
+        raise AssertionError("%s; clients seen last: %r" % (e, seen[-3:])) from None
+    with open("/proc/%d/status" % w.zkocc.pid) as f:
+        rss_after = [ln.split()[1] for ln in f if ln.startswith("VmRSS:")]
+    print("# zkocc RSS after the clients left: %s kB" % rss_after[0])
+    after.close()
+    check(w.stop_zkocc() == 0, "SIGTERM exit status")
+
+
+GROUPS = [("proto", t_proto), ("outage", t_outage), ("hostile", t_hostile), ("load", t_load)]
 
 
 def main():

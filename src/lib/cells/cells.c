@@ -538,7 +538,8 @@ static int load_file(const char *path, file_sig *sig, json_t **ret_map, char *ms
  * files now, else at most once a second. */
 static int refresh_locked(zkc_cells *c, bool force)
 {
-    char msg[700];
+    /* Written by the parsers on errors only, and formatted either way. */
+    char msg[700] = "";
     if (c->text != NULL) {
         if (!c->loaded) {
             json_t *map = NULL;

@@ -31,10 +31,14 @@
  *    completions of refused operations).
  *  - Logging: the C client's log callback takes no user pointer, so each
  *    connection borrows one of a fixed set of trampolines, which maps the
- *    line back to the connection and its zkc_log_fn.  That slot table is
- *    the one piece of process-wide state here; nothing of the C client's
- *    global configuration (log level, log stream) is touched, and with
- *    no log function nothing is printed.
+ *    line back to the connection and its zkc_log_fn.  Connections past
+ *    those slots share one more trampoline, which finds the connection
+ *    by the thread when it can, and otherwise logs the line to them
+ *    marked as such (see log_overflow): any number of connections dial
+ *    and log.  That slot table and the list of connections past it are
+ *    the only process-wide state here; nothing of the C client's global
+ *    configuration (log level, log stream) is touched, and with no log
+ *    function nothing is printed.
  *
  * A multi goes through zoo_amulti(): the C client serialises the
  * operations at once, but writes the results, created names and set
@@ -150,7 +154,9 @@ struct zk_conn {
     zkc_conn base; /* first: the dispatcher casts */
     zhandle_t *zh;
     char *servers;
-    int log_slot;
+    int log_slot;     /* its trampoline, or -1: past the slots */
+    bool in_overflow; /* listed in overflow_head (log_slot -1) */
+    struct zk_conn *overflow_prev, *overflow_next;
 
     pthread_mutex_t lock; /* guards everything below */
     pthread_cond_t cond;  /* dial progress, submitters leaving */
@@ -210,11 +216,9 @@ static _Thread_local zk_conn *tls_in_callback;
 #define LOG_SLOTS 256
 static _Atomic(zk_conn *) log_slots[LOG_SLOTS];
 
-static void log_dispatch(int slot, const char *msg)
+/* One line of the C client's to zc's log function; tag leads the text. */
+static void log_deliver(zk_conn *zc, const char *msg, const char *tag)
 {
-    zk_conn *zc = atomic_load(&log_slots[slot]);
-    if (zc == NULL || msg == NULL)
-        return;
     /* "2024-...:pid(0xtid):ZOO_INFO@func@line: text" -> level, "func@line: text" */
     zkc_log_level level = ZKC_LOG_INFO;
     const char *text = msg;
@@ -236,15 +240,19 @@ static void log_dispatch(int slot, const char *msg)
     size_t len = strlen(text);
     while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
         len--;
+    /* A close from the log function is handed to the helper. */
     zk_conn *saved = tls_in_callback;
     tls_in_callback = zc;
-    zkc_impl_log(&zc->base, level, "zookeeper: %.*s", (int)len, text);
+    zkc_impl_log(&zc->base, level, "%s: %.*s", tag, (int)len, text);
     tls_in_callback = saved;
 }
 
-static void log_drop(const char *msg)
+static void log_dispatch(int slot, const char *msg)
 {
-    (void)msg;
+    zk_conn *zc = atomic_load(&log_slots[slot]);
+    if (zc == NULL || msg == NULL)
+        return;
+    log_deliver(zc, msg, "zookeeper");
 }
 
 /* clang-format off */
@@ -281,8 +289,7 @@ static const log_callback_fn log_tramps[LOG_SLOTS] = {
 };
 /* clang-format on */
 
-/* Take a free slot for zc; -1 when all are taken (its log lines are then
- * dropped, never printed). */
+/* Take a free slot for zc; -1 when all are taken. */
 static int log_slot_take(zk_conn *zc)
 {
     for (int i = 0; i < LOG_SLOTS; i++) {
@@ -293,11 +300,107 @@ static int log_slot_take(zk_conn *zc)
     return -1;
 }
 
-/* Only once the C client's threads are gone. */
-static void log_slot_release(int slot)
+/*
+ * Connections dialed while every slot is taken share one trampoline,
+ * log_overflow, and are listed in overflow_head.  A line logged on a
+ * thread working for one connection (the dial's init thread, a submit,
+ * close: tls_log_conn) goes to that connection, as through a slot.  A
+ * line from a C client thread of its own (the I/O thread) cannot be
+ * traced to its connection: it goes, marked so, to the log function of
+ * the listed connections, each distinct function and userdata once (the
+ * first OVERFLOW_LOGGERS of them).  The delivery holds overflow_lock, so
+ * that no log function is called after its connection's close returned;
+ * a close asked for inside such a delivery is handed to that
+ * connection's helper thread (the close would wait for C client threads
+ * that may be waiting for overflow_lock).
+ */
+#define OVERFLOW_LOGGERS 8
+static pthread_mutex_t overflow_lock = PTHREAD_MUTEX_INITIALIZER;
+static zk_conn *overflow_head;
+static int overflow_count;
+static _Thread_local bool tls_overflow_held;
+
+/* The connection a C client call on this thread works for, if any. */
+static _Thread_local zk_conn *tls_log_conn;
+
+static void overflow_add(zk_conn *zc)
 {
-    if (slot >= 0)
-        atomic_store(&log_slots[slot], NULL);
+    bool held = tls_overflow_held; /* a dial from a log function */
+    if (!held)
+        pthread_mutex_lock(&overflow_lock);
+    zc->overflow_next = overflow_head;
+    if (overflow_head != NULL)
+        overflow_head->overflow_prev = zc;
+    overflow_head = zc;
+    overflow_count++;
+    if (!held)
+        pthread_mutex_unlock(&overflow_lock);
+}
+
+/* Only once the C client's threads are gone.  Inside a delivery only
+ * for a dial that failed (a close is handed to the helper there). */
+static void overflow_remove(zk_conn *zc)
+{
+    bool held = tls_overflow_held; /* a failed dial from a log function */
+    if (!held)
+        pthread_mutex_lock(&overflow_lock);
+    if (zc->overflow_prev != NULL)
+        zc->overflow_prev->overflow_next = zc->overflow_next;
+    else
+        overflow_head = zc->overflow_next;
+    if (zc->overflow_next != NULL)
+        zc->overflow_next->overflow_prev = zc->overflow_prev;
+    overflow_count--;
+    if (!held)
+        pthread_mutex_unlock(&overflow_lock);
+}
+
+static void log_overflow(const char *msg)
+{
+    if (msg == NULL)
+        return;
+    if (tls_log_conn != NULL) {
+        log_deliver(tls_log_conn, msg, "zookeeper");
+        return;
+    }
+    pthread_mutex_lock(&overflow_lock);
+    tls_overflow_held = true;
+    char tag[96];
+    snprintf(tag, sizeof tag, "zookeeper (one of the %d connections past the %d log slots)",
+             overflow_count, LOG_SLOTS);
+    struct {
+        zkc_log_fn fn;
+        void *ud;
+    } seen[OVERFLOW_LOGGERS];
+    int n_seen = 0;
+    /* A dial from a log function adds at the head: the walk goes on. */
+    for (zk_conn *zc = overflow_head; zc != NULL && n_seen < OVERFLOW_LOGGERS;
+         zc = zc->overflow_next) {
+        pthread_mutex_lock(&zc->base.base_lock);
+        zkc_log_fn fn = zc->base.log_fn;
+        void *ud = zc->base.log_ud;
+        pthread_mutex_unlock(&zc->base.base_lock);
+        bool dup = fn == NULL;
+        for (int i = 0; i < n_seen && !dup; i++)
+            dup = seen[i].fn == fn && seen[i].ud == ud;
+        if (dup)
+            continue;
+        seen[n_seen].fn = fn;
+        seen[n_seen].ud = ud;
+        n_seen++;
+        log_deliver(zc, msg, tag);
+    }
+    tls_overflow_held = false;
+    pthread_mutex_unlock(&overflow_lock);
+}
+
+/* Only once the C client's threads are gone. */
+static void log_slot_release(zk_conn *zc)
+{
+    if (zc->log_slot >= 0)
+        atomic_store(&log_slots[zc->log_slot], NULL);
+    else if (zc->in_overflow)
+        overflow_remove(zc);
 }
 
 /* ---- helpers ---- */
@@ -1182,7 +1285,10 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     }
     /* From here on, once the C client accepts op, its completion may run
      * (and free op) at any moment: op is not touched after ZOK. */
+    zk_conn *saved_log = tls_log_conn;
+    tls_log_conn = zc;
     int zrc = zk_start(zc, op, req, &ac);
+    tls_log_conn = saved_log;
     acl_conv_free(&ac);
     return op_submitted(zc, op, seq, zrc);
 }
@@ -1290,7 +1396,10 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
         /* The request is serialised here: zops and the ACLs may go once
          * this returns.  op (and its multi buffers) stay until the
          * completion, which may run (and free op) at any moment. */
+        zk_conn *saved_log = tls_log_conn;
+        tls_log_conn = zc;
         int zrc = zoo_amulti(zc->zh, (int)nops, zops, op->multi->zres, on_multi, op);
+        tls_log_conn = saved_log;
         rc = op_submitted(zc, op, seq, zrc);
     }
     /* Not ops[i]: once the C client has the multi, its completion may
@@ -1323,10 +1432,12 @@ static void teardown(zk_conn *zc, bool on_aux)
         wait_locked(zc, deadline);
     pthread_mutex_unlock(&zc->lock);
     if (zc->zh != NULL) {
-        zk_conn *saved = tls_in_callback;
+        zk_conn *saved = tls_in_callback, *saved_log = tls_log_conn;
         tls_in_callback = zc; /* completions may run here, inside destroy */
+        tls_log_conn = zc;
         zookeeper_close(zc->zh);
         tls_in_callback = saved;
+        tls_log_conn = saved_log;
         zc->zh = NULL;
     }
     /* No C client thread is left.  Stop the helper (unless it is us). */
@@ -1372,7 +1483,7 @@ static void teardown(zk_conn *zc, bool on_aux)
     }
     zc->watches = NULL;
 
-    log_slot_release(zc->log_slot);
+    log_slot_release(zc);
     pthread_mutex_destroy(&zc->lock);
     pthread_cond_destroy(&zc->cond);
     pthread_cond_destroy(&zc->aux_cond);
@@ -1391,10 +1502,12 @@ static void zk_close(zkc_conn *c)
     /* No thread may be inside a zoo_a* call when the handle goes. */
     while (zc->submitting > 0)
         pthread_cond_wait(&zc->cond, &zc->lock);
-    if (tls_in_callback == zc) {
+    if (tls_in_callback == zc || tls_overflow_held) {
         /* On the C client's own thread: zookeeper_close() would wait for
-         * this very thread.  The helper closes; this thread returns to the
-         * C client, which then lets it go. */
+         * this very thread (or, inside a log line of a connection past
+         * the slots, for C client threads waiting for overflow_lock).
+         * The helper closes; this thread returns to the C client, which
+         * then lets it go. */
         zc->aux_close = true;
         if (aux_kick_locked(zc) == ZKC_OK) {
             pthread_mutex_unlock(&zc->lock);
@@ -1520,9 +1633,11 @@ static void *init_main(void *arg)
 {
     zk_conn *zc = arg;
     errno = 0;
+    tls_log_conn = zc;
     zhandle_t *zh =
         zookeeper_init2(zc->servers, on_session, zc->init_session_ms, NULL, zc, 0, zc->init_logcb);
     int err = errno;
+    tls_log_conn = NULL;
     pthread_mutex_lock(&zc->lock);
     zc->zh = zh;
     zc->init_errno = err;
@@ -1619,12 +1734,11 @@ static int dial_conn_new(const dial_plan *d, zk_conn **ret)
     pthread_cond_init(&zc->aux_cond, NULL);
 
     zc->log_slot = log_slot_take(zc);
-    if (zc->log_slot < 0)
-        zkc_impl_log(&zc->base, ZKC_LOG_WARN,
-                     "zk(%s): more than %d connections; the C client's log lines of this one "
-                     "are dropped",
-                     d->servers, LOG_SLOTS);
-    zc->init_logcb = zc->log_slot >= 0 ? log_tramps[zc->log_slot] : log_drop;
+    if (zc->log_slot < 0) {
+        zc->in_overflow = true;
+        overflow_add(zc);
+    }
+    zc->init_logcb = zc->log_slot >= 0 ? log_tramps[zc->log_slot] : log_overflow;
     zc->init_session_ms = d->session_ms;
     *ret = zc;
     return ZKC_OK;
