@@ -4,7 +4,7 @@
 set -eu
 PKGS="gcc make pkg-config meson ninja-build clang libclang-rt-14-dev
 libzookeeper-mt-dev libjansson-dev libcmocka-dev libbson-dev libuv1-dev libzip-dev
-nettle-dev
+nettle-dev groff-base
 zookeeper zookeeper-bin libslf4j-java default-jre-headless
 python3 python3-kazoo python3-bson
 pdns-server pdns-backend-pipe pdns-backend-bind dnsutils dnsperf"
