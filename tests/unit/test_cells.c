@@ -19,6 +19,8 @@
 #include <zkcell/sys/conn_impl.h>
 #include <zkcell/zkcell.h>
 
+#include "test_clock.h"
+
 static char tmpdir[256];
 
 static int setup(void **state)
@@ -684,12 +686,15 @@ static void test_missing_files(void **state)
 static void test_reload(void **state)
 {
     (void)state;
+    /* The files are looked at once a second: the test's clock says when. */
+    test_clock_start();
     const char *p = write_file("reload.json", "{\"nyc\": \"one:1\"}");
     zkc_cells *c = cells_on(p, "nyc1");
     expect_addrs(c, "nyc", false, "one:1");
 
     /* Within the second the parsed copy is used... */
     write_file("reload.json", "{\"nyc\": \"two:22\"}");
+    test_clock_advance(999);
     expect_addrs(c, "nyc", false, "one:1");
     /* ...but a refresh (what each dial does) sees the change at once. */
     assert_int_equal(ZKC_OK, zkc_cells_refresh(c));
@@ -701,13 +706,15 @@ static void test_reload(void **state)
     expect_addrs(c, "nyc", false, "thr:33");
 
     /* A new file at the same path (new inode), seen after a second
-     * without any refresh. */
+     * without any refresh: not before. */
     char tmp[400], path[400];
     snprintf(tmp, sizeof tmp, "%s/reload.json.tmp", tmpdir);
     snprintf(path, sizeof path, "%s/reload.json", tmpdir);
     write_file("reload.json.tmp", "{\"nyc\": \"four:4\", \"sfo\": \"s:1\"}");
     assert_int_equal(0, rename(tmp, path));
-    usleep(1100 * 1000);
+    test_clock_advance(999);
+    expect_addrs(c, "nyc", false, "thr:33");
+    test_clock_advance(1);
     expect_addrs(c, "nyc", false, "four:4");
     expect_known(c, false, "nyc,sfo");
 
@@ -837,7 +844,8 @@ int main(void)
         cmocka_unit_test(test_guess_local_cell), cmocka_unit_test(test_env),
         cmocka_unit_test(test_bad_options),    cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_bad_keys),
-        cmocka_unit_test(test_missing_files),  cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_missing_files),
+        cmocka_unit_test_teardown(test_reload, test_clock_teardown),
         cmocka_unit_test(test_subprocess_flags), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests_name("cells", tests, setup, teardown);
