@@ -68,66 +68,21 @@ check() {
     if [ "$2" = "$3" ]; then ok "$1"; else notok "$1" "want: $2" "got:  $3"; fi
 }
 
-free_port() {
-    /usr/bin/python3 -c '
-import socket
-while True:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind(("127.0.0.1", 0))
-    p = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", p)); break
-    except OSError:
-        pass
-    finally:
-        t.close(); u.close()
-print(p)'
-}
+# free_port, pdns_start (shared with bench/dns.sh).
+. "$(cd "$(dirname "$0")/../../scripts" && pwd)/pdns_lib.sh"
 
 # start_pdns NAME ABI CONFIG ROOT [OPTIONS]: start pdns_server in the
 # foreground on a free port, its coprocess given OPTIONS too; sets PORT;
 # records its PID for the cleanup.
 start_pdns() {
     dir=$work/pdns-$1
-    mkdir -p "$dir/run"
     PORT=$(free_port)
-    cat >"$dir/pdns.conf" <<CFG
-launch=pipe
-pipe-command=$BIN --config $3 --zkns-domain $domain --zkns-root $4 --soa-host ns1.$domain --timeout 1500ms ${5:-}
-pipe-abi-version=$2
-pipe-timeout=4000
-local-address=127.0.0.1
-local-port=$PORT
-socket-dir=$dir/run
-guardian=no
-daemon=no
-disable-syslog=yes
-write-pid=no
-log-timestamp=no
-loglevel=4
-security-poll-suffix=
-cache-ttl=0
-negquery-cache-ttl=0
-query-cache-ttl=0
-zone-cache-refresh-interval=0
-distributor-threads=1
-receiver-threads=1
-CFG
-    /usr/sbin/pdns_server --config-dir="$dir" >"$dir/pdns.log" 2>&1 &
-    PDNS_PID=$!
+    pdns_start "$dir" "$PORT" 1 launch=pipe \
+        "pipe-command=$BIN --config $3 --zkns-domain $domain --zkns-root $4 --soa-host ns1.$domain --timeout 1500ms ${5:-}" \
+        "pipe-abi-version=$2" pipe-timeout=4000
+    started=$?
     PIDS="$PIDS $PDNS_PID"
-    i=0
-    while [ $i -lt 200 ]; do
-        if [ "$(pdns_control --config-dir="$dir" --socket-dir="$dir/run" rping 2>/dev/null)" = PONG ]; then
-            return 0
-        fi
-        kill -0 "$PDNS_PID" 2>/dev/null || break
-        sleep 0.1
-        i=$((i + 1))
-    done
-    echo "# pdns_server did not start:"
-    sed 's/^/#   /' "$dir/pdns.log"
-    return 1
+    return $started
 }
 
 # stop_pdns PID: stop pdns_server, then wait (at most 30 s) for its

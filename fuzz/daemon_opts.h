@@ -1,19 +1,29 @@
 /*
- * daemon_argv.h: for the daemons' option fuzz targets: the input split
- * into argv at NULs (argv[0] the daemon's name), stdout and stderr on
- * /dev/null (unless ZK_FUZZ_VERBOSE is set), and exit() turned into a
- * jump back to the target.  Included once, by the target, before the
- * daemon's main.c.
+ * daemon_opts.h: the one harness of the daemons' option fuzz targets
+ * (fuzz_zkocc_opts.c, fuzz_pdns_opts.c).  The target defines
+ * DAEMON_NAME (argv[0]) and DAEMON_MAIN_C (the daemon's main.c), then
+ * includes this file, which includes that main.c with main() renamed and
+ * exit() turned into a jump back here, so that nothing is started; then
+ * it defines
+ *   static void daemon_numbers(const char *s);       its number parsers
+ *   static void daemon_parse(int argc, char **argv); parse_args
+ * The input is the argument vector, split at NULs, for daemon_parse,
+ * with stdout and stderr on /dev/null (unless ZK_FUZZ_VERBOSE is set);
+ * the whole input first goes through daemon_numbers.
  */
-#ifndef FUZZ_DAEMON_ARGV_H
-#define FUZZ_DAEMON_ARGV_H
+#ifndef FUZZ_DAEMON_OPTS_H
+#define FUZZ_DAEMON_OPTS_H
 
 #include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "fuzz_input.h"
 
 #define DAEMON_MAX_ARGS 32
 
@@ -62,6 +72,44 @@ static int daemon_split(char *buf, size_t size, const char *name, char **argv)
     }
     argv[argc] = NULL;
     return argc;
+}
+
+int daemon_main(int argc, char **argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define main daemon_main
+#define exit daemon_exit
+#include DAEMON_MAIN_C
+#undef exit
+#undef main
+
+static void daemon_numbers(const char *s);
+static void daemon_parse(int argc, char **argv);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size > 4096)
+        return 0;
+    char *buf = fuzz_cstring(data, size);
+    if (buf == NULL)
+        return 0;
+
+    daemon_numbers(buf);
+
+    char *argv[DAEMON_MAX_ARGS + 1];
+    int argc = daemon_split(buf, size, DAEMON_NAME, argv);
+    if (argc > 0) {
+        optind = 0;
+        opterr = 0;
+        daemon_quiet(1);
+        /* Nothing here changes after setjmp. */
+        if (setjmp(daemon_exit_jmp) == 0)
+            daemon_parse(argc, argv);
+        daemon_quiet(0);
+        optind = 0;
+    }
+    free(buf);
+    return 0;
 }
 
 #endif
