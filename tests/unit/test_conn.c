@@ -20,6 +20,8 @@
 #include <zkcell/sys/conn_impl.h>
 #include <zkcell/zkcell.h>
 
+#include "thread_blocked.h"
+
 /* A backend that answers every request from a worker thread with a
  * scripted result, and counts what reached it. */
 typedef struct mock {
@@ -318,9 +320,12 @@ static void *set_state_main(void *arg)
     return NULL;
 }
 
+static atomic_int clearer_tid;
+
 static void *clear_cb_main(void *arg)
 {
     slow_state *ss = arg;
+    thread_blocked_self(&clearer_tid);
     zkc_conn_set_state_callback(ss->c, NULL, NULL);
     atomic_store(&ss->cleared, 1);
     return NULL;
@@ -340,10 +345,8 @@ static void test_state_callback_cleared_waits(void **state)
         pthread_cond_wait(&ss.cond, &ss.lock);
     pthread_mutex_unlock(&ss.lock);
     assert_int_equal(0, pthread_create(&clearer, NULL, clear_cb_main, &ss));
-    /* A clear that does not wait gets up to 2 s to return; one that waits
-     * never does, whatever the timing. */
-    for (int i = 0; i < 400 && !atomic_load(&ss.cleared); i++)
-        zkc_sleep(5, NULL);
+    /* A clear that does not wait returns; one that waits blocks. */
+    thread_blocked_wait(&clearer_tid, &ss.cleared);
     pthread_mutex_lock(&ss.lock);
     ss.release = 1;
     pthread_cond_broadcast(&ss.cond);
