@@ -86,6 +86,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void daemon_numbers(const char *s);
 static void daemon_parse(int argc, char **argv);
 
+/* daemon_parse with its exit() caught; nothing here changes after setjmp. */
+static void daemon_run_parse(int argc, char **argv)
+{
+    daemon_quiet(1);
+    if (setjmp(daemon_exit_jmp) == 0)
+        daemon_parse(argc, argv);
+    daemon_quiet(0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 4096)
@@ -101,11 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (argc > 0) {
         optind = 0;
         opterr = 0;
-        daemon_quiet(1);
-        /* Nothing here changes after setjmp. */
-        if (setjmp(daemon_exit_jmp) == 0)
-            daemon_parse(argc, argv);
-        daemon_quiet(0);
+        daemon_run_parse(argc, argv);
         optind = 0;
     }
     free(buf);

@@ -579,18 +579,24 @@ static void test_bad_files(void **state)
     struct {
         const char *name, *text, *msg;
     } cases[] = {
-        {"notjson.json", "{\"nyc\": ", "notjson.json: not valid JSON: "},
-        {"garbage.json", "zk1:2181", "garbage.json: not valid JSON: "},
-        {"empty.json", "", "empty.json: not valid JSON"},
+        /* jansson's message, where: FILE:LINE:COLUMN. */
+        {"notjson.json", "{\"nyc\": ",
+         "notjson.json:1:8: not valid JSON: unexpected token near end of file"},
+        {"garbage.json", "zk1:2181", "garbage.json:1:2: not valid JSON: invalid token near 'zk'"},
+        {"empty.json", "", "empty.json:1:0: not valid JSON"},
+        {"lines.json", "{\"nyc\": \"a:1\",\n \"sfo\": }\n",
+         "lines.json:2:9: not valid JSON: unexpected token near '}'"},
         {"array.json", "[\"nyc\", \"zk:1\"]", "array.json: not a JSON object"},
         {"string.json", "\"zk:1\"", "string.json: not a JSON object"},
         {"number.json", "{\"nyc\": 2181}", "number.json: the value of key \"nyc\" is not a string"},
         {"null.json", "{\"nyc\": null}", "the value of key \"nyc\" is not a string"},
         {"nested.json", "{\"a\": \"x\", \"nyc\": {\"a\": \"b\"}}", "key \"nyc\" is not a string"},
         {"list.json", "{\"nyc\": [2181]}", "key \"nyc\" is not a string or a list"},
-        {"dup.json", "{\"nyc\": \"a:1\", \"nyc\": \"b:1\"}", "duplicate object key"},
-        {"trailing.json", "{\"nyc\": \"a:1\"} x", "not valid JSON"},
-        {"nul.json", "{\"nyc\": \"a\\u0000b\"}", "not valid JSON"},
+        {"dup.json", "{\"nyc\": \"a:1\", \"nyc\": \"b:1\"}",
+         "dup.json:1:20: not valid JSON: duplicate object key"},
+        {"trailing.json", "{\"nyc\": \"a:1\"} x",
+         "trailing.json:1:16: not valid JSON: end of file expected"},
+        {"nul.json", "{\"nyc\": \"a\\u0000b\"}", "nul.json:1:18: not valid JSON"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *p = write_file(cases[i].name, cases[i].text);
@@ -633,6 +639,10 @@ static void test_bad_files(void **state)
     o.ignore_env = true;
     assert_int_equal(ZKC_OK, zkc_cells_new(&o, &c));
     expect_bad(c, "zk config (text): the value of key \"a\" is not a string");
+    zkc_cells_free(c);
+    o.config_text = "{\"a\": ";
+    assert_int_equal(ZKC_OK, zkc_cells_new(&o, &c));
+    expect_bad(c, "zk config (text):1:6: not valid JSON: unexpected token near end of file");
     zkc_cells_free(c);
 }
 
@@ -677,7 +687,7 @@ static void test_missing_files(void **state)
     const char *badfirst[2] = {bad, file};
     o.config_paths = badfirst;
     assert_int_equal(ZKC_OK, zkc_cells_new(&o, &c));
-    expect_bad(c, "bad-first.json: not valid JSON");
+    expect_bad(c, "bad-first.json:1:4: not valid JSON: invalid token near 'nope'");
     zkc_cells_free(c);
 }
 
