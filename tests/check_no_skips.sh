@@ -9,18 +9,7 @@
 # Usage: check_no_skips.sh SOURCE_ROOT
 set -u
 root=$1
-n=0
-failed=0
-check() { # description, offending lines
-    n=$((n + 1))
-    if [ -z "$2" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "$2" | sed 's/^/# /'
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/tap_check.sh"
 builds=$(find "$root" -name meson.build -not -path '*/build*/*' | sort)
 sources=$(find "$root/src" "$root/fuzz" "$root/tests" -name '*.[ch]' | sort)
 # shellcheck disable=SC2086
@@ -31,5 +20,4 @@ check "no optional dependency or program" "$(grep -nE 'required *: *false' $buil
 check "no is_variable guard" "$(grep -n 'is_variable' $builds)"
 # shellcheck disable=SC2086
 check "no ZK_HAVE_* branch" "$(grep -n 'ZK_HAVE_' $sources $builds "$root/fuzz/build.sh")"
-echo "1..$n"
-[ $failed = 0 ]
+tap_end
