@@ -4,7 +4,8 @@
 #                         ASan+UBSan), start the servers tests need, run every
 #                         test in both builds, print "N passed, N failed"
 #   make install PREFIX=DIR
-#   make bench            benchmarks (ratios against other tools, same run)
+#   make bench            benchmarks (ratios against other tools, same run);
+#                         the report: bench/report.md
 #   make fuzz             build libFuzzer targets with clang and run each briefly
 #   make tsan             ThreadSanitizer build (clang, build-tsan/): the unit,
 #                         conformance and integration suites with the servers
@@ -84,7 +85,9 @@ install: build
 	@$(MESON) install -C $(BUILD) --no-rebuild --quiet
 	@echo "installed under $(abspath $(PREFIX))"
 
+# Writes bench/report.md (with report-*.svg and report.tsv) at the end.
 bench: build
+	@./scripts/deps.sh bench
 	@./bench/run.sh $(BUILD)
 
 fuzz: deps
@@ -95,6 +98,8 @@ fuzz: deps
 soak: build
 	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl $(BUILD)/tests/faults/fault_matrix \
 	    --seconds $(SOAK_SECONDS) --log $(BUILD)/fault-matrix.log
+	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl $(BUILD)/tests/faults/daemon_faults \
+	    $(BUILD)/src/zkocc/zkocc --seconds $(SOAK_SECONDS)
 
 demo: build
 	@./scripts/demo.sh $(BUILD)

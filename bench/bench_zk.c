@@ -17,9 +17,12 @@
  *                                          pipelined zoo_adelete deepest first
  *   bench_zk raw-rm-multi ADDR ROOT BATCH  the same, deleting with zoo_amulti batches of
  *                                          BATCH deletes, 10 in flight (zkCli deleteall's way)
- *   bench_zk zkc-lock ADDR DIR WAITERS CONNS   lock hand-off: WAITERS threads over CONNS
+ *   bench_zk zkc-lock ADDR DIR WAITERS CONNS [FILE]
+ *                                          lock hand-off: WAITERS threads over CONNS
  *                                          connections queue on one zkc_lock; prints
- *                                          "<median hand-off seconds> <hand-offs>"
+ *                                          "<median hand-off seconds> <hand-offs>" and
+ *                                          writes every hand-off (seconds, one a line,
+ *                                          in the order they happened) to FILE
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -290,7 +293,6 @@ static void zkc_done(const zkc_result *res, void *ud)
     op_finished(res->rc);
 }
 
-
 /* ---- deletion limit: pipelined listing, then zoo_adelete deepest first ---- */
 
 static void raw_delete_done(int rc, const void *data)
@@ -435,7 +437,8 @@ static void meta_get(const char *addr, const char *path, long n)
     zkc_cells *cells = NULL;
     zkc_conn_cache *cache = NULL;
     zkc_conn *meta = NULL;
-    if (zkc_cells_new(&o, &cells) != ZKC_OK || zkc_conn_cache_new(cells, NULL, &cache) != ZKC_OK ||
+    if (zkc_cells_new(&o, &cells) != ZKC_OK ||
+        zkc_conn_cache_new(cells, NULL, &cache) != ZKC_OK ||
         zkc_meta_open(cache, NULL, &meta) != ZKC_OK) {
         fprintf(stderr, "bench_zk: meta: %s\n", zkc_errmsg());
         exit(1);
@@ -513,7 +516,24 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static void zkc_lock_bench(const char *addr, const char *dir, int waiters, int nconns)
+/* Every hand-off, in the order they happened, one a line, to path. */
+static void write_handoffs(const char *path, const double *handoffs, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (f == NULL) {
+        perror(path);
+        exit(1);
+    }
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%.6f\n", handoffs[i]);
+    if (fclose(f) != 0) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void zkc_lock_bench(const char *addr, const char *dir, int waiters, int nconns,
+                           const char *handoffs_path)
 {
     lock_bench b = {.dir = dir, .nconns = nconns};
     pthread_mutex_init(&b.mu, NULL);
@@ -527,7 +547,8 @@ static void zkc_lock_bench(const char *addr, const char *dir, int waiters, int n
     /* The first holder, on its own connection, takes the lock before the
      * waiters queue, and lets go once every waiter is in the queue. */
     zkc_lock *first = NULL;
-    if (zkc_lock_new(admin, dir, NULL, &first) != ZKC_OK || zkc_lock_acquire(first, 10000, NULL) != ZKC_OK) {
+    if (zkc_lock_new(admin, dir, NULL, &first) != ZKC_OK ||
+        zkc_lock_acquire(first, 10000, NULL) != ZKC_OK) {
         fprintf(stderr, "bench_zk: first lock: %s\n", zkc_errmsg());
         exit(1);
     }
@@ -559,6 +580,8 @@ static void zkc_lock_bench(const char *addr, const char *dir, int waiters, int n
     zkc_lock_free(first);
     if (atomic_load(&b.failed))
         die("lock waiters failed", atomic_load(&b.failed));
+    if (handoffs_path != NULL)
+        write_handoffs(handoffs_path, b.handoffs, b.nhandoffs);
     qsort(b.handoffs, (size_t)b.nhandoffs, sizeof *b.handoffs, cmp_double);
     printf("%.6f %d\n", b.handoffs[b.nhandoffs / 2], b.nhandoffs);
     zkc_conn_close(admin);
@@ -649,7 +672,8 @@ int main(int argc, char **argv)
     } else if (strcmp(mode, "raw-rm-multi") == 0) {
         raw_rm_multi(addr, path, argc > 4 ? atoi(argv[4]) : 1000);
     } else if (strcmp(mode, "zkc-lock") == 0) {
-        zkc_lock_bench(addr, path, argc > 4 ? atoi(argv[4]) : 100, argc > 5 ? atoi(argv[5]) : 10);
+        zkc_lock_bench(addr, path, argc > 4 ? atoi(argv[4]) : 100,
+                       argc > 5 ? atoi(argv[5]) : 10, argc > 6 ? argv[6] : NULL);
     } else {
         fprintf(stderr, "bench_zk: unknown mode %s\n", mode);
         return 2;

@@ -4,13 +4,14 @@
 # coprocess answering from memory (bench/pipe_trivial.c: the limit of the
 # pipe backend) and by PowerDNS's bind backend, with 1 and 2 distributor
 # threads; then the coprocesses alone through their line protocol.
+# DNS_ROUNDS rounds of all that; medians and ratios (bench/report.py).
 # Usage: bench/dns.sh BUILD_DIR
-# Environment (defaults): SECONDS_EACH=10 (per dnsperf run), LINES=200000.
+# Environment (defaults): SECONDS_EACH=10 (per dnsperf run), LINES=200000,
+# DNS_ROUNDS=3; BENCH_TSV (bench/results.sh).
 # Target (DESIGN.md): zkns-pdns within 20% of the trivial coprocess.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
-SECONDS_EACH=${SECONDS_EACH:-10}
-LINES=${LINES:-200000}
+src=$(cd "$(dirname "$0")" && pwd)
 zkctl=$build/src/zkctl/zkctl
 zk=$build/src/zk/zk
 zkns=$build/src/zkns-pdns/zkns-pdns
@@ -32,11 +33,19 @@ cleanup() {
     rm -rf "$dir"
 }
 trap cleanup EXIT
+. "$src/results.sh"
+results_init "$dir"
+setting dns.sh SECONDS_EACH 10
+setting dns.sh LINES 200000
+setting dns.sh DNS_ROUNDS 3
+record meta pdns "$(package_version pdns-server)"
+record meta dnsperf "$(package_version dnsperf)"
 # free_port, pdns_start (shared with tests/zkns/pdns_e2e.sh).
 . "$(cd "$(dirname "$0")/../scripts" && pwd)/pdns_lib.sh"
 
 zport=$(free_port)
 "$zkctl" --dir "$dir/zk" start --ports "$zport" >/dev/null
+record_cmd dns-zookeeper "$zkctl" --dir "$dir/zk" start --ports "$zport"
 echo "{\"bench\": \"127.0.0.1:$zport\"}" >"$dir/zk_client.json"
 export ZK_CLIENT_CONFIG=$dir/zk_client.json
 "$zk" zkns-set /zk/bench/zkns/a 10.0.0.1
@@ -53,7 +62,8 @@ _http.web.svc 1 IN SRV 0 1 8081 web2.zkns.bench.
 EOF
 echo "zone \"zkns.bench\" { type master; file \"$dir/zone\"; };" >"$dir/named.conf"
 
-# run NAME THREADS BACKEND-LINES...: start pdns, run dnsperf, print qps.
+# run NAME THREADS BACKEND-LINES...: start pdns, run dnsperf, print qps;
+# records "<run time> <queries completed>" as NAME-THREADS.
 run() {
     local name=$1 threads=$2
     shift 2
@@ -66,33 +76,38 @@ run() {
     fi
     pdns_pid=$PDNS_PID
     dig +short @127.0.0.1 -p "$port" a.zkns.bench A >/dev/null # warm up
-    dnsperf -s 127.0.0.1 -p "$port" -d "$dir/queries.txt" -l "$SECONDS_EACH" -c 4 -q 50 \
-        >"$pdir/dnsperf" 2>&1
+    local perf=(dnsperf -s 127.0.0.1 -p "$port" -d "$dir/queries.txt" -l "$SECONDS_EACH" -c 4 -q 50)
+    record_cmd_text "$name-$threads" "$(printf '%q ' "${perf[@]}")against pdns_server with $(
+        printf '%s, ' "$@")distributor-threads=$threads, receiver-threads=1, caches off"
+    "${perf[@]}" >"$pdir/dnsperf" 2>&1
     kill -TERM "$pdns_pid"
     wait "$pdns_pid" 2>/dev/null || true
     pdns_pid=""
-    local qps lost
+    local qps lost secs completed
     qps=$(sed -n 's/.*Queries per second: *\([0-9.]*\).*/\1/p' "$pdir/dnsperf")
     lost=$(sed -n 's/.*Queries lost: *\([0-9]*\).*/\1/p' "$pdir/dnsperf")
-    echo "$qps" >"$dir/qps-$name-$threads"
+    secs=$(sed -n 's/.*Run time (s): *\([0-9.]*\).*/\1/p' "$pdir/dnsperf")
+    completed=$(sed -n 's/.*Queries completed: *\([0-9]*\).*/\1/p' "$pdir/dnsperf")
+    record sample "$name-$threads" "${secs:-0}" "${completed:-0}"
     printf '  %-34s %2d threads  %9.0f q/s  (lost %s)\n' "$name" "$threads" "${qps:-0}" "${lost:-?}"
 }
 
-echo "DNS through PowerDNS 4.7, caches off, dnsperf -c 4 -q 50 for ${SECONDS_EACH}s, 3 names:"
-for t in 1 2; do
-    run zkns-pdns "$t" launch=pipe \
-        "pipe-command=$zkns --config $dir/zk_client.json --zkns-domain zkns.bench --zkns-root /zk/bench/zkns --soa-host ns1.zkns.bench" \
-        pipe-abi-version=3
-    run trivial-pipe "$t" launch=pipe "pipe-command=$trivial" pipe-abi-version=3
-    if [ -n "$bind_so" ]; then
-        run bind-backend "$t" launch=bind "bind-config=$dir/named.conf"
-    fi
-done
-for t in 1 2; do
-    $py -c "
-a, b = float(open('$dir/qps-zkns-pdns-$t').read() or 0), float(open('$dir/qps-trivial-pipe-$t').read() or 1)
-print('  zkns-pdns / trivial pipe, $t threads: %.2f (target: 0.80 or more)' % (a / b))"
-done
+# alone NAME CMD...: the coprocess answering the LINES questions; records
+# "<seconds> <answers>" as alone-NAME.
+alone() {
+    local name=$1
+    shift
+    local t0 t1
+    record_cmd_text "alone-$name" "$(printf '%q ' "$@")< $dir/lines"
+    t0=$(date +%s%N)
+    "$@" <"$dir/lines" >"$dir/out-$name"
+    t1=$(date +%s%N)
+    local ends
+    ends=$(grep -c '^END$' "$dir/out-$name" || true)
+    record sample "alone-$name" "$(( (t1 - t0) / 1000 ))e-6" "$ends"
+    printf '  %-34s %9.0f answers/s  (%s answers)\n' "$name" \
+        "$($py -c "print($ends / (($t1 - $t0) / 1e9))")" "$ends"
+}
 
 # The coprocesses alone: what PowerDNS asks for one query (SOA, SOA, ANY,
 # ANY), LINES lines, answers from a warm cache.
@@ -108,19 +123,37 @@ with open(path, "w") as f:
     for i in range(n):
         f.write(qs[i % 4] + "\n")
 PY
-alone() {
-    local name=$1
-    shift
-    local t0 t1
-    t0=$(date +%s%N)
-    "$@" <"$dir/lines" >"$dir/out-$name"
-    t1=$(date +%s%N)
-    local ends
-    ends=$(grep -c '^END$' "$dir/out-$name" || true)
-    printf '  %-34s %9.0f answers/s  (%s answers)\n' "$name" \
-        "$($py -c "print($ends / (($t1 - $t0) / 1e9))")" "$ends"
-}
-echo "The coprocesses alone, $LINES questions on a pipe (warm cache):"
-alone zkns-pdns "$zkns" --config "$dir/zk_client.json" --zkns-domain zkns.bench \
-    --zkns-root /zk/bench/zkns --soa-host ns1.zkns.bench
-alone trivial-pipe "$trivial"
+for r in $(seq "$DNS_ROUNDS"); do
+    echo "DNS through PowerDNS 4.7, caches off, dnsperf -c 4 -q 50 for ${SECONDS_EACH}s, 3 names" \
+        "(round $r of $DNS_ROUNDS):"
+    for t in 1 2; do
+        run zkns-pdns "$t" launch=pipe \
+            "pipe-command=$zkns --config $dir/zk_client.json --zkns-domain zkns.bench --zkns-root /zk/bench/zkns --soa-host ns1.zkns.bench" \
+            pipe-abi-version=3
+        run trivial-pipe "$t" launch=pipe "pipe-command=$trivial" pipe-abi-version=3
+        if [ -n "$bind_so" ]; then
+            run bind-backend "$t" launch=bind "bind-config=$dir/named.conf"
+        fi
+    done
+    echo "The coprocesses alone, $LINES questions on a pipe (warm cache):"
+    alone zkns-pdns "$zkns" --config "$dir/zk_client.json" --zkns-domain zkns.bench \
+        --zkns-root /zk/bench/zkns --soa-host ns1.zkns.bench
+    alone trivial-pipe "$trivial"
+done
+
+record section dns \
+    "DNS: zkns-pdns behind PowerDNS against a trivial pipe coprocess and the bind backend"
+for t in 1 2; do
+    record row dns "zkns-pdns vs trivial pipe, $t threads (q/s)" rate "zkns-pdns-$t" \
+        "trivial-pipe-$t" limit ">=0.80"
+    if [ -n "$bind_so" ]; then
+        record row dns "zkns-pdns vs bind backend, $t threads (q/s)" rate "zkns-pdns-$t" \
+            "bind-backend-$t" anchor ""
+    fi
+done
+record row dns "coprocess alone: zkns-pdns vs trivial pipe (answers/s)" rate alone-zkns-pdns \
+    alone-trivial-pipe limit ""
+record note dns "Target (DESIGN.md): zkns-pdns within 20% of the trivial pipe coprocess (>= 0.80)."
+record note dns "The coprocesses alone answer what PowerDNS asks for one query (SOA, SOA, ANY, ANY),"
+record note dns "from a warm cache, timed around the whole process."
+$py "$src/report.py" console dns "$BENCH_TSV"

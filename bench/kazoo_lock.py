@@ -3,7 +3,10 @@
 WAITERS threads over CONNS KazooClients queue on one lock while a first
 holder has it; then each takes it in turn and lets go at once.  Prints
 "<median hand-off seconds> <hand-offs>", a hand-off being the time from
-the holder's release call to the next holder's acquire returning."""
+the holder's release call to the next holder's acquire returning, and
+writes every hand-off (seconds, one a line, in order) to FILE if given.
+
+Usage: kazoo_lock.py ADDR PATH [WAITERS] [CONNS] [FILE]"""
 import statistics
 import sys
 import threading
@@ -16,6 +19,7 @@ def main():
     addr, path = sys.argv[1], sys.argv[2]
     waiters = int(sys.argv[3]) if len(sys.argv) > 3 else 100
     nconns = int(sys.argv[4]) if len(sys.argv) > 4 else 10
+    handoffs_path = sys.argv[5] if len(sys.argv) > 5 else None
     clients = [KazooClient(hosts=addr) for _ in range(nconns)]
     for c in clients:
         c.start()
@@ -62,6 +66,9 @@ def main():
         t.join()
     if failed:
         sys.exit("kazoo_lock: %d waiters failed" % len(failed))
+    if handoffs_path:
+        with open(handoffs_path, "w") as f:
+            f.writelines(f"{h:.6f}\n" for h in handoffs)
     print(f"{statistics.median(handoffs):.6f} {len(handoffs)}")
     for c in clients + [admin]:
         c.stop()

@@ -355,6 +355,24 @@ const char *zkc_conn_describe(zkc_conn *c);
  */
 void zkc_conn_close(zkc_conn *c);
 
+/*
+ * A dial callback: make a connection to the quorum at addrs ("h:p,h:p",
+ * as the backend reads it) for cell.  This is how the layers above the
+ * implementations get connections without knowing which implementation
+ * gives them: the connection cache (conncache.h) dials each cell with
+ * one, the global namespace (global.h) each quorum.  cell is the cell
+ * being dialled (never "local"), or NULL when the caller names none
+ * (zkc_global_dial_with() without a cell).  Returns ZKC_OK with
+ * *ret_conn, or an error code, ideally with zkc_impl_set_errmsg() /
+ * zkc_errmsg() detail on the calling thread.  It may block (a real dial
+ * waits for the session) and is called without any lock of the caller
+ * held; the callers say on which threads.  When no dial is given, the
+ * library's default is the real ZooKeeper backend (zk.h), or the zkocc
+ * client (zkocc.h) for a cache in zkocc mode.
+ */
+typedef int (*zkc_dial_fn)(const char *cell, const char *addrs, void *userdata,
+                           zkc_conn **ret_conn);
+
 /* Ownership helpers. */
 void zkc_free(void *p);
 void zkc_strings_free(zkc_strings *s);

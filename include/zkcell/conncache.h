@@ -37,20 +37,21 @@ extern "C" {
 typedef struct zkc_conn_cache zkc_conn_cache;
 
 /*
- * A dial function: connect to the cell named cell (never "local") at
- * addrs (from zk_client.json).  Returns ZKC_OK with *ret_conn, or an
- * error code, ideally with zkc_impl_set_errmsg()/zkc_errmsg() detail on the
- * calling thread.  Called without any cache lock held, at most once at a
+ * The cache's dial (zkc_dial_fn, conn.h) connects to the cell named cell
+ * (never "local", never NULL) at addrs (from zk_client.json, or its
+ * ":_zkocc" key in zkocc mode).  It is called from the thread inside
+ * zkc_conn_cache_get(), without any cache lock held, at most once at a
  * time per cell.
  */
-typedef int (*zkc_dial_fn)(const char *cell, const char *addrs, void *userdata,
-                           zkc_conn **ret_conn);
 
 typedef struct zkc_conn_cache_opts {
-    unsigned version;   /* 1 */
-    bool zkocc;         /* look up the ":_zkocc" addresses */
-    zkc_dial_fn dial;   /* NULL: zkc_zk_dial() with the cells' timeouts, or in
-                           zkocc mode zkc_zkocc_dial() with the base timeout */
+    unsigned version; /* 1 */
+    bool zkocc;       /* look up the ":_zkocc" addresses */
+    /* NULL: the real backend, zkc_dial_quorums() (zkc_zk_dial(), or a
+     * global namespace for a list of quorums) with the cells' timeouts
+     * and the cell's credentials from auth; in zkocc mode
+     * zkc_zkocc_dial() with the base timeout. */
+    zkc_dial_fn dial;
     void *dial_ud;
     int backoff_min_ms; /* first delay after a failed dial; 0: 100 */
     int backoff_max_ms; /* largest delay; 0: 30000 */

@@ -105,21 +105,43 @@ extern "C" {
 int zkc_global_open(zkc_conn *const *conns, size_t n, zkc_conn **ret_conn);
 
 /*
- * zkc_global_dial: dial one ZooKeeper session per address list (in
- * parallel) and open a global connection over them.  If any dial fails,
- * the others are closed and its error returned, with zkc_errmsg() naming
- * the quorum.  opts as for zkc_zk_dial (may be NULL).
+ * zkc_global_dial_with: dial the quorums addr_lists[0..n-1] (1 <= n <=
+ * ZKC_GLOBAL_MAX_QUORUMS) with dial, each on a thread of its own (in
+ * parallel; on the caller's thread when no thread can be started), and
+ * open a global connection over them.  dial gets cell (may be NULL),
+ * quorum i's address list and dial_ud, and may run on several threads at
+ * once.  If any dial fails, the others' connections are closed and the
+ * first failed quorum's error returned, with zkc_errmsg() naming it
+ * ("quorum 1 (b:2181): ...").  Returns ZKC_OK with *ret_conn, that error,
+ * ZKC_EBADARGUMENTS or ZKC_ENOMEM.  Blocks as long as the slowest dial:
+ * never from a completion.
+ */
+int zkc_global_dial_with(const char *cell, const char *const *addr_lists, size_t n,
+                         zkc_dial_fn dial, void *dial_ud, zkc_conn **ret_conn);
+
+/*
+ * zkc_global_dial: zkc_global_dial_with() over real ZooKeeper sessions:
+ * zkc_zk_dial() of each address list with opts (may be NULL).
  */
 int zkc_global_dial(const char *const *addr_lists, size_t n, const zkc_zk_opts *opts,
                     zkc_conn **ret_conn);
 
 /*
- * zkc_dial_quorums: addrs is one address list ("h:p,h:p": zkc_zk_dial) or
- * several separated by ';' ("a:1;b:1,b:2;c:1": zkc_global_dial over
- * them).  This is how the connection cache dials a zk_client.json cell
- * whose value is a list of address strings.  Returns as those calls, or
+ * zkc_dial_quorums_with: addrs is one address list ("h:p,h:p": one call
+ * of dial) or several separated by ';' ("a:1;b:1,b:2;c:1":
+ * zkc_global_dial_with() over them, with dial).  cell and dial_ud are
+ * handed to dial.  This is how a zk_client.json cell whose value is a
+ * list of address strings is dialled.  Returns as those calls, or
  * ZKC_EBADARGUMENTS (an empty list, more than ZKC_GLOBAL_MAX_QUORUMS)
  * with zkc_errmsg() naming addrs.
+ */
+int zkc_dial_quorums_with(const char *cell, const char *addrs, zkc_dial_fn dial, void *dial_ud,
+                          zkc_conn **ret_conn);
+
+/*
+ * zkc_dial_quorums: zkc_dial_quorums_with() over real ZooKeeper
+ * sessions: zkc_zk_dial() with opts (may be NULL).  The connection
+ * cache's default dial uses it.
  */
 int zkc_dial_quorums(const char *addrs, const zkc_zk_opts *opts, zkc_conn **ret_conn);
 

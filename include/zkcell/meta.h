@@ -84,6 +84,11 @@
  * was retried (or made /zk first) completes after the ones submitted
  * after it.
  *
+ * Backends.  The router sees only zkc_conn: each cell's connection is
+ * whatever the cache's dial callback made (zkc_conn_cache_opts.dial:
+ * real ZooKeeper by default, the fake or anything else when the caller
+ * gives its own), so one router may mix backends.
+ *
  * Lifetime.  The router owns the cache it is given: closing the router
  * closes and frees the cache (and so every cell's connection, which ends
  * every watch with ZKC_EVENT_CLOSED and completes every operation).  The

@@ -54,6 +54,37 @@ int zkc_create_or_update(zkc_conn *c, const char *path, const void *data, size_t
 int zkc_delete_recursive(zkc_conn *c, const char *path, int32_t version);
 
 /*
+ * How far a recursive delete has got, for a progress meter.  listed: the
+ * nodes of the subtree found so far, path itself included; it is the
+ * total once listing_done is set (a node that grows children meanwhile
+ * adds them when they are listed).  deleted: the nodes this call has
+ * deleted so far, path itself last (nodes another client deleted first
+ * are not counted).  Both only grow.
+ */
+typedef struct zkc_delete_progress {
+    uint64_t listed;
+    uint64_t deleted;
+    bool listing_done;
+} zkc_delete_progress;
+
+/*
+ * Called with the counts after every listing and every delete (or batch
+ * of deletes) that changed them, on the connection's completion threads
+ * or the caller's, one call at a time, while the library holds a lock of
+ * the delete's own: it must return quickly and must not call the library
+ * on the same connection.  p is valid during the call only.
+ */
+typedef void (*zkc_delete_progress_fn)(const zkc_delete_progress *p, void *userdata);
+
+/*
+ * zkc_delete_recursive_progress: zkc_delete_recursive(), telling fn (may
+ * be NULL) how far it has got.  fn is never called after this returns.
+ * Same return values.
+ */
+int zkc_delete_recursive_progress(zkc_conn *c, const char *path, int32_t version,
+                                  zkc_delete_progress_fn fn, void *userdata);
+
+/*
  * zkc_children_recursive: every descendant of path, as paths relative to
  * it ("a", "a/b", ...), sorted bytewise.  At most window (0: default)
  * operations are in flight.  Nodes deleted while walking are skipped.

@@ -15,6 +15,9 @@
  *    set the data of what exists, one depth level at a time with many
  *    operations in flight; restore then applies the dumped ACLs.
  *    Ephemeral nodes are restored only with -e, and as persistent nodes.
+ *  - All four show a progress meter (progress.c): nodes read, then
+ *    archived or dumped; nodes written out of the input's, then given
+ *    their ACL.
  *  - unzip and restore read and check the whole input before writing
  *    anything: an entry that would land outside the target (a "." or
  *    ".." component, an empty one, an absolute zip name, a NUL, anything
@@ -52,7 +55,9 @@ typedef struct put_item {
     zkc_acl_list *acl; /* restore: applied after every node exists */
     int depth;
     int rc;
-    bool existed; /* it was there: set, not created */
+    bool existed;       /* it was there: set, not created */
+    bool written;       /* created or set */
+    zk_progress *meter; /* counts it once written; may be NULL */
 } put_item;
 
 static int depth_of(const char *path)
@@ -74,18 +79,32 @@ static void put_fn(zk_pipe *p, const zkc_result *res, void *tag)
         return;
     }
     it->rc = res->rc;
+    if (res->rc == ZKC_OK) {
+        it->written = true;
+        zk_progress_add(it->meter, 1);
+    }
 }
 
 static void acl_fn(zk_pipe *p, const zkc_result *res, void *tag)
 {
     (void)p;
-    ((put_item *)tag)->rc = res->rc;
+    put_item *it = tag;
+    it->rc = res->rc;
+    if (res->rc == ZKC_OK)
+        zk_progress_add(it->meter, 1);
 }
 
 static bool is_world_all(const zkc_acl_list *a)
 {
     return a->count == 1 && a->v[0].perms == ZKC_PERM_ALL &&
            strcmp(a->v[0].scheme, "world") == 0 && strcmp(a->v[0].id, "anyone") == 0;
+}
+
+/* Whether an item written has an ACL to set: a node we created already
+ * has world:anyone, all. */
+static bool acl_to_set(const put_item *it)
+{
+    return it->rc == ZKC_OK && it->acl != NULL && (it->existed || !is_world_all(it->acl));
 }
 
 static int item_cmp(const void *a, const void *b)
@@ -96,12 +115,10 @@ static int item_cmp(const void *a, const void *b)
     return zk_path_cmp(x->path, y->path);
 }
 
-/*
- * Create or update every item, parents before children; then, with
- * acls, set each item's ACL.  Errors are printed per path.
- */
-static void put_many(zk_ctx *z, put_item *items, size_t n, bool acls)
+/* put_many()'s work; each item's written flag says how it went. */
+static void put_levels(zk_ctx *z, put_item *items, size_t n, bool acls)
 {
+    zk_progress_phase(z->meter, "written", 0, n);
     qsort(items, n, sizeof *items, item_cmp);
     size_t i = 0;
     while (i < n) {
@@ -112,6 +129,7 @@ static void put_many(zk_ctx *z, put_item *items, size_t n, bool acls)
             return;
         }
         for (; j < n && items[j].depth == items[i].depth; j++) {
+            items[j].meter = z->meter;
             zkc_request req = {.op = ZKC_OP_CREATE, .path = items[j].path,
                                .data = items[j].data, .data_len = items[j].len, .version = -1};
             items[j].rc = zk_pipe_add(p, &req, put_fn, &items[j]);
@@ -133,6 +151,10 @@ static void put_many(zk_ctx *z, put_item *items, size_t n, bool acls)
                 rc = zkc_set(z->conn, items[k].path, items[k].data, items[k].len, -1, NULL);
             }
             items[k].rc = rc;
+            if (rc == ZKC_OK) {
+                items[k].written = true;
+                zk_progress_add(z->meter, 1);
+            }
         }
         i = j;
     }
@@ -144,10 +166,13 @@ static void put_many(zk_ctx *z, put_item *items, size_t n, bool acls)
     zk_pipe *p = zk_pipe_new(z->conn, z->window, z->cancel);
     if (p == NULL)
         return;
+    size_t nacl = 0;
+    for (size_t k = 0; k < n; k++)
+        nacl += acl_to_set(&items[k]);
+    if (nacl > 0)
+        zk_progress_phase(z->meter, "given their ACL", 0, nacl);
     for (size_t k = 0; k < n; k++) {
-        /* A node we created already has world:anyone, all. */
-        if (items[k].rc != ZKC_OK || items[k].acl == NULL ||
-            (!items[k].existed && is_world_all(items[k].acl))) {
+        if (!acl_to_set(&items[k])) {
             zkc_acl_list_free(items[k].acl);
             items[k].acl = NULL;
             continue;
@@ -161,6 +186,21 @@ static void put_many(zk_ctx *z, put_item *items, size_t n, bool acls)
     for (size_t k = 0; k < n; k++)
         if (items[k].rc != ZKC_OK && items[k].acl != NULL)
             zk_err(z, items[k].path, items[k].rc, "setting the ACL");
+}
+
+/*
+ * Create or update every item, parents before children; then, with
+ * acls, set each item's ACL.  Errors are printed per path.  Counted on
+ * z's meter, if any: nodes written, out of n, then nodes given their ACL.
+ * Returns the number of nodes written (created or set).
+ */
+static size_t put_many(zk_ctx *z, put_item *items, size_t n, bool acls)
+{
+    put_levels(z, items, n, acls);
+    size_t written = 0;
+    for (size_t k = 0; k < n; k++)
+        written += items[k].written;
+    return written;
 }
 
 static void items_free(put_item *items, size_t n)
@@ -293,9 +333,39 @@ static zip_t *archive_open(zk_ctx *z, const char *name, int flags)
     return zip;
 }
 
+/* The option loop of zip and unzip: --help, --quiet, --progress.  Returns
+ * -1 to go on with the operands from optind, or the exit status. */
+static int getopt_progress(zk_ctx *z, int argc, char **argv)
+{
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                       ZK_PROGRESS_OPTIONS,
+                                       {NULL, 0, NULL, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+        switch (c) {
+        ZK_PROGRESS_CASE;
+        ZK_HELP_CASE;
+        }
+    }
+    return -1;
+}
+
+/* libzip writing the archive: the share done, as entries on the meter. */
+typedef struct zip_meter {
+    zk_progress *p;
+    size_t entries;
+} zip_meter;
+
+static void zip_progress(zip_t *zip, double done, void *ud)
+{
+    zip_meter *m = ud;
+    (void)zip;
+    zk_progress_set(m->p, (uint64_t)(done * (double)m->entries), m->entries);
+}
+
 int zk_cmd_zip(zk_ctx *z, int argc, char **argv)
 {
-    int status = zk_getopt_none(z, argc, argv, "h");
+    int status = getopt_progress(z, argc, argv);
     if (status >= 0)
         return status;
     if (argc - optind < 2)
@@ -311,11 +381,13 @@ int zk_cmd_zip(zk_ctx *z, int argc, char **argv)
         zk_args_free(&a);
         return ZK_EXIT_FAIL;
     }
+    zk_progress_start(z, "zip", argv + optind, argc - optind, "read", 0);
     /* The data must live until zip_close(): keep every tree. */
     zk_tree *trees = calloc(a.n, sizeof *trees);
     size_t entries = 0;
     for (size_t i = 0; trees != NULL && i < a.n; i++) {
-        zk_walk_opts wo = {.want_data = true, .want_acl = false, .max_depth = -1};
+        zk_walk_opts wo = {.want_data = true, .want_acl = false, .max_depth = -1,
+                           .progress = z->meter};
         int rc = zk_walk(z, a.v[i].path, &wo, &trees[i]);
         if (rc != ZKC_OK) {
             zk_err(z, a.v[i].path, rc, NULL);
@@ -344,6 +416,11 @@ int zk_cmd_zip(zk_ctx *z, int argc, char **argv)
             entries++;
         }
     }
+    zip_meter zm = {.p = z->meter, .entries = entries};
+    zk_progress_phase(zm.p, "archived", 0, entries);
+    if (zm.p != NULL)
+        zip_register_progress_callback_with_state(zip, 0.01, zip_progress, NULL, &zm);
+    size_t archived = 0;
     if (entries == 0) {
         zip_discard(zip);
         if (z->status == ZK_EXIT_OK)
@@ -351,7 +428,10 @@ int zk_cmd_zip(zk_ctx *z, int argc, char **argv)
     } else if (zip_close(zip) != 0) {
         zk_errf(z, "%s: %s", out, zip_strerror(zip));
         zip_discard(zip);
+    } else {
+        archived = entries;
     }
+    zk_progress_end(z, archived, "archived");
     for (size_t i = 0; trees != NULL && i < a.n; i++)
         zk_tree_free(&trees[i]);
     free(trees);
@@ -412,7 +492,7 @@ static int read_entry(zip_t *zip, zip_uint64_t i, zip_uint64_t size, char **ret,
 
 int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
 {
-    int status = zk_getopt_none(z, argc, argv, "h");
+    int status = getopt_progress(z, argc, argv);
     if (status >= 0)
         return status;
     if (argc - optind != 2)
@@ -428,11 +508,14 @@ int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
     }
     zip_int64_t total = zip_get_num_entries(zip, 0);
     put_item *items = calloc(total > 0 ? (size_t)total : 1, sizeof *items);
-    size_t n = 0;
+    size_t n = 0, written = 0;
     refusals ref = {.input = in};
     if (items == NULL)
         zk_errf(z, "out of memory");
+    zk_progress *meter = zk_progress_start(z, "unzip", argv + optind, 2, "read",
+                                           total > 0 ? (uint64_t)total : 0);
     for (zip_int64_t i = 0; items != NULL && i < total; i++) {
+        zk_progress_add(meter, 1);
         zip_stat_t st;
         zip_stat_init(&st);
         if (zip_stat_index(zip, (zip_uint64_t)i, 0, &st) != 0 ||
@@ -482,7 +565,8 @@ int zk_cmd_unzip(zk_ctx *z, int argc, char **argv)
     zip_discard(zip);
     refuse_duplicates(z, &ref, items, n);
     if (checked(z, &ref) && n > 0 && zk_connect(z) == ZKC_OK)
-        put_many(z, items, n, false);
+        written = put_many(z, items, n, false);
+    zk_progress_end(z, written, "unzipped");
     items_free(items, n);
     free(prefix);
     return z->status;
@@ -495,6 +579,7 @@ int zk_cmd_dump(zk_ctx *z, int argc, char **argv)
     static const struct option lo[] = {{"output", required_argument, NULL, 'o'},
                                        {"ephemerals", no_argument, NULL, 'e'},
                                        {"help", no_argument, NULL, 'h'},
+                                       ZK_PROGRESS_OPTIONS,
                                        {NULL, 0, NULL, 0}};
     bool ephemerals = false;
     const char *outname = NULL;
@@ -503,6 +588,7 @@ int zk_cmd_dump(zk_ctx *z, int argc, char **argv)
         switch (c) {
         case 'e': ephemerals = true; break;
         case 'o': outname = optarg; break;
+        ZK_PROGRESS_CASE;
         ZK_HELP_CASE;
         }
     }
@@ -512,21 +598,30 @@ int zk_cmd_dump(zk_ctx *z, int argc, char **argv)
     if (zk_expand_single(z, argv[optind], &a) != 0)
         return ZK_EXIT_FAIL;
     const char *root = a.v[0].path;
-    zk_walk_opts wo = {.want_data = true, .want_acl = true, .max_depth = -1};
+    zk_progress *meter = zk_progress_start(z, "dump", argv + optind, 1, "read", 0);
+    zk_walk_opts wo = {.want_data = true, .want_acl = true, .max_depth = -1, .progress = meter};
     zk_tree t;
     int rc = zk_walk(z, root, &wo, &t);
     if (rc != ZKC_OK) {
         zk_err(z, root, rc, NULL);
+        zk_progress_end(z, 0, "dumped");
         zk_args_free(&a);
         return ZK_EXIT_FAIL;
     }
     FILE *f = stdout;
     if (outname != NULL && strcmp(outname, "-") != 0 && (f = fopen(outname, "we")) == NULL) {
         zk_errf(z, "%s: %s", outname, strerror(errno));
+        zk_progress_end(z, 0, "dumped");
         zk_tree_free(&t);
         zk_args_free(&a);
         return ZK_EXIT_FAIL;
     }
+    /* To a file, the writing on the meter; to stdout, which may be the
+     * terminal, the meter off meanwhile. */
+    zk_progress_phase(meter, "written", 0, t.n);
+    if (f == stdout)
+        zk_progress_hold(z);
+    size_t dumped = 0;
     json_t *jroot = json_string(root);
     char *sroot = json_dumps(jroot, JSON_ENCODE_ANY);
     fprintf(f, "{\"zkcell_dump\": %d, \"root\": %s, \"nodes\": [\n", DUMP_FORMAT, sroot);
@@ -535,6 +630,7 @@ int zk_cmd_dump(zk_ctx *z, int argc, char **argv)
     bool first = true;
     for (size_t i = 0; i < t.n; i++) {
         zk_node *n = t.v[i];
+        zk_progress_add(meter, 1);
         if (n->rc != ZKC_OK) {
             zk_err(z, n->path, n->rc, NULL);
             continue;
@@ -550,12 +646,19 @@ int zk_cmd_dump(zk_ctx *z, int argc, char **argv)
         char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
         fprintf(f, "%s%s", first ? "" : ",\n", s);
         first = false;
+        dumped++;
         free(s);
         json_decref(j);
     }
     fputs("\n]}\n", f);
-    if (f != stdout && fclose(f) != 0)
+    if (f == stdout) {
+        fflush(stdout);
+        zk_progress_release(z);
+    } else if (fclose(f) != 0) {
         zk_errf(z, "%s: %s", outname, strerror(errno));
+        dumped = 0;
+    }
+    zk_progress_end(z, dumped, "dumped");
     zk_tree_free(&t);
     zk_args_free(&a);
     return z->status;
@@ -569,6 +672,7 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv)
     static const struct option lo[] = {{"no-acl", no_argument, NULL, OPT_NO_ACL},
                                        {"ephemerals", no_argument, NULL, 'e'},
                                        {"help", no_argument, NULL, 'h'},
+                                       ZK_PROGRESS_OPTIONS,
                                        {NULL, 0, NULL, 0}};
     bool ephemerals = false, acls = true;
     int c;
@@ -576,6 +680,7 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv)
         switch (c) {
         case 'e': ephemerals = true; break;
         case OPT_NO_ACL: acls = false; break;
+        ZK_PROGRESS_CASE;
         ZK_HELP_CASE;
         }
     }
@@ -619,13 +724,15 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv)
         return ZK_EXIT_FAIL;
     }
     size_t rl = strcmp(root, "/") == 0 ? 0 : strlen(root);
-    size_t total = json_array_size(nodes), n = 0;
+    size_t total = json_array_size(nodes), n = 0, written = 0;
     put_item *items = calloc(total > 0 ? total : 1, sizeof *items);
     refusals ref = {.input = file};
     if (items == NULL)
         zk_errf(z, "out of memory");
+    zk_progress *meter = zk_progress_start(z, "restore", argv + optind, nargs, "read", total);
     for (size_t i = 0; items != NULL && i < total; i++) {
         json_t *e = json_array_get(nodes, i);
+        zk_progress_add(meter, 1);
         json_t *jpath = json_object_get(e, "path");
         if (!json_is_string(jpath)) {
             char num[32];
@@ -683,7 +790,8 @@ int zk_cmd_restore(zk_ctx *z, int argc, char **argv)
     refuse_duplicates(z, &ref, items, n);
     json_decref(doc);
     if (checked(z, &ref) && n > 0 && zk_connect(z) == ZKC_OK)
-        put_many(z, items, n, acls);
+        written = put_many(z, items, n, acls);
+    zk_progress_end(z, written, "restored");
     items_free(items, n);
     free(dest);
     return z->status;

@@ -55,7 +55,9 @@ static void ls_row(zk_ctx *z, const ls_opts *o, const char *full, const char *na
     fputc('\n', stdout);
 }
 
-static void ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
+/* List path; returns the number of nodes listed with -R (the meter's
+ * count), else 0. */
+static size_t ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
 {
     bool want_stats = o->l || z->json;
     if (o->d) {
@@ -64,19 +66,22 @@ static void ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
         char *p = (char *)path;
         if (zk_stat_many(z, &p, 1, &st, &rc) != ZKC_OK || rc != ZKC_OK) {
             path_err(z, path, rc, o->f);
-            return;
+            return 0;
         }
         ls_row(z, o, path, path, &st);
-        return;
+        return 0;
     }
     if (o->R) {
-        zk_walk_opts wo = {.want_data = false, .want_acl = false, .max_depth = -1};
+        zk_walk_opts wo = {.want_data = false, .want_acl = false, .max_depth = -1,
+                           .progress = z->meter};
         zk_tree t;
         int rc = zk_walk(z, path, &wo, &t);
         if (rc != ZKC_OK) {
             path_err(z, path, rc, o->f);
-            return;
+            return 0;
         }
+        size_t listed = 0;
+        zk_progress_hold(z); /* stdout may be the same terminal */
         if (header && !z->json)
             printf("%s:\n", path);
         if (o->l && !z->json)
@@ -88,18 +93,21 @@ static void ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
                 continue;
             }
             ls_row(z, o, n->path, n->path, &n->stat);
+            listed++;
         }
         if (header && !z->json)
             fputc('\n', stdout);
+        fflush(stdout);
+        zk_progress_release(z);
         zk_tree_free(&t);
-        return;
+        return listed;
     }
     zkc_strings *kids = NULL;
     zkc_stat st;
     int rc = zkc_children(z->conn, path, &kids, &st, NULL);
     if (rc != ZKC_OK) {
         path_err(z, path, rc, o->f);
-        return;
+        return 0;
     }
     if (header && !z->json)
         printf("%s:\n", path);
@@ -149,12 +157,14 @@ static void ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
     if (header && !z->json)
         fputc('\n', stdout);
     zkc_strings_free(kids);
+    return 0;
 }
 
 int zk_cmd_ls(zk_ctx *z, int argc, char **argv)
 {
     static const struct option lo[] = {{"json", no_argument, NULL, OPT_JSON},
                                        {"help", no_argument, NULL, 'h'},
+                                       ZK_PROGRESS_OPTIONS,
                                        {NULL, 0, NULL, 0}};
     ls_opts o = {0};
     int c;
@@ -165,6 +175,7 @@ int zk_cmd_ls(zk_ctx *z, int argc, char **argv)
         case 'R': o.R = true; break;
         case 'f': o.f = true; break;
         case OPT_JSON: z->json = true; break;
+        ZK_PROGRESS_CASE;
         ZK_HELP_CASE;
         }
     }
@@ -175,8 +186,16 @@ int zk_cmd_ls(zk_ctx *z, int argc, char **argv)
     zk_args a;
     if (zk_expand_connect(z, argv + optind, argc - optind, o.f, &a) != 0)
         return ZK_EXIT_FAIL;
-    for (size_t i = 0; i < a.n; i++)
-        ls_one(z, &o, a.v[i].path, a.n > 1 && !o.d);
+    if (o.R && a.n > 0)
+        zk_progress_start(z, "ls -R", argv + optind, argc - optind, "listed", 0);
+    size_t listed = 0;
+    for (size_t i = 0; i < a.n; i++) {
+        listed += ls_one(z, &o, a.v[i].path, a.n > 1 && !o.d);
+        /* The walks count roots and unreadable nodes too: the listing's
+         * own count from here. */
+        zk_progress_set(z->meter, listed, 0);
+    }
+    zk_progress_end(z, listed, "listed");
     zk_args_free(&a);
     return z->status;
 }

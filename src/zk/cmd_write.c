@@ -139,9 +139,56 @@ static void rm_fn(zk_pipe *p, const zkc_result *res, void *tag)
     ((rm_slot *)tag)->rc = res->rc;
 }
 
+/* rm -r on the meter: each path's listing, then its deletes counted on
+ * from what the paths before it deleted. */
+typedef struct rm_meter {
+    zk_progress *p;
+    uint64_t base;    /* deleted under the paths before */
+    uint64_t deleted; /* under this one, so far */
+    bool deleting;
+} rm_meter;
+
+static void rm_progress(const zkc_delete_progress *d, void *ud)
+{
+    rm_meter *m = ud;
+    m->deleted = d->deleted;
+    if (!d->listing_done) {
+        zk_progress_set(m->p, d->listed, 0);
+        return;
+    }
+    if (!m->deleting) {
+        m->deleting = true;
+        zk_progress_phase(m->p, "deleted", m->base, m->base + d->listed);
+    }
+    zk_progress_set(m->p, m->base + d->deleted, m->base + d->listed);
+}
+
+static void rm_recursive(zk_ctx *z, const zk_args *a, bool force, char **argv, int argc)
+{
+    rm_meter m = {.p = zk_progress_start(z, "rm -r", argv, argc, "listed", 0)};
+    for (size_t i = 0; i < a->n; i++) {
+        const char *path = a->v[i].path;
+        if (too_general(path)) {
+            zk_errf(z, "%s: refusing an overly general recursive delete", path);
+            continue;
+        }
+        m.deleted = 0;
+        m.deleting = false;
+        zk_progress_phase(m.p, "listed", 0, 0);
+        int rc = zkc_delete_recursive_progress(z->conn, path, -1,
+                                               m.p != NULL ? rm_progress : NULL, &m);
+        m.base += m.deleted;
+        if (rc != ZKC_OK && !(force && rc == ZKC_ENONODE))
+            zk_err(z, path, rc, rc == ZKC_ENOTEMPTY ? "children were created meanwhile" : NULL);
+    }
+    zk_progress_end(z, m.base, "deleted");
+}
+
 int zk_cmd_rm(zk_ctx *z, int argc, char **argv)
 {
-    static const struct option lo[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+    static const struct option lo[] = {{"help", no_argument, NULL, 'h'},
+                                       ZK_PROGRESS_OPTIONS,
+                                       {NULL, 0, NULL, 0}};
     bool recursive = false, force = false;
     int c;
     while ((c = getopt_long(argc, argv, "rRfh", lo, NULL)) != -1) {
@@ -149,6 +196,7 @@ int zk_cmd_rm(zk_ctx *z, int argc, char **argv)
         case 'r':
         case 'R': recursive = true; break;
         case 'f': force = true; break;
+        ZK_PROGRESS_CASE;
         ZK_HELP_CASE;
         }
     }
@@ -168,16 +216,8 @@ int zk_cmd_rm(zk_ctx *z, int argc, char **argv)
     if (zk_expand_connect(z, argv + optind, argc - optind, force, &a) != 0)
         return ZK_EXIT_FAIL;
     if (recursive) {
-        for (size_t i = 0; i < a.n; i++) {
-            if (too_general(a.v[i].path)) {
-                zk_errf(z, "%s: refusing an overly general recursive delete", a.v[i].path);
-                continue;
-            }
-            int rc = zkc_delete_recursive(z->conn, a.v[i].path, -1);
-            if (rc != ZKC_OK && !(force && rc == ZKC_ENONODE))
-                zk_err(z, a.v[i].path, rc,
-                       rc == ZKC_ENOTEMPTY ? "children were created meanwhile" : NULL);
-        }
+        if (a.n > 0)
+            rm_recursive(z, &a, force, argv + optind, argc - optind);
         zk_args_free(&a);
         return z->status;
     }

@@ -28,8 +28,13 @@ typedef struct zk_cmd_help {
     "                    10% of the session timeout (0.5s at least) before\n" \
     "                    the session could expire\n"
 
+/* The options of the commands with a progress meter. */
+#define PROGRESS_HELP                                                          \
+    "  --quiet     neither\n"                                                  \
+    "  --progress  both, even when stderr is not a terminal (a line every 10 s)\n"
+
 static const zk_cmd_help commands[] = {
-    {"ls", "ls [-l] [-d] [-R] [-f] [--json] PATH...",
+    {"ls", "ls [-l] [-d] [-R] [-f] [--json] [--quiet|--progress] PATH...",
      "List the children of each PATH, sorted.  A node without children is\n"
      "listed as itself.  With several PATHs each listing gets a 'PATH:' header.\n"
      "  -l        long listing: type, size, mtime (local time), name;\n"
@@ -37,7 +42,9 @@ static const zk_cmd_help commands[] = {
      "  -d        list the node itself, not its children\n"
      "  -R        recursive: every descendant, as full paths (pipelined)\n"
      "  -f        no error for missing nodes\n"
-     "  --json    one JSON object per line: path, name, stat\n"},
+     "  --json    one JSON object per line: path, name, stat\n"
+     "With -R, a progress meter and a summary on stderr when it is a terminal:\n"
+     PROGRESS_HELP},
     {"cat", "cat [-l] [-f] [--json] PATH...",
      "Print the data of each PATH.  Data goes out raw to a pipe or file and\n"
      "with non-printable bytes escaped (\\xNN) on a terminal.\n"
@@ -73,11 +80,14 @@ static const zk_cmd_help commands[] = {
      "            create a new sequential node DIR/_c_GUID-NAME0000000001 for\n"
      "            each PATH DIR/NAME and print it; protected: a reply lost to a\n"
      "            connection loss never makes a second node\n"},
-    {"rm", "rm [-r] [-f] PATH...",
+    {"rm", "rm [-r] [-f] [--quiet|--progress] PATH...",
      "Delete each PATH.\n"
      "  -r        delete the whole subtree (pipelined); refused for '/', '/zk',\n"
      "            '/zk/CELL', '/zookeeper' and patterns that could match them\n"
-     "  -f        no error for missing nodes\n"},
+     "  -f        no error for missing nodes\n"
+     "With -r, a progress meter (nodes listed, then deleted) and a summary on\n"
+     "stderr when it is a terminal:\n"
+     PROGRESS_HELP},
     {"cp", "cp SRC DST | cp SRC... DIR/",
      "Copy data between ZooKeeper and files: ZooKeeper to file, file to\n"
      "ZooKeeper, ZooKeeper to ZooKeeper.  A ZooKeeper path is /zk/..., or any\n"
@@ -122,28 +132,36 @@ static const zk_cmd_help commands[] = {
      "  -t, --timeout D   give up after D (default: --lock-wait-timeout, or\n"
      "                    forever); exit status 1\n"
      LOCK_COMMAND_HELP},
-    {"zip", "zip PATH... OUT.zip",
+    {"zip", "zip [--quiet|--progress] PATH... OUT.zip",
      "Archive the subtrees at PATHs into OUT.zip: one deflated entry per node,\n"
      "named by its absolute path without the leading '/', with the node's\n"
      "mtime.  The PATH nodes' own data is archived too.  Ephemeral nodes are\n"
-     "skipped, and ACLs are not kept: use dump for those.\n"},
-    {"unzip", "unzip IN.zip PREFIX",
+     "skipped, and ACLs are not kept: use dump for those.\n"
+     "A progress meter and a summary on stderr when it is a terminal:\n"
+     PROGRESS_HELP},
+    {"unzip", "unzip [--quiet|--progress] IN.zip PREFIX",
      "Write each entry of IN.zip to PREFIX/ENTRY (ENTRY itself when PREFIX\n"
      "is '/'), creating missing nodes (world:anyone, all permissions) and\n"
-     "setting the data of existing ones.\n"},
-    {"dump", "dump [-e] [-o FILE] PATH",
+     "setting the data of existing ones.\n"
+     "A progress meter and a summary on stderr when it is a terminal:\n"
+     PROGRESS_HELP},
+    {"dump", "dump [-e] [-o FILE] [--quiet|--progress] PATH",
      "Write the subtree at PATH as one JSON document: every node's path\n"
      "(absolute), data (\"data\", or \"data_base64\" when it is not\n"
      "UTF-8 text) and ACL.\n"
      "  -e        include ephemeral nodes (marked \"ephemeral\": true)\n"
-     "  -o FILE   write to FILE instead of standard output\n"},
-    {"restore", "restore [-e] [--no-acl] FILE [PATH]",
+     "  -o FILE   write to FILE instead of standard output\n"
+     "A progress meter and a summary on stderr when it is a terminal:\n"
+     PROGRESS_HELP},
+    {"restore", "restore [-e] [--no-acl] [--quiet|--progress] FILE [PATH]",
      "Recreate a dump under PATH (default: the dump's own root).  Missing\n"
      "nodes are created, existing ones get the dumped data; ACLs are applied\n"
      "once every node exists, deepest first.\n"
      "  -e        also restore nodes dumped as ephemeral (as persistent nodes;\n"
      "            they are skipped otherwise)\n"
-     "  --no-acl  leave ACLs alone (new nodes get world:anyone, all)\n"},
+     "  --no-acl  leave ACLs alone (new nodes get world:anyone, all)\n"
+     "A progress meter and a summary on stderr when it is a terminal:\n"
+     PROGRESS_HELP},
     {"zkns-set",
      "zkns-set [--ttl S] [--version V] [--json] PATH ENTRY... | zkns-set -f FILE PATH",
      "Write a zkns record at PATH (missing parents created), checked first:\n"
@@ -224,6 +242,10 @@ static const char global_help[] =
     "      --lock-wait-timeout D   how long qlock waits (default: forever)\n"
     "      --window N              operations in flight for bulk work (default 2048)\n"
     "      --raw | --escape        write data raw, or escaped, whatever stdout is\n"
+    "      --progress              the progress meter and summary of rm -r, ls -R, dump,\n"
+    "                              restore, zip and unzip even when stderr is not a\n"
+    "                              terminal (a line every 10 s)\n"
+    "      --quiet                 no progress meter or summary, even on a terminal\n"
     "  -zk.local-cell CELL, -zk.local-addrs H, -zk.global-addrs H, -zk.base-timeout D,\n"
     "  -zk.connect-timeout D, -zk.zkocc-addr H, -zk.addrs H\n"
     "                              the original's flags (also --zk.NAME[=VALUE])\n"

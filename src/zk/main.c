@@ -16,6 +16,11 @@
  * never printed; --auth is wiped from the process's argument list once
  * read.  COMMANDs (elock, qlock) get neither variable unless --pass-auth.
  *
+ * Long commands (rm -r, ls -R, dump, restore, zip, unzip) show a progress
+ * meter and a summary on stderr when it is a terminal (progress.c):
+ * --progress forces them, --quiet turns them off, here or as options of
+ * those commands.
+ *
  * Exit status: 0, 1 when some path failed, 2 for a usage error.
  */
 #include <getopt.h>
@@ -130,6 +135,7 @@ int main(int argc, char **argv)
         {"window", required_argument, NULL, OPT_WINDOW},
         {"raw", no_argument, NULL, OPT_RAW},
         {"escape", no_argument, NULL, OPT_ESCAPE},
+        ZK_PROGRESS_OPTIONS,
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, OPT_VERSION},
         {NULL, 0, NULL, 0},
@@ -242,6 +248,12 @@ int main(int argc, char **argv)
             break;
         case OPT_ESCAPE:
             z.escape = 1;
+            break;
+        case ZK_OPT_QUIET:
+            z.progress_mode = ZK_PROGRESS_OFF;
+            break;
+        case ZK_OPT_PROGRESS:
+            z.progress_mode = ZK_PROGRESS_ON;
             break;
         case 'h':
             zk_help(stdout, NULL);

@@ -4,7 +4,8 @@
  * Errors go to stderr as "zk CMD: PATH: message" and make the exit status
  * 1; usage errors add a hint and give 2.  Node data is bytes: written raw
  * to a pipe or file, and with non-printable bytes escaped as \xNN on a
- * terminal (main.c decides which).  JSON output carries data as "data"
+ * terminal (main.c decides which).  A progress meter's line is cleared
+ * before any message (progress.c).  JSON output carries data as "data"
  * when it is UTF-8 text and as "data_base64" otherwise, so any node
  * round-trips through dump and restore.
  */
@@ -25,10 +26,12 @@ void zk_err(zk_ctx *z, const char *path, int rc, const char *detail)
     char buf[768];
     if (detail == NULL || *detail == '\0')
         detail = zk_cell_detail(z, path, rc, buf, sizeof buf);
+    zk_progress_hold(z);
     if (detail != NULL && *detail != '\0')
         fprintf(stderr, "zk %s: %s: %s (%s)\n", z->cmd, path, zkc_strerror(rc), detail);
     else
         fprintf(stderr, "zk %s: %s: %s\n", z->cmd, path, zkc_strerror(rc));
+    zk_progress_release(z);
     z->status = ZK_EXIT_FAIL;
 }
 
@@ -89,17 +92,20 @@ char *zk_quote(const char *s, size_t len)
 void zk_errf(zk_ctx *z, const char *fmt, ...)
 {
     va_list ap;
+    zk_progress_hold(z);
     fprintf(stderr, "zk %s: ", z->cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    zk_progress_release(z);
     z->status = ZK_EXIT_FAIL;
 }
 
 int zk_usage(zk_ctx *z, const char *fmt, ...)
 {
     va_list ap;
+    zk_progress_hold(z);
     fprintf(stderr, *z->cmd != '\0' ? "zk %s: " : "zk: ", z->cmd);
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -108,6 +114,7 @@ int zk_usage(zk_ctx *z, const char *fmt, ...)
         fprintf(stderr, "\nTry 'zk help %s'.\n", z->cmd);
     else
         fputs("\nTry 'zk --help'.\n", stderr);
+    zk_progress_release(z);
     return ZK_EXIT_USAGE;
 }
 

@@ -11,8 +11,9 @@
  * queue more requests.  zkc_submit() is never called with a lock held.
  *
  * On top of it: the tree walker (one children or get per node, plus
- * get_acl when asked, deleted nodes skipped) and stat_many (exists for a
- * list of paths).  A walk stops at the first error that is the
+ * get_acl when asked, deleted nodes skipped, each node found counted on
+ * a progress meter when given one) and stat_many (exists for a list of
+ * paths).  A walk stops at the first error that is the
  * session's rather than a node's (connection lost, session expired...):
  * every node left would fail the same way, so the walk fails once.
  */
@@ -319,6 +320,8 @@ static void walk_finish(wnode *wn)
             t->cap = cap;
         }
         t->v[t->n++] = wn->node;
+        if (w->o->progress != NULL)
+            zk_progress_add(w->o->progress, 1);
     }
     free(wn);
 }

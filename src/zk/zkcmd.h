@@ -11,6 +11,8 @@
  *              terminal, times, JSON helpers, base64
  *   pipe.c     a window of asynchronous operations, and the tree walker
  *              built on it (ls -R, tree, find, du, dump, zip)
+ *   progress.c the progress meter of long commands and their summary
+ *              (rm -r, ls -R, dump, restore, zip, unzip) on stderr
  *   paths.c    path arguments: cleaning, wildcards, "zk:" prefixes
  *   cmd_read.c    ls, cat, stat, tree, find, du
  *   cmd_write.c   touch, rm, cp, edit, chmod
@@ -21,7 +23,8 @@
  *   cmd_zkns.c    zkns-set, zkns-resolve
  *
  * The command is single-threaded except inside pipe.c, whose completions
- * run on the connection's threads.
+ * run on the connection's threads, and progress.c, whose meter draws from
+ * a thread of its own.
  */
 #ifndef ZK_ZKCMD_H
 #define ZK_ZKCMD_H
@@ -60,6 +63,15 @@
 #define ZK_EXIT_USAGE 2 /* bad arguments */
 
 /* Everything a subcommand needs. */
+typedef struct zk_progress zk_progress;
+
+/* Whether long commands show a progress meter and a summary. */
+enum {
+    ZK_PROGRESS_AUTO, /* when stderr is a terminal */
+    ZK_PROGRESS_ON,   /* --progress: always */
+    ZK_PROGRESS_OFF   /* --quiet: never */
+};
+
 typedef struct zk_ctx {
     const char *cmd;           /* subcommand name, for messages */
     zkc_conn *conn;            /* NULL until zk_connect() */
@@ -70,6 +82,9 @@ typedef struct zk_ctx {
     int escape;                /* escape data on stdout: 1 yes, 0 raw */
     bool json;                 /* the subcommand's --json */
     int64_t lock_wait_ms;      /* --lock-wait-timeout, -1: forever */
+    int progress_mode;         /* ZK_PROGRESS_*: --progress, --quiet */
+    zk_progress *meter;        /* the meter on stderr now, or NULL */
+    int meter_held;            /* zk_progress_hold() depth */
 
     /* connection options, from main.c, used by conn.c */
     const char *server;
@@ -185,6 +200,48 @@ char *zk_quote(const char *s, size_t len);
 /* "rwdca" -> perms; -1 on a bad letter. */
 int zk_perms_parse(const char *s, uint32_t *ret);
 
+/* ---- progress.c ---- */
+
+/*
+ * Start the meter of a long command, counting nodes VERB ("listed",
+ * "deleted"; a static string) out of total (0: unknown), labelled with
+ * what ("rm -r") and the nargs operands as typed.  Returns NULL when
+ * progress is off (stderr not a terminal without --progress, or --quiet),
+ * when a meter runs already, or out of memory: the functions below take
+ * NULL and do nothing.  The meter is z->meter until zk_progress_end().
+ */
+zk_progress *zk_progress_start(zk_ctx *z, const char *what, char *const *args, int nargs,
+                               const char *verb, uint64_t total);
+/* Count n more nodes done.  Any thread. */
+void zk_progress_add(zk_progress *p, uint64_t n);
+/* Set the count and the total (0: unknown).  Any thread. */
+void zk_progress_set(zk_progress *p, uint64_t done, uint64_t total);
+/* A new phase: nodes VERB (static), counting from done out of total, the
+ * rate measured from now.  Any thread. */
+void zk_progress_phase(zk_progress *p, const char *verb, uint64_t done, uint64_t total);
+/* Around anything else written to stderr, or to stdout on a terminal,
+ * while a meter may run: clear its line and keep it off until released.
+ * Nests.  The command's thread only; no-ops without a meter. */
+void zk_progress_hold(zk_ctx *z);
+void zk_progress_release(zk_ctx *z);
+/* Stop z's meter (if any), clear its line, and print the summary "zk:
+ * LABEL: COUNT nodes VERB in T s" (after flushing stdout); free it. */
+void zk_progress_end(zk_ctx *z, uint64_t count, const char *verb);
+
+/* --quiet and --progress: global options, and options of the commands
+ * with a meter (values clear of the commands' own). */
+enum { ZK_OPT_QUIET = 600, ZK_OPT_PROGRESS };
+#define ZK_PROGRESS_OPTIONS                                                    \
+    {"quiet", no_argument, NULL, ZK_OPT_QUIET},                                \
+        {"progress", no_argument, NULL, ZK_OPT_PROGRESS}
+#define ZK_PROGRESS_CASE                                                       \
+    case ZK_OPT_QUIET:                                                         \
+        z->progress_mode = ZK_PROGRESS_OFF;                                    \
+        break;                                                                 \
+    case ZK_OPT_PROGRESS:                                                      \
+        z->progress_mode = ZK_PROGRESS_ON;                                     \
+        break
+
 /* ---- paths.c ---- */
 
 /* One path argument after expansion. */
@@ -254,7 +311,8 @@ typedef struct zk_node {
 typedef struct zk_walk_opts {
     bool want_data;
     bool want_acl;
-    int max_depth; /* -1: no limit */
+    int max_depth;         /* -1: no limit */
+    zk_progress *progress; /* counts each node found; may be NULL */
 } zk_walk_opts;
 
 typedef struct zk_tree {

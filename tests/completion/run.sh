@@ -51,8 +51,10 @@ check "zk l" ls
 check "zk zkns-" zkns-set zkns-resolve
 check "zk --con" --config --connect-timeout
 check "zk --fake $tree --sess" --session-timeout
-check "zk rm -" -r -f
+check "zk rm -" -r -f --quiet --progress
 check "zk ls --j" --json
+check "zk --pro" --progress
+check "zk dump --q" --quiet
 check "zk help wa" wait watch
 check "zk --fake $tree ls /zk/" /zk/global/ /zk/nyc/ /zk/sfo/
 check "zk --fake $tree cat /zk/nyc/vt/t" /zk/nyc/vt/tablets/

@@ -763,6 +763,63 @@ static void test_retry_change(void **state)
     zkc_cancel_free(cancel);
 }
 
+/* The node at path holds want, at version (-1: any). */
+static void expect_data(zkc_conn *c, const char *path, const char *want, int version)
+{
+    char *data = NULL;
+    size_t len = 0;
+    zkc_stat st;
+    OK(zkc_get(c, path, &data, &len, &st, NULL));
+    assert_int_equal(strlen(want), len);
+    assert_memory_equal(want, data, len);
+    zkc_free(data);
+    if (version >= 0)
+        assert_int_equal(version, st.version);
+}
+
+/* append_x, and the write that follows loses its reply. */
+typedef struct lossy {
+    zkc_conn *c;
+    int calls;
+} lossy;
+
+static int append_x_lose(const char *old, size_t old_len, const zkc_stat *st, char **ret_new,
+                         size_t *ret_len, void *ud)
+{
+    lossy *l = ud;
+    l->calls++;
+    int rc = append_x(old, old_len, st, ret_new, ret_len, NULL);
+    if (rc == ZKC_OK)
+        rc = B->lose_reply(B->ud, l->c);
+    return rc;
+}
+
+/* A write of RetryChange whose reply is lost after it was applied: the
+ * change is applied once and the caller hears the outcome is unknown
+ * (ZKC_ECONNECTIONLOSS), on the create of a missing node and on the
+ * versioned set.  Never a conflict that reads again and applies twice. */
+static void test_retry_change_lost_reply(void **state)
+{
+    fixture *f = *state;
+    if (B->lose_reply == NULL)
+        return; /* no faults to inject (cmocka's skip reads as a failure in TAP) */
+    lossy l = {f->a, 0};
+    assert_int_equal(ZKC_ECONNECTIONLOSS,
+                     zkc_retry_change(f->a, P(f, "r"), 0, NULL, append_x_lose, &l, 0, NULL));
+    assert_int_equal(1, l.calls);
+    expect_data(f->b, P(f, "r"), "x", 0);
+
+    l.calls = 0;
+    assert_int_equal(ZKC_ECONNECTIONLOSS,
+                     zkc_retry_change(f->a, P(f, "r"), 0, NULL, append_x_lose, &l, 0, NULL));
+    assert_int_equal(1, l.calls);
+    expect_data(f->b, P(f, "r"), "xx", 1);
+
+    /* The session is still good for the next change. */
+    OK(zkc_retry_change(f->a, P(f, "r"), 0, NULL, append_x, NULL, 0, NULL));
+    expect_data(f->b, P(f, "r"), "xxx", 2);
+}
+
 /* ---- multi: measured on a 3.8 server ---- */
 
 static size_t len_or_0(const char *s)
@@ -1238,6 +1295,7 @@ int zkc_conformance_run(const zkc_conformance_backend *b)
         cmocka_unit_test_setup_teardown(test_close_completes_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_from_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_change, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retry_change_lost_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_failure, setup, teardown),

@@ -36,6 +36,11 @@ typedef struct zkc_conformance_backend {
      * of two watches come from whichever quorum is first, in no order
      * between the watches. */
     bool quorums;
+    /* Make the next operation c sends lose its reply after the server
+     * applied it (the fake's ZKC_FAKE_LOSS_AFTER: on the cell's session
+     * for the router, on every quorum for the global namespace).  NULL:
+     * the lost-reply tests are skipped. */
+    int (*lose_reply)(void *ud, zkc_conn *c);
 } zkc_conformance_backend;
 
 int zkc_conformance_run(const zkc_conformance_backend *b);

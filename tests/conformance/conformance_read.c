@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -356,9 +357,9 @@ static void test_read_close_completes_everything(void **state)
 
 static void close_in_completion(const zkc_result *res, void *ud)
 {
-    zkc_conn **cp = ud;
-    zkc_conn_close(*cp);
-    *cp = NULL;
+    _Atomic(zkc_conn *) *cp = ud;
+    zkc_conn_close(atomic_load(cp));
+    atomic_store(cp, NULL);
     (void)res;
 }
 
@@ -366,11 +367,11 @@ static void test_read_close_from_completion(void **state)
 {
     fixture *f = *state;
     zkc_conn *c = open_reader();
-    zkc_conn *volatile holder = c;
+    _Atomic(zkc_conn *) holder = c;
     OK(zkc_aexists(c, f->dir, 0, close_in_completion, (void *)&holder));
-    for (int i = 0; i < 3000 && holder != NULL; i++)
+    for (int i = 0; i < 3000 && atomic_load(&holder) != NULL; i++)
         zkc_sleep(10, NULL);
-    assert_null(holder);
+    assert_null(atomic_load(&holder));
 }
 
 /* ---- what a read-only connection refuses ---- */

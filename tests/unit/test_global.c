@@ -2,8 +2,9 @@
  * The global namespace over n quorums (conn_global.c) on three in-memory
  * trees: writes fanned out, reads compared, partial writes and
  * disagreements reported per quorum, versions, sequential names,
- * watches, states, and divergence found by zkc_global_diff() and
- * repaired by zkc_global_repair().
+ * watches, states, divergence found by zkc_global_diff() and repaired by
+ * zkc_global_repair(), and quorums dialled through a dial callback over
+ * the fake (zkc_global_dial_with, zkc_dial_quorums_with).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -617,6 +618,154 @@ static void test_open_errors(void **state)
     assert_null(g);
 }
 
+/* ---- dialing through a dial callback ---- */
+
+/* A dial over the fake trees: "q<i>" is a session on tree i, which marks
+ * itself with an ephemeral /dialled; "down" is refused. */
+typedef struct fake_dialer {
+    fx *f;
+    const char *want_cell;
+    atomic_int calls;
+    atomic_int wrong_cell;
+} fake_dialer;
+
+static int fake_dial(const char *cell, const char *addrs, void *ud, zkc_conn **ret)
+{
+    fake_dialer *d = ud;
+    atomic_fetch_add(&d->calls, 1);
+    if ((cell == NULL) != (d->want_cell == NULL) ||
+        (cell != NULL && strcmp(cell, d->want_cell) != 0))
+        atomic_fetch_add(&d->wrong_cell, 1);
+    if (addrs[0] != 'q' || addrs[1] < '0' || addrs[1] >= '0' + NQ || addrs[2] != '\0') {
+        zkc_impl_set_errmsg("connection refused by %s", addrs);
+        return ZKC_ECONNECT;
+    }
+    int rc = zkc_fake_open(d->f->t[addrs[1] - '0'], ret);
+    if (rc == ZKC_OK)
+        rc = zkc_create(*ret, "/dialled", NULL, 0, ZKC_EPHEMERAL, NULL, NULL);
+    return rc;
+}
+
+/* Each tree i gets a /who holding "i". */
+static void mark_trees(fx *f)
+{
+    for (int i = 0; i < NQ; i++) {
+        char who[2] = {(char)('0' + i), '\0'};
+        OK(zkc_create(f->direct[i], "/who", who, 1, 0, NULL, NULL));
+    }
+}
+
+/* Which tree c is a session on: the /who each tree holds. */
+static int tree_of(zkc_conn *c)
+{
+    char *d = NULL;
+    OK(zkc_get(c, "/who", &d, NULL, NULL, NULL));
+    int i = d[0] - '0';
+    zkc_free(d);
+    return i;
+}
+
+static bool dialled_on(fx *f, int i)
+{
+    bool there = false;
+    OK(zkc_exists(f->direct[i], "/dialled", &there, NULL, NULL));
+    return there;
+}
+
+static void test_dial_with(void **state)
+{
+    fx *f = *state;
+    mark_trees(f);
+    fake_dialer d = {.f = f, .want_cell = "nyc"};
+    atomic_init(&d.calls, 0);
+    atomic_init(&d.wrong_cell, 0);
+
+    /* Every quorum dialled with the cell handed through, in order. */
+    const char *lists[NQ] = {"q2", "q0", "q1"};
+    zkc_conn *g = NULL;
+    OK(zkc_global_dial_with("nyc", lists, NQ, fake_dial, &d, &g));
+    assert_int_equal(NQ, atomic_load(&d.calls));
+    assert_int_equal(0, atomic_load(&d.wrong_cell));
+    assert_int_equal(NQ, zkc_global_size(g));
+    assert_int_equal(2, tree_of(zkc_global_quorum(g, 0)));
+    assert_int_equal(0, tree_of(zkc_global_quorum(g, 1)));
+    assert_int_equal(1, tree_of(zkc_global_quorum(g, 2)));
+    OK(zkc_create(g, "/through", "v", 1, 0, NULL, NULL));
+    for (int i = 0; i < NQ; i++) {
+        char *v = data_on(f, i, "/through");
+        assert_string_equal("v", v);
+        zkc_free(v);
+        assert_true(dialled_on(f, i));
+    }
+    zkc_conn_close(g);
+    for (int i = 0; i < NQ; i++)
+        assert_false(dialled_on(f, i));
+
+    /* One quorum refused: the first failure is returned, naming it, and
+     * the sessions the other dials made are closed. */
+    const char *some_down[NQ] = {"q0", "down", "q2"};
+    g = NULL;
+    zkc_impl_set_errmsg("stale");
+    assert_int_equal(ZKC_ECONNECT,
+                     zkc_global_dial_with("nyc", some_down, NQ, fake_dial, &d, &g));
+    expect_msg("quorum 1 (down): connection refused by down");
+    assert_null(g);
+    for (int i = 0; i < NQ; i++)
+        assert_false(dialled_on(f, i));
+
+    /* Bad arguments, each with a message. */
+    zkc_impl_set_errmsg("stale");
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_global_dial_with("nyc", lists, NQ, NULL, &d, &g));
+    expect_msg("zkc_global_dial: bad arguments");
+    assert_int_equal(ZKC_EBADARGUMENTS,
+                     zkc_global_dial_with("nyc", lists, 0, fake_dial, &d, &g));
+    const char *with_null[2] = {"q0", NULL};
+    assert_int_equal(ZKC_EBADARGUMENTS,
+                     zkc_global_dial_with("nyc", with_null, 2, fake_dial, &d, &g));
+
+    /* A cell with no name given: the dial gets NULL. */
+    d.want_cell = NULL;
+    OK(zkc_global_dial_with(NULL, lists, 1, fake_dial, &d, &g));
+    assert_int_equal(0, atomic_load(&d.wrong_cell));
+    zkc_conn_close(g);
+}
+
+static void test_dial_quorums_with(void **state)
+{
+    fx *f = *state;
+    mark_trees(f);
+    fake_dialer d = {.f = f, .want_cell = "sfo"};
+    atomic_init(&d.calls, 0);
+    atomic_init(&d.wrong_cell, 0);
+
+    /* One address list: the dial's own connection, no global over it. */
+    zkc_conn *c = NULL;
+    OK(zkc_dial_quorums_with("sfo", "q1", fake_dial, &d, &c));
+    assert_int_equal(0, zkc_global_size(c));
+    assert_int_equal(1, tree_of(c));
+    zkc_conn_close(c);
+
+    /* Several: one global namespace over them, in the order given. */
+    OK(zkc_dial_quorums_with("sfo", "q2;q0", fake_dial, &d, &c));
+    assert_int_equal(2, zkc_global_size(c));
+    assert_int_equal(2, tree_of(zkc_global_quorum(c, 0)));
+    assert_int_equal(0, tree_of(zkc_global_quorum(c, 1)));
+    zkc_conn_close(c);
+    assert_int_equal(3, atomic_load(&d.calls));
+    assert_int_equal(0, atomic_load(&d.wrong_cell));
+
+    /* A refused quorum, and lists that are not lists. */
+    assert_int_equal(ZKC_ECONNECT, zkc_dial_quorums_with("sfo", "q0;down", fake_dial, &d, &c));
+    expect_msg("quorum 1 (down): connection refused by down");
+    zkc_impl_set_errmsg("stale");
+    assert_int_equal(ZKC_EBADARGUMENTS,
+                     zkc_dial_quorums_with("sfo", "q0;;q1", fake_dial, &d, &c));
+    expect_msg("quorums q0;;q1: want 1 to 64 non-empty address lists");
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_dial_quorums_with("sfo", "q0;", fake_dial, &d, &c));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_dial_quorums_with("sfo", "q0", NULL, &d, &c));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_dial_quorums_with("sfo", NULL, fake_dial, &d, &c));
+}
+
 /* ---- diff and repair ---- */
 
 static bool has_entry(const zkc_diff *d, const char *path, zkc_diff_kind kind)
@@ -827,6 +976,8 @@ int main(void)
         T(test_close),
         T(test_close_from_completion),
         cmocka_unit_test(test_open_errors),
+        T(test_dial_with),
+        T(test_dial_quorums_with),
         T(test_diff_and_repair),
         T(test_states),
         T(test_completion_order),

@@ -1296,6 +1296,94 @@ static void test_delete_recursive_batch_loss(void **state)
     }
 }
 
+/* ---- progress of a recursive delete ---- */
+
+/* What a progress callback saw: the last counts, and whether anything
+ * broke the promises (counts that went down, more deleted than listed,
+ * listing_done unset again, two calls at once). */
+typedef struct seen_progress {
+    int calls;
+    int running;
+    bool bad;
+    zkc_delete_progress last;
+} seen_progress;
+
+static void on_progress(const zkc_delete_progress *pr, void *ud)
+{
+    seen_progress *s = ud;
+    if (__atomic_fetch_add(&s->running, 1, __ATOMIC_SEQ_CST) != 0)
+        s->bad = true;
+    if (s->calls > 0 &&
+        (pr->listed < s->last.listed || pr->deleted < s->last.deleted ||
+         (s->last.listing_done && !pr->listing_done)))
+        s->bad = true;
+    if (pr->deleted > pr->listed)
+        s->bad = true;
+    s->last = *pr;
+    s->calls++;
+    __atomic_fetch_sub(&s->running, 1, __ATOMIC_SEQ_CST);
+}
+
+static void test_delete_recursive_progress(void **state)
+{
+    fx *f = *state;
+    /* In batches of multi, and level by level (no multi). */
+    for (int multi = 1; multi >= 0; multi--) {
+        build_tree(f->c, "/pg", big_fan, 3);
+        proxy *p = multi ? proxy_new_multi(f->c) : proxy_new(f->c);
+        seen_progress s = {0};
+        assert_int_equal(zkc_delete_recursive_progress(&p->base, "/pg", -1, on_progress, &s),
+                         ZKC_OK);
+        assert_false(node_exists(f->c, "/pg"));
+        assert_false(s.bad);
+        assert_true(s.calls > 2);
+        assert_int_equal(s.last.listed, BIG_NODES + 1);
+        assert_int_equal(s.last.deleted, BIG_NODES + 1);
+        assert_true(s.last.listing_done);
+        zkc_conn_close(&p->base);
+    }
+
+    /* A leaf: one node listed and deleted. */
+    mk(f->c, "/pgleaf", NULL, NULL);
+    seen_progress s = {0};
+    assert_int_equal(zkc_delete_recursive_progress(f->c, "/pgleaf", -1, on_progress, &s), ZKC_OK);
+    assert_false(s.bad);
+    assert_int_equal(s.last.listed, 1);
+    assert_int_equal(s.last.deleted, 1);
+    assert_true(s.last.listing_done);
+
+    /* Missing: an error, no call; a bad path likewise. */
+    memset(&s, 0, sizeof s);
+    assert_int_equal(zkc_delete_recursive_progress(f->c, "/pgleaf", -1, on_progress, &s),
+                     ZKC_ENONODE);
+    assert_int_equal(zkc_delete_recursive_progress(f->c, "pg", -1, on_progress, &s),
+                     ZKC_EBADPATH);
+    assert_int_equal(s.calls, 0);
+}
+
+/* A node another session deletes first is listed but not counted as
+ * deleted by us. */
+static void test_delete_recursive_progress_vanished(void **state)
+{
+    fx *f = *state;
+    zkc_conn *other = NULL;
+    assert_int_equal(zkc_fake_open(f->t, &other), ZKC_OK);
+    build_tree(f->c, "/pv", big_fan, 3);
+    proxy *p = proxy_new_multi(f->c);
+    p->grower = other;
+    p->mvanish_path = "/pv/n0/n0/n3";
+    seen_progress s = {0};
+    assert_int_equal(zkc_delete_recursive_progress(&p->base, "/pv", -1, on_progress, &s),
+                     ZKC_OK);
+    assert_int_equal(ZKC_OK, p->mvanish_rc);
+    assert_false(node_exists(f->c, "/pv"));
+    assert_false(s.bad);
+    assert_int_equal(s.last.listed, BIG_NODES + 1);
+    assert_int_equal(s.last.deleted, BIG_NODES);
+    zkc_conn_close(&p->base);
+    zkc_conn_close(other);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1336,6 +1424,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resolve_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resolve_faults, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_recursive_batched, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_recursive_progress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_recursive_progress_vanished, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_delete_recursive_batch_child_grows, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delete_recursive_batch_vanished, setup, teardown),

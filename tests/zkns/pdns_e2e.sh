@@ -242,6 +242,22 @@ if [ -n "${ZKC_ZKCTL:-}" ] && [ -x "${ZKC_ZKCTL:-}" ]; then
         check "outage: answers come back with ZooKeeper" "10.2.0.2" "$(q A new.$domain)"
         check "outage: the coprocess was never restarted" "$launched" \
             "$(grep -c 'Backend launched' "$work/pdns-outage/pdns.log")"
+        # The coprocesses killed (issue 13's fault matrix): PowerDNS
+        # launches new ones on the next questions, and answers come back.
+        kids=$(ps -o pid=,comm= --ppid "$PDNS_PID" | awk '$2 == "zkns-pdns" {print $1}')
+        check "coprocess killed: there were coprocesses to kill" "yes" "$([ -n "$kids" ] && echo yes)"
+        for k in $kids; do kill -KILL "$k" 2>/dev/null; done
+        i=0 failures=0
+        while [ $i -lt 150 ] && [ "$(q A up.$domain)" != 10.2.0.1 ]; do
+            failures=$((failures + 1))
+            sleep 0.2
+            i=$((i + 1))
+        done
+        echo "# coprocess killed: $failures questions unanswered before the new one answered"
+        check "coprocess killed: answers come back" "10.2.0.1" "$(q A up.$domain)"
+        check "coprocess killed: a new coprocess was launched" "yes" \
+            "$([ "$(grep -c 'Backend launched' "$work/pdns-outage/pdns.log")" -gt "$launched" ] && echo yes)"
+        check "coprocess killed: the other name answered too" "10.2.0.2" "$(q A new.$domain)"
         stop_pdns "$PDNS_PID"
     else
         notok "outage: own ZooKeeper started" "$(cat "$work/ownzk.log")"

@@ -13,20 +13,18 @@
  * is merely reconnecting; connections are reference counted, so one that
  * is replaced is never closed under a caller that is still using it.
  *
- * Address lookup is cells.c's; what runs on the connections is the
- * router's (conn_meta.c).
+ * The cache knows no backend: it dials through a callback (zkc_dial_fn),
+ * the caller's or dial_default.c's.  Address lookup is cells.c's; what
+ * runs on the connections is the router's (conn_meta.c).
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "zkcell/auth.h"
+#include "dial_default.h"
 #include "zkcell/conncache.h"
-#include "zkcell/global.h"
 #include "zkcell/sys/conn_impl.h"
-#include "zkcell/zk.h"
-#include "zkcell/zkocc.h"
 
 #define DEFAULT_BACKOFF_MIN_MS 100
 #define DEFAULT_BACKOFF_MAX_MS 30000
@@ -64,38 +62,13 @@ struct zkc_conn_cache {
     int backoff_min_ms;
     int backoff_max_ms;
     int max_conns;
-    const zkc_auth_config *auth; /* borrowed: the caller's */
-    unsigned long tick; /* counts gets, to order entries by last use */
+    zkc__dial_defaults dial_defaults; /* the default dial's userdata */
+    unsigned long tick;               /* counts gets, to order entries by last use */
     entry *entries;
     cached *all; /* every connection that still has references */
     bool closed;
     int busy; /* callers inside zkc_conn_cache_get() */
 };
-
-static int default_dial(const char *cell, const char *addrs, void *userdata,
-                        zkc_conn **ret_conn)
-{
-    zkc_conn_cache *cache = userdata;
-    if (cache->zkocc) {
-        /* The ":_zkocc" addresses are zkocc daemons (DialZkocc with the
-         * base timeout, as the original). */
-        zkc_zkocc_opts zo = ZKC_ZKOCC_OPTS_INIT;
-        zo.connect_timeout_ms = zkc_cells_base_timeout_ms(cache->cells);
-        return zkc_zkocc_dial(addrs, &zo, ret_conn);
-    }
-    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
-    o.base_timeout_ms = zkc_cells_base_timeout_ms(cache->cells);
-    o.connect_timeout_ms = zkc_cells_connect_timeout_ms(cache->cells);
-    /* The cell's digest credentials; the C client sends them again after
-     * every reconnect. */
-    const char *cred = zkc_auth_config_cred(cache->auth, cell);
-    if (cred != NULL) {
-        o.auth_scheme = "digest";
-        o.auth_cred = cred;
-    }
-    /* A cell given as a list of quorums: one global namespace. */
-    return zkc_dial_quorums(addrs, &o, ret_conn);
-}
 
 int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
                        zkc_conn_cache **ret_cache)
@@ -125,14 +98,15 @@ int zkc_conn_cache_new(zkc_cells *cells, const zkc_conn_cache_opts *opts,
     pthread_cond_init(&c->cond, NULL);
     c->cells = cells;
     c->zkocc = opts->zkocc;
-    c->dial = opts->dial != NULL ? opts->dial : default_dial;
-    c->dial_ud = opts->dial != NULL ? opts->dial_ud : c;
+    c->dial_defaults =
+        (zkc__dial_defaults){.cells = cells, .zkocc = opts->zkocc, .auth = opts->auth};
+    c->dial = opts->dial != NULL ? opts->dial : zkc__dial_default;
+    c->dial_ud = opts->dial != NULL ? opts->dial_ud : &c->dial_defaults;
     c->backoff_min_ms = opts->backoff_min_ms > 0 ? opts->backoff_min_ms : DEFAULT_BACKOFF_MIN_MS;
     c->backoff_max_ms = opts->backoff_max_ms > 0 ? opts->backoff_max_ms : DEFAULT_BACKOFF_MAX_MS;
     if (c->backoff_max_ms < c->backoff_min_ms)
         c->backoff_max_ms = c->backoff_min_ms;
     c->max_conns = opts->max_conns;
-    c->auth = opts->auth;
     *ret_cache = c;
     return ZKC_OK;
 }
@@ -317,6 +291,63 @@ static int dial_done_locked(zkc_conn_cache *c, entry *e, const char *cell, int r
     return rc;
 }
 
+/* e's current connection when it is alive, with a reference for the
+ * caller (lock held); else NULL, and an expired one is taken out of the
+ * table (*to_close: to close outside the lock, when it was the last
+ * reference).  Whoever still uses an expired one keeps it until they
+ * release it. */
+static zkc_conn *take_current_locked(zkc_conn_cache *c, entry *e, zkc_conn **to_close)
+{
+    if (e->cur == NULL)
+        return NULL;
+    if (alive(e->cur->conn)) {
+        e->cur->refs++;
+        e->used_at = ++c->tick;
+        return e->cur->conn;
+    }
+    *to_close = unref(c, e->cur);
+    e->cur = NULL;
+    return NULL;
+}
+
+/* While the delay after e's last failed dial runs (lock held): that
+ * dial's error, with a message saying when the next dial may be; else
+ * ZKC_OK, a dial may be made. */
+static int remembered_failure_locked(const entry *e)
+{
+    int64_t now = zkc_impl_now_ms();
+    if (e->failures == 0 || now >= e->retry_at)
+        return ZKC_OK;
+    zkc_impl_set_errmsg("%s (%d failed dial%s; next dial in %lld ms)",
+                        e->last_err != NULL ? e->last_err : zkc_strerror(e->last_rc),
+                        e->failures, e->failures > 1 ? "s" : "",
+                        (long long)(e->retry_at - now));
+    return e->last_rc;
+}
+
+/* Dial e (lock held on entry and on return, released meanwhile): mark
+ * it dialing, make room under max_conns, close what waits to be closed,
+ * dial, and keep the result (dial_done_locked). */
+static int dial_unlocked(zkc_conn_cache *c, entry *e, const char *cell, zkc_conn **ret_conn,
+                         zkc_conn **to_close)
+{
+    e->dialing = true;
+    e->dials++;
+    zkc_conn *evicted = evict_locked(c, e);
+    pthread_mutex_unlock(&c->lock);
+    if (*to_close != NULL) {
+        zkc_conn_close(*to_close);
+        *to_close = NULL;
+    }
+    zkc_conn_close(evicted);
+    zkc_conn *conn = NULL;
+    bool lookup_failed = false;
+    char msg[1024];
+    int rc = dial_entry(c, cell, &conn, msg, sizeof msg, &lookup_failed);
+    pthread_mutex_lock(&c->lock);
+    return dial_done_locked(c, e, cell, rc, conn, msg, lookup_failed, ret_conn, to_close);
+}
+
 static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn)
 {
     zkc_conn *to_close = NULL;
@@ -340,49 +371,18 @@ static int get_resolved(zkc_conn_cache *c, const char *cell, zkc_conn **ret_conn
             rc = ZKC_ECLOSED;
             break;
         }
-        if (e->cur != NULL) {
-            if (alive(e->cur->conn)) {
-                e->cur->refs++;
-                e->used_at = ++c->tick;
-                *ret_conn = e->cur->conn;
-                rc = ZKC_OK;
-                break;
-            }
-            /* Expired: replace it.  Whoever still uses it keeps it
-             * until they release it. */
-            to_close = unref(c, e->cur);
-            e->cur = NULL;
+        zkc_conn *cur = take_current_locked(c, e, &to_close);
+        if (cur != NULL) {
+            *ret_conn = cur;
+            rc = ZKC_OK;
+            break;
         }
         if (e->dialing) {
             pthread_cond_wait(&c->cond, &c->lock);
             continue;
         }
-        int64_t now = zkc_impl_now_ms();
-        if (e->failures > 0 && now < e->retry_at) {
-            zkc_impl_set_errmsg("%s (%d failed dial%s; next dial in %lld ms)",
-                            e->last_err != NULL ? e->last_err : zkc_strerror(e->last_rc),
-                            e->failures, e->failures > 1 ? "s" : "",
-                            (long long)(e->retry_at - now));
-            rc = e->last_rc;
-            break;
-        }
-
-        /* Dial, without the lock. */
-        e->dialing = true;
-        e->dials++;
-        zkc_conn *evicted = evict_locked(c, e);
-        pthread_mutex_unlock(&c->lock);
-        if (to_close != NULL) {
-            zkc_conn_close(to_close);
-            to_close = NULL;
-        }
-        zkc_conn_close(evicted);
-        zkc_conn *conn = NULL;
-        bool lookup_failed = false;
-        char msg[1024];
-        rc = dial_entry(c, cell, &conn, msg, sizeof msg, &lookup_failed);
-        pthread_mutex_lock(&c->lock);
-        rc = dial_done_locked(c, e, cell, rc, conn, msg, lookup_failed, ret_conn, &to_close);
+        if ((rc = remembered_failure_locked(e)) == ZKC_OK)
+            rc = dial_unlocked(c, e, cell, ret_conn, &to_close);
         break;
     }
     if (--c->busy == 0)

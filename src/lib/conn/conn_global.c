@@ -1,7 +1,9 @@
 /*
  * conn_global.c: one namespace over n quorums (the seed's GlobalConn) as
- * a zkc_conn.  zkc_global_diff() and zkc_global_repair() are in
- * global_diff.c.
+ * a zkc_conn, and zkc_global_dial_with(), which dials its quorums with a
+ * dial callback (zkc_dial_fn): which backend the quorums are is the
+ * caller's (dial_default.c wires the real one).  zkc_global_diff() and
+ * zkc_global_repair() are in global_diff.c.
  *
  * An operation is a struct gop: it is sent to every quorum at once (a
  * fan-out), each quorum's answer is copied into its slot, and the last
@@ -1310,8 +1312,10 @@ size_t zkc_global_size(zkc_conn *c)
 /* ---- dialing n quorums ---- */
 
 typedef struct dial_job {
+    const char *cell;
     const char *addrs;
-    const zkc_zk_opts *opts;
+    zkc_dial_fn dial;
+    void *dial_ud;
     zkc_conn *conn;
     int rc;
     char msg[1024];
@@ -1322,58 +1326,72 @@ typedef struct dial_job {
 static void *dial_run(void *arg)
 {
     dial_job *j = arg;
-    j->rc = zkc_zk_dial(j->addrs, j->opts, &j->conn);
+    zkc_impl_set_errmsg("%s", "");
+    j->rc = j->dial(j->cell, j->addrs, j->dial_ud, &j->conn);
+    if (j->rc == ZKC_OK && j->conn == NULL)
+        j->rc = ZKC_ECONNECT;
     if (j->rc != ZKC_OK)
-        snprintf(j->msg, sizeof j->msg, "%s", zkc_errmsg());
+        snprintf(j->msg, sizeof j->msg, "%s",
+                 zkc_errmsg()[0] != '\0' ? zkc_errmsg() : zkc_strerror(j->rc));
     return NULL;
 }
 
-int zkc_global_dial(const char *const *addr_lists, size_t n, const zkc_zk_opts *opts,
-                    zkc_conn **ret_conn)
+/* Close what the dials of jobs[0..n-1] made. */
+static void dial_jobs_close(dial_job *jobs, size_t n)
 {
-    if (addr_lists == NULL || ret_conn == NULL || n == 0 || n > ZKC_GLOBAL_MAX_QUORUMS)
-        return ZKC_EBADARGUMENTS;
     for (size_t i = 0; i < n; i++)
-        if (addr_lists[i] == NULL)
-            return ZKC_EBADARGUMENTS;
+        zkc_conn_close(jobs[i].conn);
+}
+
+int zkc_global_dial_with(const char *cell, const char *const *addr_lists, size_t n,
+                         zkc_dial_fn dial, void *dial_ud, zkc_conn **ret_conn)
+{
+    bool bad = addr_lists == NULL || dial == NULL || ret_conn == NULL || n == 0 ||
+               n > ZKC_GLOBAL_MAX_QUORUMS;
+    for (size_t i = 0; !bad && i < n; i++)
+        bad = addr_lists[i] == NULL;
+    if (bad) {
+        zkc_impl_set_errmsg("zkc_global_dial: bad arguments (%zu quorums, 1 to %d with an "
+                            "address list each, a dial and ret_conn)",
+                            n, ZKC_GLOBAL_MAX_QUORUMS);
+        return ZKC_EBADARGUMENTS;
+    }
+    *ret_conn = NULL;
     dial_job *jobs = calloc(n, sizeof *jobs);
     if (jobs == NULL)
         return ZKC_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        jobs[i].addrs = addr_lists[i];
-        jobs[i].opts = opts;
+        jobs[i] =
+            (dial_job){.cell = cell, .addrs = addr_lists[i], .dial = dial, .dial_ud = dial_ud};
         jobs[i].started = pthread_create(&jobs[i].thr, NULL, dial_run, &jobs[i]) == 0;
         if (!jobs[i].started)
             dial_run(&jobs[i]);
     }
-    int rc = ZKC_OK;
-    size_t bad = 0;
+    size_t failed = n;
     for (size_t i = 0; i < n; i++) {
         if (jobs[i].started)
             pthread_join(jobs[i].thr, NULL);
-        if (jobs[i].rc != ZKC_OK && rc == ZKC_OK) {
-            rc = jobs[i].rc;
-            bad = i;
-        }
+        if (jobs[i].rc != ZKC_OK && failed == n)
+            failed = i;
     }
-    if (rc != ZKC_OK) {
-        for (size_t i = 0; i < n; i++)
-            zkc_conn_close(jobs[i].conn);
-        zkc_impl_set_errmsg("quorum %zu (%s): %s", bad, jobs[bad].addrs, jobs[bad].msg);
+    if (failed < n) {
+        int rc = jobs[failed].rc;
+        dial_jobs_close(jobs, n);
+        zkc_impl_set_errmsg("quorum %zu (%s): %s", failed, jobs[failed].addrs,
+                            jobs[failed].msg);
         free(jobs);
         return rc;
     }
     zkc_conn **conns = calloc(n, sizeof *conns);
     if (conns == NULL) {
-        for (size_t i = 0; i < n; i++)
-            zkc_conn_close(jobs[i].conn);
+        dial_jobs_close(jobs, n);
         free(jobs);
         return ZKC_ENOMEM;
     }
     for (size_t i = 0; i < n; i++)
         conns[i] = jobs[i].conn;
     free(jobs);
-    rc = zkc_global_open(conns, n, ret_conn);
+    int rc = zkc_global_open(conns, n, ret_conn);
     free(conns);
     return rc;
 }

@@ -17,7 +17,9 @@
  * too: all its operations name one cell, and it travels as a single
  * operation.  A create of a cell's own node /zk/<cell> on a server
  * without /zk makes /zk there first (PHASE_MKZK), then runs again once.
- * Address lookup is cells.c's, dialing conn_cache.c's.
+ * Address lookup is cells.c's, dialing conn_cache.c's: the router knows
+ * no backend, only zkc_conn and the cache, which dials through the
+ * caller's dial callback (or dial_default.c's).
  */
 #include <stdarg.h>
 #include <stdio.h>

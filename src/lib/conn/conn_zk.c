@@ -970,6 +970,7 @@ static int acl_to_zk(acl_conv *ac, const zkc_acl_list *acl)
         if (acl->v[i].scheme == NULL || acl->v[i].id == NULL) {
             if (ac->vec.data != ac->small)
                 free(ac->vec.data);
+            ac->vec = (struct ACL_vector){0, NULL}; /* acl_conv_free: nothing left */
             return ZKC_EBADARGUMENTS;
         }
         ac->vec.data[i].perms = (int32_t)acl->v[i].perms;
@@ -1062,58 +1063,45 @@ static int submitted_locked(zk_conn *zc, zk_op *op, uint64_t seq, int zrc, bool 
     return rc;
 }
 
-static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+/* A new record of an operation on path, not yet listed; NULL when out
+ * of memory. */
+static zk_op *op_new(zk_conn *zc, zkc_op kind, const char *path, zkc_done_fn done, void *ud)
 {
-    zk_conn *zc = (zk_conn *)c;
-    size_t plen = strlen(req->path);
+    size_t plen = strlen(path);
     zk_op *op = malloc(sizeof *op + plen + 1);
     if (op == NULL)
-        return ZKC_ENOMEM;
+        return NULL;
     memset(op, 0, sizeof *op);
     op->zc = zc;
     op->done = done;
-    op->ud = userdata;
-    op->op = req->op;
+    op->ud = ud;
+    op->op = kind;
     op->sent_ms = zkc_impl_now_ms();
-    memcpy(op->path, req->path, plen + 1);
+    memcpy(op->path, path, plen + 1);
+    return op;
+}
 
-    acl_conv ac = {.vec = {0, NULL}};
-    if (req->op == ZKC_OP_CREATE || req->op == ZKC_OP_SET_ACL) {
-        int rc = acl_to_zk(&ac, req->acl);
-        if (rc != ZKC_OK) {
-            op_free(op);
-            return rc;
-        }
+/* Free an operation that was never listed, and the watch it asked for. */
+static void op_discard(zk_op *op)
+{
+    if (op->wrec != NULL) {
+        zkc_impl_watch_discard(op->wrec->w);
+        free(op->wrec);
     }
-    bool watchable =
-        req->op == ZKC_OP_GET || req->op == ZKC_OP_CHILDREN || req->op == ZKC_OP_EXISTS;
-    if (watchable && (req->flags & ZKC_WATCH)) {
-        zk_wrec *wr = calloc(1, sizeof *wr);
-        zkc_watch *w = wr != NULL ? zkc_impl_watch_new(req->path) : NULL;
-        if (w == NULL) {
-            free(wr);
-            op_free(op);
-            acl_conv_free(&ac);
-            return ZKC_ENOMEM;
-        }
-        wr->zc = zc;
-        wr->w = w;
-        wr->state = WREC_PENDING;
-        op->wrec = wr;
-    }
+    op_free(op);
+}
 
+/* List op, and its watch, before it goes to the C client: counted as in
+ * flight and as a thread submitting, its number in *seq.  ZKC_ECLOSED,
+ * with nothing listed, when the connection is closing. */
+static int op_enlist(zk_conn *zc, zk_op *op, uint64_t *seq)
+{
     pthread_mutex_lock(&zc->lock);
     if (zc->closing) {
         pthread_mutex_unlock(&zc->lock);
-        if (op->wrec != NULL) {
-            zkc_impl_watch_discard(op->wrec->w);
-            free(op->wrec);
-        }
-        op_free(op);
-        acl_conv_free(&ac);
         return ZKC_ECLOSED;
     }
-    uint64_t seq = ops_append_locked(zc, op);
+    *seq = ops_append_locked(zc, op);
     if (op->wrec != NULL) {
         op->wrec->next = zc->watches;
         if (zc->watches != NULL)
@@ -1123,16 +1111,19 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     zc->submitting++;
     zc->inflight++;
     pthread_mutex_unlock(&zc->lock);
+    return ZKC_OK;
+}
 
-    /* From here on, once the C client accepts op, its completion may run
-     * (and free op) at any moment: op is not touched after ZOK. */
-    int zrc = zk_start(zc, op, req, &ac);
-    acl_conv_free(&ac);
-
+/* After the C client answered zrc for op (listed as seq): settle it as
+ * submitted_locked() says, drop the watch of an operation the C client
+ * did not queue (it will never report on it), and free op when it is
+ * dropped.  Returns what the submitter is told.  op is not touched after
+ * ZOK: its completion may already have run. */
+static int op_submitted(zk_conn *zc, zk_op *op, uint64_t seq, int zrc)
+{
     pthread_mutex_lock(&zc->lock);
     zk_wrec *wr = NULL;
     if (zrc != ZOK && zrc != ZMARSHALLINGERROR && op->wrec != NULL) {
-        /* Not queued: the C client will never report on its watch. */
         wr = op->wrec;
         op->wrec = NULL;
         wrec_unlink_locked(zc, wr);
@@ -1147,6 +1138,53 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     if (drop)
         op_free(op);
     return rc;
+}
+
+/* The watch record req asks for, if any, on op. */
+static int op_add_watch(zk_conn *zc, zk_op *op, const zkc_request *req)
+{
+    bool watchable =
+        req->op == ZKC_OP_GET || req->op == ZKC_OP_CHILDREN || req->op == ZKC_OP_EXISTS;
+    if (!watchable || !(req->flags & ZKC_WATCH))
+        return ZKC_OK;
+    zk_wrec *wr = calloc(1, sizeof *wr);
+    zkc_watch *w = wr != NULL ? zkc_impl_watch_new(req->path) : NULL;
+    if (w == NULL) {
+        free(wr);
+        return ZKC_ENOMEM;
+    }
+    wr->zc = zc;
+    wr->w = w;
+    wr->state = WREC_PENDING;
+    op->wrec = wr;
+    return ZKC_OK;
+}
+
+static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    zk_conn *zc = (zk_conn *)c;
+    zk_op *op = op_new(zc, req->op, req->path, done, userdata);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    acl_conv ac = {.vec = {0, NULL}};
+    int rc = ZKC_OK;
+    if (req->op == ZKC_OP_CREATE || req->op == ZKC_OP_SET_ACL)
+        rc = acl_to_zk(&ac, req->acl);
+    if (rc == ZKC_OK)
+        rc = op_add_watch(zc, op, req);
+    uint64_t seq = 0;
+    if (rc == ZKC_OK)
+        rc = op_enlist(zc, op, &seq);
+    if (rc != ZKC_OK) {
+        op_discard(op);
+        acl_conv_free(&ac);
+        return rc;
+    }
+    /* From here on, once the C client accepts op, its completion may run
+     * (and free op) at any moment: op is not touched after ZOK. */
+    int zrc = zk_start(zc, op, req, &ac);
+    acl_conv_free(&ac);
+    return op_submitted(zc, op, seq, zrc);
 }
 
 /* Room for everything a multi's answer is written into.  Returns NULL
@@ -1188,44 +1226,29 @@ static zk_multi *multi_alloc(const zkc_request *ops, size_t n)
     return m;
 }
 
-static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
-                           void *userdata)
+/* The C client's form of the multi ops[0..nops-1] into zops, with the
+ * ACLs of its creates converted into acls (*nacls: how many entries of
+ * acls may need acl_conv_free) and the results pointed into op's
+ * buffers. */
+static int multi_to_zk(zk_op *op, const zkc_request *ops, size_t nops, zoo_op_t *zops,
+                       acl_conv *acls, size_t *nacls)
 {
-    zk_conn *zc = (zk_conn *)c;
-    if (nops > INT32_MAX)
-        return ZKC_EBADARGUMENTS;
-    const char *first = nops > 0 ? ops[0].path : "/";
-    size_t plen = strlen(first);
-    zk_op *op = malloc(sizeof *op + plen + 1);
-    if (op == NULL)
-        return ZKC_ENOMEM;
-    memset(op, 0, sizeof *op);
-    op->zc = zc;
-    op->done = done;
-    op->ud = userdata;
-    op->op = ZKC_OP_MULTI;
-    op->sent_ms = zkc_impl_now_ms();
-    memcpy(op->path, first, plen + 1);
-    op->multi = multi_alloc(ops, nops);
-    zoo_op_t *zops = calloc(nops > 0 ? nops : 1, sizeof *zops);
-    acl_conv *acls = calloc(nops > 0 ? nops : 1, sizeof *acls);
-    int rc = op->multi != NULL && zops != NULL && acls != NULL ? ZKC_OK : ZKC_ENOMEM;
-    size_t nacls = 0;
-    for (size_t i = 0; rc == ZKC_OK && i < nops; i++) {
+    for (size_t i = 0; i < nops; i++) {
         const zkc_request *r = &ops[i];
         /* NULL data would mean "no data" (-1) to the C client. */
         const char *data = r->data_len > 0 ? r->data : "";
         int len = (int)r->data_len;
         switch (r->op) {
-        case ZKC_OP_CREATE:
-            rc = acl_to_zk(&acls[i], r->acl);
+        case ZKC_OP_CREATE: {
+            int rc = acl_to_zk(&acls[i], r->acl);
             if (rc != ZKC_OK)
-                break;
-            nacls = i + 1;
+                return rc;
+            *nacls = i + 1;
             zoo_create_op_init(&zops[i], r->path, data, len, &acls[i].vec,
                                (int)(r->flags & (ZKC_EPHEMERAL | ZKC_SEQUENCE)),
                                op->multi->names[i], (int)strlen(r->path) + 16);
             break;
+        }
         case ZKC_OP_DELETE:
             zoo_delete_op_init(&zops[i], r->path, r->version);
             break;
@@ -1236,42 +1259,40 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
             zoo_check_op_init(&zops[i], r->path, r->version);
             break;
         default:
-            rc = ZKC_EBADARGUMENTS;
-            break;
+            return ZKC_EBADARGUMENTS;
         }
     }
-    if (rc != ZKC_OK) {
-        for (size_t i = 0; i < nacls; i++)
-            if (ops[i].op == ZKC_OP_CREATE)
-                acl_conv_free(&acls[i]);
-        free(zops);
-        free(acls);
-        op_free(op);
-        return rc;
-    }
+    return ZKC_OK;
+}
 
-    pthread_mutex_lock(&zc->lock);
-    if (zc->closing) {
-        pthread_mutex_unlock(&zc->lock);
-        rc = ZKC_ECLOSED;
+static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
+                           void *userdata)
+{
+    zk_conn *zc = (zk_conn *)c;
+    if (nops > INT32_MAX)
+        return ZKC_EBADARGUMENTS;
+    zk_op *op = op_new(zc, ZKC_OP_MULTI, nops > 0 ? ops[0].path : "/", done, userdata);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    op->multi = multi_alloc(ops, nops);
+    zoo_op_t *zops = calloc(nops > 0 ? nops : 1, sizeof *zops);
+    acl_conv *acls = calloc(nops > 0 ? nops : 1, sizeof *acls);
+    int rc = op->multi != NULL && zops != NULL && acls != NULL ? ZKC_OK : ZKC_ENOMEM;
+    size_t nacls = 0;
+    if (rc == ZKC_OK)
+        rc = multi_to_zk(op, ops, nops, zops, acls, &nacls);
+    uint64_t seq = 0;
+    if (rc == ZKC_OK)
+        rc = op_enlist(zc, op, &seq);
+    if (rc != ZKC_OK) {
+        op_discard(op);
     } else {
-        uint64_t seq = ops_append_locked(zc, op);
-        zc->submitting++;
-        zc->inflight++;
-        pthread_mutex_unlock(&zc->lock);
         /* The request is serialised here: zops and the ACLs may go once
          * this returns.  op (and its multi buffers) stay until the
          * completion, which may run (and free op) at any moment. */
         int zrc = zoo_amulti(zc->zh, (int)nops, zops, op->multi->zres, on_multi, op);
-        bool drop;
-        pthread_mutex_lock(&zc->lock);
-        rc = submitted_locked(zc, op, seq, zrc, &drop);
-        pthread_mutex_unlock(&zc->lock);
-        if (drop)
-            op_free(op);
+        rc = op_submitted(zc, op, seq, zrc);
     }
-    if (rc == ZKC_ECLOSED)
-        op_free(op);
     /* Not ops[i]: once the C client has the multi, its completion may
      * already have run and the caller freed ops (the router does).  An
      * entry acl_to_zk never filled is all zeros, which frees nothing. */
@@ -1514,26 +1535,32 @@ static void *init_main(void *arg)
     return NULL;
 }
 
-int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_conn)
+/* One dial: what it was asked, its bounds, and the address list as its
+ * messages show it. */
+typedef struct dial_plan {
+    const char *servers;
+    const zkc_zk_opts *opts;
+    char shown[256]; /* servers, cut when long so that the reason still shows */
+    int session_ms;
+    int connect_ms;
+    int64_t t0;
+    int64_t deadline; /* monotonic ms, -1: none */
+} dial_plan;
+
+/* Check the options and the address list, and work out the bounds. */
+static int dial_check(dial_plan *d)
 {
-    static const zkc_zk_opts defaults = ZKC_ZK_OPTS_INIT;
-    if (ret_conn == NULL || servers == NULL) {
-        zkc_impl_set_errmsg("dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
-        return ZKC_EBADARGUMENTS;
-    }
-    *ret_conn = NULL;
-    if (opts == NULL)
-        opts = &defaults;
-    /* A long list is cut in messages, so that the reason still shows. */
-    char shown[256];
+    const char *servers = d->servers;
+    const zkc_zk_opts *opts = d->opts;
     size_t slen = strlen(servers);
     if (slen > 200)
-        snprintf(shown, sizeof shown, "%.200s... (%zu bytes)", servers, slen);
+        snprintf(d->shown, sizeof d->shown, "%.200s... (%zu bytes)", servers, slen);
     else
-        snprintf(shown, sizeof shown, "%s", servers);
+        snprintf(d->shown, sizeof d->shown, "%s", servers);
     if (opts->version != 1 || (opts->auth_scheme != NULL) != (opts->auth_cred != NULL)) {
-        zkc_impl_set_errmsg("dial %s: bad options (version %u, scheme and credentials go together)",
-                        shown, opts->version);
+        zkc_impl_set_errmsg(
+            "dial %s: bad options (version %u, scheme and credentials go together)", d->shown,
+            opts->version);
         return ZKC_EBADARGUMENTS;
     }
     size_t n_servers = 1;
@@ -1541,29 +1568,35 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
         n_servers += *q == ',';
     if (n_servers > ZKC_ZK_MAX_SERVERS) {
         zkc_impl_set_errmsg("%zu addresses in the list, more than the %d one dial takes",
-                        n_servers, ZKC_ZK_MAX_SERVERS);
+                            n_servers, ZKC_ZK_MAX_SERVERS);
         return ZKC_ECONNECT;
     }
     if (!servers_valid(servers)) {
         zkc_impl_set_errmsg("dial \"%s\": bad address list (want host:port[,host:port...])",
-                        shown);
+                            d->shown);
         return ZKC_ECONNECT;
     }
-    int session_ms =
+    d->session_ms =
         opts->base_timeout_ms > 0 ? opts->base_timeout_ms : ZKC_DEFAULT_BASE_TIMEOUT_MS;
-    int connect_ms = opts->connect_timeout_ms == 0 ? ZKC_DEFAULT_CONNECT_TIMEOUT_MS
-                                                   : opts->connect_timeout_ms;
-    int64_t t0 = zkc_impl_now_ms();
-    int64_t deadline = connect_ms < 0 ? -1 : t0 + connect_ms;
+    d->connect_ms = opts->connect_timeout_ms == 0 ? ZKC_DEFAULT_CONNECT_TIMEOUT_MS
+                                                  : opts->connect_timeout_ms;
+    d->t0 = zkc_impl_now_ms();
+    d->deadline = d->connect_ms < 0 ? -1 : d->t0 + d->connect_ms;
+    return ZKC_OK;
+}
 
+/* The connection object, before the C client has a handle: the base
+ * object, locks, the log callback's slot. */
+static int dial_conn_new(const dial_plan *d, zk_conn **ret)
+{
     zk_conn *zc = calloc(1, sizeof *zc);
     if (zc == NULL)
         return ZKC_ENOMEM;
     zc->log_slot = -1;
     atomic_init(&zc->completing, 0);
     atomic_init(&zc->deferred, 0);
-    zc->servers = strdup(servers);
-    size_t dlen = strlen(servers) + 8;
+    zc->servers = strdup(d->servers);
+    size_t dlen = strlen(d->servers) + 8;
     char *desc = malloc(dlen);
     if (zc->servers == NULL || desc == NULL) {
         free(zc->servers);
@@ -1571,7 +1604,7 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
         free(zc);
         return ZKC_ENOMEM;
     }
-    snprintf(desc, dlen, "zk(%s)", servers);
+    snprintf(desc, dlen, "zk(%s)", d->servers);
     int rc = zkc_impl_conn_init(&zc->base, &zk_ops, desc);
     free(desc);
     if (rc != ZKC_OK) {
@@ -1579,8 +1612,8 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
         free(zc);
         return rc;
     }
-    zc->base.log_fn = opts->log_fn;
-    zc->base.log_ud = opts->log_ud;
+    zc->base.log_fn = d->opts->log_fn;
+    zc->base.log_ud = d->opts->log_ud;
     pthread_mutex_init(&zc->lock, NULL);
     zkc_impl_cond_init_monotonic(&zc->cond);
     pthread_cond_init(&zc->aux_cond, NULL);
@@ -1588,15 +1621,21 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     zc->log_slot = log_slot_take(zc);
     if (zc->log_slot < 0)
         zkc_impl_log(&zc->base, ZKC_LOG_WARN,
-                 "zk(%s): more than %d connections; the C client's log lines of this one "
-                 "are dropped",
-                 servers, LOG_SLOTS);
-    log_callback_fn logcb = zc->log_slot >= 0 ? log_tramps[zc->log_slot] : log_drop;
+                     "zk(%s): more than %d connections; the C client's log lines of this one "
+                     "are dropped",
+                     d->servers, LOG_SLOTS);
+    zc->init_logcb = zc->log_slot >= 0 ? log_tramps[zc->log_slot] : log_drop;
+    zc->init_session_ms = d->session_ms;
+    *ret = zc;
+    return ZKC_OK;
+}
 
+/* Start the C client (zookeeper_init2 on init_main's thread) and wait,
+ * within the bound, until it has a handle.  On failure zc is gone. */
+static int dial_start_client(const dial_plan *d, zk_conn *zc)
+{
     /* The C client's threads inherit the init thread's signal mask, and
      * it ours: keep the application's signals away from them. */
-    zc->init_session_ms = session_ms;
-    zc->init_logcb = logcb;
     sigset_t all, old;
     sigfillset(&all);
     pthread_attr_t attr;
@@ -1609,91 +1648,125 @@ int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_con
     pthread_attr_destroy(&attr);
     if (prc != 0) {
         char eb[128];
-        zkc_impl_set_errmsg("dial %s: cannot start a thread: %s", shown,
+        zkc_impl_set_errmsg("dial %s: cannot start a thread: %s", d->shown,
                             strerror_r(prc, eb, sizeof eb));
         dial_abort(zc);
         return ZKC_ENOMEM;
     }
     pthread_mutex_lock(&zc->lock);
-    while (!zc->init_done && (deadline < 0 || zkc_impl_now_ms() < deadline))
-        wait_locked(zc, deadline);
+    while (!zc->init_done && (d->deadline < 0 || zkc_impl_now_ms() < d->deadline))
+        wait_locked(zc, d->deadline);
     if (!zc->init_done) {
         /* Still resolving: init_main closes and frees zc when it is done. */
         zc->init_abandoned = true;
         pthread_mutex_unlock(&zc->lock);
-        zkc_impl_set_errmsg("dial %s: resolving the server addresses took more than %d ms", shown,
-                        connect_ms);
+        zkc_impl_set_errmsg("dial %s: resolving the server addresses took more than %d ms",
+                            d->shown, d->connect_ms);
         return ZKC_ETIMEDOUT;
     }
     int init_errno = zc->init_errno;
     pthread_mutex_unlock(&zc->lock);
     if (zc->zh == NULL) {
         char eb[128];
-        zkc_impl_set_errmsg("dial %s: cannot start a ZooKeeper client: %s", shown,
-                        init_errno == EINVAL || init_errno == ENOENT
-                            ? "no address could be resolved"
-                            : strerror_r(init_errno ? init_errno : EINVAL, eb, sizeof eb));
+        zkc_impl_set_errmsg("dial %s: cannot start a ZooKeeper client: %s", d->shown,
+                            init_errno == EINVAL || init_errno == ENOENT
+                                ? "no address could be resolved"
+                                : strerror_r(init_errno ? init_errno : EINVAL, eb, sizeof eb));
         dial_abort(zc);
         return init_errno == ENOMEM ? ZKC_ENOMEM : ZKC_ECONNECT;
     }
+    return ZKC_OK;
+}
 
-    /* The first session event decides (DialZk), within the bound. */
+/* The first session event decides (DialZk), within the bound.  On
+ * failure zc is gone. */
+static int dial_wait_session(const dial_plan *d, zk_conn *zc)
+{
     pthread_mutex_lock(&zc->lock);
     while (!zc->published && !zc->expired && !zc->auth_failed &&
-           (deadline < 0 || zkc_impl_now_ms() < deadline))
-        wait_locked(zc, deadline);
+           (d->deadline < 0 || zkc_impl_now_ms() < d->deadline))
+        wait_locked(zc, d->deadline);
     bool connected = zc->published && !zc->expired && !zc->auth_failed;
     bool gone = zc->expired || zc->auth_failed;
     pthread_mutex_unlock(&zc->lock);
-    if (!connected) {
-        if (gone)
-            zkc_impl_set_errmsg("dial %s: the session could not be made", shown);
-        else
-            zkc_impl_set_errmsg("dial %s: no ZooKeeper server answered within %d ms", shown,
-                            connect_ms);
-        dial_abort(zc);
-        return gone ? ZKC_ECONNECT : ZKC_ETIMEDOUT;
-    }
+    if (connected)
+        return ZKC_OK;
+    if (gone)
+        zkc_impl_set_errmsg("dial %s: the session could not be made", d->shown);
+    else
+        zkc_impl_set_errmsg("dial %s: no ZooKeeper server answered within %d ms", d->shown,
+                            d->connect_ms);
+    dial_abort(zc);
+    return gone ? ZKC_ECONNECT : ZKC_ETIMEDOUT;
+}
 
-    if (opts->auth_scheme != NULL) {
-        size_t clen = strlen(opts->auth_cred);
-        int zrc = clen > INT32_MAX ? ZBADARGUMENTS
-                                   : zoo_add_auth(zc->zh, opts->auth_scheme, opts->auth_cred,
-                                                  (int)clen, on_auth, zc);
-        if (zrc != ZOK) {
-            zkc_impl_set_errmsg("dial %s: cannot send %s credentials: %s", shown,
+/* Send the credentials of opts and wait, within the bound, for the
+ * server's verdict.  On failure zc is gone. */
+static int dial_authenticate(const dial_plan *d, zk_conn *zc)
+{
+    const zkc_zk_opts *opts = d->opts;
+    size_t clen = strlen(opts->auth_cred);
+    int zrc = clen > INT32_MAX ? ZBADARGUMENTS
+                               : zoo_add_auth(zc->zh, opts->auth_scheme, opts->auth_cred,
+                                              (int)clen, on_auth, zc);
+    if (zrc != ZOK) {
+        zkc_impl_set_errmsg("dial %s: cannot send %s credentials: %s", d->shown,
                             opts->auth_scheme, zerror(zrc));
-            dial_abort(zc);
-            return ZKC_ECONNECT;
-        }
-        pthread_mutex_lock(&zc->lock);
-        while (!zc->auth_done && !zc->auth_failed && !zc->expired &&
-               (deadline < 0 || zkc_impl_now_ms() < deadline))
-            wait_locked(zc, deadline);
-        bool done = zc->auth_done, failed = zc->auth_failed;
-        int auth_rc = zc->auth_rc;
-        bool expired = zc->expired;
-        pthread_mutex_unlock(&zc->lock);
-        if (failed) {
-            zkc_impl_set_errmsg("dial %s: %s authentication failed", shown, opts->auth_scheme);
-            dial_abort(zc);
-            return ZKC_EAUTHFAILED;
-        }
-        if (expired || (done && auth_rc != ZOK)) {
-            zkc_impl_set_errmsg("dial %s: %s while authenticating", shown,
-                            expired ? "session expired" : zerror(auth_rc));
-            dial_abort(zc);
-            return ZKC_ECONNECT;
-        }
-        if (!done) {
-            zkc_impl_set_errmsg("dial %s: no answer to %s authentication within %d ms", shown,
-                            opts->auth_scheme, connect_ms);
-            dial_abort(zc);
-            return ZKC_ETIMEDOUT;
-        }
+        dial_abort(zc);
+        return ZKC_ECONNECT;
     }
-    zkc_impl_log(&zc->base, ZKC_LOG_INFO, "zk(%s): connected in %lld ms, session 0x%llx", servers,
-             (long long)(zkc_impl_now_ms() - t0), (unsigned long long)zc->session_id);
+    pthread_mutex_lock(&zc->lock);
+    while (!zc->auth_done && !zc->auth_failed && !zc->expired &&
+           (d->deadline < 0 || zkc_impl_now_ms() < d->deadline))
+        wait_locked(zc, d->deadline);
+    bool done = zc->auth_done, failed = zc->auth_failed;
+    int auth_rc = zc->auth_rc;
+    bool expired = zc->expired;
+    pthread_mutex_unlock(&zc->lock);
+    int rc = ZKC_OK;
+    if (failed) {
+        zkc_impl_set_errmsg("dial %s: %s authentication failed", d->shown, opts->auth_scheme);
+        rc = ZKC_EAUTHFAILED;
+    } else if (expired || (done && auth_rc != ZOK)) {
+        zkc_impl_set_errmsg("dial %s: %s while authenticating", d->shown,
+                            expired ? "session expired" : zerror(auth_rc));
+        rc = ZKC_ECONNECT;
+    } else if (!done) {
+        zkc_impl_set_errmsg("dial %s: no answer to %s authentication within %d ms", d->shown,
+                            opts->auth_scheme, d->connect_ms);
+        rc = ZKC_ETIMEDOUT;
+    }
+    if (rc != ZKC_OK)
+        dial_abort(zc);
+    return rc;
+}
+
+int zkc_zk_dial(const char *servers, const zkc_zk_opts *opts, zkc_conn **ret_conn)
+{
+    static const zkc_zk_opts defaults = ZKC_ZK_OPTS_INIT;
+    if (ret_conn == NULL || servers == NULL) {
+        zkc_impl_set_errmsg("dial: %s", zkc_strerror(ZKC_EBADARGUMENTS));
+        return ZKC_EBADARGUMENTS;
+    }
+    *ret_conn = NULL;
+    dial_plan d = {.servers = servers, .opts = opts != NULL ? opts : &defaults};
+    int rc = dial_check(&d);
+    zk_conn *zc = NULL;
+    if (rc == ZKC_OK)
+        rc = dial_conn_new(&d, &zc);
+    if (rc != ZKC_OK)
+        return rc;
+    /* From here on, each step that fails has let go of zc. */
+    rc = dial_start_client(&d, zc);
+    if (rc == ZKC_OK)
+        rc = dial_wait_session(&d, zc);
+    if (rc == ZKC_OK && d.opts->auth_scheme != NULL)
+        rc = dial_authenticate(&d, zc);
+    if (rc != ZKC_OK)
+        return rc;
+    zkc_impl_log(&zc->base, ZKC_LOG_INFO, "zk(%s): connected in %lld ms, session 0x%llx",
+                 servers, (long long)(zkc_impl_now_ms() - d.t0),
+                 (unsigned long long)zc->session_id);
     *ret_conn = &zc->base;
     return ZKC_OK;
 }

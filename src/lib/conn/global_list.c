@@ -1,9 +1,10 @@
 /*
  * global_list.c: dial an address string that may name several quorums,
- * "H:P,H:P;H:P;...": one quorum is a plain ZooKeeper connection, more
- * are one global namespace over them (zkc_global_dial).  This is how a
- * zk_client.json cell whose value is a list of address strings is
- * dialled.
+ * "H:P,H:P;H:P;...", with a dial callback: one quorum is one call of the
+ * dial, more are one global namespace over them (zkc_global_dial_with).
+ * This is how a zk_client.json cell whose value is a list of address
+ * strings is dialled.  Which backend the dial makes is the caller's
+ * (dial_default.c wires the real one).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,12 +12,13 @@
 #include "zkcell/global.h"
 #include "zkcell/sys/conn_impl.h"
 
-int zkc_dial_quorums(const char *addrs, const zkc_zk_opts *opts, zkc_conn **ret_conn)
+int zkc_dial_quorums_with(const char *cell, const char *addrs, zkc_dial_fn dial, void *dial_ud,
+                          zkc_conn **ret_conn)
 {
-    if (addrs == NULL || ret_conn == NULL)
+    if (addrs == NULL || dial == NULL || ret_conn == NULL)
         return ZKC_EBADARGUMENTS;
     if (strchr(addrs, ';') == NULL)
-        return zkc_zk_dial(addrs, opts, ret_conn);
+        return dial(cell, addrs, dial_ud, ret_conn);
     char *copy = strdup(addrs);
     if (copy == NULL)
         return ZKC_ENOMEM;
@@ -40,7 +42,7 @@ int zkc_dial_quorums(const char *addrs, const zkc_zk_opts *opts, zkc_conn **ret_
         p = semi + 1;
     }
     if (rc == ZKC_OK)
-        rc = zkc_global_dial(lists, n, opts, ret_conn);
+        rc = zkc_global_dial_with(cell, lists, n, dial, dial_ud, ret_conn);
     free(copy);
     return rc;
 }

@@ -242,6 +242,42 @@ static int write_leader(zkc_election *e, const char *contents, size_t len, int32
 }
 
 /*
+ * Is the leader node still ours?  Read it, with a watch in *lw (which
+ * replaces the one there).  Names someone else, or cannot be read for
+ * good: the task is stopped.  Returns whether to look again, after
+ * *retry_ms (a read that may work later: the lock's state covers the
+ * doubt meanwhile).
+ */
+static bool leader_node_check(zkc_election *e, const char *contents, size_t len, zkc_watch **lw,
+                              zkc_impl_backoff *bo, int *retry_ms)
+{
+    char *data = NULL;
+    size_t dlen = 0;
+    zkc_watch_free(*lw);
+    *lw = NULL;
+    int rc = zkc_get(e->conn, e->leader_path, &data, &dlen, NULL, lw);
+    *retry_ms = -1;
+    bool again = false;
+    if (rc == ZKC_OK) {
+        zkc_impl_backoff_reset(bo);
+        if (dlen != len || memcmp(data, contents, len) != 0) {
+            zkc_impl_log(e->conn, ZKC_LOG_WARN,
+                         "election %s: the leader node names someone else; stopping", e->path);
+            term_stop(e, true);
+        }
+    } else if (zkc__rc_retryable(rc)) {
+        *retry_ms = zkc_impl_backoff_next(bo);
+        again = true;
+    } else {
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: reading %s: %s; stopping", e->path,
+                     e->leader_path, zkc_strerror(rc));
+        term_stop(e, true);
+    }
+    free(data);
+    return again;
+}
+
+/*
  * One term: run the task while we lead, until it returns.  Returns
  * whether the cancel token was seen.
  */
@@ -274,31 +310,7 @@ static bool lead(zkc_election *e, const zkc_elector_task *task, const char *cont
         if (done)
             break;
         if (need_check && !stopping) {
-            /* Is the leader node still ours? */
-            char *data = NULL;
-            size_t dlen = 0;
-            zkc_watch_free(lw);
-            lw = NULL;
-            int rc = zkc_get(e->conn, e->leader_path, &data, &dlen, NULL, &lw);
-            retry_ms = -1;
-            if (rc == ZKC_OK) {
-                need_check = false;
-                zkc_impl_backoff_reset(&bo);
-                if (dlen != len || memcmp(data, contents, len) != 0) {
-                    zkc_impl_log(e->conn, ZKC_LOG_WARN,
-                             "election %s: the leader node names someone else; stopping",
-                             e->path);
-                    term_stop(e, true);
-                }
-            } else if (zkc__rc_retryable(rc)) {
-                retry_ms = zkc_impl_backoff_next(&bo); /* the lock's state covers the doubt */
-            } else {
-                zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: reading %s: %s; stopping",
-                         e->path, e->leader_path, zkc_strerror(rc));
-                need_check = false;
-                term_stop(e, true);
-            }
-            free(data);
+            need_check = leader_node_check(e, contents, len, &lw, &bo, &retry_ms);
             continue;
         }
         struct pollfd p[3];
@@ -439,6 +451,52 @@ static bool term_ends_run(zkc_election *e, const zkc_elector_task *task, zkc_can
     return false;
 }
 
+/* What a round of zkc_election_run() came to: queue again, end the run,
+ * or lead. */
+typedef enum { ROUND_AGAIN, ROUND_STOP, ROUND_LEAD } round_step;
+
+/* After a failed step of a round: back off, then queue again (or end
+ * the run with the wait's *rc: cancelled). */
+static round_step back_off(zkc_impl_backoff *bo, zkc_cancel *cancel, int *rc)
+{
+    return (*rc = zkc_impl_backoff_wait(bo, -1, cancel)) == ZKC_OK ? ROUND_AGAIN : ROUND_STOP;
+}
+
+/* Wait in the queue until first, then announce ourselves in the leader
+ * node.  ROUND_LEAD: leading, *contents (malloc'd), *len and *version
+ * what the leader node holds.  Otherwise *rc (ZKC_OK for ROUND_AGAIN)
+ * and *why say what happened. */
+static round_step become_leader(zkc_election *e, zkc_cancel *cancel, zkc_impl_backoff *bo,
+                                char **contents, size_t *len, int32_t *version, int *rc,
+                                const char **why)
+{
+    *rc = zkc_lock_acquire(e->lock, -1, cancel);
+    if (*rc == ZKC_EINTERRUPTED)
+        return ROUND_STOP;
+    if (*rc != ZKC_OK) {
+        if (conn_gone(e, *rc)) {
+            *why = "queueing";
+            return ROUND_STOP;
+        }
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: queueing: %s; backing off", e->path,
+                     zkc_strerror(*rc));
+        return back_off(bo, cancel, rc);
+    }
+    *rc = announce(e, contents, len, version);
+    if (*rc == ZKC_OK)
+        return ROUND_LEAD;
+    zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: promotion failed: %s; giving up our node",
+                 e->path, zkc_strerror(*rc));
+    free(*contents);
+    *contents = NULL;
+    zkc_lock_release(e->lock);
+    if (conn_gone(e, *rc)) {
+        *why = "writing the leader node";
+        return ROUND_STOP;
+    }
+    return back_off(bo, cancel, rc);
+}
+
 int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *cancel)
 {
     if (e == NULL || task == NULL || task->run == NULL || task->stop == NULL) {
@@ -460,38 +518,14 @@ int zkc_election_run(zkc_election *e, const zkc_elector_task *task, zkc_cancel *
     if (rc == ZKC_OK)
         zkc_impl_backoff_reset(&bo);
     while (rc == ZKC_OK) {
-        rc = zkc_lock_acquire(e->lock, -1, cancel);
-        if (rc == ZKC_EINTERRUPTED)
-            break;
-        if (rc != ZKC_OK) {
-            if (conn_gone(e, rc)) {
-                why = "queueing";
-                break;
-            }
-            zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: queueing: %s; backing off", e->path,
-                         zkc_strerror(rc));
-            rc = zkc_impl_backoff_wait(&bo, -1, cancel);
-            continue;
-        }
-
         char *contents = NULL;
         size_t len = 0;
         int32_t version = -1;
-        rc = announce(e, &contents, &len, &version);
-        if (rc != ZKC_OK) {
-            zkc_impl_log(e->conn, ZKC_LOG_WARN,
-                         "election %s: promotion failed: %s; giving up our node", e->path,
-                         zkc_strerror(rc));
-            free(contents);
-            zkc_lock_release(e->lock);
-            if (conn_gone(e, rc)) {
-                why = "writing the leader node";
-                break;
-            }
-            rc = zkc_impl_backoff_wait(&bo, -1, cancel);
+        round_step step = become_leader(e, cancel, &bo, &contents, &len, &version, &rc, &why);
+        if (step == ROUND_STOP)
+            break;
+        if (step == ROUND_AGAIN)
             continue;
-        }
-
         bool lost = false;
         int task_rc = ZKC_OK;
         bool cancelled = serve_term(e, task, contents, len, version, cancel, &lost, &task_rc);

@@ -15,7 +15,8 @@
  *
  * DeleteRecursive sends its deletes in batches of multi where the
  * connection has it (see delete_batched), and level by level through
- * the pipe where it does not.
+ * the pipe where it does not; it counts what it lists and deletes for a
+ * progress callback (del_progress).
  *
  * Glob matching is glob.c's; the blocking calls and errors are conn.c's.
  */
@@ -135,6 +136,29 @@ static int strvec_to_strings(strvec *s, zkc_strings **ret)
     memset(s, 0, sizeof *s);
     *ret = out;
     return ZKC_OK;
+}
+
+/* ---- progress of a recursive delete ---- */
+
+/*
+ * The counts of one zkc_delete_recursive_progress() and whom to tell.
+ * They are updated under the lock of whichever engine runs at the time
+ * (the pipe's or the batches'), and those run one after the other, so
+ * the callback is called one call at a time.  NULL where nobody asked.
+ */
+typedef struct del_progress {
+    zkc_delete_progress_fn fn;
+    void *ud;
+    zkc_delete_progress counts;
+} del_progress;
+
+static void progress_add(del_progress *pg, uint64_t listed, uint64_t deleted)
+{
+    if (pg == NULL || (listed == 0 && deleted == 0))
+        return;
+    pg->counts.listed += listed;
+    pg->counts.deleted += deleted;
+    pg->fn(&pg->counts, pg->ud);
 }
 
 /* ---- the pipe: a bounded window of asynchronous operations ---- */
@@ -335,6 +359,7 @@ typedef struct walk {
     walk_node *nodes;
     size_t count, cap, next;
     bool root_listed;
+    del_progress *pg; /* counts the nodes found; may be NULL */
 } walk;
 
 static bool walk_next(pipe_t *p, zkc_request *req, char **path, uintptr_t *tag)
@@ -396,6 +421,7 @@ static void walk_done(pipe_t *p, const zkc_result *res, uintptr_t tag)
         w->nodes[w->count].gone = false;
         w->count++;
     }
+    progress_add(w->pg, ch->count, 0);
 }
 
 static const pipe_job walk_job = {walk_next, walk_done, NULL};
@@ -410,13 +436,13 @@ static void walk_free(walk *w)
 
 /*
  * List the subtree under path into *out (relative paths of the nodes that
- * still existed when listed, unsorted).  On error, *msg holds the failed
- * operation's detail.
+ * still existed when listed, unsorted), counting them in pg (may be
+ * NULL).  On error, *msg holds the failed operation's detail.
  */
-static int list_tree(zkc_conn *c, const char *path, unsigned window, strvec *out, char *msg,
-                     size_t msglen)
+static int list_tree(zkc_conn *c, const char *path, unsigned window, del_progress *pg,
+                     strvec *out, char *msg, size_t msglen)
 {
-    walk w = {.root = path};
+    walk w = {.root = path, .pg = pg};
     pipe_t p;
     int rc = pipe_init(&p, c, window, &walk_job, &w);
     if (rc != ZKC_OK) {
@@ -460,7 +486,7 @@ int zkc_children_recursive(zkc_conn *c, const char *path, unsigned window,
 
     strvec out = {0};
     char msg[512];
-    int rc = list_tree(c, path, window, &out, msg, sizeof msg);
+    int rc = list_tree(c, path, window, NULL, &out, msg, sizeof msg);
     if (rc != ZKC_OK) {
         zkc_impl_set_errmsg("children_recursive %s: %s", path, msg);
         return rc;
@@ -631,6 +657,7 @@ typedef struct del_level {
     char **rels;
     size_t n, next;
     bool *retry;
+    del_progress *pg;
 } del_level;
 
 static bool del_next(pipe_t *p, zkc_request *req, char **path, uintptr_t *tag)
@@ -652,6 +679,8 @@ static bool del_next(pipe_t *p, zkc_request *req, char **path, uintptr_t *tag)
 static void del_done(pipe_t *p, const zkc_result *res, uintptr_t tag)
 {
     del_level *d = p->ctx;
+    if (res->rc == ZKC_OK)
+        progress_add(d->pg, 0, 1);
     if (res->rc == ZKC_OK || res->rc == ZKC_ENONODE)
         return;
     if (res->rc == ZKC_ENOTEMPTY) {
@@ -720,12 +749,14 @@ static int lock_out_creators(zkc_conn *c, const char *path, zkc_acl_list **saved
 /* Delete the nodes of rels (relative to path), deepest first, one depth
  * at a time so no parent goes before its children have. */
 static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned window,
-                         int retry_depth);
+                         int retry_depth, del_progress *pg);
 
 static int delete_tree(zkc_conn *c, const char *path, int32_t version, unsigned window,
-                       int retry_depth)
+                       int retry_depth, del_progress *pg)
 {
     int rc = zkc_delete(c, path, version);
+    if (rc == ZKC_OK)
+        progress_add(pg, 0, 1);
     if (rc != ZKC_ENOTEMPTY)
         return rc;
 
@@ -737,12 +768,16 @@ static int delete_tree(zkc_conn *c, const char *path, int32_t version, unsigned 
 
     strvec rels = {0};
     char msg[512];
-    rc = list_tree(c, path, window, &rels, msg, sizeof msg);
+    rc = list_tree(c, path, window, pg, &rels, msg, sizeof msg);
     if (rc != ZKC_OK) {
         zkc_impl_set_errmsg("delete_recursive %s: %s", path, msg);
         goto fail;
     }
-    rc = delete_levels(c, path, &rels, window, retry_depth);
+    if (pg != NULL && !pg->counts.listing_done) {
+        pg->counts.listing_done = true;
+        pg->fn(&pg->counts, pg->ud);
+    }
+    rc = delete_levels(c, path, &rels, window, retry_depth, pg);
     strvec_clear(&rels);
     if (rc != ZKC_OK)
         goto fail;
@@ -756,6 +791,7 @@ static int delete_tree(zkc_conn *c, const char *path, int32_t version, unsigned 
     }
     if (rc != ZKC_OK)
         goto fail;
+    progress_add(pg, 0, 1);
     zkc_acl_list_free(saved);
     return ZKC_OK;
 
@@ -810,6 +846,7 @@ struct mdel {
     const char *root;
     char **order; /* relative paths, deepest first */
     bool *retry;
+    del_progress *pg;
     size_t *bstart; /* batch b is order[bstart[b] .. bstart[b + 1]) */
     size_t nb;
     unsigned window;
@@ -860,9 +897,11 @@ static void mdel_single_done(const zkc_result *res, void *ud)
     pthread_mutex_lock(&md->mu);
     md->inflight_single--;
     md->busy++;
-    if (res->rc == ZKC_ENOTEMPTY)
+    if (res->rc == ZKC_OK)
+        progress_add(md->pg, 0, 1);
+    else if (res->rc == ZKC_ENOTEMPTY)
         md->retry[t->i] = true;
-    else if (res->rc != ZKC_OK && res->rc != ZKC_ENONODE)
+    else if (res->rc != ZKC_ENONODE)
         mdel_fail(md, res->rc, "delete %s: %s%s%s", res->path ? res->path : "?",
                   zkc_strerror(res->rc), res->errmsg ? ": " : "",
                   res->errmsg ? res->errmsg : "");
@@ -879,6 +918,8 @@ static void mdel_multi_done(const zkc_result *res, void *ud)
     pthread_mutex_lock(&md->mu);
     md->inflight_multi--;
     md->busy++;
+    if (res->rc == ZKC_OK)
+        progress_add(md->pg, 0, md->bstart[t->i + 1] - md->bstart[t->i]);
     if (res->rc != ZKC_OK) {
         /* Node by node, after the batches that failed before it. */
         md->fq[md->fq_tail++] = t->i;
@@ -1013,7 +1054,7 @@ static void mdel_pump(mdel *md)
  * set).  Nodes that grew children are marked in retry.
  */
 static int delete_batched(zkc_conn *c, const char *path, char **order, size_t n,
-                          unsigned window, bool *retry)
+                          unsigned window, bool *retry, del_progress *pg)
 {
     mdel md;
     memset(&md, 0, sizeof md);
@@ -1021,6 +1062,7 @@ static int delete_batched(zkc_conn *c, const char *path, char **order, size_t n,
     md.root = path;
     md.order = order;
     md.retry = retry;
+    md.pg = pg;
     md.window = window == 0 ? ZKC_DEFAULT_WINDOW : window > MAX_WINDOW ? MAX_WINDOW : window;
     md.bstart = malloc((n + 1) * sizeof *md.bstart);
     md.fq = malloc((n + 1) * sizeof *md.fq);
@@ -1070,7 +1112,7 @@ static int delete_batched(zkc_conn *c, const char *path, char **order, size_t n,
 /* The nodes of rels (deepest first) that grew children while being
  * deleted: their own recursive delete, a bounded number of times. */
 static int delete_retries(zkc_conn *c, const char *path, char **rels, const bool *retry,
-                          size_t n, unsigned window, int retry_depth)
+                          size_t n, unsigned window, int retry_depth, del_progress *pg)
 {
     int rc = ZKC_OK;
     for (size_t i = 0; rc == ZKC_OK && i < n; i++) {
@@ -1083,7 +1125,7 @@ static int delete_retries(zkc_conn *c, const char *path, char **rels, const bool
             break;
         }
         if (retry_depth > 0) {
-            rc = delete_tree(c, child, -1, window, retry_depth - 1);
+            rc = delete_tree(c, child, -1, window, retry_depth - 1, pg);
             if (rc == ZKC_ENONODE)
                 rc = ZKC_OK;
             else if (rc != ZKC_OK)
@@ -1100,7 +1142,7 @@ static int delete_retries(zkc_conn *c, const char *path, char **rels, const bool
 }
 
 static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned window,
-                         int retry_depth)
+                         int retry_depth, del_progress *pg)
 {
     size_t maxd = 0;
     for (size_t i = 0; i < rels->n; i++) {
@@ -1149,9 +1191,9 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
         for (size_t d = maxd; d >= 1; d--)
             for (size_t i = start[d]; i < start[d + 1]; i++)
                 deep[k++] = order[i];
-        rc = delete_batched(c, path, deep, rels->n, window, retry);
+        rc = delete_batched(c, path, deep, rels->n, window, retry, pg);
         if (rc == ZKC_OK)
-            rc = delete_retries(c, path, deep, retry, rels->n, window, retry_depth);
+            rc = delete_retries(c, path, deep, retry, rels->n, window, retry_depth, pg);
         free(deep);
         if (rc != ZKC_ENOTSUPPORTED)
             goto out;
@@ -1163,7 +1205,8 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
         del_level lvl = {.root = path,
                          .rels = order + start[d],
                          .n = start[d + 1] - start[d],
-                         .retry = retry + start[d]};
+                         .retry = retry + start[d],
+                         .pg = pg};
         if (lvl.n == 0)
             continue;
         pipe_t p;
@@ -1181,7 +1224,7 @@ static int delete_levels(zkc_conn *c, const char *path, strvec *rels, unsigned w
          * delete, which locks their creators out, a bounded number of
          * times. */
         if (rc == ZKC_OK)
-            rc = delete_retries(c, path, lvl.rels, lvl.retry, lvl.n, window, retry_depth);
+            rc = delete_retries(c, path, lvl.rels, lvl.retry, lvl.n, window, retry_depth, pg);
     }
 out:
     free(start);
@@ -1190,7 +1233,8 @@ out:
     return rc;
 }
 
-int zkc_delete_recursive(zkc_conn *c, const char *path, int32_t version)
+int zkc_delete_recursive_progress(zkc_conn *c, const char *path, int32_t version,
+                                  zkc_delete_progress_fn fn, void *userdata)
 {
     if (c == NULL || path == NULL) {
         zkc_impl_set_errmsg("delete_recursive: NULL argument");
@@ -1200,7 +1244,20 @@ int zkc_delete_recursive(zkc_conn *c, const char *path, int32_t version)
         zkc_impl_set_errmsg("delete_recursive %s: %s", path, zkc_strerror(ZKC_EBADPATH));
         return ZKC_EBADPATH;
     }
-    return delete_tree(c, path, version, 0, DELETE_RETRY_DEPTH);
+    /* path itself is listed from the start. */
+    del_progress pg = {.fn = fn, .ud = userdata, .counts = {.listed = 1}};
+    int rc = delete_tree(c, path, version, 0, DELETE_RETRY_DEPTH, fn != NULL ? &pg : NULL);
+    if (rc == ZKC_OK && fn != NULL && !pg.counts.listing_done) {
+        /* A node without children: nothing was listed. */
+        pg.counts.listing_done = true;
+        fn(&pg.counts, userdata);
+    }
+    return rc;
+}
+
+int zkc_delete_recursive(zkc_conn *c, const char *path, int32_t version)
+{
+    return zkc_delete_recursive_progress(c, path, version, NULL, NULL);
 }
 
 /* ---- ResolveWildcards ---- */
