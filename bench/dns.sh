@@ -40,7 +40,8 @@ setting dns.sh LINES 200000
 setting dns.sh DNS_ROUNDS 3
 record meta pdns "$(package_version pdns-server)"
 record meta dnsperf "$(package_version dnsperf)"
-. "$(dirname "$0")/../tests/zkns/pdns_lib.sh" # free_port
+# free_port, pdns_start (shared with tests/zkns/pdns_e2e.sh).
+. "$(cd "$(dirname "$0")/../scripts" && pwd)/pdns_lib.sh"
 
 zport=$(free_port)
 "$zkctl" --dir "$dir/zk" start --ports "$zport" >/dev/null
@@ -68,35 +69,12 @@ run() {
     shift 2
     local pdir=$dir/pdns-$name-$threads port
     port=$(free_port)
-    mkdir -p "$pdir/run"
-    {
-        printf '%s\n' "$@"
-        cat <<EOF
-local-address=127.0.0.1
-local-port=$port
-socket-dir=$pdir/run
-guardian=no
-daemon=no
-disable-syslog=yes
-write-pid=no
-loglevel=3
-security-poll-suffix=
-cache-ttl=0
-negquery-cache-ttl=0
-query-cache-ttl=0
-zone-cache-refresh-interval=0
-distributor-threads=$threads
-receiver-threads=1
-EOF
-    } >"$pdir/pdns.conf"
-    /usr/sbin/pdns_server --config-dir="$pdir" >"$pdir/log" 2>&1 &
-    pdns_pid=$!
-    local i=0
-    until [ "$(pdns_control --config-dir="$pdir" --socket-dir="$pdir/run" rping 2>/dev/null)" = PONG ]; do
-        i=$((i + 1))
-        [ $i -lt 200 ] || { echo "bench/dns: pdns did not start ($name)" >&2; cat "$pdir/log" >&2; exit 1; }
-        sleep 0.1
-    done
+    if ! pdns_start "$pdir" "$port" "$threads" "$@"; then
+        pdns_pid=$PDNS_PID
+        echo "bench/dns: pdns did not start ($name)" >&2
+        exit 1
+    fi
+    pdns_pid=$PDNS_PID
     dig +short @127.0.0.1 -p "$port" a.zkns.bench A >/dev/null # warm up
     local perf=(dnsperf -s 127.0.0.1 -p "$port" -d "$dir/queries.txt" -l "$SECONDS_EACH" -c 4 -q 50)
     record_cmd_text "$name-$threads" "$(printf '%q ' "${perf[@]}")against pdns_server with $(

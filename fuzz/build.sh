@@ -21,7 +21,7 @@ case $SECONDS_EACH in *[!0-9]*|'') usage ;; esac
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CC=${CC_FUZZ:-clang}
-CFLAGS="-DZK_HAVE_RECIPES -DZK_HAVE_CELLS -DZK_HAVE_META -g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -DTHREADED -I$ROOT/include $(pkg-config --cflags libbson-1.0)"
+CFLAGS="-g -O1 -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -DTHREADED -I$ROOT/include -I$ROOT/src/lib $(pkg-config --cflags libbson-1.0)"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
 LIBS="-lzookeeper_mt -ljansson -lzip -lnettle -lbson-1.0 -lpthread"
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "zkcell/err.h"
 #include "zkcell/path.h"
 
@@ -25,11 +26,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > 2 * ZKC_MAX_PATH)
         return 0;
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstring(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
 
     int plain = zkc_path_validate(s, false);
     int seq = zkc_path_validate(s, true);

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "zkmain.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -71,11 +72,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (dump_file == NULL || zip_file == NULL)
             abort();
     }
-    char *buf = malloc(size + 1);
+    char *buf = fuzz_cstring(data, size);
     if (buf == NULL)
         return 0;
-    memcpy(buf, data, size);
-    buf[size] = '\0';
     char *argv[MAX_ARGS + 4];
     int argc = 0;
     argv[argc++] = "zk";

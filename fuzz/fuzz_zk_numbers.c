@@ -1,8 +1,9 @@
 /*
- * fuzz_zk_numbers.c: libFuzzer target for the zk command's parsers of
- * durations, numbers and permissions (src/zk/out.c): zk_parse_duration,
- * zk_parse_duration_opt, zk_parse_uint and zk_perms_parse, with what
- * their comments promise checked.  The input is one string (up to the
+ * fuzz_zk_numbers.c: libFuzzer target for the parsers of durations,
+ * numbers and permissions: the library's zkc_parse_duration_ms (every
+ * program's durations), and zk's zk_parse_duration_opt, zk_parse_uint
+ * and zk_perms_parse (src/zk/out.c), with what their comments promise
+ * checked.  The input is one string (up to the
  * first NUL).
  *
  * fuzz-sources: fuzz/zkmain.c src/zk/out.c src/zk/paths.c src/zk/pipe.c src/zk/cmd_read.c src/zk/cmd_write.c src/zk/cmd_wait.c src/zk/cmd_archive.c src/zk/child.c src/zk/cmd_zkns.c src/zk/cmd_global.c src/zk/signals.c src/zk/conn.c src/zk/help.c
@@ -12,7 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_input.h"
 #include "../src/zk/zkcmd.h"
+#include "zkcell/duration.h"
 #include "zkmain.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,17 +31,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 256)
         return 0;
     zkfuzz_setup();
-    char *s = malloc(size + 1);
+    char *s = fuzz_cstring(data, size);
     if (s == NULL)
         return 0;
-    memcpy(s, data, size);
-    s[size] = '\0';
 
-    int64_t ms = -7;
-    if (zk_parse_duration(s, &ms) == 0)
-        check(ms >= 0 && ms <= (int64_t)9e15);
-    else
-        check(ms == -7);
+    static const int bare_units[] = {0, 1, 1000};
+    for (size_t i = 0; i < sizeof bare_units / sizeof bare_units[0]; i++) {
+        int ms = -7;
+        if (zkc_parse_duration_ms(s, bare_units[i], &ms) == ZKC_OK)
+            check(ms >= 0 && ms <= ZKC_DURATION_MAX_MS);
+        else
+            check(ms == -7);
+    }
 
     zk_ctx z;
     memset(&z, 0, sizeof z);

@@ -17,6 +17,7 @@
 
 #include <zip.h>
 
+#include "fuzz_input.h"
 #include "zkmain.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -28,11 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *dir = zkfuzz_setup();
     char file[4200];
     snprintf(file, sizeof file, "%s/names.zip", dir);
-    char *buf = malloc(size + 1);
+    char *buf = fuzz_cstring(data, size);
     if (buf == NULL)
         return 0;
-    memcpy(buf, data, size);
-    buf[size] = '\0';
     int zerr;
     zip_t *zip = zip_open(file, ZIP_CREATE | ZIP_TRUNCATE, &zerr);
     if (zip == NULL)

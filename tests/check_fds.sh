@@ -8,18 +8,7 @@
 # Usage: check_fds.sh SRC_DIR
 set -u
 src=$1
-n=0
-failed=0
-check() { # description, offending lines
-    n=$((n + 1))
-    if [ -z "$2" ]; then
-        echo "ok $n - $1"
-    else
-        echo "not ok $n - $1"
-        echo "$2" | sed 's/^/# /'
-        failed=$((failed + 1))
-    fi
-}
+. "$(dirname "$0")/tap_check.sh"
 files=$(find "$src" -name '*.c' | sort)
 lib=$(echo "$files" | grep "/lib/")
 # shellcheck disable=SC2086
@@ -37,5 +26,4 @@ check "no accept, pipe, mkstemp, creat, dup, popen, tmpfile (accept4, pipe2, mko
     "$(grep -nE '\b(accept|pipe|mkstemp|creat|dup|popen|tmpfile)\(' $files)"
 # shellcheck disable=SC2086
 check "the library uses strerror_r, not strerror" "$(grep -nE '(^|[^_a-z])strerror\(' $lib)"
-echo "1..$n"
-[ "$failed" = 0 ]
+tap_end

@@ -15,6 +15,7 @@
 #include "watch.h"
 #include "conn.h"
 #include "path.h"
+#include "duration.h"
 #include "util.h"
 #include "recipes.h"
 #include "fake.h"

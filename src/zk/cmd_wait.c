@@ -20,10 +20,7 @@
 #include <unistd.h>
 
 #include "zkcmd.h"
-
-#ifdef ZK_HAVE_RECIPES
 #include "zkcell/recipes.h"
-#endif
 
 #define EXIT_INTERRUPTED 130
 
@@ -562,62 +559,6 @@ int zk_cmd_elock(zk_ctx *z, int argc, char **argv)
 
 /* ---- qlock ---- */
 
-#ifndef ZK_HAVE_RECIPES
-/* ObtainQueueLock, for a library without the recipes: wait until entry is
- * first among its siblings (bytewise order), watching only the one
- * before it. */
-static int zkc_queue_lock(zkc_conn *c, const char *entry, int timeout_ms, zkc_cancel *cancel)
-{
-    char *dir = zkc_path_dir(entry);
-    const char *name = zkc_path_base(entry);
-    int64_t deadline = timeout_ms >= 0 ? zk_now_ms() + timeout_ms : -1;
-    int rc;
-    for (;;) {
-        zkc_strings *kids = NULL;
-        rc = zkc_children(c, dir, &kids, NULL, NULL);
-        if (rc != ZKC_OK)
-            break;
-        zkc_strings_sort(kids);
-        const char *prev = NULL;
-        bool found = false;
-        for (size_t i = 0; i < kids->count && !found; i++) {
-            if (strcmp(kids->v[i], name) == 0)
-                found = true;
-            else
-                prev = kids->v[i];
-        }
-        char *pp = found && prev != NULL ? zkc_path_join(dir, prev) : NULL;
-        zkc_strings_free(kids);
-        if (!found) {
-            rc = ZKC_ENONODE;
-            break;
-        }
-        if (pp == NULL) {
-            rc = ZKC_OK;
-            break;
-        }
-        zkc_watch *w = NULL;
-        bool exists = false;
-        rc = zkc_exists(c, pp, &exists, NULL, &w);
-        zkc_free(pp);
-        if (rc != ZKC_OK)
-            break;
-        if (exists) {
-            int left = -1;
-            if (deadline >= 0) {
-                int64_t l = deadline - zk_now_ms();
-                left = l > 0 ? (int)l : 0;
-            }
-            rc = zkc_watch_wait(w, left, cancel);
-        }
-        zkc_watch_free(w);
-        if (rc != ZKC_OK)
-            break;
-    }
-    zkc_free(dir);
-    return rc;
-}
-#endif
 
 int zk_cmd_qlock(zk_ctx *z, int argc, char **argv)
 {

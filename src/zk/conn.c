@@ -13,17 +13,12 @@
 #include <sys/resource.h>
 
 #include "zkcmd.h"
-#include "zkcell/zkocc.h"
-
-#ifdef ZK_HAVE_CELLS
-#include "zkcell/cells.h"
-#endif
-#ifdef ZK_HAVE_META
 #include "zkcell/auth.h"
+#include "zkcell/cells.h"
 #include "zkcell/conncache.h"
 #include "zkcell/global.h"
 #include "zkcell/meta.h"
-#endif
+#include "zkcell/zkocc.h"
 
 static const char *auth_cred(const zk_ctx *z)
 {
@@ -83,7 +78,6 @@ static int connect_zkocc(zk_ctx *z)
     return rc;
 }
 
-#ifdef ZK_HAVE_META
 static zkc_cells *cells;
 /* zk_auth.json: digest credentials per cell. */
 static zkc_auth_config *cell_auth;
@@ -179,9 +173,7 @@ static int connect_cells(zk_ctx *z)
         zk_errf(z, "%s", zkc_strerror(rc));
     return rc;
 }
-#endif
 
-#ifdef ZK_HAVE_META
 /* The status of cell in the cache's JSON: "state" and "last_error". */
 static void cell_status(zkc_conn_cache *cache, const char *cell, char *state, size_t ssize,
                         char *err, size_t esize)
@@ -202,9 +194,7 @@ static void cell_status(zkc_conn_cache *cache, const char *cell, char *state, si
         snprintf(err, esize, "%s", e);
     json_decref(doc);
 }
-#endif
 
-#ifdef ZK_HAVE_META
 /* Why the router knows no cell for path: the cells' own message, which
  * names the configuration read (or the files looked for).  The router's
  * message itself may have been set on another thread. */
@@ -227,7 +217,6 @@ static const char *no_cell_detail(const zk_ctx *z, const char *path, char *buf, 
     zkc_free(addrs);
     return rc != ZKC_OK && *buf != '\0' ? buf : NULL;
 }
-#endif
 
 const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_t size)
 {
@@ -237,7 +226,6 @@ const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_
         snprintf(buf, size, "%s", zkc_errmsg());
         return buf;
     }
-#ifdef ZK_HAVE_META
     if (rc == ZKC_ENOCELL)
         return no_cell_detail(z, path, buf, size);
     if (rc != ZKC_ETIMEDOUT && rc != ZKC_ECONNECTIONLOSS && rc != ZKC_EOPERATIONTIMEOUT &&
@@ -270,19 +258,10 @@ const char *zk_cell_detail(zk_ctx *z, const char *path, int rc, char *buf, size_
     zkc_free(cell);
     zkc_free(addrs);
     return buf;
-#else
-    (void)z;
-    (void)path;
-    (void)rc;
-    (void)buf;
-    (void)size;
-    return NULL;
-#endif
 }
 
 int zk_cell_conn_begin(zk_ctx *z, char **path)
 {
-#ifdef ZK_HAVE_META
     zkc_conn_cache *cache = z->conn != NULL ? zkc_meta_cache(z->conn) : NULL;
     if (cache == NULL || z->routed != NULL)
         return ZKC_OK;
@@ -318,24 +297,15 @@ int zk_cell_conn_begin(zk_ctx *z, char **path)
     free(given);
     zkc_free(cell);
     return rc;
-#else
-    (void)z;
-    (void)path;
-    return ZKC_OK;
-#endif
 }
 
 void zk_cell_conn_end(zk_ctx *z)
 {
-#ifdef ZK_HAVE_META
     if (z->routed == NULL)
         return;
     zkc_conn_cache_release(zkc_meta_cache(z->routed), z->conn);
     z->conn = z->routed;
     z->routed = NULL;
-#else
-    (void)z;
-#endif
 }
 
 /* --quorums "H1;H2;...": one global namespace over those quorums
@@ -392,14 +362,8 @@ int zk_connect(zk_ctx *z)
         rc = connect_quorums(z);
     else if (z->zkocc_addrs != NULL)
         rc = connect_zkocc(z);
-    else {
-#ifdef ZK_HAVE_META
+    else
         rc = connect_cells(z);
-#else
-        zk_errf(z, "no --server or --fake given (this zk was built without the cell router)");
-        rc = ZKC_EBADCONFIG;
-#endif
-    }
     if (rc != ZKC_OK)
         failed = rc;
     return rc;
@@ -422,10 +386,8 @@ void zk_disconnect(zk_ctx *z)
     z->fake_tree = NULL;
     zkc_strings_free(z->known_cells);
     z->known_cells = NULL;
-#ifdef ZK_HAVE_META
     zkc_cells_free(cells);
     cells = NULL;
     zkc_auth_config_free(cell_auth);
     cell_auth = NULL;
-#endif
 }

@@ -10,12 +10,13 @@
  * round-trips through dump and restore.
  */
 #include <ctype.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "core/utf8.h"
+#include "zkcell/duration.h"
 #include "zkcmd.h"
 
 /* ---- errors ---- */
@@ -127,40 +128,13 @@ int zk_bad_option(zk_ctx *z, char **argv)
 
 /* ---- data ---- */
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
-static size_t utf8_len(const unsigned char *s, size_t n)
+/* Length of the printable character at s (n > 0 bytes left), or 0 when
+ * it is not UTF-8 (the library's decoder) or is a C1 control. */
+static size_t printable_len(const unsigned char *s, size_t n)
 {
-    unsigned char c = s[0];
-    size_t len;
     uint32_t cp;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-    } else {
-        return 0;
-    }
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-        return 0;
-    /* C1 controls are not printable either. */
-    if (cp >= 0x80 && cp < 0xa0)
-        return 0;
-    return len;
+    size_t len = zkc__utf8_decode(s, n, &cp);
+    return len > 0 && (cp < 0x80 || cp >= 0xa0) ? len : 0;
 }
 
 void zk_write_data(zk_ctx *z, FILE *f, const char *data, size_t len)
@@ -178,7 +152,7 @@ void zk_write_data(zk_ctx *z, FILE *f, const char *data, size_t len)
             i++;
             continue;
         }
-        size_t u = c >= 0x80 ? utf8_len(s + i, len - i) : 0;
+        size_t u = c >= 0x80 ? printable_len(s + i, len - i) : 0;
         if (u > 0) {
             fwrite(s + i, 1, u, f);
             i += u;
@@ -217,42 +191,10 @@ int64_t zk_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int zk_parse_duration(const char *s, int64_t *ms)
-{
-    char *end;
-    if (s == NULL || *s == '\0' || *s == '-')
-        return -1;
-    /* strtod also takes "nan", "inf", hex and leading blanks: only a
-     * finite, non-negative decimal count is a duration. */
-    if ((!isdigit((unsigned char)*s) && *s != '.') || strpbrk(s, "xX") != NULL)
-        return -1;
-    double v = strtod(s, &end);
-    if (end == s || !isfinite(v) || v < 0)
-        return -1;
-    double mult;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "m") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else
-        return -1;
-    double r = v * mult;
-    if (!isfinite(r) || r > 9e15)
-        return -1;
-    *ms = (int64_t)r;
-    return 0;
-}
-
 int zk_parse_duration_opt(zk_ctx *z, const char *opt, const char *val, int *ms)
 {
-    int64_t v;
-    if (zk_parse_duration(val, &v) != 0 || v > INT32_MAX)
+    if (zkc_parse_duration_ms(val, 1000, ms) != ZKC_OK)
         return zk_usage(z, "%s: want a duration like 500ms, 10s or 2m, got '%s'", opt, val);
-    *ms = (int)v;
     return 0;
 }
 

@@ -162,11 +162,9 @@ void zk_write_data(zk_ctx *z, FILE *f, const char *data, size_t len);
 void zk_fmt_time(int64_t ms, char *buf, size_t size);
 /* Same, with milliseconds and the zone offset. */
 void zk_fmt_time_long(int64_t ms, char *buf, size_t size);
-/* Parse a duration: "250ms", "10s", "2m", "1h", a bare number is
- * seconds.  Returns 0 and *ms, or -1. */
-int zk_parse_duration(const char *s, int64_t *ms);
-/* The same for the value of option opt, in int milliseconds: returns 0
- * and *ms, or reports a usage error and returns ZK_EXIT_USAGE. */
+/* Parse the value of option opt as a duration in int milliseconds
+ * (zkc_parse_duration_ms, a bare number is seconds): returns 0 and *ms,
+ * or reports a usage error and returns ZK_EXIT_USAGE. */
 int zk_parse_duration_opt(zk_ctx *z, const char *opt, const char *val, int *ms);
 /* Monotonic milliseconds. */
 int64_t zk_now_ms(void);

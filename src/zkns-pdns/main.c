@@ -32,6 +32,7 @@
 #include "zkcell/auth.h"
 #include "zkcell/cells.h"
 #include "zkcell/conncache.h"
+#include "zkcell/duration.h"
 #include "zkcell/fake.h"
 #include "zkcell/meta.h"
 #include "zkcell/path.h"
@@ -111,28 +112,6 @@ static int parse_uint(const char *s, unsigned long max, unsigned long *out)
     return 0;
 }
 
-/* "250ms", "2s", or a bare number of milliseconds. */
-static int parse_ms(const char *s, int *out)
-{
-    char num[32];
-    size_t n = strlen(s);
-    unsigned long mult = 1, v;
-    if (n > 2 && strcmp(s + n - 2, "ms") == 0) {
-        n -= 2;
-    } else if (n > 1 && s[n - 1] == 's') {
-        n -= 1;
-        mult = 1000;
-    }
-    if (n == 0 || n >= sizeof num)
-        return -1;
-    memcpy(num, s, n);
-    num[n] = '\0';
-    if (parse_uint(num, 3600000 / mult, &v) != 0 || v == 0)
-        return -1;
-    *out = (int)(v * mult);
-    return 0;
-}
-
 enum {
     OPT_CONFIG = 256,
     OPT_DOMAIN,
@@ -206,7 +185,9 @@ static int parse_args(int argc, char **argv, options *o)
             o->bind_addr = optarg;
             break;
         case OPT_TIMEOUT:
-            if (parse_ms(optarg, &o->timeout_ms) != 0)
+            /* A bare number is milliseconds here. */
+            if (zkc_parse_duration_ms(optarg, 1, &o->timeout_ms) != ZKC_OK ||
+                o->timeout_ms <= 0 || o->timeout_ms > 3600000)
                 return usage_error("--timeout: want a duration like 500ms or 1s, got '%s'",
                                    optarg);
             break;

@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include <zkcell/duration.h>
 #include <zkcell/sys/conn_impl.h>
 
 #include "zkocc.h"
@@ -85,33 +86,6 @@ static void usage(FILE *f)
 "\n"
 "Durations: 500ms, 10s, 2m, 1h (a bare number is seconds).\n"
 "HTTP on the same port: GET /debug/vars, /metrics, /healthz.\n");
-}
-
-static int parse_duration(const char *s, int *ms)
-{
-    char *end;
-    if (s == NULL || *s == '\0' || *s == '-')
-        return -1;
-    double v = strtod(s, &end);
-    /* !(v >= 0) also refuses "nan", which no cast may convert. */
-    if (end == s || !(v >= 0))
-        return -1;
-    double mult;
-    if (*end == '\0' || strcmp(end, "s") == 0)
-        mult = 1000;
-    else if (strcmp(end, "ms") == 0)
-        mult = 1;
-    else if (strcmp(end, "m") == 0)
-        mult = 60000;
-    else if (strcmp(end, "h") == 0)
-        mult = 3600000;
-    else
-        return -1;
-    double r = v * mult;
-    if (r > 2e9)
-        return -1;
-    *ms = (int)r;
-    return 0;
 }
 
 static int parse_size(const char *s, size_t *ret)
@@ -224,23 +198,28 @@ static int parse_args(int argc, char **argv, zo_opts *o)
         case O_LOCAL_CELL: o->local_cell = optarg; break;
         case O_RESOLVE_LOCAL: o->resolve_local = true; break;
         case O_SESSION_TIMEOUT:
-            if (parse_duration(optarg, &o->session_timeout_ms) || o->session_timeout_ms == 0)
+            if (zkc_parse_duration_ms(optarg, 1000, &o->session_timeout_ms) != ZKC_OK ||
+                o->session_timeout_ms == 0)
                 return bad(name, optarg, "a duration like 10s");
             break;
         case O_CONNECT_TIMEOUT:
-            if (parse_duration(optarg, &o->connect_timeout_ms) || o->connect_timeout_ms == 0)
+            if (zkc_parse_duration_ms(optarg, 1000, &o->connect_timeout_ms) != ZKC_OK ||
+                o->connect_timeout_ms == 0)
                 return bad(name, optarg, "a duration like 10s");
             break;
         case O_RECONNECT:
-            if (parse_duration(optarg, &o->reconnect_min_ms) || o->reconnect_min_ms == 0)
+            if (zkc_parse_duration_ms(optarg, 1000, &o->reconnect_min_ms) != ZKC_OK ||
+                o->reconnect_min_ms == 0)
                 return bad(name, optarg, "a duration like 1s");
             break;
         case O_RECONNECT_MAX:
-            if (parse_duration(optarg, &o->reconnect_max_ms) || o->reconnect_max_ms == 0)
+            if (zkc_parse_duration_ms(optarg, 1000, &o->reconnect_max_ms) != ZKC_OK ||
+                o->reconnect_max_ms == 0)
                 return bad(name, optarg, "a duration like 30s");
             break;
         case O_REFRESH_INTERVAL:
-            if (parse_duration(optarg, &o->refresh_interval_ms) || o->refresh_interval_ms == 0)
+            if (zkc_parse_duration_ms(optarg, 1000, &o->refresh_interval_ms) != ZKC_OK ||
+                o->refresh_interval_ms == 0)
                 return bad(name, optarg, "a duration like 1s");
             break;
         case O_REFRESH_COUNT:
@@ -253,13 +232,13 @@ static int parse_args(int argc, char **argv, zo_opts *o)
                 return bad(name, optarg, "a size like 256M");
             break;
         case O_NEG_TTL:
-            if (parse_duration(optarg, &o->negative_ttl_ms))
+            if (zkc_parse_duration_ms(optarg, 1000, &o->negative_ttl_ms) != ZKC_OK)
                 return bad(name, optarg, "a duration like 1s");
             break;
         case O_SNAPSHOT: o->snapshot = optarg; break;
         case O_AUTH_CONFIG: auth_config_path = optarg; break;
         case O_SNAPSHOT_INTERVAL:
-            if (parse_duration(optarg, &o->snapshot_interval_ms))
+            if (zkc_parse_duration_ms(optarg, 1000, &o->snapshot_interval_ms) != ZKC_OK)
                 return bad(name, optarg, "a duration like 60s");
             break;
         case O_MAX_FRAME:
@@ -282,15 +261,17 @@ static int parse_args(int argc, char **argv, zo_opts *o)
                 return bad(name, optarg, "a size of at least 4K");
             break;
         case O_IDLE:
-            if (parse_duration(optarg, &o->idle_timeout_ms) || o->idle_timeout_ms == 0)
+            if (zkc_parse_duration_ms(optarg, 1000, &o->idle_timeout_ms) != ZKC_OK ||
+                o->idle_timeout_ms == 0)
                 return bad(name, optarg, "a duration like 5m");
             break;
         case O_WRITE_TIMEOUT:
-            if (parse_duration(optarg, &o->write_timeout_ms) || o->write_timeout_ms == 0)
+            if (zkc_parse_duration_ms(optarg, 1000, &o->write_timeout_ms) != ZKC_OK ||
+                o->write_timeout_ms == 0)
                 return bad(name, optarg, "a duration like 30s");
             break;
         case O_SHUTDOWN:
-            if (parse_duration(optarg, &o->shutdown_timeout_ms))
+            if (zkc_parse_duration_ms(optarg, 1000, &o->shutdown_timeout_ms) != ZKC_OK)
                 return bad(name, optarg, "a duration like 5s");
             break;
         case O_IGNORED: break;

@@ -187,7 +187,7 @@ static void test_dial_dead_port(void **state)
     int64_t took = now_ms() - t0;
     assert_int_equal(ZKC_ETIMEDOUT, rc);
     assert_null(c);
-    assert_true(took >= 650 && took < 2500);
+    assert_true(took >= 650); /* the bound is honoured; no upper bound on a loaded machine */
     assert_non_null(strstr(zkc_errmsg(), "127.0.0.1:22999,127.0.0.1:22998"));
     print_message("# dial to a dead port: ETIMEDOUT after %lld ms (bound 700 ms)\n",
                   (long long)took);
@@ -216,11 +216,11 @@ static void test_dial_bad_addresses(void **state)
             fail_msg("\"%s\": got %s", bad[i], zkc_err_name(rc));
         assert_null(c);
     }
-    /* A name that does not resolve: refused at once, not after a timeout. */
+    /* A name that does not resolve: refused (ZKC_ECONNECT), not left to
+     * a timeout (ZKC_ETIMEDOUT, after longer than the test may run). */
     zkc_conn *c = NULL;
-    int64_t t0 = now_ms();
+    o.connect_timeout_ms = 3600 * 1000;
     assert_int_equal(ZKC_ECONNECT, zkc_zk_dial("no-such-host.invalid:2181", &o, &c));
-    assert_true(now_ms() - t0 < 450);
     assert_non_null(strstr(zkc_errmsg(), "no-such-host.invalid"));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_zk_dial(NULL, &o, &c));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_zk_dial("127.0.0.1:2181", &o, NULL));
@@ -629,8 +629,9 @@ static void test_watches(void **state)
     /* One-shot: more changes fire nothing more. */
     OK(zkc_set(b, P("w"), "2", 1, -1, NULL));
     OK(zkc_delete(b, P("w/new"), -1));
-    OK(zkc_exists(a, "/", NULL, NULL, NULL)); /* a round trip after those */
-    zkc_sleep(50, NULL);
+    /* A round trip after those: the session delivers events and replies
+     * in the server's order, so any event of those changes came first. */
+    OK(zkc_exists(a, "/", NULL, NULL, NULL));
     assert_int_equal(3, cl.events);
     zkc_watch_free(wd);
     zkc_watch_free(wc);
@@ -748,13 +749,13 @@ static void test_auth_failure(void **state)
     (void)state;
     NEED_SERVER();
     zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
-    o.connect_timeout_ms = 5000;
+    /* Refused as such (ZKC_EAUTHFAILED), not left to the dial's bound
+     * (ZKC_ETIMEDOUT, after longer than the test may run). */
+    o.connect_timeout_ms = 3600 * 1000;
     o.auth_scheme = "no-such-scheme";
     o.auth_cred = "x:y";
     zkc_conn *c = (zkc_conn *)1;
-    int64_t t0 = now_ms();
     assert_int_equal(ZKC_EAUTHFAILED, zkc_zk_dial(servers, &o, &c));
-    assert_true(now_ms() - t0 < 4000);
     assert_null(c);
     assert_non_null(strstr(zkc_errmsg(), "authentication failed"));
     assert_null(strstr(zkc_errmsg(), "x:y"));
@@ -916,8 +917,6 @@ static void test_refused_wait_for_running_completion(void **state)
     for (; n < 40; n++) {
         tags[n] = (tag){&cl, n + 1};
         OK(zkc_aexists(c, "/", 0, coll_done, &tags[n]));
-        if (n % 10 == 0)
-            zkc_sleep(20, NULL); /* give a drainer its chance to overtake */
     }
     pthread_mutex_lock(&cl.lock);
     int early = cl.n;
@@ -981,11 +980,15 @@ static void test_close_in_completion(void **state)
     pthread_mutex_unlock(&cl.lock);
     /* The first completion closes; every other one still completes once. */
     assert_true(coll_wait(&cl, N, 0, 10000));
-    zkc_sleep(50, NULL);
-    assert_int_equal(N, cl.n);
     assert_int_equal(ZKC_ECLOSED, cl.after_close_rc);
     OK(zkc_watch_wait(w, 5000, NULL));
     assert_int_equal(ZKC_EVENT_CLOSED, zkc_watch_event(w)->type);
+    /* No second completion: close has run them all by now (the watch's
+     * CLOSED comes last). */
+    pthread_mutex_lock(&cl.lock);
+    int completions = cl.n;
+    pthread_mutex_unlock(&cl.lock);
+    assert_int_equal(N, completions);
     zkc_watch_free(w);
     print_message("# close from a completion, %d operations: %lld ms\n", N,
                   (long long)(now_ms() - t0));

@@ -19,6 +19,8 @@
 #include <zkcell/sys/conn_impl.h>
 #include <zkcell/zkcell.h>
 
+#include "test_clock.h"
+
 static char tmpdir[256];
 
 static int setup(void **state)
@@ -577,18 +579,24 @@ static void test_bad_files(void **state)
     struct {
         const char *name, *text, *msg;
     } cases[] = {
-        {"notjson.json", "{\"nyc\": ", "notjson.json: not valid JSON: "},
-        {"garbage.json", "zk1:2181", "garbage.json: not valid JSON: "},
-        {"empty.json", "", "empty.json: not valid JSON"},
+        /* jansson's message, where: FILE:LINE:COLUMN. */
+        {"notjson.json", "{\"nyc\": ",
+         "notjson.json:1:8: not valid JSON: unexpected token near end of file"},
+        {"garbage.json", "zk1:2181", "garbage.json:1:2: not valid JSON: invalid token near 'zk'"},
+        {"empty.json", "", "empty.json:1:0: not valid JSON"},
+        {"lines.json", "{\"nyc\": \"a:1\",\n \"sfo\": }\n",
+         "lines.json:2:9: not valid JSON: unexpected token near '}'"},
         {"array.json", "[\"nyc\", \"zk:1\"]", "array.json: not a JSON object"},
         {"string.json", "\"zk:1\"", "string.json: not a JSON object"},
         {"number.json", "{\"nyc\": 2181}", "number.json: the value of key \"nyc\" is not a string"},
         {"null.json", "{\"nyc\": null}", "the value of key \"nyc\" is not a string"},
         {"nested.json", "{\"a\": \"x\", \"nyc\": {\"a\": \"b\"}}", "key \"nyc\" is not a string"},
         {"list.json", "{\"nyc\": [2181]}", "key \"nyc\" is not a string or a list"},
-        {"dup.json", "{\"nyc\": \"a:1\", \"nyc\": \"b:1\"}", "duplicate object key"},
-        {"trailing.json", "{\"nyc\": \"a:1\"} x", "not valid JSON"},
-        {"nul.json", "{\"nyc\": \"a\\u0000b\"}", "not valid JSON"},
+        {"dup.json", "{\"nyc\": \"a:1\", \"nyc\": \"b:1\"}",
+         "dup.json:1:20: not valid JSON: duplicate object key"},
+        {"trailing.json", "{\"nyc\": \"a:1\"} x",
+         "trailing.json:1:16: not valid JSON: end of file expected"},
+        {"nul.json", "{\"nyc\": \"a\\u0000b\"}", "nul.json:1:18: not valid JSON"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         const char *p = write_file(cases[i].name, cases[i].text);
@@ -631,6 +639,10 @@ static void test_bad_files(void **state)
     o.ignore_env = true;
     assert_int_equal(ZKC_OK, zkc_cells_new(&o, &c));
     expect_bad(c, "zk config (text): the value of key \"a\" is not a string");
+    zkc_cells_free(c);
+    o.config_text = "{\"a\": ";
+    assert_int_equal(ZKC_OK, zkc_cells_new(&o, &c));
+    expect_bad(c, "zk config (text):1:6: not valid JSON: unexpected token near end of file");
     zkc_cells_free(c);
 }
 
@@ -675,7 +687,7 @@ static void test_missing_files(void **state)
     const char *badfirst[2] = {bad, file};
     o.config_paths = badfirst;
     assert_int_equal(ZKC_OK, zkc_cells_new(&o, &c));
-    expect_bad(c, "bad-first.json: not valid JSON");
+    expect_bad(c, "bad-first.json:1:4: not valid JSON: invalid token near 'nope'");
     zkc_cells_free(c);
 }
 
@@ -684,12 +696,15 @@ static void test_missing_files(void **state)
 static void test_reload(void **state)
 {
     (void)state;
+    /* The files are looked at once a second: the test's clock says when. */
+    test_clock_start();
     const char *p = write_file("reload.json", "{\"nyc\": \"one:1\"}");
     zkc_cells *c = cells_on(p, "nyc1");
     expect_addrs(c, "nyc", false, "one:1");
 
     /* Within the second the parsed copy is used... */
     write_file("reload.json", "{\"nyc\": \"two:22\"}");
+    test_clock_advance(999);
     expect_addrs(c, "nyc", false, "one:1");
     /* ...but a refresh (what each dial does) sees the change at once. */
     assert_int_equal(ZKC_OK, zkc_cells_refresh(c));
@@ -701,13 +716,15 @@ static void test_reload(void **state)
     expect_addrs(c, "nyc", false, "thr:33");
 
     /* A new file at the same path (new inode), seen after a second
-     * without any refresh. */
+     * without any refresh: not before. */
     char tmp[400], path[400];
     snprintf(tmp, sizeof tmp, "%s/reload.json.tmp", tmpdir);
     snprintf(path, sizeof path, "%s/reload.json", tmpdir);
     write_file("reload.json.tmp", "{\"nyc\": \"four:4\", \"sfo\": \"s:1\"}");
     assert_int_equal(0, rename(tmp, path));
-    usleep(1100 * 1000);
+    test_clock_advance(999);
+    expect_addrs(c, "nyc", false, "thr:33");
+    test_clock_advance(1);
     expect_addrs(c, "nyc", false, "four:4");
     expect_known(c, false, "nyc,sfo");
 
@@ -837,7 +854,8 @@ int main(void)
         cmocka_unit_test(test_guess_local_cell), cmocka_unit_test(test_env),
         cmocka_unit_test(test_bad_options),    cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_bad_keys),
-        cmocka_unit_test(test_missing_files),  cmocka_unit_test(test_reload),
+        cmocka_unit_test(test_missing_files),
+        cmocka_unit_test_teardown(test_reload, test_clock_teardown),
         cmocka_unit_test(test_subprocess_flags), cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests_name("cells", tests, setup, teardown);

@@ -391,13 +391,16 @@ static void test_failed_promotion(void **state)
     fixture *f = *state;
     assert_int_equal(ZKC_OK, zkc_create_recursive(f->admin, LEADER, NULL, 0, 0,
                                                   zkc_acl_world(ZKC_PERM_READ | ZKC_PERM_ADMIN), NULL));
+    /* Through the counting proxy: each promotion is a set of the leader
+     * node; wait for three that failed, not for a time. */
+    zkc_conn *p = proxy_open(f->tree);
+    assert_non_null(p);
     elector a;
-    elector_start(&a, f->a, NULL);
-    for (int i = 0; i < 20; i++) {
-        size_t n = count_kids(f->admin, CANDS); /* (size_t)-1: no folder yet */
-        assert_true(n <= 1 || n == (size_t)-1);
-        usleep(5000);
-    }
+    elector_start(&a, p, NULL);
+    WAIT_FOR(proxy_ops_count(p, ZKC_OP_SET) >= 3, 10000);
+    assert_true(proxy_ops_count(p, ZKC_OP_SET) >= 3);
+    size_t n = count_kids(f->admin, CANDS);
+    assert_true(n <= 1);
     assert_int_equal(0, atomic_load(&a.t.runs));
     assert_int_equal(ZKC_OK, zkc_set_acl(f->admin, LEADER, zkc_acl_world(ZKC_PERM_FILE), -1));
     WAIT_FOR(atomic_load(&a.t.runs) == 1, 10000);
@@ -406,6 +409,7 @@ static void test_failed_promotion(void **state)
     elector_end(&a);
     assert_int_equal(ZKC_EINTERRUPTED, a.rc);
     assert_int_equal(0, count_kids(f->admin, CANDS));
+    zkc_conn_close(p);
 }
 
 /* Someone else's contents in the leader node: the task stops, the node

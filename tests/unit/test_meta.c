@@ -21,6 +21,8 @@
 #include <zkcell/sys/conn_impl.h>
 #include <zkcell/zkcell.h>
 
+#include "test_clock.h"
+
 #define OK(expr) assert_int_equal(ZKC_OK, (expr))
 
 enum { NYC, SFO, GLOBAL, DOWN, NCELLS };
@@ -39,6 +41,7 @@ typedef struct world {
     int max_in_dial[NCELLS];
     bool fail[NCELLS];
     int dial_delay_ms;
+    int bad_dials; /* dials of a cell or address not in the config */
 } world;
 
 static int cell_index(const char *name)
@@ -49,14 +52,21 @@ static int cell_index(const char *name)
     return -1;
 }
 
+/* The cache's dial, called on the router's threads too: a bad argument
+ * is counted (teardown fails the test), never asserted here. */
 static int fake_dial(const char *cell, const char *addrs, void *ud, zkc_conn **ret)
 {
     world *w = ud;
     int i = cell_index(cell);
-    assert_true(i >= 0);
     char want[64];
     snprintf(want, sizeof want, "fake:%s", cell);
-    assert_string_equal(want, addrs);
+    if (i < 0 || strcmp(want, addrs) != 0) {
+        pthread_mutex_lock(&w->lock);
+        w->bad_dials++;
+        pthread_mutex_unlock(&w->lock);
+        zkc_impl_set_errmsg("dial of cell %s at %s: not in the config", cell, addrs);
+        return ZKC_ECONNECT;
+    }
     pthread_mutex_lock(&w->lock);
     w->dials[i]++;
     w->in_dial[i]++;
@@ -131,7 +141,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     world *w = *state;
+    test_clock_stop();
     zkc_conn_close(w->meta);
+    int bad_dials = w->bad_dials;
     for (int i = 0; i < NCELLS; i++) {
         zkc_conn_close(w->direct[i]);
         zkc_fake_tree_free(w->tree[i]);
@@ -139,6 +151,10 @@ static int teardown(void **state)
     zkc_cells_free(w->cells);
     pthread_mutex_destroy(&w->lock);
     free(w);
+    if (bad_dials != 0) {
+        print_error("%d dials of a cell or address not in the config\n", bad_dials);
+        return -1;
+    }
     return 0;
 }
 
@@ -1212,44 +1228,53 @@ static void test_cache_one_dial_in_flight(void **state)
 static void test_cache_backoff(void **state)
 {
     world *w = *state;
+    /* Backoff is timing: the test's clock stands still until moved. */
+    test_clock_start();
+    /* Delays of 100 ms doubled up to 400, each drawn from its upper half:
+     * 50..100 ms after the first failure, 100..200 after the second. */
     zkc_conn_cache *cache = new_cache(w, 100);
     zkc_conn *c = NULL;
     /* The first dial fails... */
     assert_int_equal(ZKC_ECONNECT, zkc_conn_cache_get(cache, "down", &c));
     expect_msg("cell down: dial fake:down: connection refused");
     assert_int_equal(1, dials(w, DOWN));
-    /* ...and until the delay passes, callers get its error at once. */
-    int64_t t0 = zkc_impl_now_ms();
+    /* ...and until the delay passes, callers get its error, no dial. */
     for (int i = 0; i < 20; i++) {
         assert_int_equal(ZKC_ECONNECT, zkc_conn_cache_get(cache, "down", &c));
         expect_msg("next dial in");
     }
-    assert_true(zkc_impl_now_ms() - t0 < 50);
+    test_clock_advance(49);
+    assert_int_equal(ZKC_ECONNECT, zkc_conn_cache_get(cache, "down", &c));
+    expect_msg("(1 failed dial; next dial in");
     assert_int_equal(1, dials(w, DOWN));
     char *status = NULL;
     OK(zkc_conn_cache_status(cache, &status));
     assert_non_null(strstr(status, "\"state\":\"backoff\""));
     zkc_free(status);
 
-    /* After it (50..100 ms), one more dial; the next delay is longer. */
-    zkc_sleep(110, NULL);
+    /* After it, one more dial; the next delay is longer. */
+    test_clock_advance(51);
     assert_int_equal(ZKC_ECONNECT, zkc_conn_cache_get(cache, "down", &c));
     assert_int_equal(2, dials(w, DOWN));
     expect_msg("connection refused");
+    test_clock_advance(99);
     assert_int_equal(ZKC_ECONNECT, zkc_conn_cache_get(cache, "down", &c));
     expect_msg("2 failed dials");
-    zkc_sleep(110, NULL);
-    /* 100..200 ms now: probably still waiting; at most one more dial. */
+    assert_int_equal(2, dials(w, DOWN));
+    test_clock_advance(101);
     assert_int_equal(ZKC_ECONNECT, zkc_conn_cache_get(cache, "down", &c));
-    assert_true(dials(w, DOWN) <= 3);
+    assert_int_equal(3, dials(w, DOWN));
 
     /* A cell that comes back is used after the delay; success resets. */
     w->tree[DOWN] = zkc_fake_tree_new();
-    zkc_sleep(450, NULL);
+    assert_int_equal(ZKC_ECONNECT, zkc_conn_cache_get(cache, "down", &c));
+    assert_int_equal(3, dials(w, DOWN));
+    test_clock_advance(400);
     OK(zkc_conn_cache_get(cache, "down", &c));
     zkc_conn_cache_release(cache, c);
     OK(zkc_conn_cache_get(cache, "down", &c));
     zkc_conn_cache_release(cache, c);
+    assert_int_equal(4, dials(w, DOWN));
 
     /* Unknown cells are not dialed, and not held back. */
     assert_int_equal(ZKC_ENOCELL, zkc_conn_cache_get(cache, "lon", &c));

@@ -172,14 +172,21 @@ static void test_connection_loss(void **state)
     /* A check with a connection loss: no time to retry. */
     assert_int_equal(ZKC_OK, zkc_fake_inject(f->b, ZKC_FAKE_LOSS_BEFORE, 1));
     assert_int_equal(ZKC_ETIMEDOUT, zkc_queue_lock(f->b, e2, 0, NULL));
-    /* A loss while setting the watch, then the predecessor goes. */
-    assert_int_equal(ZKC_OK, zkc_fake_inject(f->b, ZKC_FAKE_LOSS_AFTER, 2));
+    /* Lost replies while looking, then the predecessor goes once the
+     * waiter watches it (through the counting proxy: its exists is the
+     * watch, after two lists whose replies were lost and a third). */
+    zkc_conn *p = proxy_open(f->tree);
+    assert_non_null(p);
+    assert_int_equal(ZKC_OK, zkc_fake_inject(proxy_inner(p), ZKC_FAKE_LOSS_AFTER, 2));
     waiter w;
-    wait_start(&w, f->b, e2, 10000, NULL);
-    usleep(20000);
+    wait_start(&w, p, e2, 10000, NULL);
+    WAIT_FOR(proxy_ops_count(p, ZKC_OP_EXISTS) == 1, 5000);
+    assert_int_equal(1, proxy_ops_count(p, ZKC_OP_EXISTS));
+    assert_int_equal(3, proxy_ops_count(p, ZKC_OP_CHILDREN));
     assert_int_equal(ZKC_OK, zkc_delete(f->a, e1, -1));
     pthread_join(w.thr, NULL);
     assert_int_equal(ZKC_OK, w.rc);
+    zkc_conn_close(p);
     /* An expired session is not retried. */
     assert_int_equal(ZKC_OK, zkc_fake_inject(f->b, ZKC_FAKE_EXPIRE, 0));
     assert_int_equal(ZKC_ESESSIONEXPIRED, zkc_queue_lock(f->b, e2, 1000, NULL));

@@ -13,6 +13,8 @@
 #include <zkcell/sys/conn_impl.h>
 #include <zkcell/zkcell.h>
 
+#include "thread_blocked.h"
+
 static void test_fire_once(void **state)
 {
     (void)state;
@@ -198,9 +200,12 @@ static void *fire_main(void *arg)
     return NULL;
 }
 
+static atomic_int freer_tid;
+
 static void *free_main(void *arg)
 {
     slow_cb *s = arg;
+    thread_blocked_self(&freer_tid);
     zkc_watch_free(s->w);
     atomic_store(&s->freed, 1);
     return NULL;
@@ -220,10 +225,8 @@ static void test_free_waits_for_running_callback(void **state)
         pthread_cond_wait(&s.cond, &s.lock);
     pthread_mutex_unlock(&s.lock);
     assert_int_equal(0, pthread_create(&freer, NULL, free_main, &s));
-    /* Give a free that does not wait every chance to return (up to 2 s);
-     * one that waits never does, whatever the timing. */
-    for (int i = 0; i < 400 && !atomic_load(&s.freed); i++)
-        zkc_sleep(5, NULL);
+    /* A free that does not wait returns; one that waits blocks. */
+    thread_blocked_wait(&freer_tid, &s.freed);
     pthread_mutex_lock(&s.lock);
     s.release = 1;
     pthread_cond_broadcast(&s.cond);

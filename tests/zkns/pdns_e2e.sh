@@ -63,12 +63,12 @@ check() {
 start_pdns() {
     dir=$work/pdns-$1
     PORT=$(free_port)
-    rc=0
-    pdns_run "$dir" "$PORT" "$2" 4000 \
-        "$BIN --config $3 --zkns-domain $domain --zkns-root $4 --soa-host ns1.$domain --timeout 1500ms ${5:-}" ||
-        rc=1
+    pdns_start "$dir" "$PORT" 1 launch=pipe \
+        "pipe-command=$BIN --config $3 --zkns-domain $domain --zkns-root $4 --soa-host ns1.$domain --timeout 1500ms ${5:-}" \
+        "pipe-abi-version=$2" pipe-timeout=4000
+    started=$?
     PIDS="$PIDS $PDNS_PID"
-    return $rc
+    return $started
 }
 
 # stop_pdns PID: stop pdns_server, then wait (at most 30 s) for its

@@ -59,8 +59,8 @@ fi
 # PowerDNS, one distributor thread: one coprocess, whose memory is sampled.
 dir=$work/pdns
 PORT=$(free_port)
-if ! pdns_run "$dir" "$PORT" 3 30000 \
-    "$BIN --config $CFG --zkns-domain $domain --zkns-root $root --soa-host ns1.$domain"; then
+if ! pdns_start "$dir" "$PORT" 1 launch=pipe pipe-abi-version=3 pipe-timeout=30000 \
+    "pipe-command=$BIN --config $CFG --zkns-domain $domain --zkns-root $root --soa-host ns1.$domain"; then
     echo "Bail out! pdns_server did not start"
     exit 1
 fi

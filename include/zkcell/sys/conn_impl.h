@@ -125,6 +125,18 @@ void zkc_impl_set_errmsg(const char *fmt, ...) __attribute__((format(printf, 1, 
 int64_t zkc_impl_now_ms(void);
 int64_t zkc_impl_wall_ms(void);
 
+/*
+ * For tests: zkc_impl_now_ms() returns now_ms() from now on, in every
+ * thread (NULL: the real monotonic clock again), so that a test moves
+ * time itself where timing is the behaviour (backoff, the once-a-second
+ * look at zk_client.json).  now_ms must never go back, and must start
+ * at or after the real clock's value.  Waits until a deadline wait as
+ * long, in real time, as now_ms() says is left, then look again: with a
+ * clock that stands still they end only when woken or the test moves it.
+ */
+typedef int64_t (*zkc_impl_clock_fn)(void);
+void zkc_impl_set_clock(zkc_impl_clock_fn now_ms);
+
 /* A random 64-bit number (src/lib/core/random.c, from getrandom), for
  * jitter and protected names. */
 uint64_t zkc_impl_random(void);

@@ -417,19 +417,27 @@ static int check_map(json_t *root, char *msg, size_t size)
     return ZKC_OK;
 }
 
-/* Parse buf as the configuration.  On success *ret_map is set. */
-static int parse_config(const char *buf, size_t len, json_t **ret_map, char *msg,
-                        size_t size)
+/* The flags of every parse: a duplicate key is an error, and so is a
+ * document that is not an object (said by check_map, more clearly than
+ * jansson would). */
+#define CONFIG_JSON_FLAGS (JSON_REJECT_DUPLICATES | JSON_DECODE_ANY)
+
+/* Check what jansson parsed from name (a file, or "(text)"): *ret_map is
+ * set on success, else msg says "zk config NAME:LINE:COLUMN: not valid
+ * JSON: ..." or "zk config NAME: <what check_map found>". */
+static int check_parsed(const char *name, json_t *root, const json_error_t *err,
+                        json_t **ret_map, char *msg, size_t size)
 {
-    json_error_t err;
-    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
     if (root == NULL) {
-        snprintf(msg, size, "not valid JSON: %s (line %d, column %d)", err.text, err.line,
-                 err.column);
+        snprintf(msg, size, "zk config %s:%d:%d: not valid JSON: %s", name, err->line,
+                 err->column, err->text);
         return ZKC_EBADCONFIG;
     }
-    int rc = check_map(root, msg, size);
+    char why[700];
+    int rc = check_map(root, why, sizeof why);
     if (rc != ZKC_OK) {
+        if (rc == ZKC_EBADCONFIG)
+            snprintf(msg, size, "zk config %s: %s", name, why);
         json_decref(root);
         return rc;
     }
@@ -472,66 +480,45 @@ static void sig_from_stat(file_sig *s, const struct stat *st)
     s->ctime = st->st_ctim;
 }
 
-/* Read and parse one file.  Returns ZKC_OK with *ret_map, ENOENT-like
- * "missing" as 1, or ZKC_EBADCONFIG with msg.  *sig is what was read. */
+/* Read and parse one file (json_load_file).  Returns ZKC_OK with
+ * *ret_map, 1 when there is no file at path, or ZKC_EBADCONFIG with msg
+ * naming path.  *sig is the file as it was before reading: if it changes
+ * while being read, the next check sees a different file and reads it
+ * again. */
 static int load_file(const char *path, file_sig *sig, json_t **ret_map, char *msg,
                      size_t size)
 {
     memset(sig, 0, sizeof *sig);
-    FILE *f = fopen(path, "rbe");
-    if (f == NULL) {
+    char eb[128];
+    struct stat st;
+    if (stat(path, &st) != 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return 1;
         sig->exists = -1; /* unreadable: check again next time */
-        char eb[128];
-        snprintf(msg, size, "cannot open: %s", strerror_r(errno, eb, sizeof eb));
-        return ZKC_EBADCONFIG;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) {
-        char eb[128];
-        snprintf(msg, size, "cannot stat: %s", strerror_r(errno, eb, sizeof eb));
-        fclose(f);
-        sig->exists = -1;
+        snprintf(msg, size, "zk config %s: cannot stat: %s", path,
+                 strerror_r(errno, eb, sizeof eb));
         return ZKC_EBADCONFIG;
     }
     sig_from_stat(sig, &st);
     if (!S_ISREG(st.st_mode)) {
-        snprintf(msg, size, "not a regular file");
-        fclose(f);
+        snprintf(msg, size, "zk config %s: not a regular file", path);
         return ZKC_EBADCONFIG;
     }
     if (st.st_size > ZKC_MAX_CONFIG_SIZE) {
-        snprintf(msg, size, "larger than %d bytes", ZKC_MAX_CONFIG_SIZE);
-        fclose(f);
+        snprintf(msg, size, "zk config %s: larger than %d bytes", path, ZKC_MAX_CONFIG_SIZE);
         return ZKC_EBADCONFIG;
     }
-    size_t cap = (size_t)st.st_size + 1;
-    char *buf = malloc(cap);
-    if (buf == NULL) {
-        fclose(f);
+    json_error_t err;
+    json_t *root = json_load_file(path, CONFIG_JSON_FLAGS, &err);
+    if (root == NULL && json_error_code(&err) == json_error_cannot_open_file) {
+        sig->exists = -1;
+        snprintf(msg, size, "zk config %s: cannot open: %s", path,
+                 strerror_r(errno, eb, sizeof eb));
+        return ZKC_EBADCONFIG;
+    }
+    if (root == NULL && json_error_code(&err) == json_error_out_of_memory)
         return ZKC_ENOMEM;
-    }
-    size_t len = fread(buf, 1, cap, f);
-    int read_err = ferror(f);
-    fclose(f);
-    if (read_err) {
-        char eb[128];
-        snprintf(msg, size, "cannot read: %s", strerror_r(EIO, eb, sizeof eb));
-        free(buf);
-        sig->exists = -1;
-        return ZKC_EBADCONFIG;
-    }
-    if (len == cap) {
-        /* It grew while we read it: parse it next time. */
-        snprintf(msg, size, "changed while being read");
-        free(buf);
-        sig->exists = -1;
-        return ZKC_EBADCONFIG;
-    }
-    int rc = parse_config(buf, len, ret_map, msg, size);
-    free(buf);
-    return rc;
+    return check_parsed(path, root, &err, ret_map, msg, size);
 }
 
 /* Make the parsed configuration current (lock held).  force: check the
@@ -539,14 +526,16 @@ static int load_file(const char *path, file_sig *sig, json_t **ret_map, char *ms
 static int refresh_locked(zkc_cells *c, bool force)
 {
     /* Written by the parsers on errors only, and formatted either way. */
-    char msg[700] = "";
+    char msg[1500] = "";
     if (c->text != NULL) {
         if (!c->loaded) {
             json_t *map = NULL;
-            int rc = parse_config(c->text, c->text_len, &map, msg, sizeof msg);
-            char full[800];
-            snprintf(full, sizeof full, "zk config (text): %s", msg);
-            set_loaded(c, map, "(text)", rc, full);
+            json_error_t err;
+            json_t *root = json_loadb(c->text, c->text_len, CONFIG_JSON_FLAGS, &err);
+            int rc = check_parsed("(text)", root, &err, &map, msg, sizeof msg);
+            if (rc == ZKC_ENOMEM)
+                return rc;
+            set_loaded(c, map, "(text)", rc, msg);
         }
         goto out;
     }
@@ -580,9 +569,7 @@ static int refresh_locked(zkc_cells *c, bool force)
             continue;
         if (rc == ZKC_ENOMEM)
             return rc;
-        char full[1200];
-        snprintf(full, sizeof full, "zk config %s: %s", c->paths[i], msg);
-        set_loaded(c, map, c->paths[i], rc, full);
+        set_loaded(c, map, c->paths[i], rc, msg);
         goto out;
     }
     /* No file: no cells, but the overrides still work. */

@@ -4,73 +4,12 @@
  * them taken out of an argument vector (zkc_cells_take_flags), so that
  * every program accepts what zkc_cells_subprocess_flags() hands a child.
  */
-#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "zkcell/cells.h"
+#include "zkcell/duration.h"
 #include "zkcell/sys/conn_impl.h"
-
-/*
- * A Go duration ("5s", "1m30s", "1.5s", "250ms", "100us") in whole
- * milliseconds, rounded up (a nonzero duration under 1 ms is 1 ms).
- * Returns 0, or -1 when s is not a duration or is out of range.
- */
-static int parse_go_duration(const char *s, int *ret_ms)
-{
-    static const struct {
-        const char *unit;
-        double ms;
-    } units[] = {{"ns", 1e-6}, {"us", 1e-3}, {"\xc2\xb5s", 1e-3}, {"\xce\xbcs", 1e-3},
-                 {"ms", 1.0},  {"s", 1e3},   {"m", 6e4},          {"h", 3.6e6}};
-    if (s == NULL || *s == '\0')
-        return -1;
-    if (strcmp(s, "0") == 0) {
-        *ret_ms = 0;
-        return 0;
-    }
-    double total = 0;
-    const char *p = s;
-    while (*p != '\0') {
-        const char *start = p;
-        while ((*p >= '0' && *p <= '9') || *p == '.')
-            p++;
-        if (p == start)
-            return -1;
-        char num[32];
-        size_t n = (size_t)(p - start);
-        if (n >= sizeof num)
-            return -1;
-        memcpy(num, start, n);
-        num[n] = '\0';
-        if (strchr(num, '.') != strrchr(num, '.') || strcmp(num, ".") == 0)
-            return -1; /* two dots, or no digits */
-        char *end;
-        double v = strtod(num, &end);
-        if (*end != '\0')
-            return -1;
-        size_t best = 0, best_len = 0;
-        for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-            size_t l = strlen(units[i].unit);
-            if (strncmp(p, units[i].unit, l) == 0 && l > best_len) {
-                best = i;
-                best_len = l;
-            }
-        }
-        if (best_len == 0)
-            return -1; /* a number without a unit */
-        /* "m" must not eat the "m" of "ms": the longest match wins above. */
-        p += best_len;
-        total += v * units[best].ms;
-        if (total > (double)INT_MAX)
-            return -1;
-    }
-    int r = (int)total;
-    if ((double)r < total)
-        r++; /* round up, so that 100us is not 0 */
-    *ret_ms = r;
-    return 0;
-}
 
 enum { F_LOCAL_CELL, F_LOCAL_ADDRS, F_GLOBAL_ADDRS, F_BASE_TIMEOUT, F_CONNECT_TIMEOUT,
        F_ZKOCC_ADDR, F_ADDRS };
@@ -136,7 +75,8 @@ int zkc_cells_flag(const char *arg, const char *next, zkc_cells_opts *opts,
         break;
     case F_BASE_TIMEOUT:
     case F_CONNECT_TIMEOUT:
-        if (parse_go_duration(val, &ms) != 0 || ms <= 0) {
+        /* Go's form: only "0" goes without a unit, and 0 is refused. */
+        if (zkc_parse_duration_ms(val, 0, &ms) != ZKC_OK || ms <= 0) {
             zkc_impl_set_errmsg("-zk.%s: want a positive duration like 5s or 1m30s, got '%.64s'",
                             flag_names[which], val);
             return ZKC_EBADARGUMENTS;

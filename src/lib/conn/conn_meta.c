@@ -767,9 +767,7 @@ static void *router_main(void *arg)
             continue;
         }
         if (m->timers != NULL) {
-            int64_t due = m->timers->due;
-            struct timespec ts = {(time_t)(due / 1000), (long)(due % 1000) * 1000000L};
-            pthread_cond_timedwait(&m->cond, &m->lock, &ts);
+            zkc_impl_cond_wait_until(&m->cond, &m->lock, m->timers->due);
         } else {
             pthread_cond_wait(&m->cond, &m->lock);
         }

@@ -2,18 +2,35 @@
  * clock.c: the library's clocks: monotonic and wall-clock milliseconds,
  * deadlines from timeouts, and condition variables that wait on the
  * monotonic clock.  Every deadline in the library is a zkc_impl_now_ms()
- * value.
+ * value, and a test may put a clock of its own in place of the real one
+ * (zkc_impl_set_clock): condition waits then wait as many real
+ * milliseconds as that clock says are left, and look again.
  */
 #include <limits.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "zkcell/sys/conn_impl.h"
 
-int64_t zkc_impl_now_ms(void)
+/* The test's clock, or NULL for the real one. */
+static _Atomic(zkc_impl_clock_fn) test_clock;
+
+static int64_t real_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void zkc_impl_set_clock(zkc_impl_clock_fn now_ms)
+{
+    atomic_store(&test_clock, now_ms);
+}
+
+int64_t zkc_impl_now_ms(void)
+{
+    zkc_impl_clock_fn fn = atomic_load(&test_clock);
+    return fn != NULL ? fn() : real_now_ms();
 }
 
 int64_t zkc_impl_wall_ms(void)
@@ -25,9 +42,11 @@ int64_t zkc_impl_wall_ms(void)
 
 void zkc_impl_cond_wait_until(pthread_cond_t *cond, pthread_mutex_t *mutex, int64_t deadline_ms)
 {
-    if (deadline_ms <= zkc_impl_now_ms())
+    int64_t left = deadline_ms - zkc_impl_now_ms();
+    if (left <= 0)
         return;
-    struct timespec ts = {(time_t)(deadline_ms / 1000), (long)(deadline_ms % 1000) * 1000000L};
+    int64_t until = real_now_ms() + left;
+    struct timespec ts = {(time_t)(until / 1000), (long)(until % 1000) * 1000000L};
     pthread_cond_timedwait(cond, mutex, &ts);
 }
 

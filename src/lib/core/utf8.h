@@ -1,6 +1,7 @@
 /*
- * utf8.h: the library's one UTF-8 decoder, internal to libzkcell (path
- * rules, wildcards).  Not installed.
+ * utf8.h: the project's one UTF-8 decoder, internal to libzkcell (path
+ * rules, wildcards) and the commands built with it (zk's escaping of
+ * node data).  Not installed.
  *
  * Threads: a pure function, safe from any thread.
  */
