@@ -112,7 +112,7 @@ pid_t fm_proc_holder(cell *c);
 long fm_proc_starts(cell *c);
 /* After the workers stopped: the history log checked. */
 void fm_proc_check(cell *c);
-/* The helper modes (argv[1] is --hold-cmd or --hold-lock): 0 when argv
+/* The helper modes (argv[1] is --hold-cmd, --hold-lock or --check-holds): 0 when argv
  * is not one, else the process's exit status + 1. */
 int fm_proc_helper(int argc, char **argv);
 
