@@ -11,7 +11,7 @@
 #                         conformance and integration suites with the servers
 #                         up; "N passed, N failed" (not part of make check)
 #   make soak             the fault matrix (tests/faults), SOAK_SECONDS per
-#                         cell (12 cells), its table printed; history log
+#                         cell (39 cells), its table printed; history log
 #                         in build/fault-matrix.log; then zkocc with 1,000
 #                         clients and zkns-pdns under dnsperf for
 #                         LOAD_SECONDS each, memory sampled
@@ -104,7 +104,8 @@ fuzz: deps
 # The long fault matrix: its own server (zkctl, a free port), which it
 # kills and pauses; the table goes to stdout.
 soak: build
-	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl $(BUILD)/tests/faults/fault_matrix \
+	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl ZK_BIN=$(abspath $(BUILD))/src/zk/zk \
+	    $(BUILD)/tests/faults/fault_matrix \
 	    --seconds $(SOAK_SECONDS) --log $(BUILD)/fault-matrix.log
 	@ZKCTL=$(abspath $(BUILD))/src/zkctl/zkctl $(BUILD)/tests/faults/daemon_faults \
 	    $(BUILD)/src/zkocc/zkocc --seconds $(SOAK_SECONDS)

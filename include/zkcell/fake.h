@@ -93,6 +93,24 @@ typedef enum zkc_fake_fault {
 int zkc_fake_inject(zkc_conn *c, zkc_fake_fault fault, unsigned n);
 
 /*
+ * zkc_fake_inject_nth: lose the k-th operation submitted on c from now on
+ * (k >= 1; 1 is the next), as ZKC_FAKE_LOSS_BEFORE or ZKC_FAKE_LOSS_AFTER
+ * do, and only that one: the k-1 before it are applied normally.  It
+ * replaces any loss still pending on c.  Returns ZKC_OK, or
+ * ZKC_EBADARGUMENTS (not a fake session, k == 0, another fault).  With
+ * zkc_fake_ops(), a test loses each step of a sequence in turn.
+ */
+int zkc_fake_inject_nth(zkc_conn *c, zkc_fake_fault fault, unsigned k);
+
+/*
+ * zkc_fake_ops: how many operations were submitted on c so far (a multi
+ * counts as one, the ones that failed by a fault too), and whether a loss
+ * injected is still to come.  Either pointer may be NULL.  Returns ZKC_OK
+ * or ZKC_EBADARGUMENTS (not a fake session).
+ */
+int zkc_fake_ops(zkc_conn *c, uint64_t *ret_n, bool *ret_loss_pending);
+
+/*
  * zkc_fake_add_auth: add an identity to the session for ACL checks:
  * scheme "digest" with "user:password" (matched against digest ACL ids
  * "user:base64(sha1(user:password))"), or "ip" with an address (the

@@ -290,7 +290,9 @@ unsigned zkc_pidnode_recreated(zkc_pidnode *p);
 
 /*
  * zkc_pidnode_free: stop the keeper, delete the node if it is still ours,
- * and free the handle.  NULL is accepted.
+ * and free the handle.  Connection loss is retried, with backoff, for up
+ * to 5 s (so it may block that long while the connection is down); after
+ * that the node is left to go with its session.  NULL is accepted.
  */
 void zkc_pidnode_free(zkc_pidnode *p);
 

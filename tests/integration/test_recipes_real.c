@@ -1020,14 +1020,12 @@ static void test_lock_expiry(void **state)
 static int ens_k = -1;
 static int ens_port;
 
-static void member_modes(const char *dir, char modes[3][16]);
-
 static void test_lock_expiry_partition(void **state)
 {
     (void)state;
     const char *dir = clusters[ens_k].dir;
     char modes[3][16];
-    member_modes(dir, modes);
+    zk_test_member_modes(dir, modes);
     int ma = -1;
     for (int i = 0; i < 3 && ma < 0; i++)
         if (strcmp(modes[i], "follower") == 0)
@@ -1170,31 +1168,6 @@ static int ens_setup(void **state)
     return ens_k >= 0 ? 0 : -1;
 }
 
-/* The quorum mode of each member ("leader", "follower"), from zkctl
- * status --json. */
-static void member_modes(const char *dir, char modes[3][16])
-{
-    for (int i = 0; i < 3; i++)
-        strcpy(modes[i], "?");
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "'%s' --dir '%s' status --json", zk_test_zkctl_bin, dir);
-    FILE *f = popen(cmd, "r");
-    if (f == NULL)
-        return;
-    char buf[4096];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    pclose(f);
-    for (int i = 0; i < 3; i++) {
-        char key[32];
-        snprintf(key, sizeof key, "\"id\":%d,", i + 1);
-        const char *s = strstr(buf, key);
-        const char *m = s != NULL ? strstr(s, "\"mode\":\"") : NULL;
-        if (m != NULL)
-            sscanf(m + 8, "%15[a-z]", modes[i]);
-    }
-}
-
 /*
  * One failover: the first candidate leads from the member whose quorum
  * mode is victim_mode; that member is taken down with how ("kill" or
@@ -1207,7 +1180,7 @@ static int run_failover(const char *path, const char *victim_mode, const char *h
     int first = -1;
     int64_t deadline0 = now_ms() + 15000;
     while (first < 0 && now_ms() < deadline0) {
-        member_modes(dir, modes);
+        zk_test_member_modes(dir, modes);
         for (int i = 0; i < 3 && first < 0; i++)
             if (strcmp(modes[i], victim_mode) == 0)
                 first = i;

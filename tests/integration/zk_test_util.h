@@ -175,6 +175,33 @@ static inline int zk_test_zkctl(const char *dir, const char *fmt, ...)
     return rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
+/* The quorum mode of each member of the 3-server ensemble in dir
+ * ("leader", "follower"; "?" when unknown), from zkctl status --json. */
+static inline void zk_test_member_modes(const char *dir, char modes[3][16])
+{
+    for (int i = 0; i < 3; i++)
+        strcpy(modes[i], "?");
+    if (zk_test_zkctl_bin == NULL)
+        return;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s' --dir '%s' status --json", zk_test_zkctl_bin, dir);
+    FILE *f = popen(cmd, "r");
+    if (f == NULL)
+        return;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    pclose(f);
+    for (int i = 0; i < 3; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "\"id\":%d,", i + 1);
+        const char *s = strstr(buf, key);
+        const char *m = s != NULL ? strstr(s, "\"mode\":\"") : NULL;
+        if (m != NULL)
+            sscanf(m + 8, "%15[a-z]", modes[i]);
+    }
+}
+
 /* Folders of servers a test started: torn down at exit, so that a failed
  * assertion (which leaves its test early) leaves no server running. */
 static char zk_test_tracked[8][64];

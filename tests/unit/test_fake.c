@@ -1015,6 +1015,48 @@ static void test_loss_before(void **state)
     rec_fini(&r);
 }
 
+/* The k-th operation from now, and only it, is lost; the count says how
+ * many were submitted and whether the loss is still to come. */
+static void test_loss_nth(void **state)
+{
+    fx *f = *state;
+    uint64_t n0 = 0, n = 0;
+    bool pending = true;
+    OK(zkc_fake_ops(f->a, &n0, &pending));
+    assert_false(pending);
+    OK(zkc_fake_inject_nth(f->a, ZKC_FAKE_LOSS_BEFORE, 3));
+    OK(zkc_fake_ops(f->a, NULL, &pending));
+    assert_true(pending);
+    OK(zkc_create(f->a, "/n1", NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(f->a, "/n2", NULL, 0, 0, NULL, NULL));
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_create(f->a, "/n3", NULL, 0, 0, NULL, NULL));
+    assert_false(exists_now(f->b, "/n3")); /* lost before: not applied */
+    OK(zkc_create(f->a, "/n4", NULL, 0, 0, NULL, NULL));
+    OK(zkc_fake_ops(f->a, &n, &pending));
+    assert_false(pending);
+    assert_int_equal(4, n - n0);
+
+    /* After the reply: applied, reply lost; a multi counts as one. */
+    OK(zkc_fake_inject_nth(f->a, ZKC_FAKE_LOSS_AFTER, 2));
+    zkc_request ops[2] = {{.op = ZKC_OP_CREATE, .path = "/m1", .version = -1},
+                          {.op = ZKC_OP_CREATE, .path = "/m2", .version = -1}};
+    OK(zkc_multi(f->a, ops, 2, NULL));
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_delete(f->a, "/n4", -1));
+    assert_false(exists_now(f->b, "/n4"));
+    OK(zkc_fake_ops(f->a, &n, &pending));
+    assert_int_equal(6, n - n0);
+
+    /* zkc_fake_inject replaces a pending k-th loss; bad arguments. */
+    OK(zkc_fake_inject_nth(f->a, ZKC_FAKE_LOSS_BEFORE, 5));
+    OK(zkc_fake_inject(f->a, ZKC_FAKE_LOSS_BEFORE, 1));
+    assert_int_equal(ZKC_ECONNECTIONLOSS, zkc_get(f->a, "/n1", NULL, NULL, NULL, NULL));
+    OK(zkc_get(f->a, "/n1", NULL, NULL, NULL, NULL));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject_nth(f->a, ZKC_FAKE_LOSS_BEFORE, 0));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject_nth(f->a, ZKC_FAKE_EXPIRE, 1));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject_nth(NULL, ZKC_FAKE_LOSS_AFTER, 1));
+    assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_ops(NULL, &n, NULL));
+}
+
 static void test_loss_after(void **state)
 {
     fx *f = *state;
@@ -1911,6 +1953,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ephemerals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_before, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_loss_nth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_loss_after, setup, teardown),
         cmocka_unit_test_setup_teardown(test_suspend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delay, setup, teardown),

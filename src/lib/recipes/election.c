@@ -16,7 +16,8 @@
  *   - the task's end.
  *
  * Once the task has returned (always joined: no thread is left behind),
- * the leader node is emptied if it still holds our contents, and our
+ * the leader node is emptied if it still holds our contents (through
+ * connection loss for a while: the write is versioned), and our
  * candidate node is deleted before anything else happens: a failed
  * promotion or a lost leadership never leaves a stale node at the head of
  * the queue (the original deadlocked on its own node).  Errors and lost
@@ -37,6 +38,7 @@
 
 #define DEFAULT_MIN_BACKOFF_MS 100
 #define DEFAULT_MAX_BACKOFF_MS 60000
+#define STEP_DOWN_MS           2000 /* how long stepping down tries to empty the leader node */
 
 struct zkc_election {
     zkc_conn *conn;
@@ -98,8 +100,8 @@ static void on_lock_state(zkc_lock *l, zkc_lock_state s, void *ud)
     (void)l;
     zkc_election *e = ud;
     if (s == ZKC_LOCK_IN_DOUBT || s == ZKC_LOCK_LOST) {
-        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: leadership %s; stopping the task", e->path,
-                 zkc_lock_state_name(s));
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: leadership %s; stopping the task",
+                     e->path, zkc_lock_state_name(s));
         term_stop(e, true);
     }
 }
@@ -364,8 +366,8 @@ static int ensure_leader_node(zkc_election *e, zkc_impl_backoff *bo, zkc_cancel 
             *why = "creating the leader node";
             return rc;
         }
-        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: creating %s: %s; backing off", e->path,
-                     e->leader_path, zkc_strerror(rc));
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: creating %s: %s; backing off",
+                     e->path, e->leader_path, zkc_strerror(rc));
         if ((rc = zkc_impl_backoff_wait(bo, -1, cancel)) != ZKC_OK)
             return rc;
     }
@@ -377,11 +379,28 @@ static int ensure_leader_node(zkc_election *e, zkc_impl_backoff *bo, zkc_cancel 
 static int announce(zkc_election *e, char **contents, size_t *len, int32_t *version)
 {
     const char *node = zkc_lock_node_path(e->lock);
-    int rc = zkc__contents_json(e->extra_json, "candidate", node != NULL ? zkc_path_base(node) : "",
-                                contents, len);
+    int rc = zkc__contents_json(e->extra_json, "candidate",
+                                node != NULL ? zkc_path_base(node) : "", contents, len);
     if (rc == ZKC_OK)
         rc = write_leader(e, *contents, *len, version);
     return rc;
+}
+
+/* Stepping down: empty the leader node if it still holds what we wrote
+ * (version), through connection loss for a while, so that followers do
+ * not read a leader that is gone.  The version makes every try safe: once
+ * someone else wrote (or our lost write was applied), it is refused. */
+static void clear_leader(zkc_election *e, int32_t version)
+{
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 200);
+    int64_t deadline = zkc_impl_deadline(STEP_DOWN_MS);
+    int rc;
+    while (zkc__rc_retryable(rc = zkc_set(e->conn, e->leader_path, NULL, 0, version, NULL)) &&
+           zkc_impl_backoff_wait(&bo, deadline, NULL) == ZKC_OK)
+        ;
+    if (rc != ZKC_OK && rc != ZKC_EBADVERSION && rc != ZKC_ENONODE)
+        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: could not empty %s: %s", e->path,
+                     e->leader_path, zkc_strerror(rc));
 }
 
 /* One term as leader: run the task (lead()) until it ends, leadership is
@@ -390,7 +409,8 @@ static int announce(zkc_election *e, char **contents, size_t *len, int32_t *vers
  * Returns whether lead() was cancelled; *lost and *task_rc say how the
  * term went. */
 static bool serve_term(zkc_election *e, const zkc_elector_task *task, const char *contents,
-                       size_t len, int32_t version, zkc_cancel *cancel, bool *lost, int *task_rc)
+                       size_t len, int32_t version, zkc_cancel *cancel, bool *lost,
+                       int *task_rc)
 {
     pthread_mutex_lock(&e->mu);
     e->task = task;
@@ -416,7 +436,7 @@ static bool serve_term(zkc_election *e, const zkc_elector_task *task, const char
     pthread_mutex_unlock(&e->mu);
 
     if (zkc_lock_get_state(e->lock) == ZKC_LOCK_HELD)
-        zkc_set(e->conn, e->leader_path, NULL, 0, version, NULL);
+        clear_leader(e, version);
     zkc_lock_release(e->lock);
     return cancelled;
 }
@@ -443,8 +463,9 @@ static bool term_ends_run(zkc_election *e, const zkc_elector_task *task, zkc_can
         return true;
     }
     if (lost || task_rc != ZKC_OK) {
-        zkc_impl_log(e->conn, ZKC_LOG_WARN, "election %s: %s; backing off before queueing again",
-                     e->path, lost ? "leadership lost" : "the task failed");
+        zkc_impl_log(e->conn, ZKC_LOG_WARN,
+                     "election %s: %s; backing off before queueing again", e->path,
+                     lost ? "leadership lost" : "the task failed");
         return (*rc = zkc_impl_backoff_wait(bo, -1, cancel)) != ZKC_OK;
     }
     zkc_impl_backoff_reset(bo);

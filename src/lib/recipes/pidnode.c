@@ -13,7 +13,7 @@
  * that many processes losing their nodes together do not come back
  * together; connection loss is retried sooner, with jittered backoff.
  * zkc_pidnode_free() stops the keeper through a cancel token and deletes
- * the node if it is still ours.
+ * the node if it is still ours, through connection loss for a while.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,7 +26,8 @@
 
 #define DEFAULT_MIN_DELAY_MS 5000
 #define DEFAULT_MAX_DELAY_MS 60000
-#define FIRST_CREATE_TRIES 5
+#define FIRST_CREATE_TRIES   5
+#define FREE_CLEANUP_MS      5000 /* how long free tries to delete through connection loss */
 
 struct zkc_pidnode {
     zkc_conn *conn;
@@ -68,12 +69,13 @@ static int pid_create(zkc_pidnode *p, bool replace)
             return ZKC_OK;
         if (!replace)
             return ZKC_ENODEEXISTS;
-        zkc_impl_log(p->conn, ZKC_LOG_INFO, "pid node %s: replacing a node left by session 0x%llx",
-                 p->path, (unsigned long long)st.ephemeral_owner);
+        zkc_impl_log(p->conn, ZKC_LOG_INFO,
+                     "pid node %s: replacing a node left by session 0x%llx", p->path,
+                     (unsigned long long)st.ephemeral_owner);
         rc = zkc_delete(p->conn, p->path, st.version);
         if (rc != ZKC_OK && rc != ZKC_ENONODE && rc != ZKC_EBADVERSION) {
             zkc_impl_set_errmsg("pid node %s: failed deleting the old node: %s", p->path,
-                            zkc_strerror(rc));
+                                zkc_strerror(rc));
             return rc;
         }
     }
@@ -100,7 +102,7 @@ static void *keeper_main(void *arg)
             if (rc == ZKC_ENODEEXISTS)
                 continue; /* someone else's now: watch that */
             zkc_impl_log(p->conn, ZKC_LOG_WARN, "pid node %s: failed creating it again: %s",
-                     p->path, zkc_strerror(rc));
+                         p->path, zkc_strerror(rc));
         } else if (rc == ZKC_OK) {
             zkc_impl_backoff_reset(&bo);
             rc = zkc_watch_wait(w, -1, p->stop);
@@ -111,10 +113,10 @@ static void *keeper_main(void *arg)
             if (ev == ZKC_EVENT_CLOSED)
                 break;
             zkc_impl_log(p->conn, ev == ZKC_EVENT_CHANGED ? ZKC_LOG_INFO : ZKC_LOG_WARN,
-                     "pid node %s: %s", p->path,
-                     ev == ZKC_EVENT_DELETED           ? "deleted (another process?)"
-                     : ev == ZKC_EVENT_SESSION_EXPIRED ? "session expired"
-                                                       : "changed");
+                         "pid node %s: %s", p->path,
+                         ev == ZKC_EVENT_DELETED           ? "deleted (another process?)"
+                         : ev == ZKC_EVENT_SESSION_EXPIRED ? "session expired"
+                                                           : "changed");
         } else if (rc == ZKC_ECLOSED || rc == ZKC_ECLOSING) {
             break;
         } else if (zkc__rc_retryable(rc)) {
@@ -207,6 +209,38 @@ unsigned zkc_pidnode_recreated(zkc_pidnode *p)
     return p == NULL ? 0 : atomic_load(&p->recreated);
 }
 
+/*
+ * Delete the node if it is still ours, trying again through connection
+ * loss for FREE_CLEANUP_MS (a lost exists or delete must not leave the
+ * node behind while the session lives on).  A node that is not ours, or
+ * gone, is left alone; one changed meanwhile is looked at again.
+ */
+static void pid_delete_own(zkc_pidnode *p)
+{
+    zkc_impl_backoff bo = ZKC_IMPL_BACKOFF_INIT(10, 500);
+    int64_t deadline = zkc_impl_deadline(FREE_CLEANUP_MS);
+    for (;;) {
+        bool exists = false;
+        zkc_stat st;
+        int rc = zkc_exists(p->conn, p->path, &exists, &st, NULL);
+        if (rc == ZKC_OK) {
+            if (!exists || st.ephemeral_owner == 0 ||
+                st.ephemeral_owner != zkc_conn_session_id(p->conn))
+                return;
+            rc = zkc_delete(p->conn, p->path, st.version);
+            if (rc == ZKC_OK || rc == ZKC_ENONODE)
+                return;
+        }
+        bool again = zkc__rc_retryable(rc) || rc == ZKC_EBADVERSION;
+        if (!again || zkc_impl_backoff_wait(&bo, deadline, NULL) != ZKC_OK) {
+            zkc_impl_log(p->conn, ZKC_LOG_WARN,
+                         "pid node %s: not deleted (%s); it goes with the session", p->path,
+                         zkc_strerror(rc));
+            return;
+        }
+    }
+}
+
 void zkc_pidnode_free(zkc_pidnode *p)
 {
     if (p == NULL)
@@ -214,10 +248,6 @@ void zkc_pidnode_free(zkc_pidnode *p)
     zkc_cancel_trigger(p->stop);
     if (p->started)
         pthread_join(p->thread, NULL);
-    bool exists = false;
-    zkc_stat st;
-    if (zkc_exists(p->conn, p->path, &exists, &st, NULL) == ZKC_OK && exists &&
-        st.ephemeral_owner != 0 && st.ephemeral_owner == zkc_conn_session_id(p->conn))
-        zkc_delete(p->conn, p->path, st.version);
+    pid_delete_own(p);
     pid_destroy(p);
 }

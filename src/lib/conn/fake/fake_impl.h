@@ -189,6 +189,8 @@ struct fake_conn {
     int closed, expired, suspended;
     int hold; /* keep watch events back (reply being lost) */
     unsigned loss_before, loss_after;
+    unsigned loss_skip; /* operations to let through before the loss */
+    uint64_t nops;      /* operations submitted (a multi is one) */
     fk_id *ids;
     size_t nids;
     fk_node *eph_head, *eph_tail;

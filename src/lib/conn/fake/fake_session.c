@@ -56,13 +56,19 @@ static int fake_dispatch(fake_conn *fc, fk_done *d, fk_work *w)
         pthread_mutex_unlock(&t->lock);
         return ZKC_ECLOSED;
     }
+    fc->nops++;
+    bool loss = fc->loss_before > 0 || fc->loss_after > 0;
+    if (loss && fc->loss_skip > 0) {
+        fc->loss_skip--;
+        loss = false;
+    }
     if (fc->expired) {
         fk_done_clear(d, ZKC_ESESSIONEXPIRED, NULL);
         fk_queue_push(fc, &d->it);
     } else if (fc->suspended) {
         fk_done_clear(d, ZKC_ECONNECTIONLOSS, "connection suspended (injected fault)");
         fk_queue_push(fc, &d->it);
-    } else if (fc->loss_before > 0 || fc->loss_after > 0) {
+    } else if (loss) {
         fk_state *down = fk_state_item_new(ZKC_STATE_SUSPENDED);
         fk_state *up = fk_state_item_new(ZKC_STATE_RECONNECTED);
         if (down == NULL || up == NULL) {
@@ -349,6 +355,7 @@ int zkc_fake_inject(zkc_conn *c, zkc_fake_fault fault, unsigned n)
             fc->loss_before = n;
         else
             fc->loss_after = n;
+        fc->loss_skip = 0;
         pthread_mutex_unlock(&t->lock);
         return ZKC_OK;
     case ZKC_FAKE_EXPIRE: {
@@ -378,6 +385,34 @@ int zkc_fake_inject(zkc_conn *c, zkc_fake_fault fault, unsigned n)
         return fk_inject_state(fc, n != 0);
     }
     return ZKC_EBADARGUMENTS;
+}
+
+int zkc_fake_inject_nth(zkc_conn *c, zkc_fake_fault fault, unsigned k)
+{
+    if (c == NULL || c->ops != &fake_ops || k == 0 ||
+        (fault != ZKC_FAKE_LOSS_BEFORE && fault != ZKC_FAKE_LOSS_AFTER))
+        return ZKC_EBADARGUMENTS;
+    fake_conn *fc = (fake_conn *)c;
+    pthread_mutex_lock(&fc->tree->lock);
+    fc->loss_before = fault == ZKC_FAKE_LOSS_BEFORE;
+    fc->loss_after = fault == ZKC_FAKE_LOSS_AFTER;
+    fc->loss_skip = k - 1;
+    pthread_mutex_unlock(&fc->tree->lock);
+    return ZKC_OK;
+}
+
+int zkc_fake_ops(zkc_conn *c, uint64_t *ret_n, bool *ret_loss_pending)
+{
+    if (c == NULL || c->ops != &fake_ops)
+        return ZKC_EBADARGUMENTS;
+    fake_conn *fc = (fake_conn *)c;
+    pthread_mutex_lock(&fc->tree->lock);
+    if (ret_n != NULL)
+        *ret_n = fc->nops;
+    if (ret_loss_pending != NULL)
+        *ret_loss_pending = fc->loss_before > 0 || fc->loss_after > 0;
+    pthread_mutex_unlock(&fc->tree->lock);
+    return ZKC_OK;
 }
 
 int zkc_fake_add_auth(zkc_conn *c, const char *scheme, const char *cred)
