@@ -73,6 +73,11 @@ static zhandle_t *raw_dial(const char *addr)
     zhandle_t *zh = zookeeper_init(addr, session_watcher, 10000, NULL, NULL, 0);
     if (zh == NULL)
         die("zookeeper_init", -1);
+    /* As zkc_zk_dial sets it (conn_zk.c, RESOLVE_DELAY_MS): without it the
+     * C client looks the server names up again on every turn of its I/O
+     * loop, which costs more CPU per blocking get than zkcell's whole
+     * layer, and the rows would compare resolver settings, not clients. */
+    zoo_set_servers_resolution_delay(zh, 1000);
     pthread_mutex_lock(&mu);
     while (!connected)
         pthread_cond_wait(&cv, &mu);

@@ -208,6 +208,18 @@ static const struct zkc_conn_ops zk_ops;
 /* How long close waits for answers already on their way. */
 #define CLOSE_DRAIN_MS 1000
 
+/*
+ * How often, at most, the C client looks the server names up again while
+ * connected.  By default it does so on every turn of its I/O loop (every
+ * request sent and every answer read): a getaddrinfo(), a netlink query
+ * for the local addresses, and an srand() and shuffle of the list, which
+ * took over half of the client's CPU per blocking call.  A change in DNS
+ * is still seen within this bound (an idle connection turns its loop only
+ * every few seconds anyway), and every reconnect looks the names up as
+ * before.
+ */
+#define RESOLVE_DELAY_MS 1000
+
 /* The connection whose C client callback runs on this thread, if any. */
 static _Thread_local zk_conn *tls_in_callback;
 
@@ -1638,6 +1650,8 @@ static void *init_main(void *arg)
         zookeeper_init2(zc->servers, on_session, zc->init_session_ms, NULL, zc, 0, zc->init_logcb);
     int err = errno;
     tls_log_conn = NULL;
+    if (zh != NULL) /* ZOK for any delay >= -1 */
+        (void)zoo_set_servers_resolution_delay(zh, RESOLVE_DELAY_MS);
     pthread_mutex_lock(&zc->lock);
     zc->zh = zh;
     zc->init_errno = err;

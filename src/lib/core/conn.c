@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <semaphore.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -455,10 +456,16 @@ int zkc_adelete(zkc_conn *c, const char *path, int32_t version, zkc_done_fn done
 
 /* ---- blocking calls: submit, then wait for the one completion ---- */
 
+/*
+ * One blocking call.  The waiter sleeps on a semaphore that the
+ * completion posts as its very last touch of the struct: sem_post() is
+ * one atomic add (and a futex wake when the waiter sleeps), and the
+ * waiter may free the struct as soon as sem_wait() returns.  A mutex and
+ * condition variable cost more here: the waiter, woken while the
+ * completion still holds the mutex, would go back to sleep on it.
+ */
 typedef struct sync_call {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int finished;
+    sem_t done;
     int rc;
     char *errmsg;
     char *data;
@@ -543,28 +550,32 @@ static void sync_done(const zkc_result *res, void *userdata)
         sc->nomem |= sc->mres == NULL;
     }
     sc->watch = res->watch;
-    pthread_mutex_lock(&sc->lock);
-    sc->finished = 1;
-    pthread_cond_signal(&sc->cond);
-    pthread_mutex_unlock(&sc->lock);
+    sem_post(&sc->done); /* last touch: the waiter may free sc now */
+}
+
+static void sync_init(sync_call *sc)
+{
+    memset(sc, 0, sizeof *sc);
+    sem_init(&sc->done, 0, 0);
+}
+
+/* Wait for sync_done. */
+static void sync_wait(sync_call *sc)
+{
+    while (sem_wait(&sc->done) != 0)
+        ; /* EINTR: a signal handler ran */
 }
 
 /* Run req to completion.  On return sc holds the results (the caller
  * takes what it wants and calls sync_finish). */
 static int sync_run(zkc_conn *c, const zkc_request *req, sync_call *sc)
 {
-    memset(sc, 0, sizeof *sc);
-    pthread_mutex_init(&sc->lock, NULL);
-    pthread_cond_init(&sc->cond, NULL);
+    sync_init(sc);
     int rc = zkc_submit(c, req, sync_done, sc);
-    if (rc != ZKC_OK) {
-        sc->finished = 1;
+    if (rc != ZKC_OK)
         sc->rc = rc;
-    }
-    pthread_mutex_lock(&sc->lock);
-    while (!sc->finished)
-        pthread_cond_wait(&sc->cond, &sc->lock);
-    pthread_mutex_unlock(&sc->lock);
+    else
+        sync_wait(sc);
     if (sc->rc == ZKC_OK && sc->nomem)
         sc->rc = ZKC_ENOMEM;
     if (sc->rc != ZKC_OK) {
@@ -584,8 +595,7 @@ static void sync_finish(sync_call *sc)
     free(sc->created_path);
     zkc_watch_free(sc->watch);
     free(sc->mres);
-    pthread_mutex_destroy(&sc->lock);
-    pthread_cond_destroy(&sc->cond);
+    sem_destroy(&sc->done);
 }
 
 /* Hand a result to an out-parameter, or leave it for sync_finish. */
@@ -716,18 +726,13 @@ int zkc_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_multi_result
     if (ret_results != NULL)
         *ret_results = NULL;
     sync_call sc;
-    memset(&sc, 0, sizeof sc);
-    pthread_mutex_init(&sc.lock, NULL);
-    pthread_cond_init(&sc.cond, NULL);
+    sync_init(&sc);
     int rc = zkc_amulti(c, ops, nops, sync_done, &sc);
     if (rc != ZKC_OK) {
         sync_finish(&sc); /* zkc_amulti said why */
         return rc;
     }
-    pthread_mutex_lock(&sc.lock);
-    while (!sc.finished)
-        pthread_cond_wait(&sc.cond, &sc.lock);
-    pthread_mutex_unlock(&sc.lock);
+    sync_wait(&sc);
     rc = sc.rc;
     if (sc.nomem && rc == ZKC_OK)
         rc = ZKC_ENOMEM;

@@ -44,6 +44,9 @@ int zkc_path_validate(const char *path, bool sequential)
             comp_start = i + 1;
             continue;
         }
+        /* Printable ASCII, nearly every byte of a real path: allowed as it is. */
+        if (s[i] >= 0x20 && s[i] < 0x7f)
+            continue;
         uint32_t cp;
         size_t len = zkc__utf8_decode(s + i, n - i, &cp);
         if (len == 0 || char_forbidden(cp))
