@@ -1410,10 +1410,22 @@ static void test_cache_max_conns(void **state)
     int nyc_dials = dials(w, NYC);
     assert_true(zkc_conn_cache_try(cache, "nyc", &c));
     OK(zkc_fake_inject(c, ZKC_FAKE_DELAY, 300));
-    zkc_conn_cache_release(cache, c);
+    uint64_t sent = 0, now = 0;
+    OK(zkc_fake_ops(c, &sent, NULL));
+    now = sent;
     async_done a = {.rc = 1};
     pthread_mutex_init(&a.lock, NULL);
     OK(zkc_aget(m, "/zk/nyc", 0, on_async_done, &a));
+    /* In flight on nyc before sfo is asked for: the get may have gone
+     * through the router's queue (a router thread can still be busy with
+     * nyc's queue after the exists), and sent a moment later. */
+    for (int i = 0; i < 3000 && now == sent; i++) {
+        OK(zkc_fake_ops(c, &now, NULL));
+        if (now == sent)
+            zkc_sleep(1, NULL);
+    }
+    assert_true(now > sent);
+    zkc_conn_cache_release(cache, c);
     OK(zkc_exists(m, "/zk/sfo", &e, NULL, NULL));
     assert_true(e);
     for (int i = 0; i < 1000; i++) {
