@@ -7,7 +7,12 @@
  * Every operation goes through the C client's asynchronous calls, and its
  * completion runs on the C client's completion thread, where results are
  * handed over borrowed (no copies, except the data of a get, which gets
- * its courtesy NUL).  What the C client does not do, this file does:
+ * its courtesy NUL).  One exception: a blocking get, children or exists
+ * without a watch, made while nothing else of the connection is in
+ * flight, goes through the C client's synchronous call (zk_call, the
+ * call op), whose answer its I/O thread hands straight to the caller:
+ * one thread hop less, so a blocking read costs what zoo_get costs.
+ * What the C client does not do, this file does:
  *
  *  - Exactly one completion per accepted submit.  Every operation is
  *    kept in a list, in submission order, until it completes; at close,
@@ -1406,7 +1411,8 @@ static int zk_call(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *
         zrc = zoo_exists(zc->zh, req->path, 0, &st);
     tls_log_conn = saved_log;
     zrc = call_end(zc, zrc, sent);
-    if (req->op == ZKC_OP_GET && zrc == ZOK && st.dataLength > len)
+    /* len is -1 for a node without data. */
+    if (req->op == ZKC_OP_GET && zrc == ZOK && st.dataLength > (len > 0 ? len : 0))
         return ZKC_ENOTSUPPORTED; /* larger than buf: read it again */
 
     zkc_result r;
@@ -1559,12 +1565,6 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
 /* ---- close ---- */
 
 /*
- * The end of a connection: close the C client's handle (which completes
- * what it still holds, with ZCLOSING, and joins its threads), complete
- * what is left, end the watches, free everything.  on_aux: running on
- * the helper thread, which then exits.
- */
-/*
  * Before the handle goes, wait for the synchronous calls inside the C
  * client (zk_call): one may be queueing its request, which touches the
  * handle.  While the session lives, each ends with its answer or with
@@ -1595,6 +1595,12 @@ static void calls_wait_locked(zk_conn *zc)
     }
 }
 
+/*
+ * The end of a connection: close the C client's handle (which completes
+ * what it still holds, with ZCLOSING, and joins its threads), complete
+ * what is left, end the watches, free everything.  on_aux: running on
+ * the helper thread, which then exits.
+ */
 static void teardown(zk_conn *zc, bool on_aux)
 {
     /* Give the answers already on their way a moment to arrive: they
