@@ -542,6 +542,37 @@ static void test_routing(void **state)
     assert_non_null(strstr(zkc_errmsg(), C("sfo", "missing")));
 }
 
+/* A blocking read through the router, with nothing else of its cell in
+ * flight, goes to the cell's connection as a blocking call, answered on
+ * the caller's thread (see test_zk's test_blocking_calls_here). */
+static void test_router_blocking_calls(void **state)
+{
+    (void)state;
+    zkc_conn_cache *cache = zkc_meta_cache(router);
+    zkc_conn *cn = NULL;
+    OK(zkc_conn_cache_get(cache, "nyc", &cn));
+    long n = zkc__zk_calls(cn, NULL);
+    assert_true(n >= 0);
+    /* The completion of the last submitted operation may still be
+     * tidying up: read until one read goes through. */
+    for (int i = 0; i < 1000 && zkc__zk_calls(cn, NULL) == n; i++)
+        assert_data(router, C("nyc", "x"), "written to nyc");
+    n = zkc__zk_calls(cn, NULL);
+    assert_data(router, C("local", "x"), "written to nyc");
+    assert_data(router, C("nyc", "x"), "written to nyc");
+    bool e = true;
+    OK(zkc_exists(router, C("local", "none"), &e, NULL, NULL));
+    assert_false(e);
+    assert_int_equal(ZKC_ENONODE, zkc_get(router, C("local", "none"), NULL, NULL, NULL, NULL));
+    assert_non_null(strstr(zkc_errmsg(), C("local", "none")));
+    zkc_strings *kids = NULL;
+    OK(zkc_children(router, C("local", NULL), &kids, NULL, NULL));
+    assert_true(kids->count >= 2);
+    zkc_strings_free(kids);
+    assert_int_equal(n + 5, zkc__zk_calls(cn, NULL));
+    zkc_conn_cache_release(cache, cn);
+}
+
 /* Without a "global" key, "<local>-global" serves /zk/global. */
 static void test_local_global_key(void **state)
 {
@@ -1339,6 +1370,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_router_blocking_calls),
         cmocka_unit_test(test_local_global_key),
         cmocka_unit_test(test_config_edit),
         cmocka_unit_test(test_multi_and_fresh_cell),

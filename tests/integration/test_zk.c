@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -452,6 +453,138 @@ static void test_basic_ops(void **state)
     assert_int_equal(ZKC_ENONODE, zkc_get(a, P("basic"), NULL, NULL, NULL, NULL));
     zkc_conn_close(a);
     zkc_conn_close(b);
+}
+
+/* A blocking get, children or exists with nothing else outstanding goes
+ * through the C client's synchronous call (answered on the caller's
+ * thread), with the submitted form's results; a node larger than the
+ * call's buffer is read again whole, and a watched read is submitted. */
+/* After a submitted operation, its completion may still be tidying up
+ * when the next blocking call starts, which is then submitted too: read
+ * until one goes through the synchronous call.  Returns the count then. */
+static long calls_settle_at(zkc_conn *c, const char *path)
+{
+    long n = zkc__zk_calls(c, NULL);
+    assert_true(n >= 0);
+    for (int i = 0; i < 1000; i++) {
+        bool exists = false;
+        OK(zkc_exists(c, path, &exists, NULL, NULL));
+        long m = zkc__zk_calls(c, NULL);
+        if (m > n)
+            return m;
+    }
+    fail_msg("no blocking call went through the synchronous call");
+    return -1;
+}
+
+static long calls_settle(zkc_conn *c)
+{
+    return calls_settle_at(c, base);
+}
+
+static void test_blocking_calls_here(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    zkc_conn *c = dial();
+    OK(zkc_create(c, P("here"), "abc", 3, 0, NULL, NULL));
+    OK(zkc_create(c, P("here/k1"), NULL, 0, 0, NULL, NULL));
+    long n0 = calls_settle(c);
+    char *data = NULL;
+    size_t len = 0;
+    zkc_stat st;
+    OK(zkc_get(c, P("here"), &data, &len, &st, NULL));
+    assert_int_equal(3, len);
+    assert_memory_equal("abc", data, 4); /* with its NUL */
+    assert_int_equal(3, st.data_length);
+    assert_int_equal(1, st.num_children);
+    zkc_free(data);
+    assert_int_equal(n0 + 1, zkc__zk_calls(c, NULL));
+    zkc_strings *kids = NULL;
+    memset(&st, 0, sizeof st);
+    OK(zkc_children(c, P("here"), &kids, &st, NULL));
+    assert_int_equal(1, kids->count);
+    assert_string_equal("k1", kids->v[0]);
+    assert_int_equal(1, st.num_children);
+    zkc_strings_free(kids);
+    kids = NULL;
+    OK(zkc_children(c, P("here/k1"), &kids, NULL, NULL));
+    assert_int_equal(0, kids->count);
+    zkc_strings_free(kids);
+    bool exists = true;
+    OK(zkc_exists(c, P("here/none"), &exists, NULL, NULL));
+    assert_false(exists);
+    OK(zkc_exists(c, P("here"), &exists, &st, NULL));
+    assert_true(exists);
+    assert_int_equal(3, st.data_length);
+    assert_int_equal(ZKC_ENONODE, zkc_get(c, P("here/none"), &data, &len, NULL, NULL));
+    assert_int_equal(ZKC_ENONODE, zkc_children(c, P("here/none"), &kids, NULL, NULL));
+    assert_int_equal(n0 + 7, zkc__zk_calls(c, NULL));
+    /* The error message names the path, as the submitted form's does. */
+    assert_non_null(strstr(zkc_errmsg(), P("here/none")));
+
+    /* Past the call's buffer: the data comes whole, read a second time. */
+    static char big[10000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    OK(zkc_set(c, P("here"), big, sizeof big, -1, NULL));
+    long n1 = calls_settle(c);
+    OK(zkc_get(c, P("here"), &data, &len, &st, NULL));
+    assert_int_equal(sizeof big, len);
+    assert_memory_equal(big, data, len);
+    assert_int_equal(sizeof big, st.data_length);
+    zkc_free(data);
+    assert_int_equal(n1 + 1, zkc__zk_calls(c, NULL)); /* called, then submitted */
+
+    /* A watched read is submitted, and its watch works. */
+    zkc_watch *w = NULL;
+    n1 = calls_settle(c);
+    OK(zkc_get(c, P("here"), NULL, NULL, NULL, &w));
+    assert_int_equal(n1, zkc__zk_calls(c, NULL));
+    OK(zkc_set(c, P("here"), "x", 1, -1, NULL));
+    OK(zkc_watch_wait(w, 10000, NULL));
+    assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(w)->type);
+    zkc_watch_free(w);
+    rm_tree(c, P("here"));
+    zkc_conn_close(c);
+}
+
+typedef struct slow_done_state {
+    atomic_int done;
+    int rc;
+} slow_done_state;
+
+static void slow_done(const zkc_result *res, void *ud)
+{
+    slow_done_state *s = ud;
+    s->rc = res->rc;
+    zkc_sleep(200, NULL); /* long enough for a call that overtook it to return */
+    atomic_store(&s->done, 1);
+}
+
+/* A blocking call made while an earlier submission is outstanding (or
+ * its completion is running) returns after that completion: it is then
+ * submitted, not called. */
+static void test_blocking_call_keeps_order(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    zkc_conn *c = dial();
+    OK(zkc_create(c, P("order"), "o", 1, 0, NULL, NULL));
+    long n0 = zkc__zk_calls(c, NULL);
+    for (int i = 0; i < 3; i++) {
+        slow_done_state s = {0, 1};
+        OK(zkc_aget(c, P("order"), 0, slow_done, &s));
+        char *data = NULL;
+        OK(zkc_get(c, P("order"), &data, NULL, NULL, NULL));
+        assert_int_equal(1, atomic_load(&s.done));
+        assert_int_equal(ZKC_OK, s.rc);
+        assert_string_equal("o", data);
+        zkc_free(data);
+    }
+    assert_int_equal(n0, zkc__zk_calls(c, NULL));
+    OK(zkc_delete(c, P("order"), -1));
+    zkc_conn_close(c);
 }
 
 static bool stat_equal(const zkc_stat *a, const zkc_stat *b)
@@ -1273,6 +1406,70 @@ static void test_restart_keeps_session(void **state)
     zk_test_untrack(dir);
 }
 
+typedef struct call_thread {
+    zkc_conn *c;
+    int rc;
+} call_thread;
+
+static void *blocking_get_main(void *arg)
+{
+    call_thread *t = arg;
+    t->rc = zkc_get(t->c, "/paused", NULL, NULL, NULL, NULL);
+    return NULL;
+}
+
+/* Close while another thread's blocking call waits inside the C client
+ * for a server that went silent: close waits for the call to leave the C
+ * client (which gives up on the connection within its receive timeout),
+ * and the call returns an error. */
+static void test_close_during_blocking_call(void **state)
+{
+    (void)state;
+    NEED_ZKCTL();
+    char dir[] = "/tmp/zkc-it-call-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    zk_test_track(dir);
+    int port = pick_ports(22600, 1);
+    assert_true(port > 0);
+    assert_int_equal(0, zkctl(dir, "start --ports %d", port));
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+    zkc_zk_opts o = ZKC_ZK_OPTS_INIT;
+    o.base_timeout_ms = 3000;
+    o.connect_timeout_ms = 10000;
+    zkc_conn *c = NULL;
+    OK(zkc_zk_dial(addr, &o, &c));
+    OK(zkc_create(c, "/paused", "p", 1, 0, NULL, NULL));
+    char pidfile[sizeof dir + 32];
+    snprintf(pidfile, sizeof pidfile, "%s/zk1/zk.pid", dir);
+    FILE *f = fopen(pidfile, "r");
+    assert_non_null(f);
+    int pid = 0;
+    assert_int_equal(1, fscanf(f, "%d", &pid));
+    fclose(f);
+    assert_true(pid > 0);
+
+    long n0 = calls_settle_at(c, "/");
+    assert_int_equal(0, kill(pid, SIGSTOP));
+    call_thread t = {c, 1};
+    pthread_t th;
+    assert_int_equal(0, pthread_create(&th, NULL, blocking_get_main, &t));
+    int inside = 0;
+    for (int i = 0; i < 6000 && inside == 0 && zkc__zk_calls(c, &inside) == n0; i++)
+        zkc_sleep(5, NULL);
+    assert_int_equal(1, inside); /* the get waits inside the C client */
+    zkc_conn_close(c); /* waits for the call */
+    assert_int_equal(0, pthread_join(th, NULL));
+    assert_int_equal(0, kill(pid, SIGCONT));
+    print_message("# blocking get under close: %s\n", zkc_err_name(t.rc));
+    assert_true(t.rc == ZKC_ECONNECTIONLOSS || t.rc == ZKC_EOPERATIONTIMEOUT ||
+                t.rc == ZKC_ECLOSING);
+    assert_int_equal(0, zkctl(dir, "stop"));
+    assert_int_equal(0, zkctl(dir, "teardown"));
+    rmdir(dir);
+    zk_test_untrack(dir);
+}
+
 /* An ensemble loses each member in turn; the session moves and lives. */
 static void test_ensemble_failover(void **state)
 {
@@ -1402,6 +1599,8 @@ int main(void)
         {cmocka_unit_test(test_dial_is_connected), SERVER},
         {cmocka_unit_test(test_session_bound), SERVER},
         {cmocka_unit_test(test_basic_ops), SERVER},
+        {cmocka_unit_test(test_blocking_calls_here), SERVER},
+        {cmocka_unit_test(test_blocking_call_keeps_order), SERVER},
         {cmocka_unit_test(test_null_data), SERVER},
         {cmocka_unit_test(test_sequence_full_path), SERVER},
         {cmocka_unit_test(test_children_unsorted), SERVER},
@@ -1417,6 +1616,7 @@ int main(void)
         {cmocka_unit_test(test_connections_past_log_slots), SERVER},
         {cmocka_unit_test(test_threads), SERVER},
         {cmocka_unit_test(test_restart_keeps_session), ZKCTL},
+        {cmocka_unit_test(test_close_during_blocking_call), ZKCTL},
         {cmocka_unit_test(test_ensemble_failover), ZKCTL},
     };
     /* cmocka reports a skip as "not ok # SKIP", which TAP consumers count

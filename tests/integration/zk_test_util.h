@@ -35,6 +35,7 @@
 /* In conn_zk.c, deliberately not in a public header. */
 int zkc__zk_session_credentials(zkc_conn *c, int64_t *ret_id, char ret_passwd[16]);
 int zkc__zk_client_state(zkc_conn *c);
+long zkc__zk_calls(zkc_conn *c, int *ret_inside);
 
 typedef struct zk_test_waiter {
     pthread_mutex_t lock;

@@ -12,6 +12,7 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,8 +105,9 @@ static int64_t mock_session(zkc_conn *c)
     return 42;
 }
 
-static const struct zkc_conn_ops mock_ops = {1,          "mock",       mock_submit,
-                                             mock_close, mock_session, NULL};
+static const struct zkc_conn_ops mock_ops = {
+    .version = 1, .name = "mock", .submit = mock_submit, .close = mock_close,
+    .session_id = mock_session};
 
 static void *noop(void *arg)
 {
@@ -429,8 +431,106 @@ static int mock_multi(zkc_conn *c, const zkc_request *ops, size_t n, zkc_done_fn
     return ZKC_OK;
 }
 
-static const struct zkc_conn_ops mock_multi_ops = {1,          "mock",       mock_submit,
-                                                   mock_close, mock_session, mock_multi};
+static const struct zkc_conn_ops mock_multi_ops = {
+    .version = 1, .name = "mock", .submit = mock_submit, .close = mock_close,
+    .session_id = mock_session, .multi = mock_multi};
+
+/* The optional call op (version 2): the blocking calls run a request
+ * there first, and submit it when it says ZKC_ENOTSUPPORTED; a version 1
+ * struct's call is never read; the asynchronous forms never use it. */
+static int calls_made;
+static int call_answer; /* ZKC_OK: answers; else returned as is */
+
+static int mock_call(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *ud)
+{
+    (void)c;
+    calls_made++;
+    if (call_answer != ZKC_OK)
+        return call_answer;
+    zkc_stat st = {.version = 9, .data_length = 4};
+    zkc_result r = {.rc = ZKC_OK, .op = req->op, .path = req->path, .data = "here",
+                    .data_len = 4, .stat = &st};
+    done(&r, ud);
+    return ZKC_OK;
+}
+
+static const struct zkc_conn_ops mock_call_ops = {
+    .version = 2, .name = "mock", .submit = mock_submit, .close = mock_close,
+    .call = mock_call};
+static const struct zkc_conn_ops mock_call_v1_ops = {
+    .version = 1, .name = "mock", .submit = mock_submit, .close = mock_close,
+    .call = mock_call};
+
+typedef struct aget_wait {
+    sem_t sem;
+    int rc;
+} aget_wait;
+
+static void aget_wait_done(const zkc_result *r, void *ud)
+{
+    aget_wait *w = ud;
+    w->rc = r->rc;
+    sem_post(&w->sem);
+}
+
+static void test_call_op(void **state)
+{
+    (void)state;
+    int closes = 0;
+    mock *m = mock_new(&closes);
+    m->base.ops = &mock_call_ops;
+    calls_made = 0;
+    call_answer = ZKC_OK;
+    char *data = NULL;
+    size_t len = 0;
+    zkc_stat st;
+    assert_int_equal(ZKC_OK, zkc_get(&m->base, "/a", &data, &len, &st, NULL));
+    assert_string_equal("here", data);
+    assert_int_equal(4, len);
+    assert_int_equal(9, st.version);
+    zkc_free(data);
+    assert_int_equal(1, calls_made);
+    assert_int_equal(0, m->submits);
+
+    /* Not here: submitted, with the submitted answer. */
+    call_answer = ZKC_ENOTSUPPORTED;
+    assert_int_equal(ZKC_OK, zkc_get(&m->base, "/a", &data, &len, &st, NULL));
+    assert_int_equal(11, len);
+    assert_memory_equal("hello\0world", data, 11);
+    zkc_free(data);
+    assert_int_equal(2, calls_made);
+    assert_int_equal(1, m->submits);
+
+    /* A refusal is the call's result, with a message naming the path. */
+    call_answer = ZKC_ECLOSED;
+    assert_int_equal(ZKC_ECLOSED, zkc_get(&m->base, "/refused", &data, NULL, NULL, NULL));
+    assert_non_null(strstr(zkc_errmsg(), "/refused"));
+    assert_int_equal(1, m->submits);
+    /* Bad arguments are caught before the call. */
+    assert_int_equal(ZKC_EBADPATH, zkc_get(&m->base, "no-slash", &data, NULL, NULL, NULL));
+    assert_int_equal(3, calls_made);
+
+    /* The asynchronous form submits. */
+    call_answer = ZKC_OK;
+    aget_wait w = {.rc = 1};
+    sem_init(&w.sem, 0, 0);
+    assert_int_equal(ZKC_OK, zkc_aget(&m->base, "/a", 0, aget_wait_done, &w));
+    while (sem_wait(&w.sem) != 0)
+        ;
+    sem_destroy(&w.sem);
+    assert_int_equal(ZKC_OK, w.rc);
+    assert_int_equal(3, calls_made);
+    assert_int_equal(2, m->submits);
+
+    /* Version 1: call is not read. */
+    m->base.ops = &mock_call_v1_ops;
+    assert_int_equal(ZKC_OK, zkc_get(&m->base, "/a", &data, NULL, NULL, NULL));
+    zkc_free(data);
+    assert_int_equal(3, calls_made);
+    assert_int_equal(3, m->submits);
+    zkc_conn_close(&m->base);
+    assert_int_equal(1, closes);
+}
 
 static void test_multi_not_supported(void **state)
 {
@@ -572,6 +672,7 @@ int main(void)
         cmocka_unit_test(test_state_changes),          cmocka_unit_test(test_log),
         cmocka_unit_test(test_state_callback_cleared_waits),
         cmocka_unit_test(test_multi_size_saturates),
+        cmocka_unit_test(test_call_op),
         cmocka_unit_test(test_multi_not_supported),    cmocka_unit_test(test_multi_arguments),
     };
     return cmocka_run_group_tests_name("conn", tests, NULL, NULL);

@@ -75,7 +75,8 @@ static void echo_close(zkc_conn *c)
     free(c);
 }
 
-static const struct zkc_conn_ops echo_ops = {1, "echo", echo_submit, echo_close, NULL, NULL};
+static const struct zkc_conn_ops echo_ops = {
+    .version = 1, .name = "echo", .submit = echo_submit, .close = echo_close};
 
 static void test_own_implementation(void **state)
 {

@@ -1227,8 +1227,8 @@ static void test_inject_args(void **state)
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject(NULL, ZKC_FAKE_EXPIRE, 0));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject(f->a, (zkc_fake_fault)0, 0));
     assert_int_equal(ZKC_EBADARGUMENTS, zkc_fake_inject(f->a, (zkc_fake_fault)42, 1));
-    static const struct zkc_conn_ops dummy_ops = {1,           "dummy", dummy_submit,
-                                                  dummy_close, NULL,    NULL};
+    static const struct zkc_conn_ops dummy_ops = {
+        .version = 1, .name = "dummy", .submit = dummy_submit, .close = dummy_close};
     zkc_conn dummy;
     memset(&dummy, 0, sizeof dummy);
     OK(zkc_impl_conn_init(&dummy, &dummy_ops, "dummy"));

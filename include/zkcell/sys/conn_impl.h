@@ -38,7 +38,7 @@ extern "C" {
 #endif
 
 struct zkc_conn_ops {
-    unsigned version; /* 1 */
+    unsigned version; /* 1, or 2 with call */
     const char *name; /* "zk", "fake", "meta", "global", "zkocc" */
     /* must provide */
     int (*submit)(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata);
@@ -53,6 +53,14 @@ struct zkc_conn_ops {
      * ops/nops as conn.h describes. */
     int (*multi)(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
                  void *userdata);
+    /* Version 2 on.  May provide (NULL: the blocking calls submit).
+     * The blocking calls' submit: the same contract as submit, except
+     * that done may run on the calling thread before call returns, and
+     * that ZKC_ENOTSUPPORTED (done never called) has the request
+     * submitted instead.  A connection answers there what it can answer
+     * faster by blocking this thread.  Never called from one of the
+     * connection's own completions. */
+    int (*call)(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata);
 };
 
 struct zkc_conn {

@@ -80,6 +80,8 @@ typedef struct mop {
     zkc_done_fn done;
     void *ud;
     unsigned attempts;  /* operations sent so far */
+    bool blocking;      /* from a blocking call (meta_call) */
+    bool here;          /* send as a blocking call: on the caller's thread */
     int64_t start;      /* submit time */
     int64_t due;        /* when a scheduled retry may run */
     bool lost;          /* an earlier attempt lost its reply */
@@ -363,6 +365,8 @@ static void inner_done(const zkc_result *res, void *userdata);
 
 /* In conn_cache.c: count an operation in flight on conn (+1, -1). */
 void zkc__conn_cache_busy(zkc_conn_cache *cache, zkc_conn *conn, int delta);
+/* In conn.c: a blocking call's submit, maybe answered on this thread. */
+int zkc__call_or_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata);
 
 /* Send op on conn.  On ZKC_OK op belongs to the completion, which may
  * already have run: do not touch it. */
@@ -388,8 +392,13 @@ static int send_op(mop *op, zkc_conn *conn)
     atomic_fetch_add(&m->refs, 1);
     op->held = conn;
     zkc__conn_cache_busy(m->cache, conn, 1);
-    int rc = multi ? zkc_amulti(conn, op->mops, op->nmops, inner_done, op)
-                   : zkc_submit(conn, &r, inner_done, op);
+    /* A blocking call sent on its caller's thread (the fast path) goes
+     * as a blocking call to the cell too; a router thread submits. */
+    bool call = op->here && !multi && op->phase == PHASE_RUN;
+    op->here = false;
+    int rc = multi  ? zkc_amulti(conn, op->mops, op->nmops, inner_done, op)
+             : call ? zkc__call_or_submit(conn, &r, inner_done, op)
+                    : zkc_submit(conn, &r, inner_done, op);
     if (rc != ZKC_OK) {
         op->held = NULL;
         zkc__conn_cache_busy(m->cache, conn, -1);
@@ -985,6 +994,19 @@ static int meta_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, vo
     return enqueue(m, op);
 }
 
+/* The call op: a submit whose fast path, when it is taken, sends as a
+ * blocking call to the cell's connection, so that the cell's answer may
+ * complete it on this thread (see send_op). */
+static int meta_call(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    meta_conn *m = (meta_conn *)c;
+    mop *op = mop_new(m, req, done, userdata);
+    if (op == NULL)
+        return ZKC_ENOMEM;
+    op->blocking = true;
+    return enqueue(m, op);
+}
+
 static int meta_multi(zkc_conn *c, const zkc_request *ops, size_t nops, zkc_done_fn done,
                       void *userdata)
 {
@@ -1018,6 +1040,7 @@ static int enqueue(meta_conn *m, mop *op)
         zkc_conn *conn = NULL;
         int rc = ZKC_EAGAIN_FAST;
         if (zkc_conn_cache_try(m->cache, op->cell, &conn)) {
+            op->here = op->blocking;
             rc = send_op(op, conn);
             zkc_conn_cache_release(m->cache, conn);
         }
@@ -1116,12 +1139,13 @@ static void meta_close(zkc_conn *c)
 }
 
 static const struct zkc_conn_ops meta_ops = {
-    .version = 1,
+    .version = 2,
     .name = "meta",
     .submit = meta_submit,
     .close = meta_close,
     .session_id = NULL,
     .multi = meta_multi,
+    .call = meta_call,
 };
 
 int zkc_meta_open(zkc_conn_cache *cache, const zkc_meta_opts *opts, zkc_conn **ret_conn)

@@ -7,7 +7,12 @@
  * Every operation goes through the C client's asynchronous calls, and its
  * completion runs on the C client's completion thread, where results are
  * handed over borrowed (no copies, except the data of a get, which gets
- * its courtesy NUL).  What the C client does not do, this file does:
+ * its courtesy NUL).  One exception: a blocking get, children or exists
+ * without a watch, made while nothing else of the connection is in
+ * flight, goes through the C client's synchronous call (zk_call, the
+ * call op), whose answer its I/O thread hands straight to the caller:
+ * one thread hop less, so a blocking read costs what zoo_get costs.
+ * What the C client does not do, this file does:
  *
  *  - Exactly one completion per accepted submit.  Every operation is
  *    kept in a list, in submission order, until it completes; at close,
@@ -51,6 +56,7 @@
 #include <zookeeper/zookeeper.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +180,8 @@ struct zk_conn {
     uint64_t next_seq; /* the next zk_op.seq */
     zk_wrec *watches;
     int inflight;   /* operations the C client holds */
+    int calling;    /* threads inside a synchronous call (zk_call), also in inflight */
+    long calls;     /* synchronous calls made (zkc__zk_calls) */
     int submitting; /* threads inside a zoo_a* call */
     bool closing;
     bool draining;
@@ -1305,6 +1313,136 @@ static int zk_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void
     return op_submitted(zc, op, seq, zrc);
 }
 
+/* ---- blocking calls on the caller's thread ---- */
+
+/* The data of a get answered by zk_call lands here first; a larger node
+ * is read again the usual way (its stat gives its size). */
+#define CALL_BUF 4096
+/* How many times a blocking call yields to a completion finishing. */
+#define CALL_YIELDS 50
+
+/*
+ * Whether a blocking call may go through the C client's synchronous
+ * call, counted in zc->calling (and inflight) when it may: only a get,
+ * children or exists without a watch; not from inside a completion;
+ * only while the C client is connected; and only when nothing of this
+ * connection is outstanding or completing, so that no earlier
+ * completion can run after this call's.
+ *
+ * Connected, because the C client 3.8 checks the session before it
+ * queues a request, outside its lock: a request queued after its expiry
+ * cleanup is answered only at close.  A submit is settled by
+ * hold_if_gone_locked(); a synchronous call cannot be, it waits inside
+ * the C client.  From connected to expired the C client must notice the
+ * connection gone, connect again and hear the verdict, all between its
+ * check and its queueing, a few instructions apart: only if this thread
+ * is descheduled there that long.  Close releases such a call.
+ */
+static bool call_begin(zk_conn *zc, const zkc_request *req)
+{
+    bool kind = req->op == ZKC_OP_GET || req->op == ZKC_OP_CHILDREN || req->op == ZKC_OP_EXISTS;
+    if (!kind || (req->flags & ZKC_WATCH) != 0 || tls_in_callback != NULL)
+        return false;
+    pthread_mutex_lock(&zc->lock);
+    /* The caller of a blocking call that was submitted wakes as its
+     * completion posts, while the completion thread still tidies up
+     * (completing > 0): give it a moment rather than submit. */
+    for (int i = 0; i < CALL_YIELDS && atomic_load(&zc->completing) > 0 && zc->ops_head == NULL;
+         i++) {
+        pthread_mutex_unlock(&zc->lock);
+        sched_yield();
+        pthread_mutex_lock(&zc->lock);
+    }
+    bool here = !zc->closing && zc->ops_head == NULL && atomic_load(&zc->completing) == 0 &&
+                zc->connected_now && zoo_state(zc->zh) == ZOO_CONNECTED_STATE;
+    if (here) {
+        zc->calling++;
+        zc->inflight++;
+    }
+    pthread_mutex_unlock(&zc->lock);
+    return here;
+}
+
+/* The call is back from the C client with zrc: uncount it, and return
+ * the code its caller is told. */
+static int call_end(zk_conn *zc, int zrc, int64_t sent_ms)
+{
+    pthread_mutex_lock(&zc->lock);
+    zc->calling--;
+    zc->calls++;
+    if (--zc->inflight == 0 && zc->closing)
+        pthread_cond_broadcast(&zc->cond);
+    if (zrc == ZINVALIDSTATE)
+        zrc = gone_rc_locked(zc);
+    pthread_mutex_unlock(&zc->lock);
+    if (server_answered(zrc)) {
+        int64_t seen = atomic_load(&zc->last_heard);
+        while (seen < sent_ms && !atomic_compare_exchange_weak(&zc->last_heard, &seen, sent_ms))
+            ;
+    }
+    return zrc;
+}
+
+/*
+ * The call op: a blocking get, children or exists through the C client's
+ * synchronous calls, whose answer its I/O thread hands straight to the
+ * waiting caller, one thread hop less than an asynchronous call (whose
+ * answer goes through the completion thread).  The result is the one
+ * on_data, on_children or on_exists would give.
+ */
+static int zk_call(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *ud)
+{
+    zk_conn *zc = (zk_conn *)c;
+    if (!call_begin(zc, req))
+        return ZKC_ENOTSUPPORTED;
+    char buf[CALL_BUF + 1];
+    int len = CALL_BUF;
+    struct Stat st;
+    struct String_vector names = {0, NULL};
+    int64_t sent = zkc_impl_now_ms();
+    zk_conn *saved_log = tls_log_conn;
+    tls_log_conn = zc;
+    int zrc;
+    if (req->op == ZKC_OP_GET)
+        zrc = zoo_get(zc->zh, req->path, 0, buf, &len, &st);
+    else if (req->op == ZKC_OP_CHILDREN)
+        zrc = zoo_get_children2(zc->zh, req->path, 0, &names, &st);
+    else
+        zrc = zoo_exists(zc->zh, req->path, 0, &st);
+    tls_log_conn = saved_log;
+    zrc = call_end(zc, zrc, sent);
+    /* len is -1 for a node without data. */
+    if (req->op == ZKC_OP_GET && zrc == ZOK && st.dataLength > (len > 0 ? len : 0))
+        return ZKC_ENOTSUPPORTED; /* larger than buf: read it again */
+
+    zkc_result r;
+    memset(&r, 0, sizeof r);
+    r.rc = req->op == ZKC_OP_EXISTS && zrc == ZNONODE ? ZKC_OK : zrc;
+    r.op = req->op;
+    r.path = req->path;
+    zkc_stat zs;
+    zkc_strings kids = {0, NULL};
+    if (zrc == ZOK) {
+        stat_from_zk(&zs, &st);
+        r.stat = &zs;
+        if (req->op == ZKC_OP_GET) {
+            size_t n = len > 0 ? (size_t)len : 0;
+            buf[n] = '\0';
+            r.data = buf;
+            r.data_len = n;
+        } else if (req->op == ZKC_OP_CHILDREN) {
+            if (names.count > 0) {
+                kids.count = (size_t)names.count;
+                kids.v = names.data;
+            }
+            r.children = &kids;
+        }
+    }
+    done(&r, ud);
+    deallocate_String_vector(&names);
+    return ZKC_OK;
+}
+
 /* Room for everything a multi's answer is written into.  Returns NULL
  * when out of memory. */
 static zk_multi *multi_alloc(const zkc_request *ops, size_t n)
@@ -1427,6 +1565,37 @@ static int zk_multi_submit(zkc_conn *c, const zkc_request *ops, size_t nops, zkc
 /* ---- close ---- */
 
 /*
+ * Before the handle goes, wait for the synchronous calls inside the C
+ * client (zk_call): one may be queueing its request, which touches the
+ * handle.  While the session lives, each ends with its answer or with
+ * the connection's loss, which the C client notices within its receive
+ * timeout.  After the session ended, one may wait for an answer that
+ * only close gives (see call_begin): then the wait is bounded, and
+ * close releases it.
+ */
+static void calls_wait_locked(zk_conn *zc)
+{
+    int64_t deadline = -1;
+    while (zc->calling > 0) {
+        if (!zc->expired && !zc->auth_failed && zoo_state(zc->zh) != ZOO_EXPIRED_SESSION_STATE &&
+            zoo_state(zc->zh) != ZOO_AUTH_FAILED_STATE) {
+            wait_locked(zc, zkc_impl_now_ms() + CLOSE_DRAIN_MS);
+            continue;
+        }
+        if (deadline < 0)
+            deadline = zkc_impl_now_ms() + CLOSE_DRAIN_MS;
+        if (zkc_impl_now_ms() >= deadline) {
+            zkc_impl_log(&zc->base, ZKC_LOG_WARN,
+                         "zk(%s): close releases %d blocking call(s) the C client kept after "
+                         "the session ended",
+                         zc->servers, zc->calling);
+            return;
+        }
+        wait_locked(zc, deadline);
+    }
+}
+
+/*
  * The end of a connection: close the C client's handle (which completes
  * what it still holds, with ZCLOSING, and joins its threads), complete
  * what is left, end the watches, free everything.  on_aux: running on
@@ -1442,6 +1611,7 @@ static void teardown(zk_conn *zc, bool on_aux)
     int64_t deadline = zkc_impl_now_ms() + CLOSE_DRAIN_MS;
     while (zc->inflight > 0 && zc->connected_now && zkc_impl_now_ms() < deadline)
         wait_locked(zc, deadline);
+    calls_wait_locked(zc);
     pthread_mutex_unlock(&zc->lock);
     if (zc->zh != NULL) {
         zk_conn *saved = tls_in_callback, *saved_log = tls_log_conn;
@@ -1450,7 +1620,12 @@ static void teardown(zk_conn *zc, bool on_aux)
         zookeeper_close(zc->zh);
         tls_in_callback = saved;
         tls_log_conn = saved_log;
+        pthread_mutex_lock(&zc->lock);
         zc->zh = NULL;
+        /* Calls still inside were answered ZCLOSING: they leave now. */
+        while (zc->calling > 0)
+            pthread_cond_wait(&zc->cond, &zc->lock);
+        pthread_mutex_unlock(&zc->lock);
     }
     /* No C client thread is left.  Stop the helper (unless it is us). */
     pthread_mutex_lock(&zc->lock);
@@ -1568,12 +1743,13 @@ int64_t zkc_zk_last_heard(zkc_conn *c)
 }
 
 static const struct zkc_conn_ops zk_ops = {
-    .version = 1,
+    .version = 2,
     .name = "zk",
     .submit = zk_submit,
     .close = zk_close,
     .session_id = zk_session_id,
     .multi = zk_multi_submit,
+    .call = zk_call,
 };
 
 /* ---- dial ---- */
@@ -1934,4 +2110,21 @@ int zkc__zk_client_state(zkc_conn *c)
     int st = !zc->closing && zc->zh != NULL ? zoo_state(zc->zh) : -1;
     pthread_mutex_unlock(&zc->lock);
     return st;
+}
+
+/* For tests: how many blocking calls went through the C client's
+ * synchronous calls (zk_call), and, in *ret_inside, how many are inside
+ * it now.  -1 for a connection of another kind. */
+long zkc__zk_calls(zkc_conn *c, int *ret_inside);
+long zkc__zk_calls(zkc_conn *c, int *ret_inside)
+{
+    if (c == NULL || c->ops != &zk_ops)
+        return -1;
+    zk_conn *zc = (zk_conn *)c;
+    pthread_mutex_lock(&zc->lock);
+    long n = zc->calls;
+    if (ret_inside != NULL)
+        *ret_inside = zc->calling;
+    pthread_mutex_unlock(&zc->lock);
+    return n;
 }

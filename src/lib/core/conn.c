@@ -566,16 +566,36 @@ static void sync_wait(sync_call *sc)
         ; /* EINTR: a signal handler ran */
 }
 
+/*
+ * Submit req for a blocking call: through the connection's call op when
+ * it has one (which may complete it on this thread, one thread hop less
+ * than a submit), else, or when the op says ZKC_ENOTSUPPORTED, through
+ * submit.  The same contract as zkc_submit.  Also the router's, for the
+ * blocking calls it forwards to a cell.
+ */
+int zkc__call_or_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata);
+int zkc__call_or_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    if (c != NULL && c->ops->version >= 2 && c->ops->call != NULL && req != NULL &&
+        done != NULL && req->path != NULL && req->op >= ZKC_OP_GET && req->op <= ZKC_OP_SET_ACL &&
+        request_check(req) == ZKC_OK && !atomic_load(&c->closed)) {
+        int rc = c->ops->call(c, req, done, userdata);
+        if (rc != ZKC_ENOTSUPPORTED)
+            return rc;
+    }
+    return zkc_submit(c, req, done, userdata);
+}
+
 /* Run req to completion.  On return sc holds the results (the caller
  * takes what it wants and calls sync_finish). */
 static int sync_run(zkc_conn *c, const zkc_request *req, sync_call *sc)
 {
     sync_init(sc);
-    int rc = zkc_submit(c, req, sync_done, sc);
+    int rc = zkc__call_or_submit(c, req, sync_done, sc);
     if (rc != ZKC_OK)
         sc->rc = rc;
     else
-        sync_wait(sc);
+        sync_wait(sc); /* at once when the call op completed it here */
     if (sc->rc == ZKC_OK && sc->nomem)
         sc->rc = ZKC_ENOMEM;
     if (sc->rc != ZKC_OK) {
