@@ -202,6 +202,21 @@ static inline void zk_test_member_modes(const char *dir, char modes[3][16])
     }
 }
 
+/* The pid member (1-based) of the server in dir wrote (zkN/zk.pid), or 0. */
+static inline pid_t zk_test_member_pid(const char *dir, int member)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/zk%d/zk.pid", dir, member);
+    FILE *f = fopen(p, "r");
+    int pid = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
 /* Folders of servers a test started: torn down at exit, so that a failed
  * assertion (which leaves its test early) leaves no server running. */
 static char zk_test_tracked[8][64];
@@ -265,16 +280,7 @@ static inline const char *zk_test_own_server_start(int lo)
         zk_test_own_dir[0] = '\0';
         return NULL;
     }
-    char pidfile[128];
-    snprintf(pidfile, sizeof pidfile, "%s/zk1/zk.pid", zk_test_own_dir);
-    FILE *f = fopen(pidfile, "r");
-    int pid = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    zk_test_own_pid = pid;
+    zk_test_own_pid = zk_test_member_pid(zk_test_own_dir, 1);
     zk_test_track(zk_test_own_dir); /* torn down at exit */
     signal(SIGTERM, zk_test_own_server_signal);
     signal(SIGINT, zk_test_own_server_signal);
