@@ -16,9 +16,7 @@
  *
  * Prints one line: "<seconds> <calls> <p50 us> <p99 us>".
  */
-#include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -31,6 +29,8 @@
 
 #include <zkcell/zkcell.h>
 #include <zkcell/zkocc_wire.h>
+
+#include "../tests/tcp_dial.h"
 
 #define MAX_SAMPLES 2000000
 
@@ -62,23 +62,6 @@ static void add_sample(worker *w, int64_t us)
         w->lat[w->nlat++] = (uint32_t)(us > 0 ? us : 0);
 }
 
-static int dial_tcp(const char *host, int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
-}
-
 static int write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
@@ -95,7 +78,7 @@ static int write_all(int fd, const void *p, size_t n)
 static void *zkocc_worker(void *arg)
 {
     worker *w = arg;
-    int fd = dial_tcp(w->host, w->port);
+    int fd = tcp_dial(w->host, w->port);
     zkc_wire_reader *r = NULL;
     zkc_wire_buf out = {0};
     int64_t *sent = calloc((size_t)w->inflight, sizeof *sent);

@@ -1,4 +1,4 @@
-# bench/results.sh: sourced by run.sh, zkocc.sh and dns.sh.  Every
+# bench/results.sh: sourced by run.sh, zkocc.sh, zkocc_tree.sh and dns.sh.  Every
 # measurement goes into one results file (tab-separated, one record a
 # line); bench/report.py reads it and prints the console tables and writes
 # bench/report.md.  The records (fields after the first):
@@ -60,6 +60,20 @@ record_cmd_text() {
     [ -z "${recorded_cmds[$1]:-}" ] || return 0
     recorded_cmds[$1]=1
     record cmd "$1" "$2"
+}
+
+# timed NAME COUNT RUN CMD...: one run of CMD, timed around the whole
+# command (process start included) as `RUN NAME CMD...` runs it (RUN is
+# the caller's: it ends the script when CMD failed or did not do its
+# COUNT things); the command recorded, and NAME's sample "<seconds> COUNT".
+timed() {
+    local name=$1 count=$2 run=$3 t0 t1
+    shift 3
+    record_cmd "$name" "$@"
+    t0=$(date +%s%N)
+    "$run" "$name" "$@"
+    t1=$(date +%s%N)
+    record sample "$name" "$(( (t1 - t0) / 1000 ))e-6" "$count"
 }
 
 # record_machine REPO: what the numbers depend on, taken before the

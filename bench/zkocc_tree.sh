@@ -57,24 +57,20 @@ rss1=$(rss); e1=$(metric zkocc_cache_entries); b1=$(metric zkocc_cache_bytes)
 # children listing's key), the names in its parent's listing; no data.
 paths=$(awk '{s += length($0) + 1} END {print s}' "$dir/list")
 
-# timed NAME CMD...: one whole command, "<seconds> <nodes listed>".
-timed() {
-    local name=$1; shift
-    local t0 t1 got
-    record_cmd "$name" "$@"
-    t0=$(date +%s%N)
+# lists_all NAME CMD...: CMD, which must list every node of the tree
+# (timed's RUN: `timed NAME "$NODES" lists_all CMD...` times it whole).
+lists_all() {
+    local name=$1 got; shift
     got=$("$@" | wc -l)
-    t1=$(date +%s%N)
     [ "$got" = "$NODES" ] || { echo "bench: $name listed $got nodes, expected $NODES" >&2; exit 1; }
-    record sample "$name" "$(( (t1 - t0) / 1000 ))e-6" "$got"
 }
 for r in $(seq "$ROUNDS"); do
     if (( r % 2 )); then
-        timed ls-direct "$zk" --server "$addr" ls -R "$tree"
-        timed ls-zkocc "$zk" --zkocc "127.0.0.1:$port" ls -R "$tree"
+        timed ls-direct "$NODES" lists_all "$zk" --server "$addr" ls -R "$tree"
+        timed ls-zkocc "$NODES" lists_all "$zk" --zkocc "127.0.0.1:$port" ls -R "$tree"
     else
-        timed ls-zkocc "$zk" --zkocc "127.0.0.1:$port" ls -R "$tree"
-        timed ls-direct "$zk" --server "$addr" ls -R "$tree"
+        timed ls-zkocc "$NODES" lists_all "$zk" --zkocc "127.0.0.1:$port" ls -R "$tree"
+        timed ls-direct "$NODES" lists_all "$zk" --server "$addr" ls -R "$tree"
     fi
 done
 record section zkocc-tree "zkocc: zk ls -R of the tree through a warm zkocc"

@@ -15,29 +15,10 @@ import sys
 import tempfile
 import xml.etree.ElementTree as ET
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import check, done, skip  # noqa: E402 (tests/tap.py)
+
 REPORT, SAMPLE = sys.argv[1], sys.argv[2]
-n = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global n, failed
-    n += 1
-    if ok:
-        print(f"ok {n} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {n} - {name}")
-        for line in str(detail).splitlines():
-            print(f"# {line}")
-
-
-def skip(name, why):
-    global n
-    n += 1
-    print(f"ok {n} - {name} # SKIP {why}")
-
-
 def run(*args, env=None):
     e = dict(os.environ)
     e.update(env or {})
@@ -186,5 +167,4 @@ try:
 finally:
     shutil.rmtree(tmp, ignore_errors=True)
 
-print(f"1..{n}")
-sys.exit(1 if failed else 0)
+done()

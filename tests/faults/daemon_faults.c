@@ -22,6 +22,8 @@
  * zkocc too (a free port); both are stopped by their PIDs on every exit
  * path, and a paused server is resumed first.
  */
+#include "fm_errs.h"
+#include "fm_server.h"
 #include "history.h"
 #include "../integration/zk_test_util.h"
 
@@ -46,20 +48,12 @@ static const char *fault_name[NFAULT] = {"zkocc kill+restart", "zk kill+restart"
                                          "zk SIGSTOP>timeout"};
 
 static const char *g_zkocc_bin;
-static char g_dir[64];
-static char g_servers[64];
+static fm_server g_zk;
 static char g_zkocc_addr[64];
 static int g_zkocc_port;
-static volatile pid_t g_server_pid;
 static volatile pid_t g_zkocc_pid;
-static volatile sig_atomic_t g_paused;
 
 /* ---- the cell ---- */
-
-typedef struct errcount {
-    int code;
-    long n;
-} errcount;
 
 typedef struct cell {
     int fault;
@@ -82,13 +76,7 @@ typedef struct cell {
 static void note_err(cell *c, int rc)
 {
     pthread_mutex_lock(&c->lock);
-    int i;
-    for (i = 0; i < c->nerrs && c->errs[i].code != rc; i++)
-        ;
-    if (i == c->nerrs && c->nerrs < 16)
-        c->errs[c->nerrs++] = (errcount){rc, 0};
-    if (i < c->nerrs)
-        c->errs[i].n++;
+    fm_errs_note(c->errs, &c->nerrs, (int)(sizeof c->errs / sizeof *c->errs), rc);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -121,7 +109,7 @@ static zkc_conn *dial_zk(void)
     o.base_timeout_ms = SESSION_MS;
     o.connect_timeout_ms = 5000;
     zkc_conn *conn = NULL;
-    return zkc_zk_dial(g_servers, &o, &conn) == ZKC_OK ? conn : NULL;
+    return zkc_zk_dial(g_zk.addrs, &o, &conn) == ZKC_OK ? conn : NULL;
 }
 
 static void *writer_main(void *arg)
@@ -242,27 +230,6 @@ static void *watchdog_main(void *arg)
 
 /* ---- processes ---- */
 
-static pid_t read_pid(void)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/zk1/zk.pid", g_dir);
-    FILE *f = fopen(p, "r");
-    int pid = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    return pid;
-}
-
-static void resume_server(void)
-{
-    if (g_paused && g_server_pid > 0)
-        kill(g_server_pid, SIGCONT);
-    g_paused = 0;
-}
-
 static void zkocc_stop(void)
 {
     pid_t p = g_zkocc_pid;
@@ -273,75 +240,32 @@ static void zkocc_stop(void)
     }
 }
 
-static void on_exit_cleanup(void)
-{
-    resume_server();
-    zkocc_stop();
-}
-
-static void on_signal(int sig)
-{
-    resume_server();
-    if (g_zkocc_pid > 0)
-        kill(g_zkocc_pid, SIGKILL);
-    if (g_server_pid > 0)
-        kill(g_server_pid, SIGKILL);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a = {.sin_family = AF_INET};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t n = sizeof a;
-    int port = -1;
-    if (bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &n) == 0)
-        port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
-static int server_start(void)
-{
-    snprintf(g_dir, sizeof g_dir, "/tmp/zkc-dfaults-XXXXXX");
-    if (mkdtemp(g_dir) == NULL)
-        return -1;
-    zk_test_track(g_dir);        /* torn down at exit */
-    atexit(on_exit_cleanup);     /* registered later: runs before the teardown */
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    signal(SIGABRT, on_signal);
-    for (int attempt = 0; attempt < 5; attempt++) {
-        int port = free_port();
-        if (port <= 0)
-            continue;
-        if (zk_test_zkctl(g_dir, "start --ports %d --tick 500 --cfg forceSync=no", port) == 0) {
-            snprintf(g_servers, sizeof g_servers, "127.0.0.1:%d", port);
-            g_server_pid = read_pid();
-            return g_server_pid > 0 ? 0 : -1;
-        }
-        zk_test_zkctl(g_dir, "teardown");
-    }
-    return -1;
-}
-
 /* zkocc on g_zkocc_port, serving cell fm; 0 once it accepts connections. */
 static int zkocc_start(void)
 {
     char config[128], port[16], log[128];
-    snprintf(config, sizeof config, "%s/zk_client.json", g_dir);
+    snprintf(config, sizeof config, "%s/zk_client.json", g_zk.dir);
     snprintf(port, sizeof port, "%d", g_zkocc_port);
-    snprintf(log, sizeof log, "%s/zkocc.log", g_dir);
-    char *argv[] = {(char *)g_zkocc_bin, "--port", port, "--config", config,
-                    "--session-timeout", "2s", "--connect-timeout", "2s",
-                    "--reconnect-interval", "100ms", "--reconnect-max", "500ms",
-                    "--cache-refresh-interval", "200ms", "--negative-ttl", "200ms",
-                    "fm", NULL};
+    snprintf(log, sizeof log, "%s/zkocc.log", g_zk.dir);
+    char *argv[] = {(char *)g_zkocc_bin,
+                    "--port",
+                    port,
+                    "--config",
+                    config,
+                    "--session-timeout",
+                    "2s",
+                    "--connect-timeout",
+                    "2s",
+                    "--reconnect-interval",
+                    "100ms",
+                    "--reconnect-max",
+                    "500ms",
+                    "--cache-refresh-interval",
+                    "200ms",
+                    "--negative-ttl",
+                    "200ms",
+                    "fm",
+                    NULL};
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0644);
@@ -395,17 +319,10 @@ static void inject_fault(int fault)
             zkc_sleep(500, NULL);
         break;
     case F_ZK_KILL:
-        zk_test_zkctl(g_dir, "kill 1");
-        zkc_sleep(300, NULL);
-        for (int i = 0; i < 5 && zk_test_zkctl(g_dir, "start-one 1") != 0; i++)
-            zkc_sleep(500, NULL);
-        g_server_pid = read_pid();
+        fm_server_kill_restart(&g_zk, 0);
         break;
     case F_ZK_PAUSE:
-        g_paused = 1;
-        kill(g_server_pid, SIGSTOP);
-        zkc_sleep(PAUSE_MS, NULL);
-        resume_server();
+        fm_server_pause(&g_zk, PAUSE_MS);
         break;
     default:
         break;
@@ -472,7 +389,8 @@ static void run_cell(int fault, int seconds, row *r)
         char *data = NULL;
         size_t len = 0;
         long v = 0;
-        if (zkc_get(zc, p, &data, &len, NULL, NULL) == ZKC_OK && parse_value(data, len, k, &v)) {
+        if (zkc_get(zc, p, &data, &len, NULL, NULL) == ZKC_OK &&
+            parse_value(data, len, k, &v)) {
             atomic_store(&c.written[k], v);
             atomic_store(&c.acked_value[k], v);
         }
@@ -570,27 +488,29 @@ int main(int argc, char **argv)
         printf("Bail out! %s is not an executable\n", g_zkocc_bin);
         return 1;
     }
-    if (server_start() != 0) {
+    fm_server_kill_also(&g_zkocc_pid);
+    if (fm_server_start(&g_zk, "/tmp/zkc-dfaults-XXXXXX", 1) != 0) {
         printf("Bail out! cannot start a ZooKeeper server\n");
         return 1;
     }
     char config[128];
-    snprintf(config, sizeof config, "%s/zk_client.json", g_dir);
+    snprintf(config, sizeof config, "%s/zk_client.json", g_zk.dir);
     FILE *f = fopen(config, "w");
     if (f == NULL) {
         printf("Bail out! cannot write %s\n", config);
         return 1;
     }
-    fprintf(f, "{\"fm\": \"%s\"}\n", g_servers);
+    fprintf(f, "{\"fm\": \"%s\"}\n", g_zk.addrs);
     fclose(f);
     if (setup_tree() != 0) {
-        printf("Bail out! cannot make the tree on %s\n", g_servers);
+        printf("Bail out! cannot make the tree on %s\n", g_zk.addrs);
         return 1;
     }
-    g_zkocc_port = free_port();
+    g_zkocc_port = fm_free_port();
     snprintf(g_zkocc_addr, sizeof g_zkocc_addr, "127.0.0.1:%d", g_zkocc_port);
     if (g_zkocc_port <= 0 || zkocc_start() != 0) {
-        printf("Bail out! cannot start zkocc on %s (log: %s/zkocc.log)\n", g_zkocc_addr, g_dir);
+        printf("Bail out! cannot start zkocc on %s (log: %s/zkocc.log)\n", g_zkocc_addr,
+               g_zk.dir);
         return 1;
     }
     row rows[NFAULT];

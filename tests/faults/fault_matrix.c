@@ -38,6 +38,7 @@
  * cells are skipped without it).
  */
 #include "fm.h"
+#include "fm_server.h"
 #include "../integration/zk_test_util.h"
 
 #include <errno.h>
@@ -114,15 +115,7 @@ static bool on_ensemble(int fault)
 }
 
 /* The standalone server and the ensemble. */
-typedef struct server {
-    char dir[64];
-    char addrs[128];
-    int n;
-    volatile pid_t pid[3];
-} server;
-
-static server g_one, g_ens;
-static volatile sig_atomic_t g_paused;
+static fm_server g_one, g_ens;
 static char g_self[PATH_MAX];
 static const char *g_zk;
 
@@ -131,13 +124,7 @@ static const char *g_zk;
 void fm_note_err(cell *c, int rc)
 {
     pthread_mutex_lock(&c->lock);
-    int i;
-    for (i = 0; i < c->nerrs && c->errs[i].code != rc; i++)
-        ;
-    if (i == c->nerrs && c->nerrs < 32)
-        c->errs[c->nerrs++] = (errcount){rc, 0};
-    if (i < c->nerrs)
-        c->errs[i].n++;
+    fm_errs_note(c->errs, &c->nerrs, (int)(sizeof c->errs / sizeof *c->errs), rc);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -158,88 +145,6 @@ void fm_note_ack(cell *c)
 
 /* ---- the servers ---- */
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    int port = -1;
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0)
-        port = ntohs(a.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static pid_t read_pid(const server *s, int member)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/zk%d/zk.pid", s->dir, member + 1);
-    FILE *f = fopen(p, "r");
-    int pid = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    return pid;
-}
-
-static void resume_server(void)
-{
-    if (g_paused && g_one.pid[0] > 0)
-        kill(g_one.pid[0], SIGCONT);
-    g_paused = 0;
-}
-
-static void on_signal(int sig)
-{
-    resume_server();
-    const server *ss[2] = {&g_one, &g_ens};
-    for (int k = 0; k < 2; k++)
-        for (int m = 0; m < ss[k]->n; m++)
-            if (ss[k]->pid[m] > 0)
-                kill(ss[k]->pid[m], SIGKILL);
-    signal(sig, SIG_DFL);
-    raise(sig);
-}
-
-/* Start n servers (1: standalone; 3: an ensemble) on free ports. */
-static int server_start(server *s, int n)
-{
-    snprintf(s->dir, sizeof s->dir, "/tmp/zkc-faults-XXXXXX");
-    if (mkdtemp(s->dir) == NULL)
-        return -1;
-    zk_test_track(s->dir); /* torn down at exit */
-    s->n = n;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        int p[9];
-        for (int i = 0; i < 3 * n; i++)
-            p[i] = free_port();
-        int rc;
-        if (n == 1)
-            rc = zk_test_zkctl(s->dir, "start --ports %d --tick 500 --cfg forceSync=no", p[0]);
-        else
-            rc = zk_test_zkctl(s->dir,
-                               "start --ports %d,%d,%d --quorum-ports %d,%d,%d "
-                               "--election-ports %d,%d,%d --tick 200 --cfg forceSync=no",
-                               p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]);
-        if (rc == 0) {
-            size_t off = 0;
-            for (int i = 0; i < n; i++)
-                off += (size_t)snprintf(s->addrs + off, sizeof s->addrs - off, "%s127.0.0.1:%d",
-                                        i ? "," : "", p[i]);
-            for (int i = 0; i < n; i++)
-                s->pid[i] = read_pid(s, i);
-            return s->pid[0] > 0 ? 0 : -1;
-        }
-        zk_test_zkctl(s->dir, "teardown");
-    }
-    return -1;
-}
-
 /* The global namespace's quorums are 3 chroots of the standalone server:
  * their roots, made once. */
 static void make_chroots(void)
@@ -257,15 +162,6 @@ static void make_chroots(void)
 }
 
 /* ---- faults ---- */
-
-static void kill_restart(server *s, int member)
-{
-    zk_test_zkctl(s->dir, "kill %d", member + 1);
-    zkc_sleep(300, NULL);
-    for (int i = 0; i < 5 && zk_test_zkctl(s->dir, "start-one %d", member + 1) != 0; i++)
-        zkc_sleep(500, NULL);
-    s->pid[member] = read_pid(s, member);
-}
 
 /* The ensemble's member in mode want ("leader", "follower"), waiting
  * until the ensemble has one; -1 if none shows. */
@@ -336,13 +232,10 @@ static void inject_fault(cell *c)
 {
     switch (c->fault) {
     case F_KILL:
-        kill_restart(&g_one, 0);
+        fm_server_kill_restart(&g_one, 0);
         break;
     case F_PAUSE:
-        g_paused = 1;
-        kill(g_one.pid[0], SIGSTOP);
-        zkc_sleep(PAUSE_MS, NULL);
-        resume_server();
+        fm_server_pause(&g_one, PAUSE_MS);
         break;
     case F_EXPIRE:
         expire_sessions(c);
@@ -354,7 +247,7 @@ static void inject_fault(cell *c)
     case F_LEADER_KILL: {
         int m = member_in_mode(c->fault == F_LEADER_KILL ? "leader" : "follower");
         if (m >= 0)
-            kill_restart(&g_ens, m);
+            fm_server_kill_restart(&g_ens, m);
         if (c->log != NULL)
             fprintf(c->log, "killed and restarted member %d\n", m + 1);
         break;
@@ -639,14 +532,10 @@ int main(int argc, char **argv)
             printf("ok %d # SKIP no zkctl ($ZKC_ZKCTL or $ZKCTL)\n", i);
         return 0;
     }
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
-    signal(SIGABRT, on_signal);
-    if (server_start(&g_one, 1) != 0) {
+    if (fm_server_start(&g_one, "/tmp/zkc-faults-XXXXXX", 1) != 0) {
         printf("Bail out! could not start a server with zkctl\n");
         return 1;
     }
-    atexit(resume_server); /* registered after the teardown: runs before it */
     make_chroots();
     FILE *log = logpath != NULL ? fopen(logpath, "w") : NULL;
     if (log != NULL)
@@ -664,7 +553,8 @@ int main(int argc, char **argv)
             skip = "soak only (make soak)";
         else if (is_proc(comp) && comp != C_LOCK_PROC && g_zk == NULL)
             skip = "no zk ($ZK_BIN)";
-        else if (on_ensemble(f) && g_ens.n == 0 && server_start(&g_ens, 3) != 0)
+        else if (on_ensemble(f) && g_ens.n == 0 &&
+                 fm_server_start(&g_ens, "/tmp/zkc-faults-XXXXXX", 3) != 0)
             skip = "could not start a 3-server ensemble";
         if (skip != NULL) {
             printf("ok %d # SKIP %s / %s: %s\n", t + 1, fm_fault_name[f], fm_comp_name[comp],

@@ -7,6 +7,7 @@
 #ifndef FAULTS_FM_H
 #define FAULTS_FM_H
 
+#include "fm_errs.h"
 #include "history.h"
 
 #include <zkcell/zkcell.h>
@@ -47,11 +48,6 @@ enum {
 
 extern const char *fm_comp_name[NCOMP];
 extern const char *fm_fault_name[NFAULT];
-
-typedef struct errcount {
-    int code; /* a zkc error (< 0), or a zk exit status (> 0) */
-    long n;
-} errcount;
 
 typedef struct cell {
     int comp, fault;

@@ -123,20 +123,6 @@ static char *C(const char *cell, const char *fmt, ...)
 
 /* ---- servers ---- */
 
-static void read_pid(srv *s)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/zk1/zk.pid", s->dir);
-    FILE *f = fopen(p, "r");
-    int pid = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    s->pid = pid;
-}
-
 static void teardown_all(void)
 {
     for (int i = 0; i < NSRV; i++) {
@@ -215,7 +201,7 @@ static int start_server(srv *s)
     for (int attempt = 0; attempt < 20; attempt++) {
         if (zk_test_zkctl(s->dir, "start --port %d --tick %d --timeout 60", s->port, TICK_MS) ==
             0) {
-            read_pid(s);
+            s->pid = zk_test_member_pid(s->dir, 1);
             return 0;
         }
         zk_test_zkctl(s->dir, "stop");

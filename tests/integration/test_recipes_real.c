@@ -83,24 +83,10 @@ static struct {
 } clusters[MAX_CLUSTERS];
 static pthread_mutex_t clusters_mu = PTHREAD_MUTEX_INITIALIZER;
 
-static pid_t read_pid(const char *dir, int member)
-{
-    char p[128];
-    snprintf(p, sizeof p, "%s/zk%d/zk.pid", dir, member);
-    FILE *f = fopen(p, "r");
-    int pid = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    return pid;
-}
-
 static void cluster_refresh_pids(int k)
 {
     for (int m = 0; m < clusters[k].n; m++)
-        clusters[k].pid[m] = read_pid(clusters[k].dir, m + 1);
+        clusters[k].pid[m] = zk_test_member_pid(clusters[k].dir, m + 1);
 }
 
 /* Stop and remove cluster k (idempotent). */

@@ -31,37 +31,20 @@
 static const char *zk_bin, *zkocc_bin;
 static char dir[64], srv[64], cfg[128], authf[128], addr[64];
 
+/* Run zk with argv (ZK_AUTH unset; ZK_AUTH_CONFIG env_auth_config, or
+ * unset); its stdout and stderr in out; its exit status.  It must never
+ * print the password. */
 static int run_zk(char *const *argv, const char *env_auth_config, char *out, size_t size)
 {
-    int fds[2];
-    assert_int_equal(0, pipe(fds));
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        close(fds[0]);
-        close(fds[1]);
-        unsetenv("ZK_AUTH");
-        if (env_auth_config != NULL)
-            setenv("ZK_AUTH_CONFIG", env_auth_config, 1);
-        else
-            unsetenv("ZK_AUTH_CONFIG");
-        execv(zk_bin, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < size && (r = read(fds[0], out + n, size - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = '\0';
-    close(fds[0]);
-    int st;
-    assert_int_equal(pid, waitpid(pid, &st, 0));
+    char set_auth_config[192];
+    snprintf(set_auth_config, sizeof set_auth_config, "ZK_AUTH_CONFIG=%s",
+             env_auth_config != NULL ? env_auth_config : "");
+    const char *env[] = {"ZK_AUTH",
+                         env_auth_config != NULL ? set_auth_config : "ZK_AUTH_CONFIG", NULL};
+    int rc = zk_test_run(zk_bin, argv, env, 1, out, size);
     if (strstr(out, PW) != NULL)
         fail_msg("zk printed the password: %s", out);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return rc;
 }
 
 static void write_text(const char *path, const char *text, mode_t mode)

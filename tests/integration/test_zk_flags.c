@@ -6,6 +6,8 @@
  * configuration does, on the shared server ($ZKC_TEST_ZK, skipped
  * without it); without them it cannot.  $ZK_BIN is the zk under test.
  */
+#include "zk_test_util.h"
+
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -23,32 +25,14 @@
 static const char *servers, *zk_bin;
 static char dir[64], cfg[128], prefix[64];
 
-/* Run zk with argv; its stdout (up to size) in out; returns the exit status. */
+/* Run zk with argv (ZK_CLIENT_CONFIG cfg, ZK_CLIENT_LOCAL_CELL unset); its
+ * stdout (up to size) in out; returns the exit status. */
 static int run_zk(char *const *argv, char *out, size_t size)
 {
-    int fds[2];
-    assert_int_equal(0, pipe(fds));
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 1);
-        close(fds[0]);
-        close(fds[1]);
-        setenv("ZK_CLIENT_CONFIG", cfg, 1);
-        unsetenv("ZK_CLIENT_LOCAL_CELL");
-        execv(zk_bin, argv);
-        _exit(127);
-    }
-    close(fds[1]);
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < size && (r = read(fds[0], out + n, size - 1 - n)) > 0)
-        n += (size_t)r;
-    out[n] = '\0';
-    close(fds[0]);
-    int st;
-    assert_int_equal(pid, waitpid(pid, &st, 0));
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    char client_config[160];
+    snprintf(client_config, sizeof client_config, "ZK_CLIENT_CONFIG=%s", cfg);
+    const char *env[] = {client_config, "ZK_CLIENT_LOCAL_CELL", NULL};
+    return zk_test_run(zk_bin, argv, env, 0, out, size);
 }
 
 static void test_round_trip(void **state)

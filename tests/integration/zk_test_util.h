@@ -1,7 +1,7 @@
 /*
  * zk_test_util.h: helpers shared by the tests that run against a real
- * ZooKeeper server (tests/integration/test_zk.c and
- * tests/conformance/run_zk.c).  Header-only, for tests only.
+ * ZooKeeper server (tests/integration, tests/conformance/run_zk.c,
+ * tests/faults).  Header-only, for tests only.
  *
  * zk_test_expire() ends a zkc_conn's session from outside, the way kazoo
  * and Curator tests do: a second raw C client handle joins the same
@@ -10,6 +10,9 @@
  * zk_test_zkctl() runs the zkctl named by $ZKCTL on a folder;
  * zk_test_own_server_start() runs a standalone server for the whole
  * process (stopped at exit, or on TERM/INT by its recorded pid).
+ *
+ * zk_test_run() runs a program (zk) with changes to its environment and
+ * reads what it prints.
  */
 #ifndef ZK_TEST_UTIL_H
 #define ZK_TEST_UTIL_H
@@ -203,6 +206,72 @@ static inline void zk_test_member_modes(const char *dir, char modes[3][16])
     }
 }
 
+/* The pid member (1-based) of the server in dir wrote (zkN/zk.pid), or 0. */
+static inline pid_t zk_test_member_pid(const char *dir, int member)
+{
+    char p[128];
+    snprintf(p, sizeof p, "%s/zk%d/zk.pid", dir, member);
+    FILE *f = fopen(p, "r");
+    int pid = 0;
+    if (f != NULL) {
+        if (fscanf(f, "%d", &pid) != 1)
+            pid = 0;
+        fclose(f);
+    }
+    return pid;
+}
+
+/* Run bin with argv in a child process and read its standard output (and
+ * its standard error too when with_stderr) into out: up to size - 1 bytes,
+ * NUL-terminated.  env: what to change in the child's environment, in
+ * order, "NAME=VALUE" set and "NAME" unset; NULL-terminated, or NULL.
+ * Returns the child's exit status, or -1 (no pipe or no child, or the
+ * child killed by a signal). */
+static inline int zk_test_run(const char *bin, char *const *argv, const char *const *env,
+                              int with_stderr, char *out, size_t size)
+{
+    out[0] = '\0';
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        if (with_stderr)
+            dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        for (const char *const *e = env; e != NULL && *e != NULL; e++) {
+            const char *eq = strchr(*e, '=');
+            char name[128];
+            snprintf(name, sizeof name, "%.*s", eq != NULL ? (int)(eq - *e) : (int)strlen(*e),
+                     *e);
+            if (eq != NULL)
+                setenv(name, eq + 1, 1);
+            else
+                unsetenv(name);
+        }
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < size && (r = read(fds[0], out + n, size - 1 - n)) > 0)
+        n += (size_t)r;
+    out[n] = '\0';
+    close(fds[0]);
+    int st;
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* Folders of servers a test started: torn down at exit, so that a failed
  * assertion (which leaves its test early) leaves no server running. */
 static char zk_test_tracked[8][64];
@@ -266,16 +335,7 @@ static inline const char *zk_test_own_server_start(int lo)
         zk_test_own_dir[0] = '\0';
         return NULL;
     }
-    char pidfile[128];
-    snprintf(pidfile, sizeof pidfile, "%s/zk1/zk.pid", zk_test_own_dir);
-    FILE *f = fopen(pidfile, "r");
-    int pid = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%d", &pid) != 1)
-            pid = 0;
-        fclose(f);
-    }
-    zk_test_own_pid = pid;
+    zk_test_own_pid = zk_test_member_pid(zk_test_own_dir, 1);
     zk_test_track(zk_test_own_dir); /* torn down at exit */
     signal(SIGTERM, zk_test_own_server_signal);
     signal(SIGINT, zk_test_own_server_signal);

@@ -18,23 +18,21 @@
  * was made and every reply was right, else 1 (the first bad reply is
  * described on stderr).
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <zkcell/zkcell.h>
 #include <zkcell/zkocc_wire.h>
+
+#include "../tcp_dial.h"
 
 /* Past this, the wait for outstanding answers at the end gives up. */
 #define DRAIN_MS    60000
@@ -84,23 +82,6 @@ static long rss_kb(int pid)
             break;
     fclose(f);
     return kb;
-}
-
-static int dial(const char *host, int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_in sa = {0};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons((uint16_t)port);
-    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
-        connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    return fd;
 }
 
 static int ask(client *c)
@@ -249,7 +230,7 @@ int main(int argc, char **argv)
     int made = 0;
     for (int i = 0; i < nconns; i++) {
         client *c = &cs[i];
-        c->fd = dial(host, port);
+        c->fd = tcp_dial(host, port);
         c->pending = calloc((size_t)inflight, sizeof *c->pending);
         if (c->fd < 0 || c->pending == NULL || zkc_wire_reader_new(NULL, &c->r) != ZKC_OK ||
             zkc_wire_buf_append(&c->out, ZKC_WIRE_CONNECT_REQUEST,

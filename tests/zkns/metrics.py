@@ -5,29 +5,17 @@ coprocess answered; a port already taken is logged, not fatal.
 Usage: metrics.py ZKNS_PDNS TREE.json
 """
 import json
+import os
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tap import check, done  # noqa: E402 (tests/tap.py)
+
 BIN, TREE = sys.argv[1], sys.argv[2]
-n = 0
-failed = 0
-
-
-def check(name, ok, detail=""):
-    global n, failed
-    n += 1
-    if ok:
-        print(f"ok {n} - {name}")
-    else:
-        failed += 1
-        print(f"not ok {n} - {name}")
-        for line in str(detail).splitlines():
-            print(f"# {line}")
-
-
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -107,5 +95,4 @@ check("a taken port is not fatal", out[-2:] == ["DATA\ta.zkns.test\tIN\tA\t1\t-1
 p.stdin.close()
 rc = p.wait(timeout=60)
 check("EOF ends the coprocess with status 0", rc == 0, rc)
-print(f"1..{n}")
-sys.exit(1 if failed else 0)
+done()
