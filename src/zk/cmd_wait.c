@@ -201,7 +201,7 @@ int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
         if ((rc = arm(z, &ws[i], NULL)) != ZKC_OK)
             zk_err(z, ws[i].path, rc, NULL);
     }
-    int64_t deadline = timeout >= 0 ? zk_now_ms() + timeout : -1;
+    int64_t deadline = timeout >= 0 ? zkc_impl_now_ms() + timeout : -1;
     unsigned events = 0;
     for (;;) {
         nfds_t n = 0;
@@ -218,7 +218,7 @@ int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
         pfd[n].events = POLLIN;
         int wait_ms = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - zk_now_ms();
+            int64_t left = deadline - zkc_impl_now_ms();
             if (left <= 0)
                 break;
             wait_ms = (int)left;
@@ -304,7 +304,7 @@ typedef struct holder {
     const char *path;
     int session_ms;     /* granted at the start; 0: not a real session, no bound */
     int grace_ms;       /* --kill-grace */
-    int64_t next_probe; /* zk_now_ms() */
+    int64_t next_probe; /* zkc_impl_now_ms() */
     int64_t term_at;    /* when the group got SIGTERM */
 } holder;
 
@@ -315,7 +315,7 @@ static void holder_probe(holder *h)
 {
     if (h->session_ms <= 0 || atomic_load(&probe_busy))
         return;
-    int64_t now = zk_now_ms();
+    int64_t now = zkc_impl_now_ms();
     if (now < h->next_probe)
         return;
     h->next_probe = now + (h->session_ms >= 8 ? h->session_ms / 4 : 2);
@@ -463,7 +463,7 @@ stop:
     if (running) {
         /* The lock is gone, we were told to stop, or the command ended:
          * so does every process it left in its group. */
-        h.term_at = zk_now_ms();
+        h.term_at = zkc_impl_now_ms();
         if (zk_child_stop(z, &ch, holder_kill_at, &h) != 0)
             status = ZK_EXIT_FAIL;
         zk_child_end(&ch);
