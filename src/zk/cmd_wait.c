@@ -55,7 +55,8 @@ static int ready_fd_opt(zk_ctx *z, const char *val, int *fd)
 }
 
 /* The watches are set: say "ready" on *fd and close it (nothing when
- * *fd < 0), so that a script may now make the change it waits for. */
+ * *fd < 0; stdin, stdout and stderr stay open), so that a script may now
+ * make the change it waits for. */
 static void ready(zk_ctx *z, int *fd)
 {
     if (*fd < 0)
@@ -67,7 +68,8 @@ static void ready(zk_ctx *z, int *fd)
     } while (n < 0 && errno == EINTR);
     if (n != (ssize_t)(sizeof msg - 1))
         zk_errf(z, "--ready-fd %d: %s", *fd, n < 0 ? strerror(errno) : "short write");
-    close(*fd);
+    if (*fd > STDERR_FILENO)
+        close(*fd);
     *fd = -1;
 }
 
