@@ -175,8 +175,8 @@ int zk_child_spawn(zk_ctx *z, char *const *argv, char *const *env_add, int grace
         zk_errf(z, "cannot start the watchdog of %s: %s", argv[0], strerror(rc));
         close(sv[0]);
         kill(-ch->pgid, SIGKILL);
-        int64_t give_up = zk_now_ms() + KILL_WAIT_MS;
-        while (!group_gone(ch->pgid) && zk_now_ms() < give_up) {
+        int64_t give_up = zkc_impl_now_ms() + KILL_WAIT_MS;
+        while (!group_gone(ch->pgid) && zkc_impl_now_ms() < give_up) {
             while (waitpid(-ch->pgid, NULL, WNOHANG) > 0)
                 ;
             poll(NULL, 0, STOP_TICK_MS);
@@ -242,7 +242,7 @@ int zk_child_stop(zk_ctx *z, zk_child *ch, zk_kill_at_fn kill_at, void *ud)
         reap(ch);
         if (group_gone(ch->pgid))
             return 0;
-        int64_t now = zk_now_ms();
+        int64_t now = zkc_impl_now_ms();
         if (killed_at < 0) {
             int64_t at = kill_at(ud);
             zk_child_set_deadline(ch, at);
@@ -274,8 +274,8 @@ void zk_child_end(zk_child *ch)
     if (ch->watchdog > 0) {
         /* It exits on our message or end-of-file, after at most its
          * grace period; do not wait longer than that for it. */
-        int64_t give_up = zk_now_ms() + ch->grace_ms + KILL_WAIT_MS;
-        while (waitpid(ch->watchdog, NULL, WNOHANG) == 0 && zk_now_ms() < give_up)
+        int64_t give_up = zkc_impl_now_ms() + ch->grace_ms + KILL_WAIT_MS;
+        while (waitpid(ch->watchdog, NULL, WNOHANG) == 0 && zkc_impl_now_ms() < give_up)
             poll(NULL, 0, STOP_TICK_MS);
         ch->watchdog = 0;
     }
@@ -291,10 +291,10 @@ static void wd_stop(pid_t pgid, int grace_ms, int64_t deadline)
         return;
     kill(-pgid, SIGTERM);
     kill(-pgid, SIGCONT);
-    int64_t end = zk_now_ms() + grace_ms;
+    int64_t end = zkc_impl_now_ms() + grace_ms;
     if (deadline > 0 && deadline < end)
         end = deadline;
-    while (zk_now_ms() < end) {
+    while (zkc_impl_now_ms() < end) {
         /* Members that die may stay zombies of someone else's: then the
          * group looks alive until the end, and SIGKILL is harmless. */
         if (group_gone(pgid))
@@ -325,7 +325,7 @@ int zk_watchdog_main(int argc, char **argv)
     for (;;) {
         int timeout = -1;
         if (deadline > 0) {
-            int64_t left = deadline - zk_now_ms();
+            int64_t left = deadline - zkc_impl_now_ms();
             timeout = left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : (int)left;
         }
         struct pollfd pfd = {.fd = STDIN_FILENO, .events = POLLIN};

@@ -9,8 +9,10 @@
  * doubt, never kept silently.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <signal.h>
@@ -37,20 +39,59 @@ static const char *event_name(zkc_event_type t)
     }
 }
 
+/* ---- --ready-fd ---- */
+
+enum { OPT_READY_FD = 256 };
+
+/* The value of --ready-fd: a descriptor open in this process.  Returns 0
+ * with *fd, or reports a usage error and returns ZK_EXIT_USAGE. */
+static int ready_fd_opt(zk_ctx *z, const char *val, int *fd)
+{
+    unsigned n;
+    if (zk_parse_uint(val, 0, INT_MAX, &n) != 0 || fcntl((int)n, F_GETFD) == -1)
+        return zk_usage(z, "--ready-fd: want an open file descriptor, got '%s'", val);
+    *fd = (int)n;
+    return 0;
+}
+
+/* The watches are set: say "ready" on *fd and close it (nothing when
+ * *fd < 0; stdin, stdout and stderr stay open), so that a script may now
+ * make the change it waits for. */
+static void ready(zk_ctx *z, int *fd)
+{
+    if (*fd < 0)
+        return;
+    static const char msg[] = "ready\n";
+    ssize_t n;
+    do {
+        n = write(*fd, msg, sizeof msg - 1);
+    } while (n < 0 && errno == EINTR);
+    if (n != (ssize_t)(sizeof msg - 1))
+        zk_errf(z, "--ready-fd %d: %s", *fd, n < 0 ? strerror(errno) : "short write");
+    if (*fd > STDERR_FILENO)
+        close(*fd);
+    *fd = -1;
+}
+
 /* ---- wait ---- */
 
 int zk_cmd_wait(zk_ctx *z, int argc, char **argv)
 {
     static const struct option lo[] = {{"timeout", required_argument, NULL, 't'},
+                                       {"ready-fd", required_argument, NULL, OPT_READY_FD},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
     bool exit_if_exists = false;
-    int timeout = -1, c, rc;
+    int timeout = -1, ready_fd = -1, c, rc;
     while ((c = getopt_long(argc, argv, "et:h", lo, NULL)) != -1) {
         switch (c) {
         case 'e': exit_if_exists = true; break;
         case 't':
             if ((rc = zk_parse_duration_opt(z, "--timeout", optarg, &timeout)) != 0)
+                return rc;
+            break;
+        case OPT_READY_FD:
+            if ((rc = ready_fd_opt(z, optarg, &ready_fd)) != 0)
                 return rc;
             break;
         ZK_HELP_CASE;
@@ -88,6 +129,7 @@ int zk_cmd_wait(zk_ctx *z, int argc, char **argv)
     if (rc != ZKC_OK) {
         zk_err(z, path, rc, NULL);
     } else {
+        ready(z, &ready_fd);
         rc = zkc_watch_wait(w, timeout, z->cancel);
         if (rc == ZKC_OK) {
             printf("event: %s %s\n", event_name(zkc_watch_event(w)->type), path);
@@ -163,9 +205,10 @@ int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
     static const struct option lo[] = {{"timeout", required_argument, NULL, 't'},
                                        {"count", required_argument, NULL, 'n'},
                                        {"json", no_argument, NULL, 'j'},
+                                       {"ready-fd", required_argument, NULL, OPT_READY_FD},
                                        {"help", no_argument, NULL, 'h'},
                                        {NULL, 0, NULL, 0}};
-    int timeout = -1, c, rc;
+    int timeout = -1, ready_fd = -1, c, rc;
     unsigned count = 0;
     while ((c = getopt_long(argc, argv, "t:n:h", lo, NULL)) != -1) {
         switch (c) {
@@ -178,6 +221,10 @@ int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
                 return zk_usage(z, "--count: want a number of events, got '%s'", optarg);
             break;
         case 'j': z->json = true; break;
+        case OPT_READY_FD:
+            if ((rc = ready_fd_opt(z, optarg, &ready_fd)) != 0)
+                return rc;
+            break;
         ZK_HELP_CASE;
         }
     }
@@ -201,7 +248,8 @@ int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
         if ((rc = arm(z, &ws[i], NULL)) != ZKC_OK)
             zk_err(z, ws[i].path, rc, NULL);
     }
-    int64_t deadline = timeout >= 0 ? zk_now_ms() + timeout : -1;
+    ready(z, &ready_fd); /* every path that could be is watched */
+    int64_t deadline = timeout >= 0 ? zkc_impl_now_ms() + timeout : -1;
     unsigned events = 0;
     for (;;) {
         nfds_t n = 0;
@@ -218,7 +266,7 @@ int zk_cmd_watch(zk_ctx *z, int argc, char **argv)
         pfd[n].events = POLLIN;
         int wait_ms = -1;
         if (deadline >= 0) {
-            int64_t left = deadline - zk_now_ms();
+            int64_t left = deadline - zkc_impl_now_ms();
             if (left <= 0)
                 break;
             wait_ms = (int)left;
@@ -304,7 +352,7 @@ typedef struct holder {
     const char *path;
     int session_ms;     /* granted at the start; 0: not a real session, no bound */
     int grace_ms;       /* --kill-grace */
-    int64_t next_probe; /* zk_now_ms() */
+    int64_t next_probe; /* zkc_impl_now_ms() */
     int64_t term_at;    /* when the group got SIGTERM */
 } holder;
 
@@ -315,7 +363,7 @@ static void holder_probe(holder *h)
 {
     if (h->session_ms <= 0 || atomic_load(&probe_busy))
         return;
-    int64_t now = zk_now_ms();
+    int64_t now = zkc_impl_now_ms();
     if (now < h->next_probe)
         return;
     h->next_probe = now + (h->session_ms >= 8 ? h->session_ms / 4 : 2);
@@ -463,7 +511,7 @@ stop:
     if (running) {
         /* The lock is gone, we were told to stop, or the command ended:
          * so does every process it left in its group. */
-        h.term_at = zk_now_ms();
+        h.term_at = zkc_impl_now_ms();
         if (zk_child_stop(z, &ch, holder_kill_at, &h) != 0)
             status = ZK_EXIT_FAIL;
         zk_child_end(&ch);

@@ -100,20 +100,24 @@ static const zk_cmd_help commands[] = {
      "is written back only if it changed, and only if nobody changed the\n"
      "node meanwhile; on a conflict the edited copy is kept and its name\n"
      "printed.\n"},
-    {"wait", "wait [-e] [-t DURATION] PATH | wait [-t DURATION] PATH/",
+    {"wait", "wait [-e] [-t DURATION] [--ready-fd N] PATH | wait [-t DURATION] PATH/",
      "Wait for one change of PATH's data (or its creation, or its deletion)\n"
      "and print 'event: TYPE PATH'.  With a trailing '/', wait for a change of\n"
      "its children.\n"
      "  -e        exit at once if PATH exists\n"
-     "  -t, --timeout D   give up after D (250ms, 10s, 2m); exit status 1\n"},
-    {"watch", "watch [-n COUNT] [-t DURATION] [--json] PATH...",
+     "  -t, --timeout D   give up after D (250ms, 10s, 2m); exit status 1\n"
+     "  --ready-fd N      once the watch is set, write 'ready' to descriptor N\n"
+     "                    and close it: a change made after that is seen\n"},
+    {"watch", "watch [-n COUNT] [-t DURATION] [--json] [--ready-fd N] PATH...",
      "Watch PATHs and print every event; after a change, the new data.  A\n"
      "deleted node is no longer watched; a missing node is watched for its\n"
      "creation.  Ends on SIGINT, when nothing is left to watch, after COUNT\n"
      "events, or after DURATION.\n"
      "  -n, --count N     exit after N events\n"
      "  -t, --timeout D   exit after D (250ms, 10s, 2m)\n"
-     "  --json    one JSON object per event: event, path, data, stat\n"},
+     "  --json    one JSON object per event: event, path, data, stat\n"
+     "  --ready-fd N      once every PATH is watched, write 'ready' to\n"
+     "                    descriptor N and close it\n"},
     {"chmod", "chmod n+PERMS|n-PERMS PATH...",
      "Add (n+) or remove (n-) permissions, from r w d c a (read, write,\n"
      "delete, create, admin), on the first ACL entry of each PATH.  The ACL is\n"

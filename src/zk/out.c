@@ -184,13 +184,6 @@ void zk_fmt_time_long(int64_t ms, char *buf, size_t size)
     snprintf(buf, size, "%s.%03d %s", a, (int)(ms % 1000), b);
 }
 
-int64_t zk_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int zk_parse_duration_opt(zk_ctx *z, const char *opt, const char *val, int *ms)
 {
     if (zkc_parse_duration_ms(val, 1000, ms) != ZKC_OK)

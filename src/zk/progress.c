@@ -144,7 +144,7 @@ static void clear_line(zk_progress *p)
 static void draw(zk_progress *p)
 {
     char counts[160];
-    fmt_counts(p, zk_now_ms(), counts, sizeof counts);
+    fmt_counts(p, zkc_impl_now_ms(), counts, sizeof counts);
     if (!p->tty) {
         fprintf(stderr, "zk: %s: %s\n", p->label, counts);
         return;
@@ -198,14 +198,14 @@ static void *meter_main(void *arg)
     pthread_sigmask(SIG_BLOCK, &all, NULL);
     int64_t every = p->tty ? REDRAW_MS : LOG_LINE_MS;
     pthread_mutex_lock(&p->mu);
-    int64_t next = zk_now_ms() + every;
+    int64_t next = zkc_impl_now_ms() + every;
     while (!p->stopping) {
-        struct timespec ts = deadline_in(next - zk_now_ms());
+        struct timespec ts = deadline_in(next - zkc_impl_now_ms());
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
-        if (p->stopping || zk_now_ms() < next)
+        if (p->stopping || zkc_impl_now_ms() < next)
             continue;
         draw(p);
-        next = zk_now_ms() + every;
+        next = zkc_impl_now_ms() + every;
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
@@ -236,7 +236,7 @@ zk_progress *zk_progress_start(zk_ctx *z, const char *what, char *const *args, i
     for (char *s = p->label; *s != '\0'; s++)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             *s = '?';
-    p->start_ms = zk_now_ms();
+    p->start_ms = zkc_impl_now_ms();
     atomic_init(&p->done, 0);
     atomic_init(&p->total, total);
     atomic_init(&p->base, 0);
@@ -275,7 +275,7 @@ void zk_progress_phase(zk_progress *p, const char *verb, uint64_t done, uint64_t
 {
     if (p == NULL)
         return;
-    atomic_store_explicit(&p->phase_ms, zk_now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&p->phase_ms, zkc_impl_now_ms(), memory_order_relaxed);
     atomic_store_explicit(&p->base, done, memory_order_relaxed);
     atomic_store_explicit(&p->verb, verb, memory_order_relaxed);
     zk_progress_set(p, done, total);
@@ -316,7 +316,7 @@ void zk_progress_end(zk_ctx *z, uint64_t count, const char *verb)
         clear_line(p);
     }
     z->meter = NULL;
-    double secs = (double)(zk_now_ms() - p->start_ms) / 1000.0;
+    double secs = (double)(zkc_impl_now_ms() - p->start_ms) / 1000.0;
     /* After what the command wrote to stdout, when both are a terminal. */
     fflush(stdout);
     fprintf(stderr, "zk: %s: %llu %s %s in %.1f s\n", p->label, (unsigned long long)count,

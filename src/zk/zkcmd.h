@@ -41,6 +41,7 @@
 #include "zkcell/err.h"
 #include "zkcell/fake.h"
 #include "zkcell/path.h"
+#include "zkcell/sys/conn_impl.h" /* zkc_impl_now_ms(): the library's monotonic clock */
 #include "zkcell/util.h"
 #include "zkcell/watch.h"
 #include "zkcell/zk.h"
@@ -166,8 +167,6 @@ void zk_fmt_time_long(int64_t ms, char *buf, size_t size);
  * (zkc_parse_duration_ms, a bare number is seconds): returns 0 and *ms,
  * or reports a usage error and returns ZK_EXIT_USAGE. */
 int zk_parse_duration_opt(zk_ctx *z, const char *opt, const char *val, int *ms);
-/* Monotonic milliseconds. */
-int64_t zk_now_ms(void);
 /* Parse an unsigned integer in [min, max]. */
 int zk_parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);
 
@@ -371,12 +370,12 @@ typedef struct zk_child {
  * Nothing is left running on failure. */
 int zk_child_spawn(zk_ctx *z, char *const *argv, char *const *env_add, int grace_ms,
                    zk_child *ch);
-/* Tell the watchdog the time (zk_now_ms()) by which the group must be
+/* Tell the watchdog the time (zkc_impl_now_ms()) by which the group must be
  * dead, zk or no zk; 0: no such bound.  Sent only when it changed. */
 void zk_child_set_deadline(zk_child *ch, int64_t kill_by);
 /* Reap what has ended; true once the leader has (ch->wstatus). */
 bool zk_child_exited(zk_child *ch);
-/* The time (zk_now_ms()) to send SIGKILL, asked again every few ms while
+/* The time (zkc_impl_now_ms()) to send SIGKILL, asked again every few ms while
  * stopping (it may also do the caller's periodic work). */
 typedef int64_t (*zk_kill_at_fn)(void *ud);
 /* Stop the whole group: SIGTERM (and SIGCONT) now, SIGKILL once

@@ -62,7 +62,7 @@ check "zk --fake $tree ls -l /zk/nyc/vt/tablets/000" \
     /zk/nyc/vt/tablets/0001 /zk/nyc/vt/tablets/0002 /zk/nyc/vt/tablets/0003
 # No server, no answer: nothing, quietly.
 check "zk --fake $tmp/missing.json ls /zk/" ""
-check "zk wait -" -e -t --timeout
+check "zk wait -" -e -t --timeout --ready-fd
 check "zk zkns-set --" --file --ttl --version --json
 
 # Commands and options come from the help texts: a zk with a command and a

@@ -57,6 +57,28 @@ printf '#!/bin/sh\nexec "$ZK" --fake "$T/state.json" --fake-save "$T/state.json"
 printf '#!/bin/sh\nexec "$ZK" --server "$ZKC_SERVER" "$@"\n' >"$work/real/zk"
 chmod +x "$work/fake/zk" "$work/real/zk"
 
+# `wait_until CMD [ARG...]` in the cases (also in a command that elock or
+# qlock runs): run CMD quietly every 20 ms until it succeeds; a single
+# argument is a shell command (pipes allowed).  After 30 s it gives up
+# loudly, on stderr with CMD's last output, rather than hang: a case waits
+# on something it can observe (a node, a line of output, a file, zk's
+# --ready-fd), never for a sleep to be long enough.
+mkdir -p "$work/bin"
+cat >"$work/bin/wait_until" <<'EOF'
+#!/bin/sh
+[ $# = 1 ] && set -- sh -c "$1"
+end=$(($(date +%s) + 30))
+until "$@" >/dev/null 2>&1; do
+    if [ "$(date +%s)" -ge "$end" ]; then
+        echo "wait_until: still false after 30 s: $*" >&2
+        "$@" >&2
+        exit 1
+    fi
+    sleep 0.02
+done
+EOF
+chmod +x "$work/bin/wait_until"
+
 mask() {
     sed -E \
         -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{3} [+-][0-9]{4})?/<TIME>/g' \
@@ -85,7 +107,7 @@ run_case() { # backend name cmd
     (
         cd "$T" || exit 99
         TMPDIR=$T
-        PATH=$work/$backend:$PATH
+        PATH=$work/$backend:$work/bin:$PATH
         HOSTILE="/usr/bin/python3 $here/hostile.py"
         export TMPDIR T ZK ZKC_SERVER PATH HOSTILE
         eval "$cmd"
