@@ -865,6 +865,18 @@ static void test_children_recursive_large_small_window(void **state)
     assert_true(p->max_inflight > 4);
     zkc_strings_free(got);
 
+    /* A window the completions refill in bursts (of 3 here): the walk
+     * still gets to the end, the window never overflows. */
+    p->max_inflight = 0;
+    memset(p->ops, 0, sizeof p->ops);
+    assert_int_equal(zkc_children_recursive(&p->base, "/lg", 50, &got), ZKC_OK);
+    assert_int_equal(got->count, n);
+    assert_sorted_unique(got);
+    assert_int_equal(p->ops[ZKC_OP_CHILDREN], (int)n + 1);
+    assert_true(p->max_inflight <= 50);
+    assert_true(p->max_inflight > 4);
+    zkc_strings_free(got);
+
     /* A window of one is one operation at a time. */
     p->max_inflight = 0;
     assert_int_equal(zkc_children_recursive(&p->base, "/lg/n3", 1, &got), ZKC_OK);

@@ -7,8 +7,9 @@
  * The bulk helpers share one small engine, the pipe: a bounded window of
  * asynchronous operations.  The caller's thread submits the first ones and
  * waits; each completion (on the connection's completion thread) records
- * its result under the pipe's mutex and then refills the window itself, so
- * the window stays full without a thread hop per operation.  A job tells
+ * its result under the pipe's mutex, and the one that finds a sixteenth of
+ * the window free refills it, so the window stays nearly full without a
+ * thread hop per operation and requests go out in bursts.  A job tells
  * the pipe what to submit next and what to do with each result.  Nothing
  * here blocks inside a completion, and zkc_submit() is never called with
  * the pipe's mutex held.
@@ -33,6 +34,12 @@
 
 /* The largest window we allocate slots for. */
 #define MAX_WINDOW 65536u
+/*
+ * A completion refills the window only once 1/REFILL_DIV of it is free
+ * (or nothing is left in flight), so that requests go out in bursts: one
+ * by one, each would wake the C client's I/O thread on its own.
+ */
+#define REFILL_DIV 16u
 /* How many times the creator lock-out re-reads an ACL changed meanwhile. */
 #define LOCKOUT_TRIES 4
 /* How deep delete_recursive goes back for a child that grew new children
@@ -188,6 +195,7 @@ struct pipe {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     unsigned window;
+    unsigned refill;   /* free slots a completion waits for before it refills */
     unsigned inflight; /* submitted, completion not run yet */
     unsigned busy;     /* threads inside a completion or the first pump */
     int rc;            /* the first error, or ZKC_OK */
@@ -208,6 +216,7 @@ static int pipe_init(pipe_t *p, zkc_conn *c, unsigned window, const pipe_job *jo
     p->job = job;
     p->ctx = ctx;
     p->window = window;
+    p->refill = window / REFILL_DIV > 0 ? window / REFILL_DIV : 1;
     p->slots = calloc(window, sizeof *p->slots);
     p->free_slots = calloc(window, sizeof *p->free_slots);
     if (p->slots == NULL || p->free_slots == NULL) {
@@ -308,9 +317,16 @@ static void pipe_done(const zkc_result *res, void *userdata)
 
     pthread_mutex_lock(&p->mu);
     p->inflight--;
-    p->busy++;
     p->free_slots[p->nfree++] = (unsigned)(slot - p->slots);
     p->job->done(p, res, slot->tag);
+    if (p->rc != ZKC_OK || p->window - p->inflight < p->refill) {
+        /* Later completions refill (or, after an error, nobody does). */
+        if (p->inflight == 0 && p->busy == 0)
+            pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    p->busy++;
     pthread_mutex_unlock(&p->mu);
 
     pipe_pump(p);
