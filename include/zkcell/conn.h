@@ -45,6 +45,10 @@ extern "C" {
 #define ZKC_SEQUENCE 2u
 /* Request flag of get, children and exists: set a watch. */
 #define ZKC_WATCH 0x100u
+/* Request flag of children: no stat wanted, so the result's stat may be
+ * NULL (on ZooKeeper: getChildren rather than getChildren2, an answer
+ * without the stat's 80 bytes). */
+#define ZKC_NOSTAT 0x200u
 
 /* Permissions (the same values as ZooKeeper's). */
 #define ZKC_PERM_READ 1u
@@ -121,7 +125,8 @@ typedef struct zkc_request {
     const char *path;
     const void *data;  /* create, set; may be NULL when data_len is 0 */
     size_t data_len;
-    unsigned flags;    /* create: ZKC_EPHEMERAL|ZKC_SEQUENCE; reads: ZKC_WATCH */
+    unsigned flags;    /* create: ZKC_EPHEMERAL|ZKC_SEQUENCE; reads: ZKC_WATCH;
+                        * children: ZKC_NOSTAT */
     int32_t version;   /* set, delete, set_acl, check: -1 means any */
     const zkc_acl_list *acl; /* create, set_acl; NULL means world:anyone ALL */
 } zkc_request;
@@ -149,7 +154,8 @@ typedef struct zkc_result {
     const char *errmsg;           /* extra detail, or NULL */
     const char *data;             /* get */
     size_t data_len;
-    const zkc_stat *stat;         /* get, children, exists (NULL: missing), set, get_acl */
+    const zkc_stat *stat;         /* get, children (may be NULL with ZKC_NOSTAT), exists
+                                   * (NULL: missing), set, get_acl */
     const zkc_strings *children;  /* children, unsorted as the server gives them */
     const zkc_acl_list *acl;      /* get_acl */
     const char *created_path;     /* create */

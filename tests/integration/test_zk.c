@@ -27,6 +27,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -546,6 +547,92 @@ static void test_blocking_calls_here(void **state)
     assert_int_equal(ZKC_EVENT_CHANGED, zkc_watch_event(w)->type);
     zkc_watch_free(w);
     rm_tree(c, P("here"));
+    zkc_conn_close(c);
+}
+
+/* An asynchronous children answer, kept. */
+typedef struct names_wait {
+    sem_t done;
+    int rc;
+    bool had_stat;
+    zkc_strings *names;
+    zkc_watch *watch;
+} names_wait;
+
+static void names_done(const zkc_result *res, void *ud)
+{
+    names_wait *w = ud;
+    w->rc = res->rc;
+    w->had_stat = res->stat != NULL;
+    if (res->rc == ZKC_OK)
+        w->names = zkc_strings_dup(res->children);
+    w->watch = res->watch;
+    sem_post(&w->done);
+}
+
+/* zkc_achildren with flags, waited for. */
+static void names_get(zkc_conn *c, const char *path, unsigned flags, names_wait *w)
+{
+    memset(w, 0, sizeof *w);
+    w->rc = 1;
+    sem_init(&w->done, 0, 0);
+    assert_int_equal(ZKC_OK, zkc_achildren(c, path, flags, names_done, w));
+    while (sem_wait(&w->done) != 0)
+        ;
+    sem_destroy(&w->done);
+}
+
+/* Children without their stat (ZKC_NOSTAT, getChildren): the names, no
+ * stat; with a watch too; and the blocking form with no stat asked. */
+static void test_children_nostat(void **state)
+{
+    (void)state;
+    NEED_SERVER();
+    zkc_conn *c = dial();
+    OK(zkc_create(c, P("ns"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(c, P("ns/x"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_create(c, P("ns/y"), NULL, 0, 0, NULL, NULL));
+    names_wait w;
+    names_get(c, P("ns"), ZKC_NOSTAT, &w);
+    OK(w.rc);
+    assert_false(w.had_stat);
+    zkc_strings_sort(w.names);
+    assert_int_equal(2, w.names->count);
+    assert_string_equal("x", w.names->v[0]);
+    assert_string_equal("y", w.names->v[1]);
+    zkc_strings_free(w.names);
+    names_get(c, P("ns"), 0, &w);
+    OK(w.rc);
+    assert_true(w.had_stat);
+    zkc_strings_free(w.names);
+    names_get(c, P("ns/none"), ZKC_NOSTAT, &w);
+    assert_int_equal(ZKC_ENONODE, w.rc);
+
+    names_get(c, P("ns"), ZKC_NOSTAT | ZKC_WATCH, &w);
+    OK(w.rc);
+    assert_false(w.had_stat);
+    assert_int_equal(2, w.names->count);
+    zkc_strings_free(w.names);
+    assert_non_null(w.watch);
+    OK(zkc_create(c, P("ns/z"), NULL, 0, 0, NULL, NULL));
+    OK(zkc_watch_wait(w.watch, 10000, NULL));
+    assert_int_equal(ZKC_EVENT_CHILD, zkc_watch_event(w.watch)->type);
+    zkc_watch_free(w.watch);
+
+    /* Blocking, with and without a stat asked for (answered here). */
+    long n = calls_settle(c);
+    zkc_strings *kids = NULL;
+    OK(zkc_children(c, P("ns"), &kids, NULL, NULL));
+    assert_int_equal(3, kids->count);
+    zkc_strings_free(kids);
+    zkc_stat st;
+    memset(&st, 0, sizeof st);
+    OK(zkc_children(c, P("ns"), &kids, &st, NULL));
+    assert_int_equal(3, kids->count);
+    assert_int_equal(3, st.num_children);
+    zkc_strings_free(kids);
+    assert_int_equal(n + 2, zkc__zk_calls(c, NULL));
+    rm_tree(c, P("ns"));
     zkc_conn_close(c);
 }
 
@@ -1601,6 +1688,7 @@ int main(void)
         {cmocka_unit_test(test_basic_ops), SERVER},
         {cmocka_unit_test(test_blocking_calls_here), SERVER},
         {cmocka_unit_test(test_blocking_call_keeps_order), SERVER},
+        {cmocka_unit_test(test_children_nostat), SERVER},
         {cmocka_unit_test(test_null_data), SERVER},
         {cmocka_unit_test(test_sequence_full_path), SERVER},
         {cmocka_unit_test(test_children_unsorted), SERVER},

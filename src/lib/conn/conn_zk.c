@@ -742,8 +742,9 @@ static void on_data(int rc, const char *value, int value_len, const struct Stat 
     LEAVE_CALLBACK();
 }
 
-static void on_children(int rc, const struct String_vector *strings, const struct Stat *stat,
-                        const void *data)
+/* A children answer, with its stat (getChildren2) or without (NULL). */
+static void children_done(int rc, const struct String_vector *strings, const struct Stat *stat,
+                          const void *data)
 {
     zk_op *op = (zk_op *)data;
     zk_conn *zc = op->zc;
@@ -758,12 +759,25 @@ static void on_children(int rc, const struct String_vector *strings, const struc
             kids.v = strings->data;
         }
         r.children = &kids;
-        stat_from_zk(&st, stat);
-        r.stat = &st;
+        if (stat != NULL) {
+            stat_from_zk(&st, stat);
+            r.stat = &st;
+        }
     }
     settle_watch(zc, op, &r, rc == ZOK);
     finish(zc, op, &r);
     LEAVE_CALLBACK();
+}
+
+static void on_children(int rc, const struct String_vector *strings, const struct Stat *stat,
+                        const void *data)
+{
+    children_done(rc, strings, stat, data);
+}
+
+static void on_names(int rc, const struct String_vector *strings, const void *data)
+{
+    children_done(rc, strings, NULL, data);
 }
 
 static void on_exists(int rc, const struct Stat *stat, const void *data)
@@ -1123,6 +1137,9 @@ static int zk_start(zk_conn *zc, zk_op *op, const zkc_request *req, acl_conv *ac
         return wr != NULL ? zoo_awget(zh, path, on_watch, wr, on_data, op)
                           : zoo_aget(zh, path, 0, on_data, op);
     case ZKC_OP_CHILDREN:
+        if (req->flags & ZKC_NOSTAT)
+            return wr != NULL ? zoo_awget_children(zh, path, on_watch, wr, on_names, op)
+                              : zoo_aget_children(zh, path, 0, on_names, op);
         return wr != NULL ? zoo_awget_children2(zh, path, on_watch, wr, on_children, op)
                           : zoo_aget_children2(zh, path, 0, on_children, op);
     case ZKC_OP_EXISTS:
@@ -1405,6 +1422,8 @@ static int zk_call(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *
     int zrc;
     if (req->op == ZKC_OP_GET)
         zrc = zoo_get(zc->zh, req->path, 0, buf, &len, &st);
+    else if (req->op == ZKC_OP_CHILDREN && (req->flags & ZKC_NOSTAT))
+        zrc = zoo_get_children(zc->zh, req->path, 0, &names);
     else if (req->op == ZKC_OP_CHILDREN)
         zrc = zoo_get_children2(zc->zh, req->path, 0, &names, &st);
     else
@@ -1423,8 +1442,10 @@ static int zk_call(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *
     zkc_stat zs;
     zkc_strings kids = {0, NULL};
     if (zrc == ZOK) {
-        stat_from_zk(&zs, &st);
-        r.stat = &zs;
+        if (req->op != ZKC_OP_CHILDREN || !(req->flags & ZKC_NOSTAT)) {
+            stat_from_zk(&zs, &st);
+            r.stat = &zs;
+        }
         if (req->op == ZKC_OP_GET) {
             size_t n = len > 0 ? (size_t)len : 0;
             buf[n] = '\0';

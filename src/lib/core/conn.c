@@ -650,7 +650,8 @@ int zkc_children(zkc_conn *c, const char *path, zkc_strings **ret_children,
                  zkc_stat *ret_stat, zkc_watch **ret_watch)
 {
     zkc_request req = {.op = ZKC_OP_CHILDREN, .path = path, .version = -1,
-                       .flags = ret_watch != NULL ? ZKC_WATCH : 0};
+                       .flags = (ret_watch != NULL ? ZKC_WATCH : 0) |
+                                (ret_stat == NULL ? ZKC_NOSTAT : 0)};
     sync_call sc;
     int rc = sync_run(c, &req, &sc);
     if (rc == ZKC_OK) {

@@ -396,6 +396,7 @@ static bool walk_next(pipe_t *p, zkc_request *req, char **path, uintptr_t *tag)
         return false;
     }
     req->op = ZKC_OP_CHILDREN;
+    req->flags = ZKC_NOSTAT; /* names only */
     req->version = -1;
     return true;
 }
