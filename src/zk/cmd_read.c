@@ -72,7 +72,8 @@ static size_t ls_one(zk_ctx *z, const ls_opts *o, const char *path, bool header)
         return 0;
     }
     if (o->R) {
-        zk_walk_opts wo = {.want_data = false, .want_acl = false, .max_depth = -1,
+        zk_walk_opts wo = {.want_data = false, .want_acl = false,
+                           .names_only = !want_stats, .max_depth = -1,
                            .progress = z->meter};
         zk_tree t;
         int rc = zk_walk(z, path, &wo, &t);

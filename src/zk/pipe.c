@@ -283,7 +283,7 @@ static int walk_add_node(zk_pipe *p, walker *w, char *path, int depth)
     wn->node = n;
     wn->w = w;
     zkc_request req = {.op = w->o->want_data ? ZKC_OP_GET : ZKC_OP_CHILDREN, .path = path,
-                       .version = -1};
+                       .version = -1, .flags = w->o->names_only ? ZKC_NOSTAT : 0};
     wn->pending = 1 + (w->o->want_acl ? 1 : 0);
     int rc = zk_pipe_add(p, &req, walk_fn, wn);
     if (rc == ZKC_OK && w->o->want_acl) {

@@ -310,6 +310,7 @@ typedef struct zk_node {
 typedef struct zk_walk_opts {
     bool want_data;
     bool want_acl;
+    bool names_only;       /* no stats wanted: nodes' stats stay zero */
     int max_depth;         /* -1: no limit */
     zk_progress *progress; /* counts each node found; may be NULL */
 } zk_walk_opts;
