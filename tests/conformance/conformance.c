@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../children_wait.h"
 #include "conformance.h"
 
 static const zkc_conformance_backend *B;
@@ -151,38 +152,6 @@ static void test_large_data(void **state)
                      zkc_set(f->a, P(f, "big"), "x", ZKC_MAX_DATA + 1, -1, NULL));
 }
 
-/* An asynchronous children answer, kept. */
-typedef struct names_wait {
-    sem_t done;
-    int rc;
-    bool had_stat;
-    zkc_strings *names;
-    zkc_watch *watch;
-} names_wait;
-
-static void names_done(const zkc_result *res, void *ud)
-{
-    names_wait *w = ud;
-    w->rc = res->rc;
-    w->had_stat = res->stat != NULL;
-    if (res->rc == ZKC_OK)
-        w->names = zkc_strings_dup(res->children);
-    w->watch = res->watch;
-    sem_post(&w->done);
-}
-
-/* zkc_achildren with flags, waited for. */
-static void names_get(zkc_conn *c, const char *path, unsigned flags, names_wait *w)
-{
-    memset(w, 0, sizeof *w);
-    w->rc = 1;
-    sem_init(&w->done, 0, 0);
-    assert_int_equal(ZKC_OK, zkc_achildren(c, path, flags, names_done, w));
-    while (sem_wait(&w->done) != 0)
-        ;
-    sem_destroy(&w->done);
-}
-
 static void test_children(void **state)
 {
     fixture *f = *state;
@@ -206,7 +175,7 @@ static void test_children(void **state)
 
     /* Names only (ZKC_NOSTAT): the same names (a stat is optional). */
     names_wait w;
-    names_get(f->b, f->dir, ZKC_NOSTAT, &w);
+    assert_int_equal(ZKC_OK, names_get(f->b, f->dir, ZKC_NOSTAT, &w));
     OK(w.rc);
     assert_non_null(w.names);
     zkc_strings_sort(w.names);
@@ -214,7 +183,7 @@ static void test_children(void **state)
     assert_string_equal("a", w.names->v[0]);
     assert_string_equal("c", w.names->v[2]);
     zkc_strings_free(w.names);
-    names_get(f->b, P(f, "none"), ZKC_NOSTAT, &w);
+    assert_int_equal(ZKC_OK, names_get(f->b, P(f, "none"), ZKC_NOSTAT, &w));
     assert_int_equal(ZKC_ENONODE, w.rc);
     assert_null(w.names);
 

@@ -39,6 +39,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "../children_wait.h"
 #include "zk_test_util.h"
 
 #define OK(expr) assert_int_equal(ZKC_OK, (expr))
@@ -550,38 +551,6 @@ static void test_blocking_calls_here(void **state)
     zkc_conn_close(c);
 }
 
-/* An asynchronous children answer, kept. */
-typedef struct names_wait {
-    sem_t done;
-    int rc;
-    bool had_stat;
-    zkc_strings *names;
-    zkc_watch *watch;
-} names_wait;
-
-static void names_done(const zkc_result *res, void *ud)
-{
-    names_wait *w = ud;
-    w->rc = res->rc;
-    w->had_stat = res->stat != NULL;
-    if (res->rc == ZKC_OK)
-        w->names = zkc_strings_dup(res->children);
-    w->watch = res->watch;
-    sem_post(&w->done);
-}
-
-/* zkc_achildren with flags, waited for. */
-static void names_get(zkc_conn *c, const char *path, unsigned flags, names_wait *w)
-{
-    memset(w, 0, sizeof *w);
-    w->rc = 1;
-    sem_init(&w->done, 0, 0);
-    assert_int_equal(ZKC_OK, zkc_achildren(c, path, flags, names_done, w));
-    while (sem_wait(&w->done) != 0)
-        ;
-    sem_destroy(&w->done);
-}
-
 /* Children without their stat (ZKC_NOSTAT, getChildren): the names, no
  * stat; with a watch too; and the blocking form with no stat asked. */
 static void test_children_nostat(void **state)
@@ -593,7 +562,7 @@ static void test_children_nostat(void **state)
     OK(zkc_create(c, P("ns/x"), NULL, 0, 0, NULL, NULL));
     OK(zkc_create(c, P("ns/y"), NULL, 0, 0, NULL, NULL));
     names_wait w;
-    names_get(c, P("ns"), ZKC_NOSTAT, &w);
+    assert_int_equal(ZKC_OK, names_get(c, P("ns"), ZKC_NOSTAT, &w));
     OK(w.rc);
     assert_false(w.had_stat);
     zkc_strings_sort(w.names);
@@ -601,14 +570,14 @@ static void test_children_nostat(void **state)
     assert_string_equal("x", w.names->v[0]);
     assert_string_equal("y", w.names->v[1]);
     zkc_strings_free(w.names);
-    names_get(c, P("ns"), 0, &w);
+    assert_int_equal(ZKC_OK, names_get(c, P("ns"), 0, &w));
     OK(w.rc);
     assert_true(w.had_stat);
     zkc_strings_free(w.names);
-    names_get(c, P("ns/none"), ZKC_NOSTAT, &w);
+    assert_int_equal(ZKC_OK, names_get(c, P("ns/none"), ZKC_NOSTAT, &w));
     assert_int_equal(ZKC_ENONODE, w.rc);
 
-    names_get(c, P("ns"), ZKC_NOSTAT | ZKC_WATCH, &w);
+    assert_int_equal(ZKC_OK, names_get(c, P("ns"), ZKC_NOSTAT | ZKC_WATCH, &w));
     OK(w.rc);
     assert_false(w.had_stat);
     assert_int_equal(2, w.names->count);
