@@ -130,22 +130,28 @@ static void test_waits_for_other_owner(void **state)
     assert_non_null(keeper);
     zkc_pidnode *p = NULL;
     assert_int_equal(ZKC_OK, zkc_pidnode_create(keeper, PID, "me", 2, &fast, &p));
+    /* The keeper watches its node: one exists, then none until the node
+     * changes.  Counted before the delete, so that the keeper's next look
+     * cannot slip in before the count is taken. */
+    WAIT_FOR(proxy_ops_count(keeper, ZKC_OP_EXISTS) >= 1, 30000);
+    int looks = proxy_ops_count(keeper, ZKC_OP_EXISTS);
+    assert_true(looks >= 1);
     zkc_conn *other = NULL;
     assert_int_equal(ZKC_OK, zkc_fake_open(f->tree, &other));
     assert_int_equal(ZKC_OK, zkc_delete(f->admin, PID, -1));
     /* Another process gets there first (or not: then ours is back). */
     int rc = zkc_create(other, PID, "other", 5, ZKC_EPHEMERAL, NULL, NULL);
     if (rc == ZKC_OK) {
-        /* An exists the keeper sends from now on sees the other node:
-         * wait for one, then the node is still the other's. */
-        int looks = proxy_ops_count(keeper, ZKC_OP_EXISTS);
-        WAIT_FOR(proxy_ops_count(keeper, ZKC_OP_EXISTS) > looks, 5000);
+        /* The keeper looks again after the delete; whatever it finds,
+         * the other's node stays the other's (the keeper never
+         * replaces it). */
+        WAIT_FOR(proxy_ops_count(keeper, ZKC_OP_EXISTS) > looks, 30000);
         assert_true(proxy_ops_count(keeper, ZKC_OP_EXISTS) > looks);
         assert_true(owned_by(f->admin, PID, zkc_conn_session_id(other)));
         zkc_conn_close(other); /* its node goes */
         other = NULL;
     }
-    WAIT_FOR(owned_by(f->admin, PID, zkc_conn_session_id(keeper)), 5000);
+    WAIT_FOR(owned_by(f->admin, PID, zkc_conn_session_id(keeper)), 30000);
     assert_true(owned_by(f->admin, PID, zkc_conn_session_id(keeper)));
     zkc_pidnode_free(p);
     zkc_conn_close(other);
