@@ -81,7 +81,6 @@ typedef struct mop {
     void *ud;
     unsigned attempts;  /* operations sent so far */
     bool blocking;      /* from a blocking call (meta_call) */
-    bool here;          /* send as a blocking call: on the caller's thread */
     int64_t start;      /* submit time */
     int64_t due;        /* when a scheduled retry may run */
     bool lost;          /* an earlier attempt lost its reply */
@@ -368,9 +367,10 @@ void zkc__conn_cache_busy(zkc_conn_cache *cache, zkc_conn *conn, int delta);
 /* In conn.c: a blocking call's submit, maybe answered on this thread. */
 int zkc__call_or_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata);
 
-/* Send op on conn.  On ZKC_OK op belongs to the completion, which may
- * already have run: do not touch it. */
-static int send_op(mop *op, zkc_conn *conn)
+/* Send op on conn; on_caller: from the thread that submitted it.  On
+ * ZKC_OK op belongs to the completion, which may already have run: do
+ * not touch it. */
+static int send_op(mop *op, zkc_conn *conn, bool on_caller)
 {
     zkc_request r = op->req;
     bool multi = false;
@@ -394,8 +394,7 @@ static int send_op(mop *op, zkc_conn *conn)
     zkc__conn_cache_busy(m->cache, conn, 1);
     /* A blocking call sent on its caller's thread (the fast path) goes
      * as a blocking call to the cell too; a router thread submits. */
-    bool call = op->here && !multi && op->phase == PHASE_RUN;
-    op->here = false;
+    bool call = on_caller && op->blocking && !multi && op->phase == PHASE_RUN;
     int rc = multi  ? zkc_amulti(conn, op->mops, op->nmops, inner_done, op)
              : call ? zkc__call_or_submit(conn, &r, inner_done, op)
                     : zkc_submit(conn, &r, inner_done, op);
@@ -724,7 +723,7 @@ static void dispatch(meta_conn *m, mop *op)
         finish_err(op, rc, "%s", zkc_errmsg());
         return;
     }
-    rc = send_op(op, conn);
+    rc = send_op(op, conn, false);
     zkc_conn_cache_release(m->cache, conn);
     if (rc != ZKC_OK)
         finish_err(op, rc, "cell %s: cannot send: %s", op->cell, zkc_strerror(rc));
@@ -1040,8 +1039,7 @@ static int enqueue(meta_conn *m, mop *op)
         zkc_conn *conn = NULL;
         int rc = ZKC_EAGAIN_FAST;
         if (zkc_conn_cache_try(m->cache, op->cell, &conn)) {
-            op->here = op->blocking;
-            rc = send_op(op, conn);
+            rc = send_op(op, conn, true);
             zkc_conn_cache_release(m->cache, conn);
         }
         pthread_mutex_lock(&m->lock);

@@ -441,6 +441,13 @@ static void stat_from_zk(zkc_stat *d, const struct Stat *s)
 }
 
 /* The code for operations refused because the session is gone. */
+/* Whether the C client's state st is one it never leaves: the session
+ * is over. */
+static bool state_gone(int st)
+{
+    return st == ZOO_EXPIRED_SESSION_STATE || st == ZOO_AUTH_FAILED_STATE;
+}
+
 static int gone_rc_locked(zk_conn *zc)
 {
     if (zc->auth_failed)
@@ -515,8 +522,7 @@ static int aux_kick_locked(zk_conn *zc);
  */
 static void hold_if_gone_locked(zk_conn *zc, uint64_t seq)
 {
-    int st = zoo_state(zc->zh);
-    if (st != ZOO_EXPIRED_SESSION_STATE && st != ZOO_AUTH_FAILED_STATE)
+    if (!state_gone(zoo_state(zc->zh)))
         return;
     for (zk_op *o = zc->ops_tail; o != NULL && o->seq >= seq; o = o->prev) {
         if (o->seq != seq)
@@ -605,6 +611,17 @@ static bool server_answered(int rc)
     }
 }
 
+/* When rc is the server's answer to a request sent at sent_ms, the
+ * server was heard then (zkc_conn_last_heard): the latest such time. */
+static void note_heard(zk_conn *zc, int rc, int64_t sent_ms)
+{
+    if (!server_answered(rc))
+        return;
+    int64_t seen = atomic_load(&zc->last_heard);
+    while (seen < sent_ms && !atomic_compare_exchange_weak(&zc->last_heard, &seen, sent_ms))
+        ;
+}
+
 /*
  * Forget op, then run its completion with r.  The bookkeeping comes first
  * so that a caller woken by the completion, who submits again at once,
@@ -615,12 +632,7 @@ static bool server_answered(int rc)
  */
 static void finish(zk_conn *zc, zk_op *op, const zkc_result *r)
 {
-    if (server_answered(r->rc)) {
-        int64_t seen = atomic_load(&zc->last_heard);
-        while (seen < op->sent_ms &&
-               !atomic_compare_exchange_weak(&zc->last_heard, &seen, op->sent_ms))
-            ;
-    }
+    note_heard(zc, r->rc, op->sent_ms);
     pthread_mutex_lock(&zc->lock);
     bool settled = op->settled;
     bool keep = false;
@@ -742,22 +754,30 @@ static void on_data(int rc, const char *value, int value_len, const struct Stat 
     LEAVE_CALLBACK();
 }
 
-/* A children answer, with its stat (getChildren2) or without (NULL). */
-static void children_done(int rc, const struct String_vector *strings, const struct Stat *stat,
-                          const void *data)
+/* The C client's names as a borrowed zkc_strings. */
+static zkc_strings strings_from_zk(const struct String_vector *v)
+{
+    zkc_strings k = {0, NULL};
+    if (v != NULL && v->count > 0) {
+        k.count = (size_t)v->count;
+        k.v = v->data;
+    }
+    return k;
+}
+
+/* A children answer, with its stat (getChildren2) or without (NULL:
+ * getChildren, see on_names). */
+static void on_children(int rc, const struct String_vector *strings, const struct Stat *stat,
+                        const void *data)
 {
     zk_op *op = (zk_op *)data;
     zk_conn *zc = op->zc;
     ENTER_CALLBACK(zc);
     zkc_result r;
     zkc_stat st;
-    zkc_strings kids = {0, NULL};
+    zkc_strings kids = strings_from_zk(strings);
     result_init(&r, op, rc);
     if (rc == ZOK) {
-        if (strings != NULL && strings->count > 0) {
-            kids.count = (size_t)strings->count;
-            kids.v = strings->data;
-        }
         r.children = &kids;
         if (stat != NULL) {
             stat_from_zk(&st, stat);
@@ -769,15 +789,9 @@ static void children_done(int rc, const struct String_vector *strings, const str
     LEAVE_CALLBACK();
 }
 
-static void on_children(int rc, const struct String_vector *strings, const struct Stat *stat,
-                        const void *data)
-{
-    children_done(rc, strings, stat, data);
-}
-
 static void on_names(int rc, const struct String_vector *strings, const void *data)
 {
-    children_done(rc, strings, NULL, data);
+    on_children(rc, strings, NULL, data);
 }
 
 static void on_exists(int rc, const struct Stat *stat, const void *data)
@@ -1392,11 +1406,7 @@ static int call_end(zk_conn *zc, int zrc, int64_t sent_ms)
     if (zrc == ZINVALIDSTATE)
         zrc = gone_rc_locked(zc);
     pthread_mutex_unlock(&zc->lock);
-    if (server_answered(zrc)) {
-        int64_t seen = atomic_load(&zc->last_heard);
-        while (seen < sent_ms && !atomic_compare_exchange_weak(&zc->last_heard, &seen, sent_ms))
-            ;
-    }
+    note_heard(zc, zrc, sent_ms);
     return zrc;
 }
 
@@ -1440,7 +1450,7 @@ static int zk_call(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *
     r.op = req->op;
     r.path = req->path;
     zkc_stat zs;
-    zkc_strings kids = {0, NULL};
+    zkc_strings kids = strings_from_zk(&names);
     if (zrc == ZOK) {
         if (req->op != ZKC_OP_CHILDREN || !(req->flags & ZKC_NOSTAT)) {
             stat_from_zk(&zs, &st);
@@ -1452,10 +1462,6 @@ static int zk_call(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *
             r.data = buf;
             r.data_len = n;
         } else if (req->op == ZKC_OP_CHILDREN) {
-            if (names.count > 0) {
-                kids.count = (size_t)names.count;
-                kids.v = names.data;
-            }
             r.children = &kids;
         }
     }
@@ -1598,8 +1604,7 @@ static void calls_wait_locked(zk_conn *zc)
 {
     int64_t deadline = -1;
     while (zc->calling > 0) {
-        if (!zc->expired && !zc->auth_failed && zoo_state(zc->zh) != ZOO_EXPIRED_SESSION_STATE &&
-            zoo_state(zc->zh) != ZOO_AUTH_FAILED_STATE) {
+        if (!zc->expired && !zc->auth_failed && !state_gone(zoo_state(zc->zh))) {
             wait_locked(zc, zkc_impl_now_ms() + CLOSE_DRAIN_MS);
             continue;
         }

@@ -295,7 +295,9 @@ static int request_check(const zkc_request *req)
     return ZKC_OK;
 }
 
-int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+/* What zkc_submit and zkc__call_or_submit check before the connection
+ * sees the request. */
+static int submit_check(zkc_conn *c, const zkc_request *req, zkc_done_fn done)
 {
     if (c == NULL || req == NULL || done == NULL || req->path == NULL)
         return ZKC_EBADARGUMENTS;
@@ -306,6 +308,14 @@ int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *user
         return rc;
     if (atomic_load(&c->closed))
         return ZKC_ECLOSED;
+    return ZKC_OK;
+}
+
+int zkc_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
+{
+    int rc = submit_check(c, req, done);
+    if (rc != ZKC_OK)
+        return rc;
     return c->ops->submit(c, req, done, userdata);
 }
 
@@ -576,14 +586,15 @@ static void sync_wait(sync_call *sc)
 int zkc__call_or_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata);
 int zkc__call_or_submit(zkc_conn *c, const zkc_request *req, zkc_done_fn done, void *userdata)
 {
-    if (c != NULL && c->ops->version >= 2 && c->ops->call != NULL && req != NULL &&
-        done != NULL && req->path != NULL && req->op >= ZKC_OP_GET && req->op <= ZKC_OP_SET_ACL &&
-        request_check(req) == ZKC_OK && !atomic_load(&c->closed)) {
-        int rc = c->ops->call(c, req, done, userdata);
+    int rc = submit_check(c, req, done);
+    if (rc != ZKC_OK)
+        return rc;
+    if (c->ops->version >= 2 && c->ops->call != NULL) {
+        rc = c->ops->call(c, req, done, userdata);
         if (rc != ZKC_ENOTSUPPORTED)
             return rc;
     }
-    return zkc_submit(c, req, done, userdata);
+    return c->ops->submit(c, req, done, userdata);
 }
 
 /* Run req to completion.  On return sc holds the results (the caller
